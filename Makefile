@@ -1,0 +1,53 @@
+# llamasweep: `make sweep` runs a sweep and prints its summary; `make test` runs the tests.
+# ARGS go to ansible-playbook (e.g. ARGS='-e @my-sweep.yml'); INVENTORY picks a cluster
+# (e.g. INVENTORY=inventory/montecimone.yml); RESULTS picks the sweep to summarise.
+
+PYTHON ?= python3
+VENV ?= .venv
+ARGS ?=
+INVENTORY ?=
+RESULTS ?= results/latest
+
+BIN := $(VENV)/bin
+PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
+
+.PHONY: help setup setup-dev sweep collect test lint slurm-up slurm-down
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed ## Create .venv from the pinned requirements (once)
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+setup-dev: $(VENV)/.installed-dev ## Add the test and lint tools to .venv
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+sweep: setup ## Provision, compile, run every configuration, then summarise
+	$(PLAYBOOK) playbooks/sweep.yml $(ARGS)
+	$(MAKE) --no-print-directory collect
+
+collect: setup ## Summarise a sweep (RESULTS, default results/latest): runs.csv, summary.md, plots
+	$(BIN)/python -m collect summarize $(RESULTS)
+
+test: setup-dev ## Run the tests (unit, end to end, lint)
+	$(BIN)/pytest
+
+lint: setup-dev ## ruff, ansible-lint (production profile), playbook syntax checks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/ansible-lint --profile production
+	for playbook in playbooks/*.yml; do $(PLAYBOOK) --syntax-check $$playbook || exit 1; done
+
+slurm-up: ## Start a one-node Slurm on this machine (Debian's slurm-wlm and munge)
+	scripts/slurm-local up
+
+slurm-down: ## Stop it
+	scripts/slurm-local down

@@ -1,0 +1,128 @@
+"""End to end: the real playbooks/sweep.yml on localhost, offline, on the real llama2.c."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import PROJECT, run_playbook, summarize
+
+FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
+
+
+def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
+    run = run_playbook("sweep.yml", *sweep_args, "-e", "sweep_steps=64", "-e", "sweep_repetitions=2")
+    latest = tmp_path / "results" / "latest"
+    summary = summarize(latest)
+
+    runs = pd.read_csv(latest / "runs.csv")
+    assert len(runs) == len(FLAG_SETS) * 2
+    assert (runs["status"] == "ok").all(), runs[["run_dir", "reason"]].to_string()
+    assert (runs["tok_s"] > 0).all()
+    assert sorted(runs["flag_set"].unique()) == FLAG_SETS
+    assert set(runs["partition"]) == {"local"}
+    assert set(runs["threads"]) == {os.cpu_count()}
+    assert "runs done" in run.stdout  # progress while the runs go on
+    for flag_set in FLAG_SETS:
+        assert flag_set in summary.stdout
+    if os.cpu_count() > 1:
+        median = runs.groupby("flag_set")["tok_s"].median()
+        assert median["O3-openmp"] > median["O3"]
+        assert median["Ofast-openmp"] > median["O3"]
+
+
+def test_unchanged_builds_are_not_built_again(sweep_args, workspace):
+    quick = [*sweep_args, "-e", "sweep_steps=4", "-e", "sweep_repetitions=1"]
+    run_playbook("sweep.yml", *quick)
+    binaries = {name: (workspace / "bin" / "local" / name / "run") for name in FLAG_SETS}
+    built_at = {name: path.stat().st_mtime_ns for name, path in binaries.items()}
+
+    second = run_playbook("sweep.yml", *quick)
+    for name in FLAG_SETS:
+        assert f"unchanged {name}" in second.stdout
+        assert binaries[name].stat().st_mtime_ns == built_at[name]
+    assert "built " not in second.stdout
+
+
+def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(PROJECT / "ansible.cfg", project)
+    for folder in ["group_vars", "playbooks", "roles", "collections"]:
+        shutil.copytree(PROJECT / folder, project / folder, symlinks=True)
+    sweep_file = project / "group_vars" / "all" / "sweep.yml"
+    sweep_file.write_text(
+        sweep_file.read_text()
+        .replace("sweep_repetitions: 3", "sweep_repetitions: 2")
+        .replace("  O3-openmp: -O3 -fopenmp\n", "")
+        .replace("  Ofast-openmp: -Ofast -fopenmp\n", "")
+    )
+    # An inventory outside the project's inventory/ folder: no group_vars beside it.
+    inventory = tmp_path / "elsewhere.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    )
+    results = tmp_path / "results"
+    args = [a for a in sweep_args if "sweep_results_dir" not in a and a != "-e"]
+    run_playbook(
+        "sweep.yml", "-i", str(inventory), "-e", f"sweep_results_dir={results}", "-e",
+        "sweep_steps=4", *(x for arg in args for x in ("-e", arg)), cwd=project,
+    )
+    manifest = (results / "latest" / "manifest.tsv").read_text().splitlines()
+    assert [line.split("\t")[3] for line in manifest] == ["O3", "O3"]
+    assert [line.split("\t")[5] for line in manifest] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ('{"sweep_models": ["stories99M"]}', ["stories99M", "stories15M, stories42M, stories110M"]),
+        ('{"sweep_flag_sets": {}}', ["sweep_flag_sets {}", "non-empty mapping"]),
+        ("sweep_threads=-1", ['sweep_threads "-1"', "positive integers"]),
+        ("sweep_threads=two", ['sweep_threads "two"', "positive integers"]),
+        ('{"sweep_threads": [2, 2.5]}', ["sweep_threads [2, 2.5]", "positive integers"]),
+        ("sweep_repetitions=0", ['sweep_repetitions "0"', "positive integer"]),
+        ("sweep_repetitions=three", ['sweep_repetitions "three"', "positive integer"]),
+        ("llama2c_repo=/nonexistent/llama2.c.git", ["llama2c_repo '/nonexistent/llama2.c.git'"]),
+    ],
+)
+def test_bad_input_fails_before_any_compile(setting, named, sweep_args, tmp_path):
+    workspace = tmp_path / "bad-workspace"
+    args = [*sweep_args, "-e", f"llamasweep_workspace={workspace}", "-e", setting]
+    run = run_playbook("sweep.yml", *args, check=False)
+    assert run.returncode != 0
+    output = " ".join(run.stdout.split())  # the callback wraps long messages
+    for text in named:
+        assert text in output
+    assert not (workspace / "bin").exists()
+    assert not (tmp_path / "results").exists()
+
+
+def test_flag_set_rejected_by_the_compiler_stops_before_any_run(sweep_args, tmp_path):
+    marker = tmp_path / "executed"
+    flags = f"-O3 $(touch {marker}) `touch {marker}`; touch {marker}"
+    args = [*sweep_args, "-e", '{"sweep_flag_sets": {"O3": "-O3", "evil": "%s"}}' % flags]
+    run = run_playbook("sweep.yml", *args, check=False)
+    output = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert "flag set evil" in output and "was rejected by gcc" in output
+    assert not marker.exists()
+    assert not list((tmp_path / "results").glob("*/runs/*"))
+
+
+def test_prompt_is_passed_literally(sweep_args, tmp_path):
+    marker = tmp_path / "executed"
+    prompt = f"It's \"Lily\"; touch {marker} $(touch {marker}) `touch {marker}`"
+    args = [
+        *sweep_args, "-e", json.dumps({"sweep_prompt": prompt}), "-e", "sweep_steps=64",
+        "-e", "sweep_repetitions=1", "-e", '{"sweep_flag_sets": {"O3": "-O3"}}',
+    ]
+    run_playbook("sweep.yml", *args)
+    assert not marker.exists()
+    (run_dir,) = (tmp_path / "results" / "latest" / "runs").iterdir()
+    assert (run_dir / "status").read_text().strip() == "0"
+    # run.c echoes the prompt's tokens (all but the first) before generating.
+    assert '"Lily"; touch' in (run_dir / "stdout.txt").read_text()
