@@ -24,7 +24,7 @@ import struct
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 
@@ -54,7 +54,7 @@ class Config:
     seq_len: int
 
     def __post_init__(self) -> None:
-        for name, value in zip(self.__dataclass_fields__, astuple(self), strict=True):
+        for name, value in zip((f.name for f in fields(self)), astuple(self), strict=True):
             if not 0 < value <= INT32_MAX:
                 raise ValueError(f"{name} must be a positive int32, got {value}")
         if self.dim % self.n_heads:
@@ -131,6 +131,7 @@ def _tensor_chunks(
     not depend on chunk_elements.
     """
     std = LOGIT_STD / np.sqrt(config.dim) if tensor.kind == "embedding" else MATMUL_STD
+    bos_begin, bos_end = BOS_TOKEN * config.dim, (BOS_TOKEN + 1) * config.dim
     for start in range(0, tensor.n_elements, chunk_elements):
         count = min(chunk_elements, tensor.n_elements - start)
         if tensor.kind == "ones":
@@ -142,8 +143,8 @@ def _tensor_chunks(
             chunk *= np.float32(std)
             if tensor.kind == "embedding":
                 # shrink the BOS row: its logit is then ~0, far below the top logits
-                bos_start = BOS_TOKEN * config.dim - start
-                chunk[max(bos_start, 0) : max(bos_start + config.dim, 0)] *= np.float32(BOS_ROW_SCALE)
+                bos_in_chunk = slice(max(bos_begin - start, 0), max(bos_end - start, 0))
+                chunk[bos_in_chunk] *= np.float32(BOS_ROW_SCALE)
             yield chunk
 
 
@@ -157,14 +158,19 @@ def checkpoint_chunks(
     entropy = seed_entropy(seed_name)
     for index, tensor in enumerate(tensor_layout(config)):
         # one stream per tensor, so each tensor's values depend only on its own index
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(index,))))
+        rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(index,)))
+        )
         for chunk in _tensor_chunks(config, tensor, rng, chunk_elements):
             yield chunk.astype("<f4", copy=False).tobytes()
 
 
 def write_checkpoint(
-    config: Config, path: str, seed_name: str, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS
-) -> dict:
+    config: Config,
+    path: str,
+    seed_name: str,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+) -> dict[str, str | int]:
     """Write the checkpoint atomically; return {"path", "size", "sha256"}.
 
     The bytes go to a temporary file in the target's directory, which is then
@@ -173,7 +179,9 @@ def write_checkpoint(
     path = os.path.abspath(path)
     digest = hashlib.sha256()
     size = 0
-    fd, temp_path = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, temp_path = tempfile.mkstemp(
+        dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "wb") as out:
             for piece in checkpoint_chunks(config, seed_name, chunk_elements):
@@ -190,23 +198,32 @@ def write_checkpoint(
     return {"path": path, "size": size, "sha256": digest.hexdigest()}
 
 
+SHAPE_HELP = {  # one --option per Config field
+    "dim": "transformer dimension",
+    "hidden_dim": "feed-forward hidden dimension",
+    "n_layers": "number of layers",
+    "n_heads": "number of query heads",
+    "n_kv_heads": "number of key/value heads",
+    "vocab_size": "vocabulary size (the classifier shares the embedding)",
+    "seq_len": "maximum sequence length",
+}
+
+
+def option_name(field_name: str) -> str:
+    return "--" + field_name.replace("_", "-")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Write a deterministic random-weight llama2.c checkpoint with a real model's "
         "shape and size, and print {path, size, sha256} as one JSON line."
     )
-    for option, help_text in [
-        ("--dim", "transformer dimension"),
-        ("--hidden-dim", "feed-forward hidden dimension"),
-        ("--n-layers", "number of layers"),
-        ("--n-heads", "number of query heads"),
-        ("--n-kv-heads", "number of key/value heads"),
-        ("--vocab-size", "vocabulary size (the classifier shares the embedding)"),
-        ("--seq-len", "maximum sequence length"),
-    ]:
-        parser.add_argument(option, type=int, required=True, help=help_text)
+    for name, help_text in SHAPE_HELP.items():
+        parser.add_argument(option_name(name), type=int, required=True, help=help_text)
     parser.add_argument(
-        "--seed-name", required=True, help="name the RNG seed is derived from, e.g. stories15M"
+        "--seed-name",
+        required=True,
+        help="name the RNG seed is derived from, e.g. stories15M",
     )
     parser.add_argument("--output", required=True, help="checkpoint path to write")
     parser.add_argument(
@@ -222,10 +239,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        config = Config(
-            args.dim, args.hidden_dim, args.n_layers, args.n_heads,
-            args.n_kv_heads, args.vocab_size, args.seq_len,
-        )
+        config = Config(**{name: getattr(args, name) for name in SHAPE_HELP})
         result = write_checkpoint(config, args.output, args.seed_name, args.chunk_elements)
     except (ValueError, OSError) as error:
         print(f"synthetic_checkpoint: {error}", file=sys.stderr)
