@@ -31,7 +31,10 @@ def summarize(results_dir: Path) -> subprocess.CompletedProcess:
     """`python -m collect summarize DIR`, as `make collect` runs it."""
     return subprocess.run(
         [sys.executable, "-m", "collect", "summarize", str(results_dir)],
-        cwd=PROJECT, capture_output=True, text=True, check=True,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
 
@@ -45,11 +48,16 @@ def workspace(tmp_path_factory) -> Path:
 def sweep_args(workspace, tmp_path):
     """Arguments of a small offline sweep into a fresh results directory."""
     return [
-        "-e", f"llamasweep_workspace={workspace}",
-        "-e", f"llama2c_repo={llama2c_source()}",
-        "-e", "checkpoint_source=synthetic",
-        "-e", f"sweep_results_dir={tmp_path / 'results'}",
-        "-e", "sweep_poll_interval=1",
+        "-e",
+        f"llamasweep_workspace={workspace}",
+        "-e",
+        f"llama2c_repo={llama2c_source()}",
+        "-e",
+        "checkpoint_source=synthetic",
+        "-e",
+        f"sweep_results_dir={tmp_path / 'results'}",
+        "-e",
+        "sweep_poll_interval=1",
     ]
 
 

@@ -11,26 +11,48 @@ from conftest import PROJECT, llama2c_source, run_playbook
 
 GENERATOR = PROJECT / "roles" / "checkpoint" / "files" / "synthetic_checkpoint.py"
 # A model small enough to serve in a test, in llama2.c's format.
-TINY = {"dim": 64, "hidden_dim": 172, "n_layers": 2, "n_heads": 4, "n_kv_heads": 4,
-        "vocab_size": 32000, "seq_len": 128}
+TINY = {
+    "dim": 64,
+    "hidden_dim": 172,
+    "n_layers": 2,
+    "n_heads": 4,
+    "n_kv_heads": 4,
+    "vocab_size": 32000,
+    "seq_len": 128,
+}
 
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny") / "tiny.bin"
     options = [f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
-    subprocess.run([sys.executable, str(GENERATOR), "--seed-name=tiny", f"--output={path}",
-                    *options], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--seed-name=tiny", f"--output={path}", *options],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
 def setup_args(workspace: Path, tmp_path: Path, url: str, size: int, sha256: str) -> list[str]:
     catalog = {"tiny": {"url": url, "size": size, "sha256": sha256, "config": TINY}}
-    (tmp_path / "catalog.json").write_text(json.dumps({
-        "checkpoint_catalog": catalog, "sweep_models": ["tiny"],
-        "checkpoint_source": "download"}))
-    return ["-e", f"@{tmp_path / 'catalog.json'}", "-e", f"llamasweep_workspace={workspace}",
-            "-e", f"llama2c_repo={llama2c_source()}"]
+    (tmp_path / "catalog.json").write_text(
+        json.dumps(
+            {
+                "checkpoint_catalog": catalog,
+                "sweep_models": ["tiny"],
+                "checkpoint_source": "download",
+            }
+        )
+    )
+    return [
+        "-e",
+        f"@{tmp_path / 'catalog.json'}",
+        "-e",
+        f"llamasweep_workspace={workspace}",
+        "-e",
+        f"llama2c_repo={llama2c_source()}",
+    ]
 
 
 def recap_changed(output: str) -> int:
@@ -39,11 +61,17 @@ def recap_changed(output: str) -> int:
 
 
 def test_verified_download_is_kept_and_setup_is_idempotent(
-        tiny_checkpoint, checkpoint_server, workspace, tmp_path):
+    tiny_checkpoint, checkpoint_server, workspace, tmp_path
+):
     data = tiny_checkpoint.read_bytes()
     (checkpoint_server.directory / "tiny.bin").write_bytes(data)
-    args = setup_args(workspace, tmp_path, f"{checkpoint_server.url}/tiny.bin", len(data),
-                      hashlib.sha256(data).hexdigest())
+    args = setup_args(
+        workspace,
+        tmp_path,
+        f"{checkpoint_server.url}/tiny.bin",
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
 
     run_playbook("setup.yml", *args)
     assert (workspace / "checkpoints" / "tiny.bin").read_bytes() == data
@@ -54,8 +82,7 @@ def test_verified_download_is_kept_and_setup_is_idempotent(
     assert checkpoint_server.requests == ["/tiny.bin"]  # never downloaded again
 
 
-def test_corrupted_download_is_refused_and_deleted(
-        tiny_checkpoint, checkpoint_server, tmp_path):
+def test_corrupted_download_is_refused_and_deleted(tiny_checkpoint, checkpoint_server, tmp_path):
     data = tiny_checkpoint.read_bytes()
     corrupted = data[:-4] + b"\0\0\0\1"
     (checkpoint_server.directory / "tiny.bin").write_bytes(corrupted)
@@ -72,7 +99,8 @@ def test_corrupted_download_is_refused_and_deleted(
 
 
 def test_unpinned_checkpoint_is_locked_at_first_download(
-        tiny_checkpoint, checkpoint_server, tmp_path):
+    tiny_checkpoint, checkpoint_server, tmp_path
+):
     data = tiny_checkpoint.read_bytes()
     served = checkpoint_server.directory / "tiny.bin"
     served.write_bytes(data)
@@ -94,8 +122,13 @@ def test_unpinned_checkpoint_is_locked_at_first_download(
 def test_download_of_the_wrong_size_is_refused(tiny_checkpoint, checkpoint_server, tmp_path):
     data = tiny_checkpoint.read_bytes()
     (checkpoint_server.directory / "tiny.bin").write_bytes(data[:1000])
-    args = setup_args(tmp_path / "workspace", tmp_path, f"{checkpoint_server.url}/tiny.bin",
-                      len(data), hashlib.sha256(data).hexdigest())
+    args = setup_args(
+        tmp_path / "workspace",
+        tmp_path,
+        f"{checkpoint_server.url}/tiny.bin",
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
     run = run_playbook("setup.yml", *args, check=False)
     output = " ".join(run.stdout.split())
     assert run.returncode != 0

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,7 +12,9 @@ FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
 
 
 def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
-    run = run_playbook("sweep.yml", *sweep_args, "-e", "sweep_steps=64", "-e", "sweep_repetitions=2")
+    run = run_playbook(
+        "sweep.yml", *sweep_args, "-e", "sweep_steps=64", "-e", "sweep_repetitions=2"
+    )
     latest = tmp_path / "results" / "latest"
     summary = summarize(latest)
 
@@ -68,8 +69,15 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
     results = tmp_path / "results"
     args = [a for a in sweep_args if "sweep_results_dir" not in a and a != "-e"]
     run_playbook(
-        "sweep.yml", "-i", str(inventory), "-e", f"sweep_results_dir={results}", "-e",
-        "sweep_steps=4", *(x for arg in args for x in ("-e", arg)), cwd=project,
+        "sweep.yml",
+        "-i",
+        str(inventory),
+        "-e",
+        f"sweep_results_dir={results}",
+        "-e",
+        "sweep_steps=4",
+        *(x for arg in args for x in ("-e", arg)),
+        cwd=project,
     )
     manifest = (results / "latest" / "manifest.tsv").read_text().splitlines()
     assert [line.split("\t")[3] for line in manifest] == ["O3", "O3"]
@@ -104,7 +112,7 @@ def test_bad_input_fails_before_any_compile(setting, named, sweep_args, tmp_path
 def test_flag_set_rejected_by_the_compiler_stops_before_any_run(sweep_args, tmp_path):
     marker = tmp_path / "executed"
     flags = f"-O3 $(touch {marker}) `touch {marker}`; touch {marker}"
-    args = [*sweep_args, "-e", '{"sweep_flag_sets": {"O3": "-O3", "evil": "%s"}}' % flags]
+    args = [*sweep_args, "-e", f'{{"sweep_flag_sets": {{"O3": "-O3", "evil": "{flags}"}}}}']
     run = run_playbook("sweep.yml", *args, check=False)
     output = " ".join(run.stdout.split())
     assert run.returncode != 0
@@ -115,10 +123,17 @@ def test_flag_set_rejected_by_the_compiler_stops_before_any_run(sweep_args, tmp_
 
 def test_prompt_is_passed_literally(sweep_args, tmp_path):
     marker = tmp_path / "executed"
-    prompt = f"It's \"Lily\"; touch {marker} $(touch {marker}) `touch {marker}`"
+    prompt = f'It\'s "Lily"; touch {marker} $(touch {marker}) `touch {marker}`'
     args = [
-        *sweep_args, "-e", json.dumps({"sweep_prompt": prompt}), "-e", "sweep_steps=64",
-        "-e", "sweep_repetitions=1", "-e", '{"sweep_flag_sets": {"O3": "-O3"}}',
+        *sweep_args,
+        "-e",
+        json.dumps({"sweep_prompt": prompt}),
+        "-e",
+        "sweep_steps=64",
+        "-e",
+        "sweep_repetitions=1",
+        "-e",
+        '{"sweep_flag_sets": {"O3": "-O3"}}',
     ]
     run_playbook("sweep.yml", *args)
     assert not marker.exists()
