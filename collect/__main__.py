@@ -1,0 +1,7 @@
+"""Entry point of `python -m collect`."""
+
+import sys
+
+from collect.cli import main
+
+sys.exit(main())

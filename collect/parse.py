@@ -1,0 +1,178 @@
+"""Pure parsers for one run's logs: run.c's tok/s line and `perf stat` output.
+
+Every function here takes text and returns plain values, so they can be tested on
+captured outputs without touching the file system.
+"""
+
+import re
+
+# The figures a run log can yield, in the order of the runs.csv columns.
+PERF_FIGURES = (
+    "task_clock_ms",
+    "cpus_utilized",
+    "context_switches",
+    "cpu_migrations",
+    "page_faults",
+    "cycles",
+    "instructions",
+    "ipc",
+    "branches",
+    "branch_misses",
+    "elapsed_s",
+    "user_s",
+    "sys_s",
+)
+
+# perf event name (after stripping PMU and modifiers) -> figure; aliases are what
+# perf prints when the user asked for the event by its alias (`-e cs`).
+_COUNTER_FIGURES = {
+    "task-clock": "task_clock_ms",
+    "context-switches": "context_switches",
+    "cs": "context_switches",
+    "cpu-migrations": "cpu_migrations",
+    "migrations": "cpu_migrations",
+    "page-faults": "page_faults",
+    "faults": "page_faults",
+    "cycles": "cycles",
+    "cpu-cycles": "cycles",
+    "instructions": "instructions",
+    "branches": "branches",
+    "branch-instructions": "branches",
+    "branch-misses": "branch_misses",
+}
+
+_TIME_FIGURES = {"time elapsed": "elapsed_s", "user": "user_s", "sys": "sys_s"}
+
+_NOT_MEASURED = ("<not supported>", "<not counted>")
+
+# Thousands separators perf prints with --big-num, depending on the locale.
+_THOUSANDS_SEPARATORS = str.maketrans("", "", ",'’")
+
+_NUMBER = r"[0-9][0-9.,'’]*"
+
+_TOK_S_LINE = re.compile(r"achieved tok/s:\s*([0-9]+(?:\.[0-9]*)?)")
+
+# Human form: "  72,184.53 msec task-clock:u   #  43.524 CPUs utilized  (83.33%)",
+# old form "72184.531234  task-clock (msec)  # ...", and "<not supported>  cycles".
+_HUMAN_COUNTER_LINE = re.compile(
+    rf"^\s*(?P<value>{_NUMBER}|<not supported>|<not counted>)\s+"
+    r"(?:msec\s+)?(?P<event>[^\s#]+)(?P<metrics>.*)$"
+)
+
+# "0.414690113 seconds time elapsed", "0.48182 +- 0.00941 seconds time elapsed".
+_TIME_LINE = re.compile(
+    rf"^\s*(?P<value>{_NUMBER})(?:\s+\+-\s+{_NUMBER})?\s+seconds\s+"
+    r"(?P<kind>time elapsed|user|sys)\b"
+)
+
+# Metrics perf derives from the counts (after "#", or as CSV fields); newer perf prints
+# "2.4 CPUs  CPUs_utilized" and "2.9 instructions  insn_per_cycle" instead.
+_CPUS_UTILIZED_METRIC = re.compile(rf"(?P<value>{_NUMBER})\s+CPUs(?:\s+utilized|\s+CPUs_utilized)")
+_IPC_METRIC = re.compile(
+    rf"(?P<value>{_NUMBER})\s+(?:insns? per cycle|instructions\s+insn_per_cycle)"
+)
+
+# Text on the lines that open a perf block: "# started on ..." (with -o), the header.
+_BLOCK_STARTS = ("# started on ", "Performance counter stats for ")
+
+# Hybrid and per-PMU events are printed as "cpu_core/cycles/" or "armv8_pmuv3_0/cycles/".
+_PMU_EVENT = re.compile(r"^[\w.-]+/(?P<event>[^/]+)/\w*$")
+
+
+def parse_tok_s(text: str) -> float | None:
+    """tok/s from run.c's `achieved tok/s: 123.456000` line (the last one if several)."""
+    matches = _TOK_S_LINE.findall(text)
+    return float(matches[-1]) if matches else None
+
+
+def parse_perf_stat(text: str) -> dict[str, float | None]:
+    """Every figure of PERF_FIGURES found in `perf stat` output, human or `-x,` CSV.
+
+    Figures that are absent, `<not supported>` or `<not counted>` are None. Events
+    counted on several PMUs (hybrid CPUs) are summed. When the text holds several
+    perf blocks (`--append`), the last one counts.
+    """
+    figures: dict[str, float | None] = dict.fromkeys(PERF_FIGURES)
+    ipc_metrics = []
+    for line in _last_block(text).splitlines():
+        stripped = line.lstrip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if time_match := _TIME_LINE.match(line):
+            figures[_TIME_FIGURES[time_match["kind"]]] = _number(time_match["value"])
+            continue
+        counter = _parse_human_counter(line) or _parse_csv_counter(line)
+        if counter is None:
+            continue
+        event, value, metrics = counter
+        figure = _COUNTER_FIGURES.get(_base_event_name(event))
+        if figure is not None and value is not None:
+            previous = figures[figure]
+            figures[figure] = value if previous is None else previous + value
+        if cpus_match := _CPUS_UTILIZED_METRIC.search(metrics):
+            figures["cpus_utilized"] = _number(cpus_match["value"])
+        if ipc_match := _IPC_METRIC.search(metrics):
+            ipc_metrics.append(_number(ipc_match["value"]))
+    figures["ipc"] = _ipc(ipc_metrics, figures["instructions"], figures["cycles"])
+    return figures
+
+
+def parse_run_log(text: str) -> dict[str, float | None]:
+    """tok_s plus every perf figure found in one log (e.g. stderr with perf's block)."""
+    return {"tok_s": parse_tok_s(text), **parse_perf_stat(text)}
+
+
+def _last_block(text: str) -> str:
+    block_start = max(text.rfind(marker) for marker in _BLOCK_STARTS)
+    if block_start < 0:
+        return text
+    line_end = text.find("\n", block_start)
+    return "" if line_end < 0 else text[line_end + 1 :]
+
+
+def _parse_human_counter(line: str) -> tuple[str, float | None, str] | None:
+    match = _HUMAN_COUNTER_LINE.match(line)
+    if match is None:
+        return None
+    return match["event"], _count(match["value"]), match["metrics"]
+
+
+def _parse_csv_counter(line: str) -> tuple[str, float | None, str] | None:
+    # perf stat -x, : value,unit,event,runtime,pct[,metric value,metric unit]; with -r a
+    # variance field shifts the metric, so the metric is searched in all later fields.
+    fields = line.split(",")
+    if len(fields) < 3 or not fields[2]:
+        return None
+    value = fields[0].strip()
+    if value not in _NOT_MEASURED and not re.fullmatch(r"[0-9]+(?:\.[0-9]*)?", value):
+        return None
+    return fields[2], _count(value), "  ".join(fields[3:])
+
+
+def _base_event_name(event: str) -> str:
+    if pmu_match := _PMU_EVENT.match(event):
+        event = pmu_match["event"]
+    # Modifiers: "cycles:u", "cycles:ukP".
+    return event.split(":", 1)[0]
+
+
+def _count(value: str) -> float | None:
+    return None if value in _NOT_MEASURED else _number(value)
+
+
+def _number(text: str) -> float:
+    digits = text.translate(_THOUSANDS_SEPARATORS)
+    return float(digits) if "." in digits else int(digits)
+
+
+def _ipc(
+    ipc_metrics: list[float],
+    instructions: float | None,
+    cycles: float | None,
+) -> float | None:
+    # A single metric is perf's own figure; hybrid CPUs print one per PMU: recompute.
+    if len(ipc_metrics) == 1:
+        return float(ipc_metrics[0])
+    if instructions is not None and cycles:
+        return instructions / cycles
+    return None

@@ -1,0 +1,127 @@
+"""PNG plots of tok/s from the runs table (matplotlib, Agg backend, no pyplot state)."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from collect.stats import flag_set_table
+
+BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
+BY_THREADS_PLOT = "tok_s_by_threads.png"
+
+_LINE_STYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def write_plots(runs: pd.DataFrame, plots_dir: Path) -> list[Path]:
+    """Write the plots that apply to these runs into plots_dir; return their paths.
+
+    A plot that does not apply (no ok runs, a single thread count) is removed, so a
+    previous summarize of the same directory leaves no stale picture behind.
+    """
+    figures = {
+        BY_FLAG_SET_PLOT: plot_tok_s_by_flag_set(runs),
+        BY_THREADS_PLOT: plot_tok_s_by_threads(runs),
+    }
+    written = []
+    for name, figure in figures.items():
+        path = plots_dir / name
+        if figure is None:
+            path.unlink(missing_ok=True)
+            continue
+        plots_dir.mkdir(parents=True, exist_ok=True)
+        FigureCanvasAgg(figure).print_png(path)
+        written.append(path)
+    return written
+
+
+def plot_tok_s_by_flag_set(runs: pd.DataFrame) -> Figure | None:
+    """Grouped bars: median tok/s per flag set, a bar per model, min–max error bars,
+    one panel per partition. Where several thread counts were run, each bar shows the
+    best one (by median), labelled tN. None when no run is ok."""
+    table = _ok_groups(runs)
+    if table.empty:
+        return None
+    best_rows = table.loc[
+        table.groupby(["partition", "model", "flag_set"], sort=False)["median"].idxmax()
+    ]
+    partitions = list(dict.fromkeys(best_rows["partition"]))
+    figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
+    axes = figure.subplots(1, len(partitions), squeeze=False)[0]
+    for axis, partition in zip(axes, partitions, strict=True):
+        rows = best_rows[best_rows["partition"] == partition]
+        flag_sets = list(rows.sort_values("first_index")["flag_set"].unique())
+        models = list(dict.fromkeys(rows["model"]))
+        label_threads = table.loc[table["partition"] == partition, "threads"].nunique() > 1
+        bar_width = 0.8 / len(models)
+        for position, model in enumerate(models):
+            model_rows = rows[rows["model"] == model].set_index("flag_set").reindex(flag_sets)
+            offsets = np.arange(len(flag_sets)) + (position - (len(models) - 1) / 2) * bar_width
+            medians = model_rows["median"].to_numpy()
+            errors = [
+                medians - model_rows["min"].to_numpy(),
+                model_rows["max"].to_numpy() - medians,
+            ]
+            bars = axis.bar(offsets, medians, bar_width, yerr=errors, capsize=3, label=model)
+            if label_threads:
+                labels = [
+                    "" if pd.isna(threads) else f"t{threads}" for threads in model_rows["threads"]
+                ]
+                axis.bar_label(bars, labels=labels, padding=2, fontsize=8)
+        axis.set_xticks(np.arange(len(flag_sets)), flag_sets)
+        axis.set_title(f"partition {partition}")
+        axis.set_xlabel("flag set")
+        axis.set_ylabel("tok/s (median, min–max)")
+        axis.legend(title="model")
+    several_thread_counts = table.groupby("partition")["threads"].nunique().max() > 1
+    best_note = " (tN: the best thread count)" if several_thread_counts else ""
+    figure.suptitle(f"tok/s by flag set and model{best_note}")
+    return figure
+
+
+def plot_tok_s_by_threads(runs: pd.DataFrame) -> Figure | None:
+    """Median tok/s against threads, a line per model and flag set, min–max error bars,
+    one panel per partition that ran several thread counts. None when none did."""
+    table = _ok_groups(runs)
+    thread_counts = table.groupby("partition", sort=False)["threads"].nunique()
+    partitions = list(thread_counts[thread_counts > 1].index)
+    if not partitions:
+        return None
+    flag_sets = list(table.sort_values("first_index")["flag_set"].unique())
+    models = list(table.sort_values("first_index")["model"].unique())
+    colors = {flag_set: f"C{position % 10}" for position, flag_set in enumerate(flag_sets)}
+    figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
+    axes = figure.subplots(1, len(partitions), squeeze=False)[0]
+    for axis, partition in zip(axes, partitions, strict=True):
+        rows = table[table["partition"] == partition]
+        for (model, flag_set), line in rows.groupby(["model", "flag_set"], sort=False):
+            line = line.sort_values("threads")
+            style = models.index(model)
+            axis.errorbar(
+                line["threads"].to_numpy(dtype=float),
+                line["median"].to_numpy(),
+                yerr=[line["median"] - line["min"], line["max"] - line["median"]],
+                color=colors[flag_set],
+                linestyle=_LINE_STYLES[style % len(_LINE_STYLES)],
+                marker=_MARKERS[style % len(_MARKERS)],
+                capsize=3,
+                label=f"{model} {flag_set}",
+            )
+        thread_ticks = sorted(rows["threads"].dropna().unique())
+        axis.set_xscale("log", base=2)
+        axis.set_xticks(thread_ticks, [str(threads) for threads in thread_ticks])
+        axis.minorticks_off()
+        axis.set_title(f"partition {partition}")
+        axis.set_xlabel("threads (OMP_NUM_THREADS)")
+        axis.set_ylabel("tok/s (median, min–max)")
+        axis.legend(fontsize=8)
+    figure.suptitle("tok/s against threads")
+    return figure
+
+
+def _ok_groups(runs: pd.DataFrame) -> pd.DataFrame:
+    table = flag_set_table(runs)
+    return table[table["runs_ok"] > 0]

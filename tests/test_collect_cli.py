@@ -1,0 +1,83 @@
+"""`python -m collect`: help, README coverage, and both subcommands end to end."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from collect.cli import SUBCOMMANDS
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).parent / "data"
+
+
+def collect(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "collect", *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_help_lists_every_subcommand():
+    result = collect("--help")
+    assert result.returncode == 0
+    assert set(SUBCOMMANDS) == {"parse", "summarize"}
+    for name, (help_text, _, _) in SUBCOMMANDS.items():
+        assert name in result.stdout
+        assert help_text.split()[0] in result.stdout
+        assert collect(name, "--help").returncode == 0
+
+
+def test_readme_documents_every_subcommand():
+    readme = (ROOT / "collect" / "README.md").read_text()
+    for name in SUBCOMMANDS:
+        assert f"`python -m collect {name}" in readme
+
+
+def test_parse_prints_a_json_line_per_file():
+    result = collect(
+        "parse", str(DATA / "runs" / "human"), str(DATA / "perf-stat" / "seed-stories15M.txt")
+    )
+    assert result.returncode == 0
+    run_dir, seed = [json.loads(line) for line in result.stdout.splitlines()]
+    assert run_dir["tok_s"] == 165.354331
+    assert run_dir["task_clock_ms"] == 406.6
+    assert run_dir["cycles"] is None
+    assert seed["tok_s"] is None
+    assert seed["instructions"] == 145608923919
+    assert seed["path"].endswith("seed-stories15M.txt")
+
+
+def test_parse_reports_unreadable_files_and_goes_on(tmp_path):
+    result = collect("parse", str(tmp_path / "absent.txt"), str(DATA / "runs" / "csv"))
+    assert result.returncode == 1
+    assert "absent.txt" in result.stderr
+    assert json.loads(result.stdout)["page_faults"] == 878
+
+
+def test_summarize_defaults_to_results_latest_and_prints_summary(tmp_path):
+    sweep_dir = tmp_path / "results" / "20261125-131500"
+    run_dir = sweep_dir / "runs" / "0000-stories15M-O3-t2-r1"
+    shutil.copytree(DATA / "runs" / "human", run_dir)
+    (run_dir / "meta.json").write_text(
+        json.dumps({"index": 0, "partition": "local", "model": "stories15M", "flag_set": "O3"})
+    )
+    (tmp_path / "results" / "latest").symlink_to("20261125-131500")
+    result = collect("summarize", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (sweep_dir / "summary.md").read_text()
+    assert "| O3 |  | 1/1 | 165.35 | 165.35 | 165.35 | 1.00× |" in result.stdout
+    assert (sweep_dir / "runs.csv").exists()
+
+
+def test_summarize_missing_directory_exits_2(tmp_path):
+    result = collect("summarize", str(tmp_path / "nowhere"))
+    assert result.returncode == 2
+    assert "results directory not found" in result.stderr
+    assert "Traceback" not in result.stderr

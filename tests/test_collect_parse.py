@@ -1,0 +1,190 @@
+"""collect.parse on real perf stat and run.c outputs (tests/data/README.md says where
+each comes from)."""
+
+from pathlib import Path
+
+import pytest
+
+from collect.parse import PERF_FIGURES, parse_perf_stat, parse_run_log, parse_tok_s
+
+DATA = Path(__file__).parent / "data"
+PERF_STAT = DATA / "perf-stat"
+RUNS = DATA / "runs"
+
+NOT_MEASURED = dict.fromkeys(PERF_FIGURES)
+
+
+def read(path: Path) -> str:
+    return path.read_text()
+
+
+def test_seed_stories15m_every_figure():
+    assert parse_perf_stat(read(PERF_STAT / "seed-stories15M.txt")) == {
+        **NOT_MEASURED,
+        "task_clock_ms": 72184.53,
+        "cpus_utilized": 43.524,
+        "context_switches": 30397,
+        "cpu_migrations": 2529,
+        "page_faults": 24465,
+        "cycles": 144465901074,
+        "instructions": 145608923919,
+        "ipc": 1.01,
+        "branches": 63810539123,
+        "branch_misses": 29783265,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "task_clock_ms", "cycles", "ipc", "branch_misses"),
+    [
+        ("seed-stories42M.txt", 276901.74, 554078618703, 0.50, 65379291),
+        ("seed-stories110M.txt", 1238439.73, 2478228009264, 0.25, 146621514),
+    ],
+)
+def test_seed_other_models(name, task_clock_ms, cycles, ipc, branch_misses):
+    figures = parse_perf_stat(read(PERF_STAT / name))
+    assert figures["task_clock_ms"] == task_clock_ms
+    assert figures["cycles"] == cycles
+    assert figures["ipc"] == ipc
+    assert figures["branch_misses"] == branch_misses
+    # The seed's excerpts stop before perf's time lines.
+    assert figures["elapsed_s"] is None
+
+
+def test_captured_human_form_with_unsupported_hardware_counters():
+    assert parse_perf_stat(read(RUNS / "human" / "perf.txt")) == {
+        **NOT_MEASURED,
+        "task_clock_ms": 406.60,
+        "cpus_utilized": 0.980,
+        "context_switches": 9,
+        "cpu_migrations": 0,
+        "page_faults": 878,
+        "elapsed_s": 0.414690113,
+        "user_s": 0.383195,
+        "sys_s": 0.023631,
+    }
+
+
+def test_captured_csv_form():
+    assert parse_perf_stat(read(RUNS / "csv" / "perf.txt")) == {
+        **NOT_MEASURED,
+        "task_clock_ms": 400.87,
+        "cpus_utilized": 0.978,
+        "context_switches": 38,
+        "cpu_migrations": 1,
+        "page_faults": 878,
+    }
+
+
+@pytest.mark.parametrize(
+    ("run", "task_clock_ms", "cpus_utilized", "page_faults", "elapsed_s"),
+    [
+        ("events-u", 421.53, 0.997, 877, 0.422875047),
+        ("csv-events-u", 434.87, 0.980, 894, None),
+    ],
+)
+def test_captured_chosen_events_with_user_modifier(
+    run, task_clock_ms, cpus_utilized, page_faults, elapsed_s
+):
+    figures = parse_perf_stat(read(RUNS / run / "perf.txt"))
+    assert figures["task_clock_ms"] == task_clock_ms
+    assert figures["cpus_utilized"] == cpus_utilized
+    assert figures["page_faults"] == page_faults
+    assert figures["elapsed_s"] == elapsed_s
+    # cycles:u is <not supported> here; context switches were not asked for.
+    assert figures["cycles"] is None
+    assert figures["context_switches"] is None
+
+
+def test_captured_openmp_run_uses_two_cpus():
+    figures = parse_perf_stat(read(RUNS / "openmp-t2" / "perf.txt"))
+    assert figures["cpus_utilized"] == 1.880
+    assert figures["user_s"] == 0.796108
+
+
+def test_perf4_old_task_clock_form_thousands_separators_and_multiplexing():
+    figures = parse_perf_stat(read(PERF_STAT / "perf4-bignum-multiplexed.txt"))
+    assert figures["task_clock_ms"] == 448195.190178
+    assert figures["cpus_utilized"] == 7.974
+    assert figures["context_switches"] == 270407
+    assert figures["cycles"] == 1358407730487
+    assert figures["instructions"] == 1401474701367
+    assert figures["ipc"] == 1.03  # perf 4 wrote "insns per cycle"
+    assert figures["branch_misses"] == 494990952
+    assert figures["elapsed_s"] == 56.204127957
+    assert figures["user_s"] is None
+
+
+def test_perf4_repeated_runs_with_variance():
+    figures = parse_perf_stat(read(PERF_STAT / "perf4.18-repeat.txt"))
+    assert figures["task_clock_ms"] == 238.204720
+    assert figures["cycles"] == 708485761
+    assert figures["ipc"] == 0.39
+    assert figures["elapsed_s"] == 0.235096
+
+
+def test_perf6_hybrid_pmus_are_summed_and_ipc_recomputed():
+    figures = parse_perf_stat(read(PERF_STAT / "perf6-hybrid.txt"))
+    assert figures["cycles"] == 13105718106 + 18924267903
+    assert figures["instructions"] == 29553009231 + 38470184624
+    assert figures["branches"] == 2007472479 + 4609246461
+    assert figures["ipc"] == pytest.approx(68023193855 / 32029986009)
+    assert figures["task_clock_ms"] == 4448.17
+    assert figures["page_faults"] == 3476556
+    assert figures["sys_s"] == 2.658268
+
+
+def test_perf6_metric_names_and_apostrophe_separators():
+    figures = parse_perf_stat(read(PERF_STAT / "perf6-metric-names.txt"))
+    assert figures["cpus_utilized"] == 2.4
+    assert figures["ipc"] == 2.9
+    assert figures["cycles"] == 203626444  # printed as cpu-cycles:u
+    assert figures["instructions"] == 595887473
+    assert figures["branch_misses"] == 14008
+    assert figures["task_clock_ms"] == 269.48
+
+
+def test_riscv_not_counted_is_null():
+    figures = parse_perf_stat(read(PERF_STAT / "perf-riscv-sbi-not-counted.txt"))
+    assert figures["branch_misses"] is None
+    assert figures["cycles"] == 89521791110
+    assert figures["ipc"] == 1.01
+    assert figures["sys_s"] == 24.35331
+    assert figures["task_clock_ms"] is None
+
+
+def test_ipc_from_counts_when_perf_prints_no_ratio():
+    text = "     1,000      cycles:u\n     2,500      instructions:u\n"
+    assert parse_perf_stat(text)["ipc"] == 2.5
+
+
+def test_last_block_counts_when_a_file_holds_several():
+    first = read(PERF_STAT / "seed-stories15M.txt")
+    second = read(PERF_STAT / "seed-stories42M.txt")
+    text = (
+        f"# started on Mon\n\n Performance counter stats for 'a':\n\n{first}\n"
+        f"# started on Tue\n\n Performance counter stats for 'b':\n\n{second}\n"
+    )
+    assert parse_perf_stat(text)["cycles"] == 554078618703
+
+
+def test_empty_perf_file_of_a_killed_run_gives_nulls():
+    assert parse_perf_stat(read(RUNS / "killed" / "perf.txt")) == NOT_MEASURED
+
+
+def test_tok_s_from_captured_stderr():
+    assert parse_tok_s(read(RUNS / "human" / "stderr.txt")) == 165.354331
+    assert parse_tok_s(read(RUNS / "missing-checkpoint" / "stderr.txt")) is None
+    assert parse_tok_s("") is None
+
+
+def test_tok_s_takes_the_last_line():
+    assert parse_tok_s("achieved tok/s: 1.5\nachieved tok/s: 2.250000\n") == 2.25
+
+
+def test_run_log_with_perf_writing_to_stderr():
+    figures = parse_run_log(read(RUNS / "perf-to-stderr" / "stderr.txt"))
+    assert figures["tok_s"] == 166.226913
+    assert figures["task_clock_ms"] == 390.35
+    assert figures["page_faults"] == 999
+    assert list(figures) == ["tok_s", *PERF_FIGURES]
