@@ -17,6 +17,17 @@ def llama2c_source() -> str:
     return os.environ.get("LLAMASWEEP_TEST_LLAMA2C", UPSTREAM_LLAMA2C)
 
 
+def source_args() -> list[str]:
+    """-e arguments taking llama2.c and FlameGraph from where the tests find them: the offline
+    bundles CI points at (FlameGraph's holds the pinned commit on branch master), else the
+    roles' pinned upstream defaults."""
+    args = ["-e", f"llama2c_repo={llama2c_source()}"]
+    if "LLAMASWEEP_TEST_FLAMEGRAPH" in os.environ:
+        args += ["-e", f"flamegraph_repo={os.environ['LLAMASWEEP_TEST_FLAMEGRAPH']}"]
+        args += ["-e", "flamegraph_version=master"]
+    return args
+
+
 def run_playbook(playbook: str, *args: str, cwd: Path = PROJECT, check: bool = True):
     """Run one of the project's playbooks as a user would; returns the finished process."""
     command = [str(BIN / "ansible-playbook"), str(cwd / "playbooks" / playbook), *args]
@@ -50,8 +61,7 @@ def sweep_args(workspace, tmp_path):
     return [
         "-e",
         f"llamasweep_workspace={workspace}",
-        "-e",
-        f"llama2c_repo={llama2c_source()}",
+        *source_args(),
         "-e",
         "checkpoint_source=synthetic",
         "-e",

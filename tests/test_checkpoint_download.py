@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, llama2c_source, run_playbook
+from conftest import PROJECT, run_playbook, source_args
 
 GENERATOR = PROJECT / "roles" / "checkpoint" / "files" / "synthetic_checkpoint.py"
 # A model small enough to serve in a test, in llama2.c's format.
@@ -50,8 +50,7 @@ def setup_args(workspace: Path, tmp_path: Path, url: str, size: int, sha256: str
         f"@{tmp_path / 'catalog.json'}",
         "-e",
         f"llamasweep_workspace={workspace}",
-        "-e",
-        f"llama2c_repo={llama2c_source()}",
+        *source_args(),
     ]
 
 

@@ -9,6 +9,7 @@ if [[ ! -d $dest/.git ]]; then
   git clone --quiet --no-checkout "$repo" "$dest"
   changed=changed
 fi
+git -C "$dest" remote set-url origin "$repo"
 # A full commit id already present needs no fetch: a pinned setup runs offline and unchanged.
 if ! [[ $version =~ ^[0-9a-f]{40}$ ]] || ! commit=$(git -C "$dest" rev-parse -q --verify "$version^{commit}"); then
   git -C "$dest" fetch --quiet --tags origin '+refs/heads/*:refs/remotes/origin/*'
