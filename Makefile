@@ -7,11 +7,12 @@ VENV ?= .venv
 ARGS ?=
 INVENTORY ?=
 RESULTS ?= results/latest
+CLUSTER ?= inventory/montecimone.yml
 
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
 
-.PHONY: help setup setup-dev sweep collect test lint slurm-up slurm-down
+.PHONY: help setup setup-dev sweep collect test lint onboard setup-cluster slurm-up slurm-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +46,13 @@ lint: setup-dev ## ruff, ansible-lint (production profile), playbook syntax chec
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint --profile production
 	for playbook in playbooks/*.yml; do $(PLAYBOOK) --syntax-check $$playbook || exit 1; done
+
+onboard: setup ## First contact with the cluster (CLUSTER): confirm its host key, install your SSH key
+	$(BIN)/ansible-playbook -i $(CLUSTER) playbooks/onboard.yml --ask-pass \
+	  $(if $(MONTECIMONE_USER),-e montecimone_user=$(MONTECIMONE_USER)) $(ARGS)
+
+setup-cluster: setup ## Provision the workspace on the cluster (CLUSTER) and probe its partitions
+	$(BIN)/ansible-playbook -i $(CLUSTER) playbooks/setup.yml $(ARGS)
 
 slurm-up: ## Start a one-node Slurm on this machine (Debian's slurm-wlm and munge)
 	scripts/slurm-local up

@@ -1,8 +1,13 @@
 """Shared fixtures: the project root, how to run its playbooks, the offline llama2.c source."""
 
 import os
+import secrets
+import shutil
+import socket
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,7 @@ import pytest
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 UPSTREAM_LLAMA2C = "https://github.com/karpathy/llama2.c.git"
+LOGIN_PORT = 2223  # Monte Cimone's login node listens there too
 
 
 def llama2c_source() -> str:
@@ -32,7 +38,9 @@ def run_playbook(playbook: str, *args: str, cwd: Path = PROJECT, check: bool = T
     """Run one of the project's playbooks as a user would; returns the finished process."""
     command = [str(BIN / "ansible-playbook"), str(cwd / "playbooks" / playbook), *args]
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     if check and done.returncode != 0:
         pytest.fail(f"{playbook} failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}")
     return done
@@ -104,3 +112,70 @@ def checkpoint_server(tmp_path):
     server.directory = served
     yield server
     server.close()
+
+
+@dataclass
+class LoginNode:
+    """Debian's sshd on 127.0.0.1, with a host key of its own: the cluster's login node."""
+
+    host: str
+    port: int
+    fingerprint: str
+
+
+@dataclass
+class Student:
+    """A fresh Unix account with a password, as a new student gets one."""
+
+    name: str
+    password: str
+    home: Path
+
+
+@pytest.fixture(scope="session")
+def login_node(tmp_path_factory):
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not Path(sshd).exists() or shutil.which("sshpass") is None:
+        pytest.skip("needs Debian's openssh-server and sshpass (.ci/run installs them)")
+    state = tmp_path_factory.mktemp("sshd")
+    host_key = state / "ssh_host_ed25519_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(host_key)], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    config = state / "sshd_config"
+    config.write_text(
+        f"Port {LOGIN_PORT}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+        f"PidFile {state}/sshd.pid\nUsePAM yes\nPasswordAuthentication yes\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin no\n"
+        "AuthorizedKeysFile .ssh/authorized_keys\nSubsystem sftp internal-sftp\n"
+    )
+    Path("/run/sshd").mkdir(exist_ok=True)
+    log = (state / "sshd.log").open("w")
+    daemon = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)], stderr=log)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", LOGIN_PORT), timeout=1).close()
+            time.sleep(0.3)  # an sshd that lost the port to another one exits: see it did not
+            if daemon.poll() is None:
+                break
+        except OSError:
+            if time.monotonic() > deadline or daemon.poll() is not None:
+                daemon.kill()
+                pytest.fail(f"sshd did not start: {(state / 'sshd.log').read_text()}")
+            time.sleep(0.1)
+    yield LoginNode("127.0.0.1", LOGIN_PORT, fingerprint)
+    daemon.terminate()
+    daemon.wait(10)
+
+
+@pytest.fixture
+def student():
+    name = f"student{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(12)
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
+    subprocess.run(["chpasswd"], input=f"{name}:{password}", text=True, check=True)
+    yield Student(name, password, Path(f"/home/{name}"))
+    subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
