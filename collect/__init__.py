@@ -1,6 +1,10 @@
-"""Collector of llamasweep results: parse run logs, build runs.csv, summary.md and plots.
+"""Collector of llamasweep results: parse run logs, build runs.csv, summary.md, report.html
+and plots, keep every sweep in a history database, compare sweeps.
 
-Modules: parse (pure log parsers), runs (results directory -> runs table), stats
-(aggregates), summary (summary.md and `summarize`), plots (PNGs), cli (`python -m
-collect`).
+Modules: parse (pure log parsers), runs (results directory -> runs table), sweepfiles (the
+files beside runs/: facts, bandwidth, warm-up runs, profiles, builds), stats (repetition
+statistics, thread scaling, perf metrics), roofline (bandwidth bound), profiles (perf
+script folding, top functions), analysis (every table of a sweep), summary (summary.md
+and `summarize`), report (report.html), plots (PNGs), history (SQLite), compare, cli
+(`python -m collect`).
 """

@@ -2,14 +2,18 @@
 
 import argparse
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
+from collect.compare import SEED, compare
+from collect.history import HISTORY_FILE, list_sweeps
 from collect.parse import parse_run_log
 from collect.runs import parse_run_files, read_run_files
 from collect.summary import summarize
 
 DEFAULT_RESULTS_DIR = Path("results/latest")
+DEFAULT_HISTORY = Path("results") / HISTORY_FILE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser: one subparser per entry of SUBCOMMANDS."""
     parser = argparse.ArgumentParser(
         prog="python -m collect",
-        description="Turn a llamasweep results directory into runs.csv, summary.md "
-        "and plots (see collect/README.md).",
+        description="Turn a llamasweep results directory into runs.csv, summary.md, "
+        "report.html and plots, keep every sweep in a history database, compare sweeps "
+        "(see collect/README.md).",
     )
     subparsers = parser.add_subparsers(title="subcommands", required=True, metavar="SUBCOMMAND")
     for name, (help_text, add_arguments, handler) in SUBCOMMANDS.items():
@@ -70,14 +75,76 @@ def _add_summarize_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"one sweep's results directory (default: {DEFAULT_RESULTS_DIR})",
     )
 
+    history = parser.add_mutually_exclusive_group()
+    history.add_argument(
+        "--history",
+        metavar="PATH",
+        type=Path,
+        help=f"the history database to record the sweep in (default: {HISTORY_FILE} in "
+        "RESULTS_DIR's parent directory)",
+    )
+    history.add_argument(
+        "--no-history",
+        action="store_true",
+        help="do not record the sweep in the history database",
+    )
+
 
 def _summarize(arguments: argparse.Namespace) -> int:
     try:
-        summary = summarize(arguments.results_dir)
+        summary = summarize(
+            arguments.results_dir,
+            history=arguments.history,
+            record_history=not arguments.no_history,
+        )
     except FileNotFoundError as error:
         print(f"collect summarize: {error}", file=sys.stderr)
         return 2
+    except sqlite3.Error as error:
+        # runs.csv, summary.md and report.html are written; only the history is not.
+        print((arguments.results_dir / "summary.md").read_text(), end="")
+        print(f"collect summarize: history database not updated: {error}", file=sys.stderr)
+        return 3
     print(summary, end="")
+    return 0
+
+
+def _add_history_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--history",
+        metavar="PATH",
+        type=Path,
+        default=DEFAULT_HISTORY,
+        help=f"the history database (default: {DEFAULT_HISTORY})",
+    )
+
+
+def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    for name in ("a", "b"):
+        parser.add_argument(
+            name,
+            metavar=name.upper(),
+            help=f"a results directory, a sweep id of the history database, or {SEED!r} "
+            "(the seed's published tok/s)",
+        )
+    _add_history_argument(parser)
+
+
+def _compare(arguments: argparse.Namespace) -> int:
+    try:
+        print(compare(arguments.a, arguments.b, arguments.history), end="")
+    except LookupError as error:
+        print(f"collect compare: {error.args[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _history(arguments: argparse.Namespace) -> int:
+    sweeps = list_sweeps(arguments.history)
+    if sweeps.empty:
+        print(f"no sweeps in {arguments.history}")
+        return 0
+    print(sweeps.to_string(index=False))
     return 0
 
 
@@ -90,8 +157,20 @@ SUBCOMMANDS = {
         _parse,
     ),
     "summarize": (
-        "write runs.csv, summary.md and plots/*.png into RESULTS_DIR and print summary.md",
+        "write runs.csv, summary.md, report.html and plots/*.png into RESULTS_DIR, record "
+        "its runs in the history database, and print summary.md",
         _add_summarize_arguments,
         _summarize,
+    ),
+    "compare": (
+        "compare two sweeps (or a sweep and the seed's numbers) configuration by "
+        "configuration: medians, ratio B/A, and whether the change is beyond the noise",
+        _add_compare_arguments,
+        _compare,
+    ),
+    "history": (
+        "list the sweeps recorded in the history database",
+        _add_history_argument,
+        _history,
     ),
 }

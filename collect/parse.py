@@ -117,6 +117,21 @@ def parse_perf_stat(text: str) -> dict[str, float | None]:
     return figures
 
 
+def unsupported_events(text: str) -> list[str]:
+    """Events perf printed as `<not supported>` or `<not counted>` (human or CSV form),
+    in order, as printed (e.g. `cycles:u`); the last perf block counts."""
+    if "<not " not in text:
+        return []
+    events = []
+    for line in _last_block(text).splitlines():
+        if "<not " not in line:
+            continue
+        counter = _parse_human_counter(line) or _parse_csv_counter(line)
+        if counter is not None and counter[1] is None and counter[0] not in events:
+            events.append(counter[0])
+    return events
+
+
 def parse_run_log(text: str) -> dict[str, float | None]:
     """tok_s plus every perf figure found in one log (e.g. stderr with perf's block)."""
     return {"tok_s": parse_tok_s(text), **parse_perf_stat(text)}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from collect.parse import PERF_FIGURES, parse_perf_stat, parse_tok_s
+from collect.parse import PERF_FIGURES, parse_perf_stat, parse_tok_s, unsupported_events
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -132,7 +132,8 @@ def read_run_files(run_dir: Path | str) -> RunFiles:
 
 
 def parse_run_files(files: RunFiles) -> dict[str, float | None]:
-    """tok_s from stderr.txt and the perf figures from perf.txt.
+    """tok_s from stderr.txt and the perf figures from perf.txt, and perf_unsupported:
+    the events perf printed as `<not supported>`/`<not counted>`, `;`-joined (None if none).
 
     Without perf.txt, perf figures are looked for in stderr.txt, where `perf stat`
     writes when it is not given `-o`.
@@ -141,6 +142,7 @@ def parse_run_files(files: RunFiles) -> dict[str, float | None]:
     return {
         "tok_s": parse_tok_s(files.stderr_text or ""),
         **parse_perf_stat(perf_text or ""),
+        "perf_unsupported": ";".join(unsupported_events(perf_text or "")) or None,
     }
 
 

@@ -1,5 +1,13 @@
-"""Aggregates of the runs table, shared by summary.md and the plots so both agree."""
+"""Aggregates of the runs table, shared by summary.md, report.html and the plots so all
+agree: repetition statistics, thread scaling, derived perf metrics, unsupported counters.
 
+Every figure of a configuration (partition, model, flag set, threads) is the median over
+its ok runs, with min, max and the coefficient of variation CV = sample standard
+deviation (ddof=1) / mean: the repetitions are a sample of the runs the configuration
+could give. CV needs two ok runs; with one it is NaN ("no noise estimate").
+"""
+
+import numpy as np
 import pandas as pd
 
 from collect.runs import STATUS_OK
@@ -8,6 +16,26 @@ from collect.runs import STATUS_OK
 # manifest line and a run directory name that does not follow the layout).
 UNKNOWN = "(unknown)"
 
+# A configuration whose CV of tok/s is above this is flagged as noisy.
+NOISY_CV = 0.05
+
+# Derived per-run perf metrics (columns added by add_derived_metrics), then the perf
+# figures shown beside them; the order of the perf metrics table.
+DERIVED_METRICS = ("ghz", "branch_miss_rate", "instructions_per_token", "page_faults_per_token")
+PERF_METRICS = ("ipc", "cpus_utilized", *DERIVED_METRICS)
+
+# perf stat events -> the runs.csv figure they give, for "not supported" reports.
+COUNTER_FIGURES = {
+    "task-clock": "task_clock_ms",
+    "context-switches": "context_switches",
+    "cpu-migrations": "cpu_migrations",
+    "page-faults": "page_faults",
+    "cycles": "cycles",
+    "instructions": "instructions",
+    "branches": "branches",
+    "branch-misses": "branch_misses",
+}
+
 _NAME_COLUMNS = ("partition", "model", "flag_set")
 
 
@@ -15,9 +43,10 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per partition, model, thread count and flag set, in the sweep's order.
 
     Columns: partition, model, threads, flag_set, cflags, first_index, runs_ok,
-    runs_total, median, min, max (tok/s of the ok runs) and speedup: the median over
-    the median of the first flag set (lowest index) with the same partition, model and
-    thread count. Statistics of a group without ok runs are NaN.
+    runs_total, median, min, max, mean, cv (tok/s of the ok runs), noisy (cv above
+    NOISY_CV) and speedup: the median over the median of the first flag set (lowest
+    index) with the same partition, model and thread count. Statistics of a group
+    without ok runs are NaN; cv of a group with one ok run is NaN.
     """
     keys = ["partition", "model", "threads", "flag_set"]
     runs = runs.assign(
@@ -34,9 +63,13 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
             median=("ok_tok_s", "median"),
             min=("ok_tok_s", "min"),
             max=("ok_tok_s", "max"),
+            mean=("ok_tok_s", "mean"),
+            std=("ok_tok_s", "std"),
         )
         .reset_index()
     )
+    table["cv"] = table.pop("std") / table["mean"]
+    table["noisy"] = table["cv"] > NOISY_CV
     # Sweep order: partitions and models by their first run, then threads, then flag sets.
     table = table.assign(
         partition_first=table.groupby("partition")["first_index"].transform("min"),
@@ -51,3 +84,139 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
     ].transform(lambda medians: medians.iloc[0])
     table["speedup"] = table["median"] / baseline_median
     return table.drop(columns=["partition_first", "model_first"]).reset_index(drop=True)
+
+
+def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Thread scaling per partition, model and flag set that ran several thread counts.
+
+    From flag_set_table's rows with ok runs. Columns: partition, model, flag_set, cflags,
+    threads, median, cv, noisy, baseline_threads (1, else the fewest threads run),
+    speedup (median over the baseline's median), efficiency (speedup over
+    threads / baseline_threads) and best (the thread count with the highest median).
+    Empty when no flag set ran several thread counts.
+    """
+    columns = ["partition", "model", "flag_set", "cflags", "threads", "median", "cv", "noisy"]
+    rows = table.loc[(table["runs_ok"] > 0) & table["threads"].notna(), columns]
+    group_keys = ["partition", "model", "flag_set"]
+    thread_counts = rows.groupby(group_keys, sort=False)["threads"].transform("nunique")
+    rows = rows[thread_counts > 1]
+    order = rows.groupby(group_keys, sort=False).ngroup()  # the sweep's order
+    rows = rows.assign(order=order).sort_values(["order", "threads"], kind="stable")
+    if rows.empty:
+        return rows.drop(columns="order").assign(
+            baseline_threads=pd.Series(dtype="Int64"),
+            speedup=pd.Series(dtype="float64"),
+            efficiency=pd.Series(dtype="float64"),
+            best=pd.Series(dtype="bool"),
+        )
+    groups = rows.groupby(group_keys, sort=False)
+    rows["baseline_threads"] = groups["threads"].transform("min")
+    baseline_median = groups["median"].transform("first")
+    rows["speedup"] = rows["median"] / baseline_median
+    threads = rows["threads"].astype("float64")
+    rows["efficiency"] = rows["speedup"] / (threads / rows["baseline_threads"].astype("float64"))
+    rows["best"] = rows.index.isin(groups["median"].idxmax())
+    return rows.drop(columns="order").reset_index(drop=True)
+
+
+def add_derived_metrics(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs with DERIVED_METRICS columns from each run's perf figures (NaN when a figure
+    is missing):
+
+    - ghz: cycles / task-clock, the average clock of the CPUs while they ran the program;
+    - branch_miss_rate: branch-misses / branches (a fraction);
+    - instructions_per_token, page_faults_per_token: over `steps` tokens. run.c runs
+      `steps` forward passes (each reads every weight) and its tok/s counts steps - 1
+      (the first pass is not timed); perf counts the whole process, checkpoint loading
+      included, so per token means per forward pass, `steps` of them.
+    """
+    number = {
+        column: pd.to_numeric(runs[column], errors="coerce").astype("float64")
+        for column in ("cycles", "task_clock_ms", "branches", "branch_misses", "steps")
+        + ("instructions", "page_faults")
+    }
+    derived = {
+        "ghz": number["cycles"] / (number["task_clock_ms"] * 1e6),
+        "branch_miss_rate": number["branch_misses"] / number["branches"],
+        "instructions_per_token": number["instructions"] / number["steps"],
+        "page_faults_per_token": number["page_faults"] / number["steps"],
+    }
+    return runs.assign(
+        **{name: values.replace([np.inf, -np.inf], np.nan) for name, values in derived.items()}
+    )
+
+
+def perf_metrics_table(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration of flag_set_table (same rows, same order): perf_runs (ok runs
+    with perf figures) and, for each of PERF_METRICS, the median, `<metric>_min` and
+    `<metric>_max` over the ok runs. runs must hold add_derived_metrics's columns."""
+    keys = ["partition", "model", "threads", "flag_set"]
+    ok = runs[runs["status"] == STATUS_OK].assign(
+        **{column: runs[column].fillna(UNKNOWN) for column in _NAME_COLUMNS}
+    )
+    aggregations = {"perf_runs": ("task_clock_ms", "count")}
+    for metric in PERF_METRICS:
+        values = pd.to_numeric(ok[metric], errors="coerce").astype("float64")
+        ok = ok.assign(**{metric: values})
+        aggregations |= {
+            metric: (metric, "median"),
+            f"{metric}_min": (metric, "min"),
+            f"{metric}_max": (metric, "max"),
+        }
+    metrics = ok.groupby(keys, dropna=False, sort=False).agg(**aggregations).reset_index()
+    result = table[keys].merge(metrics, on=keys, how="left")
+    result["perf_runs"] = result["perf_runs"].fillna(0).astype("int64")
+    return result
+
+
+def perf_support(runs: pd.DataFrame, facts: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Per partition, what perf stat could count: perf_runs (runs with a perf stat
+    block), not_supported (events perf printed `<not supported>`/`<not counted>` in every one of
+    them), never_measured (counters of COUNTER_FIGURES with no value in any of them, e.g.
+    not in the event list) and facts_unsupported (facts/<partition>.json's
+    perf_unsupported). Lists are of event names."""
+    facts = facts or {}
+    records = []
+    partitions = list(dict.fromkeys([*runs["partition"].dropna(), *facts]))
+    for partition in partitions:
+        partition_runs = runs[runs["partition"] == partition]
+        with_perf = partition_runs[_perf_ran(partition_runs)]
+        not_supported: list[str] = []
+        if not with_perf.empty:
+            per_run = [
+                text.split(";") if isinstance(text, str) and text else []
+                for text in with_perf.get("perf_unsupported", pd.Series(dtype=object))
+            ]
+            common = set.intersection(*(set(events) for events in per_run)) if per_run else set()
+            not_supported = [event for event in per_run[0] if event in common] if per_run else []
+        unsupported_bases = {event.split(":", 1)[0] for event in not_supported}
+        never_measured = [
+            event
+            for event, figure in COUNTER_FIGURES.items()
+            if not with_perf.empty
+            and with_perf[figure].isna().all()
+            and event not in unsupported_bases
+        ]
+        facts_unsupported = (facts.get(partition) or {}).get("perf_unsupported") or []
+        records.append(
+            {
+                "partition": partition,
+                "perf_runs": len(with_perf),
+                "not_supported": not_supported,
+                "never_measured": never_measured,
+                "facts_unsupported": list(facts_unsupported),
+            }
+        )
+    return pd.DataFrame.from_records(
+        records,
+        columns=["partition", "perf_runs", "not_supported", "never_measured", "facts_unsupported"],
+    )
+
+
+def _perf_ran(runs: pd.DataFrame) -> pd.Series:
+    # Runs whose perf stat block has anything: a counted figure or an unsupported event
+    # (a run killed before perf wrote its block tells nothing about the counters).
+    measured = runs[list(COUNTER_FIGURES.values())].notna().any(axis=1)
+    if "perf_unsupported" in runs:
+        measured |= runs["perf_unsupported"].notna()
+    return measured

@@ -1,4 +1,11 @@
-"""summary.md from the runs table, and `summarize`: runs.csv + summary.md + plots."""
+"""summary.md from the analysis, and `summarize`: runs.csv, plots, summary.md, report.html
+and the sweep's rows in the history database.
+
+summary.md is what `make sweep` prints at the end: the essentials (tok/s with its
+spread, the fraction of the bandwidth bound, the best thread count, unsupported perf
+counters, whether flame graphs were recorded) and a pointer to report.html, which holds
+every table.
+"""
 
 import math
 from collections.abc import Sequence
@@ -6,54 +13,80 @@ from pathlib import Path
 
 import pandas as pd
 
+from collect.analysis import Analysis, analyse
+from collect.history import default_history_path, write_history
 from collect.plots import write_plots
+from collect.report import REPORT_FILE, render_report
 from collect.runs import STATUS_OK, collect_runs
-from collect.stats import flag_set_table
+from collect.stats import NOISY_CV, add_derived_metrics
+from collect.sweepfiles import read_sweep_files
+
+# Marks a fraction of the bound computed from the large working set's bandwidth.
+LARGE_MARK = "†"
 
 
-def summarize(results_dir: Path) -> str:
-    """Write runs.csv, plots/*.png and summary.md into results_dir; return summary.md.
+def summarize(results_dir: Path, history: Path | None = None, record_history: bool = True) -> str:
+    """Write runs.csv, plots/*.png, summary.md and report.html into results_dir, record
+    the sweep's runs in the history database (history, default results_dir/../
+    history.sqlite) unless record_history is False; return summary.md.
 
-    runs.csv is the single source of the summary and the plots: both are made from
-    the table that is written to it.
+    runs.csv is the single source of every figure: the summary, the report and the
+    plots are made from the table that is written to it.
     """
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory not found: {results_dir}")
-    runs = collect_runs(results_dir)
+    runs = add_derived_metrics(collect_runs(results_dir))
     runs.to_csv(results_dir / "runs.csv", index=False)
-    plot_files = write_plots(runs, results_dir / "plots")
-    summary = render_summary(runs, [path.relative_to(results_dir) for path in plot_files])
+    analysis = analyse(runs, read_sweep_files(results_dir))
+    plot_files = write_plots(analysis, results_dir / "plots")
+    summary = render_summary(analysis, [path.relative_to(results_dir) for path in plot_files])
     (results_dir / "summary.md").write_text(summary)
+    (results_dir / REPORT_FILE).write_text(render_report(analysis, plot_files))
+    if record_history:
+        write_history(runs, history or default_history_path(results_dir), results_dir)
     return summary
 
 
-def render_summary(runs: pd.DataFrame, plot_files: Sequence[Path] = ()) -> str:
+def render_summary(analysis: Analysis | pd.DataFrame, plot_files: Sequence[Path] = ()) -> str:
     """summary.md: an overview, per partition and model a table of tok/s by flag set
-    (and thread count when several were run), the plots, and every failed run."""
-    lines = [f"# llamasweep summary: sweep {_joined(runs['sweep_id'])}", ""]
-    lines += [_overview(runs), ""]
+    (and thread count when several were run) with its spread and the fraction of the
+    bandwidth bound, the best thread counts, the perf counters the partition did not
+    support, the plots, flame graphs on or off, and every failed run. A bare runs table
+    is analysed without the sweep's other files."""
+    if isinstance(analysis, pd.DataFrame):
+        analysis = analyse(add_derived_metrics(analysis))
+    runs = analysis.runs
+    lines = [f"# llamasweep summary: sweep {analysis.sweep_id}", ""]
+    lines += [_overview(analysis), ""]
     if not runs.empty:
         lines += [
-            "Median, min and max are tok/s of the runs that are ok; speedup is the median "
-            "over the median of the first flag set in the sweep's order at the same "
-            "thread count.",
+            "Figures are over the runs that are ok: median, min and max tok/s, and CV, the "
+            "sample standard deviation over the mean (noisy: CV above "
+            f"{NOISY_CV:.0%}). Speedup is the median over the median of the first flag set "
+            "in the sweep's order at the same thread count; of bound is the median over "
+            "the memory-bandwidth bound (bandwidth / checkpoint bytes). Every table, the "
+            f"perf counters, flame graphs and hardware facts: [{REPORT_FILE}]({REPORT_FILE}).",
             "",
         ]
-    table = flag_set_table(runs)
-    for partition, partition_rows in table.groupby("partition", sort=False):
+    roofline = _roofline_cells(analysis.roofline)
+    for partition, partition_rows in analysis.table.groupby("partition", sort=False):
         lines += [f"## Partition `{partition}`", ""]
         lines += [_node_facts(runs[runs["partition"] == partition]), ""]
         for model, model_rows in partition_rows.groupby("model", sort=False):
-            lines += _model_section(model, model_rows)
+            lines += _model_section(model, model_rows, roofline)
+        lines += _scaling_lines(analysis.scaling[analysis.scaling["partition"] == partition])
+        lines += _perf_support_lines(analysis.perf_support, partition)
     if plot_files:
         lines += ["## Plots", ""]
         lines += [f"- [{path.stem}]({path.as_posix()})" for path in plot_files]
         lines += [""]
+    lines += ["## Flame graphs", "", analysis.flame_graph_status(), ""]
     lines += _failures_section(runs)
     return "\n".join(lines) + "\n"
 
 
-def _overview(runs: pd.DataFrame) -> str:
+def _overview(analysis: Analysis) -> str:
+    runs = analysis.runs
     if runs.empty:
         return "No runs: the results directory has no run directory under runs/."
     counts = runs["status"].value_counts()
@@ -64,6 +97,11 @@ def _overview(runs: pd.DataFrame) -> str:
         facts.append(f"llama2.c commit {_joined(runs['llama2c_commit'])}.")
     if runs["steps"].notna().any():
         facts.append(f"Steps: {_joined(runs['steps'])}.")
+    warmups = analysis.files.warmups
+    if warmups is None:
+        facts.append("No warm-up runs.")
+    else:
+        facts.append(f"{len(warmups)} warm-up runs discarded (not in runs.csv).")
     return " ".join(facts)
 
 
@@ -75,16 +113,29 @@ def _node_facts(partition_runs: pd.DataFrame) -> str:
     )
 
 
-def _model_section(model: str, rows: pd.DataFrame) -> list[str]:
+def _roofline_cells(roofline: pd.DataFrame) -> dict[tuple, str]:
+    cells = {}
+    for row in roofline.itertuples(index=False):
+        if math.isnan(row.fraction):
+            continue
+        mark = LARGE_MARK if row.working_set == "large" else ""
+        cells[(row.partition, row.model, row.threads, row.flag_set)] = f"{row.fraction:.0%}{mark}"
+    return cells
+
+
+def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -> list[str]:
     several_thread_counts = rows["threads"].nunique(dropna=False) > 1
     heading = f"### {model}"
     if not several_thread_counts:
         heading += f" ({_joined(rows['threads'])} threads)"
+    keys = [(row.partition, row.model, row.threads, row.flag_set) for row in rows.itertuples()]
+    with_bound = any(key in roofline for key in keys)
     header = ["flag set", "cflags"]
     header += ["threads"] if several_thread_counts else []
-    header += ["runs ok", "median tok/s", "min", "max", "speedup"]
+    header += ["runs ok", "median tok/s", "min", "max", "CV", "speedup"]
+    header += ["of bound"] if with_bound else []
     body = []
-    for row in rows.itertuples(index=False):
+    for key, row in zip(keys, rows.itertuples(index=False), strict=True):
         cells = [row.flag_set, f"`{row.cflags}`" if _present(row.cflags) else ""]
         cells += [_text(row.threads)] if several_thread_counts else []
         cells += [
@@ -92,11 +143,59 @@ def _model_section(model: str, rows: pd.DataFrame) -> list[str]:
             _tok_s(row.median),
             _tok_s(row.min),
             _tok_s(row.max),
+            cv_text(row.cv, row.noisy),
             "—" if math.isnan(row.speedup) else f"{row.speedup:.2f}×",
         ]
+        cells += [roofline.get(key, "—")] if with_bound else []
         body.append(cells)
-    # Columns from the third on (threads or runs ok) hold numbers.
-    return [heading, "", *_markdown_table(header, body, right_aligned_from=2), ""]
+    lines = [heading, "", *_markdown_table(header, body, right_aligned_from=2), ""]
+    if with_bound and any(roofline.get(key, "").endswith(LARGE_MARK) for key in keys):
+        lines += [
+            f"{LARGE_MARK} bound from the large working set: no bandwidth measurement at "
+            "the checkpoint's size.",
+            "",
+        ]
+    return lines
+
+
+def cv_text(cv: float, noisy: bool) -> str:
+    """`2.1 %`, `6.3 % noisy`, or `—` when there is no noise estimate (one ok run)."""
+    if pd.isna(cv):
+        return "—"
+    return f"{100 * cv:.1f} %" + (" noisy" if noisy else "")
+
+
+def _scaling_lines(scaling: pd.DataFrame) -> list[str]:
+    best = scaling[scaling["best"]]
+    if best.empty:
+        return []
+    items = [
+        f"{row.model} {row.flag_set}: {_threads(row.threads)}, "
+        f"{row.speedup:.2f}× over {int(row.baseline_threads)}, "
+        f"efficiency {row.efficiency:.0%}"
+        for row in best.itertuples(index=False)
+    ]
+    return ["Best thread count: " + "; ".join(items) + ".", ""]
+
+
+def _threads(threads: object) -> str:
+    return "1 thread" if threads == 1 else f"{int(threads)} threads"
+
+
+def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
+    rows = support[support["partition"] == partition]
+    if rows.empty:
+        return []
+    row = rows.iloc[0]
+    if row["perf_runs"] == 0:
+        return ["perf stat: no run of this partition has perf stat figures.", ""]
+    parts = []
+    if row["not_supported"]:
+        parts.append(f"not supported: {', '.join(row['not_supported'])}")
+    if row["never_measured"]:
+        parts.append(f"not measured: {', '.join(row['never_measured'])}")
+    text = "; ".join(parts) if parts else "every counter of the event list was counted"
+    return [f"perf stat counters: {text}.", ""]
 
 
 def _failures_section(runs: pd.DataFrame) -> list[str]:

@@ -27,7 +27,7 @@ def collect(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_help_lists_every_subcommand():
     result = collect("--help")
     assert result.returncode == 0
-    assert set(SUBCOMMANDS) == {"parse", "summarize"}
+    assert set(SUBCOMMANDS) == {"parse", "summarize", "compare", "history"}
     for name, (help_text, _, _) in SUBCOMMANDS.items():
         assert name in result.stdout
         assert help_text.split()[0] in result.stdout
@@ -72,7 +72,7 @@ def test_summarize_defaults_to_results_latest_and_prints_summary(tmp_path):
     result = collect("summarize", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (sweep_dir / "summary.md").read_text()
-    assert "| O3 |  | 1/1 | 165.35 | 165.35 | 165.35 | 1.00× |" in result.stdout
+    assert "| O3 |  | 1/1 | 165.35 | 165.35 | 165.35 | — | 1.00× |" in result.stdout
     assert (sweep_dir / "runs.csv").exists()
 
 

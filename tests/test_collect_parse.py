@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from collect.parse import PERF_FIGURES, parse_perf_stat, parse_run_log, parse_tok_s
+from collect.parse import (
+    PERF_FIGURES,
+    parse_perf_stat,
+    parse_run_log,
+    parse_tok_s,
+    unsupported_events,
+)
 
 DATA = Path(__file__).parent / "data"
 PERF_STAT = DATA / "perf-stat"
@@ -188,3 +194,21 @@ def test_run_log_with_perf_writing_to_stderr():
     assert figures["task_clock_ms"] == 390.35
     assert figures["page_faults"] == 999
     assert list(figures) == ["tok_s", *PERF_FIGURES]
+
+
+@pytest.mark.parametrize(
+    ("path", "events"),
+    [
+        (RUNS / "human" / "perf.txt", ["cycles", "instructions", "branches", "branch-misses"]),
+        (RUNS / "csv" / "perf.txt", ["cycles", "instructions", "branches", "branch-misses"]),
+        (RUNS / "events-u" / "perf.txt", ["cycles:u"]),
+        (
+            PERF_STAT / "perf-riscv-sbi-not-counted.txt",
+            ["r0000000000020004", "branch-misses", "cache-misses"],
+        ),
+        (PERF_STAT / "seed-stories15M.txt", []),
+        (RUNS / "killed" / "perf.txt", []),
+    ],
+)
+def test_unsupported_events_of_captured_perf_output(path, events):
+    assert unsupported_events(read(path)) == events

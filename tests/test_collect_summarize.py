@@ -41,8 +41,11 @@ class SweepWriter:
         stderr: str = "",
         finished: bool = True,
         model: str = "stories15M",
+        perf: Path = CAPTURED_PERF,
+        meta: dict | None = None,
     ) -> str:
-        """One run; tok_s adds run.c's line to stderr, finished=False leaves no meta.json."""
+        """One run; tok_s adds run.c's line to stderr, finished=False leaves no meta.json;
+        perf is the perf.txt to copy, meta extra meta.json keys."""
         run_name = f"{self.index:04d}-{model}-{flag_set}-t{threads}-r{repetition}"
         with (self.results_dir / "manifest.tsv").open("a") as manifest:
             manifest.write(
@@ -56,7 +59,8 @@ class SweepWriter:
             stderr = f"achieved tok/s: {tok_s:.6f}\n" + stderr
         (run_dir / "stderr.txt").write_text(stderr)
         if finished:
-            shutil.copy(CAPTURED_PERF, run_dir / "perf.txt")
+            shutil.copy(perf, run_dir / "perf.txt")
+            extra_meta = meta or {}
             meta = {
                 "sweep_id": self.results_dir.name,
                 "index": self.index,
@@ -77,6 +81,7 @@ class SweepWriter:
                 "end_time": "2026-11-25T13:16:00+01:00",
                 "duration_s": 60.0,
                 "perf": True,
+                **extra_meta,
             }
             (run_dir / "meta.json").write_text(json.dumps(meta))
             (run_dir / "status").write_text(f"{exit_status}\n")
@@ -191,11 +196,17 @@ def test_summary_tables_and_failures(two_partitions):
     assert "15 runs: 13 ok, 2 failed." in summary
     assert "## Partition `nodes`" in summary
     assert "### stories15M (4 threads)" in summary
-    assert "| O3 | `-O3` | 3/3 | 4.80 | 4.70 | 4.90 | 1.00× |" in summary
-    assert "| O3-openmp | `-O3 -fopenmp` | 2/3 | 17.00 | 16.00 | 18.00 | 3.54× |" in summary
+    assert "| O3 | `-O3` | 3/3 | 4.80 | 4.70 | 4.90 | 2.1 % | 1.00× |" in summary
+    assert (
+        "| O3-openmp | `-O3 -fopenmp` | 2/3 | 17.00 | 16.00 | 18.00 | 8.3 % noisy | 3.54× |"
+    ) in summary
     # Several thread counts on milkvs: a threads column, speedups per thread count.
-    assert "| O3-openmp | `-O3 -fopenmp` | 1 | 2/2 | 35.00 | 34.00 | 36.00 | 0.99× |" in summary
-    assert "| O3-openmp | `-O3 -fopenmp` | 64 | 2/2 | 155.00 | 150.00 | 160.00 | 4.37× |" in summary
+    assert (
+        "| O3-openmp | `-O3 -fopenmp` | 1 | 2/2 | 35.00 | 34.00 | 36.00 | 4.0 % | 0.99× |"
+    ) in summary
+    assert (
+        "| O3-openmp | `-O3 -fopenmp` | 64 | 2/2 | 155.00 | 150.00 | 160.00 | 4.6 % | 4.37× |"
+    ) in summary
     assert "Hosts: milkvs-01; CPU: milkvs cpu; nproc: 64." in summary
     assert "## Failures (2)" in summary
     assert (
@@ -229,7 +240,7 @@ def test_single_thread_count_has_no_threads_plot_and_removes_a_stale_one(tmp_pat
     summary = summarize(tmp_path / "sweep")
     assert (tmp_path / "sweep" / "plots" / BY_FLAG_SET_PLOT).exists()
     assert not stale.exists()
-    assert "| O3-openmp | `-O3 -fopenmp` | 1/1 | 15.00 | 15.00 | 15.00 | 1.50× |" in summary
+    assert "| O3-openmp | `-O3 -fopenmp` | 1/1 | 15.00 | 15.00 | 15.00 | — | 1.50× |" in summary
     assert "## Failures\n\nNone." in summary
 
 
@@ -240,8 +251,8 @@ def test_sweep_where_every_run_failed_still_summarizes(tmp_path):
     sweep.run("local", "O3-openmp", 2, 2, finished=False)
     summary = summarize(tmp_path / "sweep")
     assert "3 runs: 0 ok, 3 failed." in summary
-    assert "| O3 | `-O3` | 0/1 | — | — | — | — |" in summary
-    assert "| O3-openmp | `-O3 -fopenmp` | 0/2 | — | — | — | — |" in summary
+    assert "| O3 | `-O3` | 0/1 | — | — | — | — | — |" in summary
+    assert "| O3-openmp | `-O3 -fopenmp` | 0/2 | — | — | — | — | — |" in summary
     assert "no 'achieved tok/s' line in stderr.txt" in summary
     assert not (tmp_path / "sweep" / "plots" / BY_FLAG_SET_PLOT).exists()
 

@@ -1,0 +1,126 @@
+"""Every table of a sweep's analysis, computed once from the runs table and the sweep's
+other files, so summary.md, report.html and the plots show the same figures."""
+
+from dataclasses import dataclass, field
+from functools import reduce
+from math import gcd
+
+import pandas as pd
+
+from collect.profiles import parse_folded, top_functions
+from collect.roofline import checkpoint_bytes_by_model, roofline_table
+from collect.stats import (
+    flag_set_table,
+    perf_metrics_table,
+    perf_support,
+    scaling_table,
+)
+from collect.sweepfiles import Profile, SweepFiles
+
+# Rows of each top-functions table in the report.
+TOP_FUNCTIONS = 15
+
+
+@dataclass
+class ProfileAnalysis:
+    """A profiling run and the top functions of its folded stacks (None without them)."""
+
+    profile: Profile
+    top: pd.DataFrame | None
+    samples: int  # folded stacks' summed counts
+    period: int  # their greatest common divisor (a sample's period when perf printed one)
+
+    @property
+    def label(self) -> str:
+        info = self.profile.info
+        parts = [info.get(key) for key in ("partition", "model", "flag_set")]
+        threads = info.get("threads")
+        text = " / ".join(str(part) for part in parts if part not in (None, ""))
+        if threads not in (None, ""):
+            text += " / 1 thread" if threads == 1 else f" / {threads} threads"
+        return text or self.profile.run_name
+
+
+@dataclass
+class Analysis:
+    """The tables of one sweep; runs holds add_derived_metrics's columns."""
+
+    runs: pd.DataFrame
+    files: SweepFiles = field(default_factory=SweepFiles)
+    table: pd.DataFrame = field(init=False)
+    scaling: pd.DataFrame = field(init=False)
+    roofline: pd.DataFrame = field(init=False)
+    perf_metrics: pd.DataFrame = field(init=False)
+    perf_support: pd.DataFrame = field(init=False)
+    checkpoint_bytes: dict[str, tuple[int, str]] = field(init=False)
+    profiles: list[ProfileAnalysis] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.table = flag_set_table(self.runs)
+        self.scaling = scaling_table(self.table)
+        self.checkpoint_bytes = checkpoint_bytes_by_model(self.runs)
+        self.roofline = roofline_table(self.table, self.files.bandwidth, self.checkpoint_bytes)
+        self.perf_metrics = perf_metrics_table(self.runs, self.table)
+        self.perf_support = perf_support(self.runs, self.files.facts)
+        self.profiles = (
+            None
+            if self.files.profiles is None
+            else [_profile_analysis(profile) for profile in self.files.profiles]
+        )
+
+    @property
+    def sweep_id(self) -> str:
+        ids = list(dict.fromkeys(self.runs["sweep_id"].dropna()))
+        return ", ".join(ids) or str(self.files.sweep_json.get("sweep_id") or "?")
+
+    @property
+    def partitions(self) -> list[str]:
+        """Partitions in the sweep's order (of flag_set_table), then ones only in facts."""
+        return list(dict.fromkeys([*self.table["partition"], *self.files.facts]))
+
+    def flame_graph_status(self) -> str:
+        """One line: whether flame graphs were recorded, and why not."""
+        reason = self.files.sweep_json.get("profiles_off_reason")
+        if self.profiles is None:
+            because = f": {reason}" if reason else " (the sweep wrote no profiles/ directory)"
+            return f"Flame graphs were not recorded{because}."
+        if not self.profiles:
+            because = f": {reason}" if reason else ""
+            return f"Flame graphs were not recorded: profiles/ is empty{because}."
+        ok = [item for item in self.profiles if item.profile.status == "ok"]
+        svgs = [item for item in ok if item.profile.svg_text]
+        line = (
+            f"{len(ok)} of {len(self.profiles)} profiling runs ok, {len(svgs)} with a flame graph"
+        )
+        methods = sorted(
+            {
+                f"{item.profile.info.get('event', '?')}, "
+                f"{_call_graph_text(item.profile.info.get('call_graph'))}"
+                for item in ok
+            }
+        )
+        if methods:
+            line += f" (perf record -e {'; '.join(methods)})"
+        if len(svgs) < len(ok):
+            line += "; runs without an SVG (no FlameGraph renderer) still list their top functions"
+        return line + "."
+
+
+def analyse(runs: pd.DataFrame, files: SweepFiles | None = None) -> Analysis:
+    """The analysis of a runs table (with derived metrics) and the sweep's other files."""
+    return Analysis(runs, files or SweepFiles())
+
+
+def _profile_analysis(profile: Profile) -> ProfileAnalysis:
+    if profile.folded_text is None:
+        return ProfileAnalysis(profile, None, 0, 0)
+    stacks = parse_folded(profile.folded_text)
+    counts = [count for _, count in stacks]
+    return ProfileAnalysis(profile, top_functions(stacks), sum(counts), reduce(gcd, counts, 0))
+
+
+def _call_graph_text(call_graph: object) -> str:
+    return {
+        "dwarf": "dwarf call graphs",
+        "fp": "frame-pointer call graphs (-fno-omit-frame-pointer)",
+    }.get(str(call_graph), f"call graph {call_graph}")

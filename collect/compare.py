@@ -1,0 +1,218 @@
+"""`compare A B`: two sweeps (or a sweep and the seed's published numbers) configuration
+by configuration: medians, the ratio B/A, and whether the change is beyond the noise
+both sides measured.
+
+A side is a results directory, a sweep id of the history database, or `seed`
+(collect/reference/seed-throughput.csv). Configurations match on partition, model,
+the flags (cflags with their words sorted, else the flag-set name) and the thread
+count; a side that did not record threads (the seed) matches every thread count.
+
+A change is beyond the noise when both sides have at least two ok runs, their min–max
+ranges do not overlap, and |B/A - 1| is more than twice the larger CV of the two.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from collect.history import read_history_runs
+from collect.runs import STATUS_OK, collect_runs, runs_table
+from collect.stats import flag_set_table
+
+SEED = "seed"
+SEED_REFERENCE = Path(__file__).parent / "reference" / "seed-throughput.csv"
+
+# How far beyond the larger CV a change must be (with separated min–max ranges).
+NOISE_CV_FACTOR = 2.0
+
+BEYOND_NOISE = "beyond noise"
+WITHIN_NOISE = "within noise"
+NO_NOISE_ESTIMATE = "no noise estimate"
+
+COMPARISON_COLUMNS = (
+    "partition",
+    "model",
+    "flags",
+    "flag_set_a",
+    "flag_set_b",
+    "threads",
+    "runs_a",
+    "median_a",
+    "cv_a",
+    "runs_b",
+    "median_b",
+    "cv_b",
+    "ratio",
+    "verdict",
+)
+
+
+@dataclass
+class Side:
+    """One side of a comparison: its label and its runs table."""
+
+    label: str
+    runs: pd.DataFrame
+
+
+def load_side(spec: str, history: Path) -> Side:
+    """`seed`, a results directory, or a sweep id in the history database at history
+    (LookupError when it is none of them)."""
+    if spec == SEED:
+        return Side("seed (published, one run each)", seed_runs())
+    path = Path(spec)
+    if path.is_dir():
+        return Side(f"{spec} (directory)", collect_runs(path))
+    try:
+        return Side(spec, read_history_runs(history, spec))
+    except LookupError as error:
+        raise LookupError(f"{spec!r} is not a results directory, nor {SEED!r}: {error}") from None
+
+
+def seed_runs(path: Path = SEED_REFERENCE) -> pd.DataFrame:
+    """The seed's published tok/s as a runs table: one ok run per configuration,
+    threads unknown (NaN), nproc = the partition's cores."""
+    seed = pd.read_csv(path)
+    records = [
+        {
+            "index": position,
+            "sweep_id": SEED,
+            "partition": row.partition,
+            "nproc": row.cores,
+            "model": row.model,
+            "flag_set": row.flags,
+            "cflags": row.cflags,
+            "threads": None,
+            "repetition": 1,
+            "status": STATUS_OK,
+            "reason": "",
+            "tok_s": row.tok_s,
+            "run_dir": f"{path.name}:{position + 2}",
+        }
+        for position, row in enumerate(seed.itertuples(index=False))
+    ]
+    return runs_table(records)
+
+
+def configuration_stats(runs: pd.DataFrame) -> pd.DataFrame:
+    """flag_set_table of runs with a `flags` matching key: the cflags' words sorted
+    (`-O3 -fopenmp`), else the flag-set name."""
+    table = flag_set_table(runs)
+    table["flags"] = [
+        " ".join(sorted(cflags.split())) if isinstance(cflags, str) and cflags.strip() else name
+        for cflags, name in zip(table["cflags"], table["flag_set"], strict=True)
+    ]
+    return table
+
+
+def compare_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration of A or B (COMPARISON_COLUMNS), A's order first."""
+    a = configuration_stats(runs_a)
+    b = configuration_stats(runs_b)
+    keys = ["partition", "model", "flags"]
+    if a["threads"].notna().any() and b["threads"].notna().any():
+        keys.append("threads")
+    values = {"flag_set": "flag_set", "runs_ok": "runs", "median": "median", "min": "min"}
+    values |= {"max": "max", "cv": "cv"}
+    if "threads" not in keys:
+        values["threads"] = "threads"
+
+    def side(table: pd.DataFrame, suffix: str) -> pd.DataFrame:
+        renames = {column: f"{name}_{suffix}" for column, name in values.items()}
+        ordered = table[[*keys, *values]].rename(columns=renames)
+        return ordered.assign(**{f"order_{suffix}": range(len(ordered))})
+
+    # An outer merge sorts its keys: put the rows back in A's order, B's own rows after.
+    merged = side(a, "a").merge(side(b, "b"), on=keys, how="outer")
+    merged = merged.sort_values(["order_a", "order_b"], na_position="last", kind="stable")
+    if "threads" not in keys:
+        merged["threads"] = merged["threads_b"].combine_first(merged["threads_a"])
+    merged["ratio"] = merged["median_b"] / merged["median_a"]
+    merged["verdict"] = [verdict(row) for row in merged.to_dict("records")]
+    return merged[list(COMPARISON_COLUMNS)].reset_index(drop=True)
+
+
+def verdict(row: dict) -> str:
+    """beyond noise (faster/slower), within noise, no noise estimate, or only in A/B."""
+    runs_a, runs_b = row.get("runs_a"), row.get("runs_b")
+    if pd.isna(runs_a):
+        return "only in B"
+    if pd.isna(runs_b):
+        return "only in A"
+    missing = [name for name in ("a", "b") if pd.isna(row[f"median_{name}"])]
+    if missing:
+        return "no ok runs in " + " and ".join(name.upper() for name in missing)
+    if runs_a < 2 or runs_b < 2:
+        return NO_NOISE_ESTIMATE
+    change = row["median_b"] / row["median_a"] - 1
+    separated = row["max_a"] < row["min_b"] or row["max_b"] < row["min_a"]
+    if separated and abs(change) > NOISE_CV_FACTOR * max(row["cv_a"], row["cv_b"]):
+        return f"{'faster' if change > 0 else 'slower'}, {BEYOND_NOISE}"
+    return WITHIN_NOISE
+
+
+def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
+    """The comparison as a Markdown table, with a legend."""
+    lines = [f"# compare: A = {a.label}, B = {b.label}", ""]
+    if comparison.empty:
+        return "\n".join([*lines, "No configurations on either side.", ""])
+    header = ["partition", "model", "flag set", "cflags", "threads"]
+    header += ["A runs", "A median", "A CV", "B runs", "B median", "B CV", "B/A", "change"]
+    body = []
+    for row in comparison.itertuples(index=False):
+        names = [name for name in (row.flag_set_a, row.flag_set_b) if isinstance(name, str)]
+        flag_set = " → ".join(dict.fromkeys(names))
+        body.append(
+            [
+                str(row.partition),
+                str(row.model),
+                flag_set,
+                f"`{row.flags}`",
+                "?" if pd.isna(row.threads) else str(int(row.threads)),
+                _count(row.runs_a),
+                _number(row.median_a, "{:.2f}"),
+                _percent(row.cv_a),
+                _count(row.runs_b),
+                _number(row.median_b, "{:.2f}"),
+                _percent(row.cv_b),
+                _number(row.ratio, "{:.2f}×"),
+                row.verdict,
+            ]
+        )
+    widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
+    numeric = set(range(4, 12))
+    for cells in [header, ["-" * width for width in widths], *body]:
+        padded = [
+            cell.rjust(width) if i in numeric else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        ]
+        lines.append("| " + " | ".join(padded) + " |")
+    lines += [
+        "",
+        "Medians are tok/s over ok runs; CV is the sample standard deviation over the mean. "
+        f"'{BEYOND_NOISE}': both sides have two or more ok runs, their min–max ranges do "
+        f"not overlap and |B/A - 1| > {NOISE_CV_FACTOR:g} × the larger CV; "
+        f"'{NO_NOISE_ESTIMATE}': a side has a single run (the seed has one per configuration). "
+        "Threads '?': not recorded (the seed ran OpenMP's default, every core).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def compare(spec_a: str, spec_b: str, history: Path) -> str:
+    """Load both sides and render their comparison (LookupError for an unknown side)."""
+    a, b = load_side(spec_a, history), load_side(spec_b, history)
+    return render_comparison(compare_runs(a.runs, b.runs), a, b)
+
+
+def _count(value: object) -> str:
+    return "—" if pd.isna(value) else str(int(value))
+
+
+def _number(value: object, template: str) -> str:
+    return "—" if pd.isna(value) else template.format(value)
+
+
+def _percent(value: object) -> str:
+    return "—" if pd.isna(value) else f"{100 * value:.1f} %"

@@ -1,0 +1,660 @@
+"""report.html: one self-contained page of a sweep's analysis (no network needed).
+
+Plots are PNGs embedded as data URIs. Flame graphs are FlameGraph's own SVGs embedded as
+`<object>` data URIs, which keeps their script (zoom on click, search): an `<img>` would
+disable it, and inline `<svg>` elements would share one document and clash on their
+element ids. A data-URI document may not rewrite its URL, so a one-line shim makes
+`history.replaceState` (FlameGraph's way of keeping the zoom in the URL) a no-op there.
+Every text from the sweep is escaped.
+"""
+
+import base64
+import json
+import math
+import platform
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+
+from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
+from collect.runs import STATUS_OK
+from collect.stats import NOISY_CV
+
+REPORT_FILE = "report.html"
+
+_REPLACE_STATE_SHIM = (
+    '<script type="text/ecmascript"><![CDATA[(function () {'
+    " var replace = history.replaceState.bind(history);"
+    " history.replaceState = function (state, title, url) {"
+    " try { replace(state, title, url); } catch (error) {} }; })();]]></script>"
+)
+_SVG_OPEN_TAG = re.compile(r"<svg\b[^>]*>")
+_SVG_SIZE = re.compile(r'\b(width|height)="(\d+(?:\.\d+)?)"')
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1280px;
+       padding: 0 1rem; color: #1d1d1f; line-height: 1.4; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #ccd; padding-bottom: .2rem;
+     margin-top: 2.2rem; } h3 { margin-top: 1.6rem; } h4 { margin: 1rem 0 .3rem; }
+table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .85rem; }
+th, td { border: 1px solid #ccd; padding: .2rem .45rem; vertical-align: top; }
+th { background: #eef; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.best td { font-weight: 600; }
+.noisy { background: #fde2c8; }
+.off { background: #fff4d6; border-left: 4px solid #e0a800; padding: .4rem .7rem; }
+.note { color: #555; font-size: .85rem; }
+.flex { display: flex; gap: 1.5rem; flex-wrap: wrap; align-items: flex-start; }
+pre { background: #f6f6f9; padding: .5rem; overflow-x: auto; font-size: .8rem;
+      white-space: pre-wrap; word-break: break-all; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr));
+         gap: 1rem; }
+figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: .3rem; }
+img.plot { width: 100%; border: 1px solid #ddd; }
+.flamegraph { overflow-x: auto; border: 1px solid #ddd; }
+nav ul { columns: 2; }
+code { background: #f3f3f6; padding: 0 .2rem; }
+"""
+
+
+class Html(str):
+    """Markup that is already safe: not escaped again."""
+
+
+def render_report(analysis: Analysis, plot_files: Sequence[Path] = ()) -> str:
+    """The report page of a sweep (see the module docstring); plot_files are the PNGs to
+    embed (paths to read them from)."""
+    partitions = analysis.partitions
+    sections: list[tuple[str, str, str]] = [("overview", "Overview", _overview(analysis))]
+    sections.append(("plots", "Plots", _plots(plot_files)))
+    for number, partition in enumerate(partitions):
+        sections.append(
+            (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
+        )
+    orphans = _profiles_of(analysis, None, exclude=partitions)
+    if orphans:
+        sections.append(("other-profiles", "Other profiles", _profiles_html(orphans)))
+    sections.append(("warmup", "Warm-up runs", _warmups(analysis)))
+    sections.append(("failures", "Failures", _failures(analysis.runs)))
+    sections.append(("commands", "Commands and versions", _commands(analysis)))
+    nav = "".join(
+        f'<li><a href="#{anchor}">{escape(title)}</a></li>' for anchor, title, _ in sections
+    )
+    body = "".join(
+        f'<section id="{anchor}"><h2>{escape(title)}</h2>{content}</section>'
+        for anchor, title, content in sections
+    )
+    title = f"llamasweep report: sweep {analysis.sweep_id}"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{escape(title)}</h1><nav><ul>{nav}</ul></nav>{body}</body></html>\n"
+    )
+
+
+# --- sections ---------------------------------------------------------------------------
+
+
+def _overview(analysis: Analysis) -> str:
+    runs = analysis.runs
+    sweep = analysis.files.sweep_json
+    counts = runs["status"].value_counts()
+    facts = [
+        ("sweep", analysis.sweep_id),
+        ("created", sweep.get("created")),
+        ("partitions", ", ".join(analysis.partitions)),
+        ("runs", ", ".join(f"{count} {status}" for status, count in counts.items()) or "none"),
+        ("llama2.c", _joined([sweep.get("llama2c_repo"), *runs["llama2c_commit"].dropna()])),
+        ("models", _joined(runs["model"])),
+        (
+            "steps, seed, temperature, top-p",
+            _joined_fields(sweep, "steps", "seed", "temperature", "topp"),
+        ),
+        ("repetitions", sweep.get("repetitions")),
+        ("warm-up", _warmup_line(analysis)),
+        ("flame graphs", analysis.flame_graph_status()),
+    ]
+    method = [
+        "Every figure is over the runs that are ok: the median, with min, max and CV, the "
+        "sample standard deviation (ddof = 1) over the mean of the repetitions. A "
+        f"configuration whose CV of tok/s is over {NOISY_CV:.0%} is flagged noisy "
+        "(highlighted). With one ok run there is no noise estimate (—).",
+        "Speedup (throughput tables) is the median over the median of the partition's first "
+        "flag set at the same thread count; thread scaling compares each thread count with "
+        "the fewest threads run (1 unless the sweep skipped it): efficiency = speedup / "
+        "(threads / baseline threads).",
+        "Roofline: llama2.c reads every weight once per token, so tok/s ≤ bandwidth / "
+        "checkpoint bytes. The bandwidth is the sweep's STREAM-like triad (best of its trials, "
+        "GB = 10^9 bytes) at the configuration's thread count (one thread for a binary built "
+        "without OpenMP), at the model's own working set when measured (it may fit a large "
+        "last-level cache), else at the large working set (DRAM).",
+        "perf: GHz = cycles / task-clock; branch-miss rate = branch-misses / branches; "
+        "instructions and page faults per token are over `steps` forward passes (run.c's "
+        "tok/s counts steps − 1: its first pass is not timed; perf also counts loading the "
+        "checkpoint).",
+    ]
+    items = "".join(f"<li>{escape(text)}</li>" for text in method)
+    return _key_values(facts) + f'<h4>Method</h4><ul class="note">{items}</ul>'
+
+
+def _plots(plot_files: Sequence[Path]) -> str:
+    if not plot_files:
+        return "<p>No plots: no run is ok.</p>"
+    parts = []
+    for path in plot_files:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        title = _PLOT_TITLES.get(path.name, path.stem.replace("_", " "))
+        parts.append(
+            f"<figure><figcaption>{escape(title)} (<code>plots/{escape(path.name)}</code>)"
+            f'</figcaption><img class="plot" alt="{escape(title)}" '
+            f'src="data:image/png;base64,{data}"></figure>'
+        )
+    return f'<div class="plots">{"".join(parts)}</div>'
+
+
+_PLOT_TITLES = {
+    "tok_s_by_flag_set.png": "tok/s by flag set and model",
+    "tok_s_by_threads.png": "tok/s against threads",
+    "speedup_by_threads.png": "thread scaling: speedup against threads",
+    "roofline_fraction.png": "fraction of the memory-bandwidth roofline",
+}
+
+
+def _partition(analysis: Analysis, partition: str) -> str:
+    runs = analysis.runs[analysis.runs["partition"] == partition]
+    parts = ["<h3>Hardware</h3>", _hardware(analysis, partition, runs)]
+    parts += ["<h3>Throughput (tok/s)</h3>", _throughput(analysis.table, partition)]
+    scaling = analysis.scaling[analysis.scaling["partition"] == partition]
+    if not scaling.empty:
+        parts += ["<h3>Thread scaling</h3>", _scaling(scaling)]
+    parts += ["<h3>Memory-bandwidth roofline</h3>", _roofline(analysis, partition)]
+    parts += ["<h3>perf stat counters</h3>", _perf(analysis, partition)]
+    parts += ["<h3>Flame graphs</h3>"]
+    profiles = _profiles_of(analysis, partition)
+    parts.append(
+        _profiles_html(profiles)
+        if profiles
+        else f'<p class="off">{escape(_no_profiles_line(analysis, partition))}</p>'
+    )
+    return "".join(parts)
+
+
+def _hardware(analysis: Analysis, partition: str, runs: pd.DataFrame) -> str:
+    facts = analysis.files.facts.get(partition)
+    seen = [
+        ("hosts that ran benchmarks", _joined(runs["host"])),
+        ("CPU model (runs)", _joined(runs["cpu_model"])),
+        ("nproc (runs)", _joined(runs["nproc"])),
+    ]
+    if facts is None:
+        return (
+            f'<p class="off">No facts/{escape(partition)}.json: the sweep recorded no '
+            "hardware facts for this partition.</p>" + _key_values(seen)
+        )
+    rows = [(key, _value_text(value)) for key, value in facts.items()]
+    if "mem_total_kb" in facts and isinstance(facts["mem_total_kb"], int | float):
+        rows.append(("memory", f"{facts['mem_total_kb'] / 1024**2:.1f} GiB"))
+    return _key_values(rows + seen)
+
+
+def _throughput(table: pd.DataFrame, partition: str) -> str:
+    rows = table[table["partition"] == partition]
+    header = ["model", "flag set", "cflags", "threads", "runs ok", "median", "min", "max"]
+    header += ["CV", "speedup"]
+    body = []
+    for row in rows.itertuples(index=False):
+        cv_class = "noisy" if row.noisy else ""
+        body.append(
+            (
+                [
+                    row.model,
+                    row.flag_set,
+                    Html(f"<code>{escape(_text(row.cflags))}</code>"),
+                    _int(row.threads),
+                    f"{row.runs_ok}/{row.runs_total}",
+                    _fixed(row.median),
+                    _fixed(row.min),
+                    _fixed(row.max),
+                    _cv(row.cv, row.noisy),
+                    _fixed(row.speedup, "{:.2f}×"),
+                ],
+                {"CV": cv_class},
+                "",
+            )
+        )
+    return _table(header, body, numeric=set(header[3:]))
+
+
+def _scaling(scaling: pd.DataFrame) -> str:
+    header = ["model", "flag set", "threads", "median tok/s", "CV", "speedup", "efficiency"]
+    header += ["best"]
+    body = [
+        (
+            [
+                row.model,
+                row.flag_set,
+                _int(row.threads),
+                _fixed(row.median),
+                _cv(row.cv, row.noisy),
+                _fixed(row.speedup, "{:.2f}×") + f" vs {_int(row.baseline_threads)}",
+                _percent(row.efficiency),
+                "best" if row.best else "",
+            ],
+            {"CV": "noisy" if row.noisy else ""},
+            "best" if row.best else "",
+        )
+        for row in scaling.itertuples(index=False)
+    ]
+    return _table(header, body, numeric=set(header[2:7]))
+
+
+def _roofline(analysis: Analysis, partition: str) -> str:
+    rows = analysis.roofline[analysis.roofline["partition"] == partition]
+    bandwidth = analysis.files.bandwidth
+    measured = bandwidth[bandwidth["partition"] == partition]
+    parts = []
+    if measured.empty:
+        parts.append(
+            f'<p class="off">No bandwidth measurement for {escape(partition)} '
+            "(bandwidth/*.json): no roofline.</p>"
+        )
+    header = ["model", "flag set", "threads", "median tok/s", "checkpoint", "working set"]
+    header += ["GB/s", "bound tok/s", "of bound", "DRAM GB/s", "DRAM bound", "of DRAM bound"]
+    header += ["note"]
+    body = [
+        (
+            [
+                row.model,
+                row.flag_set,
+                _int(row.threads),
+                _fixed(row.median),
+                _megabytes(row.checkpoint_bytes),
+                _text(row.working_set) or "—",
+                _fixed(row.gb_s),
+                _fixed(row.bound_tok_s),
+                _percent(row.fraction),
+                _fixed(row.large_gb_s),
+                _fixed(row.large_bound_tok_s),
+                _percent(row.large_fraction),
+                row.note,
+            ],
+            {},
+            "",
+        )
+        for row in rows.itertuples(index=False)
+    ]
+    if not measured.empty or not rows["gb_s"].isna().all():
+        parts.append(_table(header, body, numeric=set(header[2:12])))
+    sizes = ", ".join(
+        f"{model} {size:,} bytes ({source})"
+        for model, (size, source) in analysis.checkpoint_bytes.items()
+    )
+    if sizes:
+        parts.append(f'<p class="note">Checkpoint sizes: {escape(sizes)}.</p>')
+    if not measured.empty:
+        parts.append("<h4>Bandwidth measurements (STREAM-like triad, best of trials)</h4>")
+        measurement_header = ["threads", "working set", "bytes", "best GB/s", "trials", "host"]
+        measurement_body = [
+            (
+                [
+                    _int(row.threads),
+                    _text(row.label),
+                    _megabytes(row.working_set_bytes),
+                    _fixed(row.best_gb_s),
+                    _int(row.trials),
+                    _text(row.host),
+                ],
+                {},
+                "",
+            )
+            for row in measured.sort_values(["label", "threads"]).itertuples(index=False)
+        ]
+        parts.append(
+            _table(
+                measurement_header,
+                measurement_body,
+                numeric={"threads", "bytes"} | {"best GB/s", "trials"},
+            )
+        )
+    return "".join(parts)
+
+
+def _perf(analysis: Analysis, partition: str) -> str:
+    support = analysis.perf_support[analysis.perf_support["partition"] == partition]
+    parts = []
+    if not support.empty:
+        row = support.iloc[0]
+        lines = []
+        if row["perf_runs"] == 0:
+            lines.append("No run of this partition has perf stat figures (perf did not run).")
+        if row["not_supported"]:
+            lines.append(
+                "Not supported on this partition (perf printed <not supported> or "
+                f"<not counted> in every run): {', '.join(row['not_supported'])}."
+            )
+        if row["never_measured"]:
+            lines.append(
+                f"Not measured in any run (not in the event list): "
+                f"{', '.join(row['never_measured'])}."
+            )
+        if row["facts_unsupported"]:
+            lines.append(
+                "The partition's facts list as unsupported: "
+                f"{', '.join(map(str, row['facts_unsupported']))}."
+            )
+        if row["perf_runs"] and not lines:
+            lines.append("Every counter of the event list was counted.")
+        warning = bool(row["perf_runs"] == 0 or row["not_supported"])
+        parts += [
+            f'<p class="{"off" if warning and i == 0 else "note"}">{escape(line)}</p>'
+            for i, line in enumerate(lines)
+        ]
+    metrics = analysis.perf_metrics[analysis.perf_metrics["partition"] == partition]
+    metrics = metrics[metrics["perf_runs"] > 0]
+    if metrics.empty:
+        return "".join(parts)
+    columns: list[tuple[str, str, Callable[[float], str]]] = [
+        ("IPC", "ipc", lambda value: f"{value:.2f}"),
+        ("CPUs utilized", "cpus_utilized", lambda value: f"{value:.2f}"),
+        ("GHz", "ghz", lambda value: f"{value:.3f}"),
+        ("branch-miss rate", "branch_miss_rate", lambda value: f"{100 * value:.3f} %"),
+        ("instructions / token", "instructions_per_token", lambda value: f"{value / 1e6:,.1f} M"),
+        ("page faults / token", "page_faults_per_token", lambda value: f"{value:,.1f}"),
+    ]
+    shown = [column for column in columns if metrics[column[1]].notna().any()]
+    header = ["model", "flag set", "threads", "perf runs", *[name for name, _, _ in shown]]
+    body = []
+    for row in metrics.to_dict("records"):
+        cells = [row["model"], row["flag_set"], _int(row["threads"]), str(row["perf_runs"])]
+        for _, metric, text in shown:
+            cells.append(_spread(row[metric], row[f"{metric}_min"], row[f"{metric}_max"], text))
+        body.append((cells, {}, ""))
+    parts.append(_table(header, body, numeric=set(header[2:])))
+    parts.append(
+        '<p class="note">Each cell: the median over the ok runs (min–max). Missing columns: '
+        "counters with no value in any run.</p>"
+    )
+    return "".join(parts)
+
+
+def _profiles_of(
+    analysis: Analysis, partition: str | None, exclude: Iterable[str] = ()
+) -> list[ProfileAnalysis]:
+    if not analysis.profiles:
+        return []
+    if partition is None:
+        excluded = set(exclude)
+        return [
+            item for item in analysis.profiles if item.profile.info.get("partition") not in excluded
+        ]
+    return [item for item in analysis.profiles if item.profile.info.get("partition") == partition]
+
+
+def _no_profiles_line(analysis: Analysis, partition: str) -> str:
+    if analysis.profiles is None or not analysis.profiles:
+        return analysis.flame_graph_status()
+    return f"No profiling run of partition {partition}."
+
+
+def _profiles_html(profiles: list[ProfileAnalysis]) -> str:
+    return "".join(_profile_html(item) for item in profiles)
+
+
+def _profile_html(item: ProfileAnalysis) -> str:
+    profile = item.profile
+    info = profile.info
+    parts = [f"<h4>{escape(item.label)}</h4>"]
+    facts = [
+        f"run {profile.run_name}",
+        f"event {info.get('event', '?')}",
+        f"call graph {info.get('call_graph', '?')}",
+        f"{info.get('samples', '?')} samples",
+        f"status {profile.status}",
+    ]
+    parts.append(f'<p class="note">{escape("; ".join(facts))}</p>')
+    if profile.status != "ok":
+        parts.append(f'<p class="off">{escape(f"Profile failed: {profile.status}")}</p>')
+    if profile.svg_text:
+        parts.append(f'<div class="flamegraph">{_embed_svg(profile.svg_text)}</div>')
+    elif profile.status == "ok":
+        parts.append(
+            '<p class="off">No flamegraph.svg (no FlameGraph renderer): the tables below '
+            "are computed from the folded stacks.</p>"
+        )
+    if item.top is None:
+        if profile.status == "ok":
+            parts.append('<p class="off">No profile.folded: no top functions.</p>')
+        return "".join(parts)
+    unit, unit_name = _sample_unit(item, info.get("samples"))
+    tables = []
+    for title, column in (("by self samples", "self"), ("by total samples", "total")):
+        rows = item.top.sort_values(
+            [column, "function"], ascending=[False, True], kind="stable"
+        ).head(TOP_FUNCTIONS)
+        header = ["function", f"self {unit_name}", "self %", f"total {unit_name}", "total %"]
+        body = [
+            (
+                [
+                    row.function,
+                    f"{row.self / unit:,.0f}",
+                    f"{row.self_pct:.1f}",
+                    f"{row.total / unit:,.0f}",
+                    f"{row.total_pct:.1f}",
+                ],
+                {},
+                "",
+            )
+            for row in rows.itertuples(index=False)
+        ]
+        table = _table(header, body, numeric=set(header[1:]))
+        tables.append(f"<div><h4>Top functions {title}</h4>{table}</div>")
+    parts.append(f'<div class="flex">{"".join(tables)}</div>')
+    parts.append(
+        '<p class="note">Self: samples where the function is the innermost frame; total: '
+        "samples whose stack holds it, once per stack (recursion counted once).</p>"
+    )
+    return "".join(parts)
+
+
+def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
+    # stackcollapse-perf.pl counts a sample by its period when perf prints one: when the
+    # counts share a period and add up to profile.json's samples, show samples.
+    if isinstance(samples, int) and samples > 0:
+        for unit in (item.period, 1):
+            if unit and item.samples == unit * samples:
+                return float(unit), "samples"
+    return 1.0, "count"
+
+
+def _warmups(analysis: Analysis) -> str:
+    warmups = analysis.files.warmups
+    if warmups is None:
+        return "<p>No warm-up runs (the sweep wrote no warmup/ directory).</p>"
+    if warmups.empty:
+        return "<p>warmup/ is empty.</p>"
+    header = ["run", "partition", "model", "flag set", "threads", "status", "tok/s", "reason"]
+    body = [
+        (
+            [
+                row.run_dir,
+                _text(row.partition),
+                _text(row.model),
+                _text(row.flag_set),
+                _int(row.threads),
+                row.status,
+                _fixed(row.tok_s),
+                _text(row.reason),
+            ],
+            {},
+            "",
+        )
+        for row in warmups.itertuples(index=False)
+    ]
+    return f"<p>{escape(_warmup_line(analysis))}</p>" + _table(
+        header, body, numeric={"threads", "tok/s"}
+    )
+
+
+def _failures(runs: pd.DataFrame) -> str:
+    failed = runs[runs["status"] != STATUS_OK]
+    if failed.empty:
+        return "<p>None.</p>"
+    header = ["run", "status", "reason"]
+    body = [
+        ([row.run_dir, row.status, _text(row.reason)], {}, "")
+        for row in failed.itertuples(index=False)
+    ]
+    return f"<p>{len(failed)} failed runs.</p>" + _table(header, body, numeric=set())
+
+
+def _commands(analysis: Analysis) -> str:
+    versions = [
+        (
+            "collector",
+            f"Python {platform.python_version()}, pandas {pd.__version__}, "
+            f"numpy {np.__version__}, matplotlib {matplotlib.__version__}",
+        ),
+        ("report written", datetime.now(UTC).isoformat(timespec="seconds")),
+    ]
+    sweep = analysis.files.sweep_json
+    for key in ("compiler", "ldflags", "flag_sets", "threads", "run_prefix", "prompt"):
+        if key in sweep:
+            versions.append((f"sweep.json {key}", _value_text(sweep[key])))
+    parts = [_key_values(versions)]
+    if not analysis.files.recorded:
+        parts.append('<p class="off">No sweep.json, scripts or builds/ records found.</p>')
+    for path, text in analysis.files.recorded:
+        short = len(text) < 2000 and path.startswith("builds/")
+        parts.append(
+            f"<details{' open' if short else ''}><summary><code>{escape(path)}</code></summary>"
+            f"<pre>{escape(text)}</pre></details>"
+        )
+    return "".join(parts)
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _embed_svg(svg_text: str) -> str:
+    match = _SVG_OPEN_TAG.search(svg_text)
+    if match is None:
+        return '<p class="off">flamegraph.svg holds no &lt;svg&gt; element.</p>'
+    svg = svg_text[: match.end()] + _REPLACE_STATE_SHIM + svg_text[match.end() :]
+    size = dict(_SVG_SIZE.findall(match.group(0)))
+    width, height = size.get("width", "1200"), size.get("height", "600")
+    data = base64.b64encode(svg.encode()).decode("ascii")
+    return (
+        f'<object type="image/svg+xml" width="{width}" height="{height}" '
+        f'data="data:image/svg+xml;base64,{data}">flame graph (SVG)</object>'
+    )
+
+
+def _table(
+    header: Sequence[str],
+    body: Iterable[tuple[list[object], dict[str, str], str]],
+    numeric: set[str],
+) -> str:
+    """An HTML table; body rows are (cells, column -> extra cell class, row class)."""
+    head = "".join(f"<th>{escape(name)}</th>" for name in header)
+    rows = []
+    for cells, cell_classes, row_class in body:
+        tds = []
+        for name, cell in zip(header, cells, strict=True):
+            classes = " ".join(
+                part
+                for part in ("num" if name in numeric else "", cell_classes.get(name, ""))
+                if part
+            )
+            attribute = f' class="{classes}"' if classes else ""
+            tds.append(f"<td{attribute}>{_cell(cell)}</td>")
+        attribute = f' class="{row_class}"' if row_class else ""
+        rows.append(f"<tr{attribute}>{''.join(tds)}</tr>")
+    if not rows:
+        return '<p class="note">(no rows)</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _key_values(rows: Iterable[tuple[str, object]]) -> str:
+    cells = "".join(
+        f"<tr><th>{escape(str(key))}</th><td>{_cell(value)}</td></tr>"
+        for key, value in rows
+        if value not in (None, "")
+    )
+    return f"<table>{cells}</table>"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, Html):
+        return str(value)
+    return escape(_text(value))
+
+
+def _warmup_line(analysis: Analysis) -> str:
+    warmups = analysis.files.warmups
+    if warmups is None:
+        return "no warm-up runs"
+    ok = int((warmups["status"] == STATUS_OK).sum()) if not warmups.empty else 0
+    return f"{len(warmups)} warm-up runs ({ok} ok) discarded: logged apart, not rows of runs.csv"
+
+
+def _value_text(value: object) -> str:
+    if isinstance(value, list):
+        return (
+            ", ".join(map(str, value))
+            if all(not isinstance(v, dict | list) for v in value)
+            else json.dumps(value)
+        )
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return _text(value)
+
+
+def _joined(values: Iterable[object]) -> str:
+    texts = [_text(value) for value in values if _text(value)]
+    return ", ".join(dict.fromkeys(texts)) or "?"
+
+
+def _joined_fields(mapping: dict, *keys: str) -> str:
+    return ", ".join(_text(mapping.get(key)) or "?" for key in keys)
+
+
+def _text(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return ""
+    return str(value)
+
+
+def _int(value: object) -> str:
+    return "—" if pd.isna(value) else f"{int(value)}"
+
+
+def _fixed(value: object, template: str = "{:.2f}") -> str:
+    return "—" if value is None or pd.isna(value) else template.format(value)
+
+
+def _percent(value: object) -> str:
+    return "—" if value is None or pd.isna(value) else f"{100 * value:.1f} %"
+
+
+def _cv(cv: float, noisy: bool) -> str:
+    if pd.isna(cv):
+        return "—"
+    return f"{100 * cv:.1f} %" + (" noisy" if noisy else "")
+
+
+def _megabytes(value: object) -> str:
+    return "—" if value is None or pd.isna(value) else f"{value / 1e6:,.1f} MB"
+
+
+def _spread(median: float, low: float, high: float, text: Callable[[float], str]) -> str:
+    if pd.isna(median):
+        return "—"
+    if pd.isna(low) or pd.isna(high) or low == high:
+        return text(median)
+    return f"{text(median)} ({text(low)}–{text(high)})"

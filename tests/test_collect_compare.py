@@ -1,0 +1,145 @@
+"""`compare A B`: sweeps from directories or the history database, and the seed's
+published numbers, configuration by configuration, on hand-checked figures.
+
+Sweep A (mcimone-nodes, stories15M, 4 threads): O3 4.7 4.8 4.9; O3-openmp 16 17 18
+(CV 5.88 %); stories42M O3-openmp 10 12 (CV 14.1 %).
+Sweep B: O3 4.75 4.80 4.85 (ranges overlap: within noise); O3-openmp 20 20.5 21 (ranges
+apart, +20.6 % > 2 x 5.88 %: faster, beyond noise); stories42M O3-openmp 12.5 13 (ranges
+apart, but +15.9 % < 2 x 14.1 %: within noise); O3-openmp at 2 threads only in B.
+"""
+
+import pandas as pd
+import pytest
+from test_collect_cli import collect
+from test_collect_summarize import SweepWriter
+
+from collect.compare import compare_runs, configuration_stats, seed_runs
+from collect.runs import collect_runs
+from collect.summary import summarize
+
+NODES = "mcimone-nodes"
+
+
+def write_sweep(results_dir, runs):
+    sweep = SweepWriter(results_dir)
+    repetitions: dict = {}
+    for model, flag_set, threads, tok_s in runs:
+        key = (model, flag_set, threads)
+        repetitions[key] = repetitions.get(key, 0) + 1
+        sweep.run(NODES, flag_set, threads, repetitions[key], tok_s=tok_s, model=model)
+    return results_dir
+
+
+@pytest.fixture
+def sweeps(tmp_path):
+    a = write_sweep(
+        tmp_path / "results" / "20261125-131500",
+        [
+            *[("stories15M", "O3", 4, value) for value in (4.7, 4.8, 4.9)],
+            *[("stories15M", "O3-openmp", 4, value) for value in (16.0, 17.0, 18.0)],
+            *[("stories42M", "O3-openmp", 4, value) for value in (10.0, 12.0)],
+        ],
+    )
+    b = write_sweep(
+        tmp_path / "results" / "20261126-090000",
+        [
+            *[("stories15M", "O3", 4, value) for value in (4.75, 4.80, 4.85)],
+            *[("stories15M", "O3-openmp", 4, value) for value in (20.0, 20.5, 21.0)],
+            *[("stories42M", "O3-openmp", 4, value) for value in (12.5, 13.0)],
+            *[("stories15M", "O3-openmp", 2, value) for value in (9.0, 9.2)],
+        ],
+    )
+    return a, b
+
+
+def test_configuration_by_configuration_with_noise_verdicts(sweeps):
+    a, b = sweeps
+    comparison = compare_runs(collect_runs(a), collect_runs(b))
+    rows = comparison.set_index(["model", "flags", "threads"])
+    o3 = rows.loc[("stories15M", "-O3", 4)]
+    assert (o3["median_a"], o3["median_b"]) == (pytest.approx(4.8), pytest.approx(4.8))
+    assert o3["ratio"] == pytest.approx(1.0)
+    assert o3["verdict"] == "within noise"
+    openmp = rows.loc[("stories15M", "-O3 -fopenmp", 4)]
+    assert openmp["ratio"] == pytest.approx(20.5 / 17.0)
+    assert openmp["cv_a"] == pytest.approx(1 / 17)
+    assert openmp["verdict"] == "faster, beyond noise"
+    wide = rows.loc[("stories42M", "-O3 -fopenmp", 4)]
+    assert wide["ratio"] == pytest.approx(12.75 / 11.0)
+    assert wide["verdict"] == "within noise"  # apart, but less than 2 x CV (14.1 %)
+    assert rows.loc[("stories15M", "-O3 -fopenmp", 2), "verdict"] == "only in B"
+    # A's order, then B's own configurations.
+    assert list(comparison["threads"]) == [4, 4, 4, 2]
+
+
+def test_slower_beyond_noise_is_flagged_both_ways(sweeps):
+    a, b = sweeps
+    comparison = compare_runs(collect_runs(b), collect_runs(a))
+    row = comparison.set_index(["model", "flags", "threads"]).loc[("stories15M", "-O3 -fopenmp", 4)]
+    assert row["ratio"] == pytest.approx(17.0 / 20.5)
+    assert row["verdict"] == "slower, beyond noise"
+    only_a = comparison[comparison["verdict"] == "only in A"]
+    assert list(only_a["threads"]) == [2]
+
+
+def test_seed_reference_data():
+    seed = seed_runs()
+    assert len(seed) == 12
+    stats = configuration_stats(seed).set_index(["partition", "model", "flag_set"])
+    ofast = stats.loc[("mcimone-nodes", "stories15M", "Ofast")]
+    assert ofast["median"] == 17.170330
+    assert ofast["flags"] == "-Ofast -fopenmp"  # the seed's "Ofast" built with -fopenmp
+    assert pd.isna(ofast["threads"])
+    assert seed["nproc"].tolist()[:3] == [4, 4, 4]
+
+
+def test_a_sweep_against_the_seed_matches_on_cflags_and_any_thread_count(sweeps):
+    _, b = sweeps
+    comparison = compare_runs(seed_runs(), collect_runs(b))
+    nodes = comparison[(comparison["partition"] == NODES) & (comparison["model"] == "stories15M")]
+    o3 = nodes[nodes["flags"] == "-O3"].iloc[0]
+    assert o3["ratio"] == pytest.approx(4.80 / 4.786056)
+    assert o3["verdict"] == "no noise estimate"
+    openmp = nodes[nodes["flags"] == "-O3 -fopenmp"]
+    assert list(openmp["threads"]) == [2, 4]  # the seed's one row matches both
+    assert list(openmp["ratio"]) == pytest.approx([9.1 / 16.980146, 20.5 / 16.980146])
+    ofast = nodes[nodes["flags"] == "-Ofast -fopenmp"].iloc[0]
+    assert ofast["verdict"] == "only in A"
+    assert (comparison["partition"] == "mcimone-milkvs").sum() == 6
+
+
+def test_cli_compares_sweep_ids_from_the_history_database(sweeps, tmp_path):
+    a, b = sweeps
+    summarize(a)
+    summarize(b)
+    history = tmp_path / "results" / "history.sqlite"
+    result = collect("compare", a.name, b.name, "--history", str(history))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "# compare: A = 20261125-131500, B = 20261126-090000"
+    row = next(
+        line for line in lines if "| stories15M | O3-openmp" in line and "|       4 |" in line
+    )
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells == [
+        NODES, "stories15M", "O3-openmp", "`-O3 -fopenmp`", "4",
+        "3", "17.00", "5.9 %", "3", "20.50", "2.4 %", "1.21×", "faster, beyond noise",
+    ]  # fmt: skip
+    listed = collect("history", "--history", str(history))
+    assert listed.returncode == 0
+    assert "20261125-131500" in listed.stdout and "20261126-090000" in listed.stdout
+
+
+def test_cli_compares_a_directory_with_the_seed(sweeps):
+    _, b = sweeps
+    result = collect("compare", "seed", str(b))
+    assert result.returncode == 0, result.stderr
+    assert "A = seed (published, one run each)" in result.stdout
+    assert "no noise estimate" in result.stdout
+
+
+def test_cli_unknown_side_exits_2(tmp_path):
+    result = collect("compare", "seed", "nope", "--history", str(tmp_path / "h.sqlite"))
+    assert result.returncode == 2
+    assert "'nope' is not a results directory" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,338 @@
+"""report.html, the characterisation files (facts, bandwidth, warm-up, profiles) and the
+summary's new sections, on a hand-made results directory in the contract's format
+(docs/results-layout.md, "Characterisation files").
+
+Figures of the characterised sweep (partition `local`, 2 cores, 3 repetitions):
+
+| model | flag set | t | tok/s | median | bandwidth (GB/s) | bound tok/s | of bound |
+|---|---|---|---|---|---|---|---|
+| stories15M | O3-openmp | 1 | 200 210 230 | 210 | 40 (own size) | 657.72 | 31.9 % |
+| stories15M | O3-openmp | 2 | 300 310 320 | 310 | 48 (own size) | 789.26 | 39.3 % |
+| stories110M | O3 | 1 | 20 21 22 | 21 | 31 (large) | 70.71 | 29.7 % |
+| stories110M | O3 | 2 | 20.5 21 21.5 | 21 | 31 (large, 1 thread: no OpenMP) | 70.71 | 29.7 % |
+| stories110M | O3-openmp | 1 | 40 42 44 | 42 | 31 (large) | 70.71 | 59.4 % |
+| stories110M | O3-openmp | 2 | 58 59 60 | 59 | 37 (large) | 84.40 | 69.9 % |
+
+stories15M's runs carry checkpoint_bytes in meta.json (60,816,028); stories110M's do
+not (the published size, 438,381,596, is used). 200/210/230: mean 213.33, sample
+standard deviation 15.275, CV 7.16 % (noisy).
+"""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from test_collect_summarize import CFLAGS, SweepWriter
+
+from collect.analysis import analyse
+from collect.report import REPORT_FILE, render_report
+from collect.runs import collect_runs
+from collect.stats import add_derived_metrics
+from collect.summary import summarize
+from collect.sweepfiles import read_sweep_files
+
+DATA = Path(__file__).parent / "data"
+PERF_SCRIPT = DATA / "perf-script"
+SEED_PERF = DATA / "perf-stat" / "seed-stories15M.txt"
+
+TOK_S = {
+    ("stories15M", "O3-openmp", 1): (200.0, 210.0, 230.0),
+    ("stories15M", "O3-openmp", 2): (300.0, 310.0, 320.0),
+    ("stories110M", "O3", 1): (20.0, 21.0, 22.0),
+    ("stories110M", "O3", 2): (20.5, 21.0, 21.5),
+    ("stories110M", "O3-openmp", 1): (40.0, 42.0, 44.0),
+    ("stories110M", "O3-openmp", 2): (58.0, 59.0, 60.0),
+}
+BANDWIDTH = {
+    (1, "large"): 31.0,
+    (2, "large"): 37.0,
+    (1, "stories15M"): 40.0,
+    (2, "stories15M"): 48.0,
+}
+
+
+def write_characterised_sweep(results_dir: Path, profiles: bool = True) -> Path:
+    """A local sweep with every characterisation file of the contract."""
+    sweep = SweepWriter(results_dir)
+    for repetition in (1, 2, 3):
+        for (model, flag_set, threads), values in TOK_S.items():
+            meta = {"nproc": 2}
+            if model == "stories15M":
+                meta["checkpoint_bytes"] = 60_816_028
+            sweep.run(
+                "local",
+                flag_set,
+                threads,
+                repetition,
+                tok_s=values[repetition - 1],
+                model=model,
+                perf=SEED_PERF,
+                meta=meta,
+            )
+    write_json(
+        results_dir / "facts" / "local.json",
+        {
+            "hostname": "local-01",
+            "cpu_model": "Test CPU <x86> & co",
+            "nproc": 2,
+            "mem_total_kb": 8_000_000,
+            "gcc_version": "gcc (Debian 12.2.0-14) 12.2.0",
+            "perf": True,
+            "perf_event_paranoid": 2,
+            "march": ["native", "x86-64-v3"],
+            "perf_unsupported": ["cycles", "instructions"],
+        },
+    )
+    for (threads, label), gb_s in BANDWIDTH.items():
+        write_json(
+            results_dir / "bandwidth" / f"local-t{threads}-{label}.json",
+            {
+                "partition": "local",
+                "threads": threads,
+                "label": label,
+                "working_set_bytes": 3 * 64 * 2**20 if label == "large" else 60_816_028,
+                "best_gb_s": gb_s,
+                "trials": 5,
+                "host": "local-01",
+            },
+        )
+    for flag_set in CFLAGS:
+        warmup = results_dir / "warmup" / f"warmup-stories110M-{flag_set}"
+        warmup.mkdir(parents=True)
+        (warmup / "stderr.txt").write_text("achieved tok/s: 12.500000\n")
+        (warmup / "status").write_text("0\n")
+        write_json(
+            warmup / "meta.json",
+            {"partition": "local", "model": "stories110M", "flag_set": flag_set, "threads": 1},
+        )
+    builds = results_dir / "builds" / "local"
+    builds.mkdir(parents=True)
+    (builds / "compiler-version.txt").write_text("gcc (Debian 12.2.0-14) 12.2.0\n")
+    (builds / "O3-openmp.txt").write_text(
+        "gcc -O3 -fopenmp -o /ws/bin/local/O3-openmp/run.new /ws/llama2.c/run.c -lm \n"
+        "gcc (Debian 12.2.0-14) 12.2.0\n350e04f\n"
+    )
+    (results_dir / "run-config.sh").write_text("#!/bin/bash\necho '<run & measure>'\n")
+    if profiles:
+        write_profile(
+            results_dir,
+            "0011-stories15M-O3-openmp-t2",
+            {"event": "cpu-clock", "call_graph": "dwarf", "samples": 300, "status": "ok"},
+            PERF_SCRIPT / "llama2c-omp-t2-dwarf",
+            svg=True,
+        )
+        write_profile(
+            results_dir,
+            "0004-stories110M-O3-openmp-t1",
+            {"event": "cpu-clock", "call_graph": "fp", "samples": 242, "status": "ok"},
+            PERF_SCRIPT / "llama2c-t1-fp",
+            svg=False,
+        )
+        write_profile(
+            results_dir,
+            "0002-stories110M-O3-t1",
+            {"event": None, "status": "perf record failed: Permission denied"},
+            None,
+            svg=False,
+        )
+    return results_dir
+
+
+def write_profile(results_dir: Path, name: str, info: dict, capture, svg: bool) -> None:
+    directory = results_dir / "profiles" / name
+    directory.mkdir(parents=True)
+    _, model, flag_set, threads = re.match(r"(\d+)-(\w+)-(.+)-t(\d+)$", name).groups()
+    write_json(
+        directory / "profile.json",
+        {
+            "run_name": name,
+            "partition": "local",
+            "model": model,
+            "flag_set": flag_set,
+            "threads": int(threads),
+            **info,
+        },
+    )
+    if capture is not None:
+        shutil.copy(capture.with_suffix(".folded"), directory / "profile.folded")
+        if svg:
+            shutil.copy(capture.with_suffix(".svg"), directory / "flamegraph.svg")
+
+
+def write_json(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value))
+
+
+@pytest.fixture
+def characterised(tmp_path) -> Path:
+    return write_characterised_sweep(tmp_path / "results" / "20261125-131500")
+
+
+@pytest.fixture
+def analysis(characterised):
+    runs = add_derived_metrics(collect_runs(characterised))
+    return analyse(runs, read_sweep_files(characterised))
+
+
+def test_warmup_runs_are_read_apart_and_not_rows_of_runs(characterised, analysis):
+    assert len(analysis.runs) == 18  # 6 configurations x 3 repetitions
+    assert not analysis.runs["run_dir"].str.startswith("warmup/").any()
+    warmups = analysis.files.warmups
+    assert list(warmups["run_dir"]) == [
+        "warmup/warmup-stories110M-O3",
+        "warmup/warmup-stories110M-O3-openmp",
+    ]
+    assert list(warmups["status"]) == ["ok", "ok"]
+    assert list(warmups["tok_s"]) == [12.5, 12.5]
+
+
+def test_roofline_figures_by_hand(analysis):
+    roofline = analysis.roofline.set_index(["model", "flag_set", "threads"])
+    own = roofline.loc[("stories15M", "O3-openmp", 2)]
+    assert own["working_set"] == "stories15M"
+    assert own["bound_tok_s"] == pytest.approx(48e9 / 60_816_028)  # 789.26
+    assert own["fraction"] == pytest.approx(310 / 789.2655, rel=1e-5)
+    assert own["large_bound_tok_s"] == pytest.approx(37e9 / 60_816_028)
+    assert own["note"] == ""
+    fallback = roofline.loc[("stories110M", "O3-openmp", 2)]
+    assert fallback["working_set"] == "large"
+    assert fallback["checkpoint_bytes"] == 438_381_596
+    assert fallback["bound_tok_s"] == pytest.approx(84.4013, rel=1e-5)
+    assert fallback["fraction"] == pytest.approx(0.69904, rel=1e-4)
+    assert "large working set" in fallback["note"]
+    # A binary built without OpenMP runs on one thread: one thread's bandwidth.
+    serial = roofline.loc[("stories110M", "O3", 2)]
+    assert serial["bandwidth_threads"] == 1
+    assert serial["gb_s"] == 31.0
+    assert "not an OpenMP build" in serial["note"]
+    assert analysis.checkpoint_bytes == {
+        "stories15M": (60_816_028, "meta.json"),
+        "stories110M": (438_381_596, "published size"),
+    }
+
+
+def test_perf_metrics_from_the_seed_block(analysis):
+    metrics = analysis.perf_metrics.set_index(["model", "flag_set", "threads"])
+    row = metrics.loc[("stories15M", "O3-openmp", 1)]
+    assert row["perf_runs"] == 3
+    assert row["ghz"] == pytest.approx(144465901074 / 72184.53e6)  # perf printed 2.001 GHz
+    assert row["branch_miss_rate"] == pytest.approx(29783265 / 63810539123)  # 0.05 %
+    assert row["instructions_per_token"] == pytest.approx(145608923919 / 256)
+    assert row["page_faults_per_token"] == pytest.approx(24465 / 256)
+    assert row["ipc"] == 1.01
+    assert row["cpus_utilized"] == 43.524
+    support = analysis.perf_support.set_index("partition").loc["local"]
+    assert support["not_supported"] == []
+    assert support["never_measured"] == []
+    assert support["facts_unsupported"] == ["cycles", "instructions"]
+
+
+def test_flame_graph_status_and_top_functions(analysis):
+    assert analysis.flame_graph_status() == (
+        "2 of 3 profiling runs ok, 1 with a flame graph (perf record -e cpu-clock, dwarf "
+        "call graphs; cpu-clock, frame-pointer call graphs (-fno-omit-frame-pointer)); runs "
+        "without an SVG (no FlameGraph renderer) still list their top functions."
+    )
+    dwarf = next(item for item in analysis.profiles if item.profile.run_name.startswith("0011"))
+    assert dwarf.period == 2004008
+    assert dwarf.samples == 300 * 2004008
+    assert dwarf.top.iloc[0]["function"] == "matmul._omp_fn.0"
+
+
+def test_report_is_self_contained_and_escaped(characterised, analysis):
+    summarize(characterised)
+    html = (characterised / REPORT_FILE).read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    # Nothing is fetched: no external URL in src/href attributes, images are data URIs.
+    assert not re.search(r'(?:src|href|data)="(?:https?:)?//', html)
+    assert html.count('<img class="plot"') == 4
+    assert html.count('src="data:image/png;base64,') == 4
+    # One flame graph, an <object> data URI that keeps FlameGraph's script.
+    assert html.count('<object type="image/svg+xml" width="1200" height="534"') == 1
+    # Escaped text from the sweep.
+    assert "Test CPU &lt;x86&gt; &amp; co" in html
+    assert "echo &#x27;&lt;run &amp; measure&gt;&#x27;" in html
+    assert "<x86>" not in html
+    # Tables: noisy configuration, roofline, scaling, perf metrics, top functions.
+    assert '<td class="num noisy">7.2 % noisy</td>' in html
+    assert '<td class="num">789.27</td>' in html
+    assert '<td class="num">39.3 %</td>' in html
+    assert '<td class="num">2.001</td>' in html  # GHz of the seed's block
+    assert '<td class="num">568.8 M</td>' in html  # instructions per token
+    assert '<td>matmul._omp_fn.0</td><td class="num">248</td><td class="num">82.7</td>' in html
+    assert "Profile failed: perf record failed: Permission denied" in html
+    assert "No flamegraph.svg (no FlameGraph renderer)" in html
+    assert "2 warm-up runs (2 ok) discarded" in html
+    assert "gcc -O3 -fopenmp -o /ws/bin/local/O3-openmp/run.new" in html
+    assert "perf_event_paranoid" in html
+
+
+def test_flame_graph_svg_gets_the_replace_state_shim(analysis, characterised):
+    html = render_report(analysis)
+    encoded = re.search(r'data="data:image/svg\+xml;base64,([^"]+)"', html).group(1)
+    import base64
+
+    svg = base64.b64decode(encoded).decode()
+    assert svg.index("history.replaceState = function") < svg.index("function init(evt)")
+    assert "matmul._omp_fn.0" in svg
+
+
+def test_summary_essentials_and_pointer_to_the_report(characterised):
+    summary = summarize(characterised)
+    assert "18 runs: 18 ok. llama2.c commit 350e04f. Steps: 256. 2 warm-up runs" in summary
+    assert "[report.html](report.html)" in summary
+    assert (
+        "| O3-openmp | `-O3 -fopenmp` | 1 | 3/3 | 210.00 | 200.00 | 230.00 | 7.2 % noisy "
+        "| 1.00× | 32% |"
+    ) in summary
+    assert (
+        "| O3-openmp | `-O3 -fopenmp` | 2 | 3/3 | 59.00 | 58.00 | 60.00 | 1.7 % | 2.81× | 70%† |"
+        in summary
+    )
+    assert "† bound from the large working set" in summary
+    assert (
+        "Best thread count: stories15M O3-openmp: 2 threads, 1.48× over 1, efficiency 74%; "
+        "stories110M O3: 1 thread, 1.00× over 1, efficiency 100%; "
+        "stories110M O3-openmp: 2 threads, 1.40× over 1, efficiency 70%."
+    ) in summary
+    assert "perf stat counters: every counter of the event list was counted." in summary
+    assert "2 of 3 profiling runs ok, 1 with a flame graph" in summary
+
+
+def test_without_profiles_the_summary_says_why(tmp_path):
+    results_dir = write_characterised_sweep(tmp_path / "sweep", profiles=False)
+    summary = summarize(results_dir)
+    assert "Flame graphs were not recorded (the sweep wrote no profiles/ directory)." in summary
+    sweep_json = json.loads((results_dir / "sweep.json").read_text())
+    sweep_json["profiles_off_reason"] = "perf record does not work (perf_event_paranoid 3)"
+    (results_dir / "sweep.json").write_text(json.dumps(sweep_json))
+    summary = summarize(results_dir)
+    assert (
+        "Flame graphs were not recorded: perf record does not work (perf_event_paranoid 3)."
+        in summary
+    )
+    html = (results_dir / REPORT_FILE).read_text()
+    assert "perf record does not work (perf_event_paranoid 3)" in html
+
+
+def test_profile_without_folded_stacks_is_folded_from_perf_script(tmp_path):
+    results_dir = write_characterised_sweep(tmp_path / "sweep", profiles=False)
+    write_profile(
+        results_dir,
+        "0011-stories15M-O3-openmp-t2",
+        {"event": "cpu-clock", "call_graph": "dwarf", "samples": 300, "status": "ok"},
+        None,
+        svg=False,
+    )
+    profile_dir = results_dir / "profiles" / "0011-stories15M-O3-openmp-t2"
+    shutil.copy(PERF_SCRIPT / "llama2c-omp-t2-dwarf.txt", profile_dir / "perf.script")
+    files = read_sweep_files(results_dir)
+    assert (
+        files.profiles[0].folded_text == (PERF_SCRIPT / "llama2c-omp-t2-dwarf.folded").read_text()
+    )
+    summarize(results_dir)
+    html = (results_dir / REPORT_FILE).read_text()
+    assert '<td>matmul._omp_fn.0</td><td class="num">248</td>' in html
