@@ -1,0 +1,36 @@
+#!/bin/bash
+# probe-node.sh COMPILER MARCH...: what this node offers a llama2.c benchmark, as one JSON
+# object: hostname, CPU model, cores, memory, compiler version, perf and what
+# perf_event_paranoid allows, which of the given -march values the compiler accepts.
+set -u
+compiler=${1:-gcc}
+shift
+# Only characters that need no JSON escaping.
+clean() { tr -cd '[:alnum:] ._()@,/+:=-' | head -c 200; }
+
+cpu_model=$(awk -F': *' '/^(model name|uarch|cpu model|isa)[[:space:]]*:/ {print $2; exit}' /proc/cpuinfo | clean)
+mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+compiler_version=$("$compiler" --version 2>/dev/null | head -n 1 | clean)
+paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo null)
+perf=false
+perf_version=""
+if command -v perf >/dev/null && perf stat -o /dev/null true 2>/dev/null; then
+  perf=true
+  perf_version=$(perf --version 2>/dev/null | clean)
+fi
+unsupported=()
+if [[ $perf == true ]]; then
+  for event in cycles instructions branches branch-misses cache-misses; do
+    perf stat -x, -e "$event" -o /dev/stdout true 2>/dev/null | grep -q '<not supported>' \
+      && unsupported+=("\"$event\"")
+  done
+fi
+accepted=()
+for march in "$@"; do
+  echo 'int main(void) { return 0; }' \
+    | "$compiler" -march="$march" -x c - -o /dev/null 2>/dev/null && accepted+=("\"$(clean <<<"$march")\"")
+done
+join() { local IFS=,; echo "$*"; }
+printf '{"hostname": "%s", "cpu_model": "%s", "nproc": %d, "mem_total_kb": %d, "compiler": "%s", "compiler_version": "%s", "perf": %s, "perf_version": "%s", "perf_event_paranoid": %s, "perf_unsupported": [%s], "march": [%s]}\n' \
+  "$(hostname | clean)" "$cpu_model" "$(nproc)" "${mem_kb:-0}" "$(clean <<<"$compiler")" "$compiler_version" \
+  "$perf" "$perf_version" "$paranoid" "$(join "${unsupported[@]}")" "$(join "${accepted[@]}")"
