@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,12 +171,36 @@ def login_node(tmp_path_factory):
     daemon.wait(10)
 
 
-@pytest.fixture
-def student():
+@contextmanager
+def unix_account():
+    """A fresh Unix account with a random password, removed afterwards."""
     name = f"student{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(12)
     subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", name], check=True)
     subprocess.run(["chpasswd"], input=f"{name}:{password}", text=True, check=True)
-    yield Student(name, password, Path(f"/home/{name}"))
-    subprocess.run(["pkill", "-KILL", "-u", name], check=False)
-    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+    try:
+        yield Student(name, password, Path(f"/home/{name}"))
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", name], check=False)
+        subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def student():
+    with unix_account() as account:
+        yield account
+
+
+@pytest.fixture
+def other_student():
+    """A second account on the same machine."""
+    with unix_account() as account:
+        yield account
+
+
+@pytest.fixture
+def laptop(tmp_path):
+    """The student's laptop side: where the SSH key and known_hosts live (no key yet)."""
+    ssh_dir = tmp_path / "dot-ssh"
+    ssh_dir.mkdir(mode=0o700)
+    return ssh_dir

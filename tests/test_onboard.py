@@ -3,16 +3,7 @@
 import json
 import subprocess
 
-import pytest
 from conftest import run_playbook
-
-
-@pytest.fixture
-def laptop(tmp_path):
-    """The student's laptop side: where the key and known_hosts live (no key yet)."""
-    ssh_dir = tmp_path / "dot-ssh"
-    ssh_dir.mkdir(mode=0o700)
-    return ssh_dir
 
 
 def onboard_args(login_node, student, laptop, password_file, fingerprint=None):
