@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from collect.compare import SEED, compare
+from collect.fetch import fetch
 from collect.history import HISTORY_FILE, list_sweeps
 from collect.parse import parse_run_log
 from collect.runs import parse_run_files, read_run_files
@@ -149,6 +150,25 @@ def _history(arguments: argparse.Namespace) -> int:
 
 
 # name -> (help, adds the subcommand's arguments, runs it and returns the exit status)
+def _add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "results_dir",
+        metavar="RESULTS_DIR",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_RESULTS_DIR,
+        help=f"one sweep's results directory (default: {DEFAULT_RESULTS_DIR})",
+    )
+
+
+def _fetch(arguments: argparse.Namespace) -> int:
+    try:
+        return fetch(arguments.results_dir)
+    except (FileNotFoundError, ValueError, KeyError) as error:
+        print(f"collect fetch: {error}", file=sys.stderr)
+        return 2
+
+
 SUBCOMMANDS = {
     "parse": (
         "print one JSON line per run log: tok_s and every perf stat figure (null when "
@@ -161,6 +181,12 @@ SUBCOMMANDS = {
         "its runs in the history database, and print summary.md",
         _add_summarize_arguments,
         _summarize,
+    ),
+    "fetch": (
+        "bring a Slurm sweep's results (RESULTS_DIR/remote.json says from where) into "
+        "RESULTS_DIR with playbooks/fetch.yml; nothing to do for a local sweep",
+        _add_fetch_arguments,
+        _fetch,
     ),
     "compare": (
         "compare two sweeps (or a sweep and the seed's numbers) configuration by "

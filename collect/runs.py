@@ -4,7 +4,7 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -14,6 +14,12 @@ from collect.parse import PERF_FIGURES, parse_perf_stat, parse_tok_s, unsupporte
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
+STATUS_TIMEOUT = "timeout"  # killed by the Slurm time limit
+STATUS_CANCELLED = "cancelled"  # scancel, preemption
+
+# Slurm states (scheduler.json) of a job that ended without its script finishing.
+_SLURM_FAILED_STATES = ("FAILED", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE")
+_SLURM_CANCELLED_STATES = ("CANCELLED", "PREEMPTED")
 
 # runs.csv columns in order; meta.json keys not listed here are appended after them.
 RUN_COLUMNS = (
@@ -21,6 +27,9 @@ RUN_COLUMNS = (
     "sweep_id",
     "partition",
     "host",
+    "slurm_job_id",
+    "slurm_array_job_id",
+    "slurm_array_task_id",
     "cpu_model",
     "nproc",
     "model",
@@ -44,6 +53,9 @@ RUN_COLUMNS = (
 
 _INTEGER_COLUMNS = (
     "index",
+    "slurm_job_id",
+    "slurm_array_job_id",
+    "slurm_array_task_id",
     "nproc",
     "threads",
     "repetition",
@@ -87,6 +99,7 @@ class RunFiles:
     stderr_text: str | None = None
     perf_text: str | None = None
     started: bool = True  # False for a manifest run that never made its directory
+    slurm_text: str | None = None  # slurm.out: Slurm's own output of the array task
 
     @cached_property
     def meta(self) -> dict | None:
@@ -116,6 +129,20 @@ class SweepFacts:
     sweep_json: dict
     planned_runs: dict[str, dict]
     cflags_by_flag_set: dict[str, str]
+    # Slurm sweeps: scheduler.json ({"builds": {partition: job}, "runs": {index: job}}) and
+    # the first line of each partition's build.err
+    scheduler: dict = field(default_factory=dict)
+    build_errors: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SlurmFacts:
+    """What the scheduler last saw of one run's array task and of its partition's build."""
+
+    partition: str = ""
+    job: dict = field(default_factory=dict)  # scheduler.json's runs[index]
+    build: dict = field(default_factory=dict)  # scheduler.json's builds[partition]
+    build_error: str = ""  # first line of builds/<partition>/build.err
 
 
 def read_run_files(run_dir: Path | str) -> RunFiles:
@@ -128,6 +155,7 @@ def read_run_files(run_dir: Path | str) -> RunFiles:
         status_text=_read_text(os.path.join(run_dir, "status")),
         stderr_text=_read_text(os.path.join(run_dir, "stderr.txt")),
         perf_text=_read_text(os.path.join(run_dir, "perf.txt")),
+        slurm_text=_read_text(os.path.join(run_dir, "slurm.out")),
     )
 
 
@@ -146,12 +174,20 @@ def parse_run_files(files: RunFiles) -> dict[str, float | None]:
     }
 
 
-def run_status(files: RunFiles, tok_s: float | None) -> tuple[str, str]:
+def run_status(
+    files: RunFiles, tok_s: float | None, slurm: SlurmFacts | None = None
+) -> tuple[str, str]:
     """(status, reason) of one run; reason is empty for a run that is ok.
 
-    The single place that decides a run's status, so new statuses (timeout,
-    cancelled) are added here.
+    The single place that decides a run's status. The run's own files are the ground
+    truth; for a run that could not write them (killed, cancelled, never started) the
+    scheduler's last view (slurm) and Slurm's output of the task (slurm.out) say why:
+    timeout, cancelled, or failed (a failed build, OUT_OF_MEMORY, NODE_FAIL, ...).
     """
+    if files.meta is None or files.exit_status is None:
+        scheduled = _slurm_status(files, slurm or SlurmFacts())
+        if scheduled is not None:
+            return scheduled
     if not files.started:
         return STATUS_FAILED, "run never started (no run directory)"
     if files.meta_text is None:
@@ -172,6 +208,42 @@ def run_status(files: RunFiles, tok_s: float | None) -> tuple[str, str]:
     return STATUS_OK, ""
 
 
+def _slurm_status(files: RunFiles, slurm: SlurmFacts) -> tuple[str, str] | None:
+    """Status of a run that left no status: from the scheduler's state, None if it says nothing."""
+    job, build = slurm.job, slurm.build
+    state = job.get("state")
+    job_name = f"Slurm job {job.get('job_id') or job.get('array_job_id', '?')}"
+    if job.get("array_task_id") is not None and job.get("array_job_id"):
+        job_name += f" ({job['array_job_id']}_{job['array_task_id']})"
+    slurm_text = files.slurm_text or ""
+    build_state = build.get("state")
+    if not files.started and build_state not in (
+        None,
+        "COMPLETED",
+        "PENDING",
+        "RUNNING",
+        "UNKNOWN",
+    ):
+        error = f": {slurm.build_error}" if slurm.build_error else ""
+        return STATUS_FAILED, (
+            f"build job {build.get('job_id')} of partition {slurm.partition} ended "
+            f"{build_state} (exit {build.get('exit_code')}), so the run never started{error}"
+        )
+    if state == "TIMEOUT" or "DUE TO TIME LIMIT" in slurm_text:
+        return STATUS_TIMEOUT, f"{job_name} reached its time limit (TIMEOUT)"
+    if state in _SLURM_CANCELLED_STATES or (state is None and "CANCELLED AT" in slurm_text):
+        reason = job.get("reason")
+        detail = f", {reason}" if reason and reason != "None" else ""
+        return STATUS_CANCELLED, f"{job_name} was cancelled ({state or 'CANCELLED'}{detail})"
+    if state in _SLURM_FAILED_STATES:
+        return STATUS_FAILED, (
+            f"{job_name} ended {state} (exit {job.get('exit_code')}, reason {job.get('reason')})"
+        )
+    if "oom_kill" in slurm_text or "oom-kill" in slurm_text:
+        return STATUS_FAILED, f"{job_name} ran out of memory (OUT_OF_MEMORY)"
+    return None
+
+
 def run_record(files: RunFiles, sweep: SweepFacts) -> dict:
     """One runs.csv row: meta.json's fields, the parsed figures, status and reason.
 
@@ -179,7 +251,6 @@ def run_record(files: RunFiles, sweep: SweepFacts) -> dict:
     files fill in what a run that did not finish could not write.
     """
     figures = parse_run_files(files)
-    status, reason = run_status(files, figures["tok_s"])
     planned = sweep.planned_runs.get(files.name) or parse_run_name(
         files.name, sweep.cflags_by_flag_set
     )
@@ -190,12 +261,38 @@ def run_record(files: RunFiles, sweep: SweepFacts) -> dict:
         **planned,
         **(files.meta or {}),
     }
+    slurm = _slurm_facts(record, sweep)
+    status, reason = run_status(files, figures["tok_s"], slurm)
+    # A run killed before it wrote meta.json: the scheduler knows its job and node.
+    for column, key in (
+        ("slurm_job_id", "job_id"),
+        ("slurm_array_job_id", "array_job_id"),
+        ("slurm_array_task_id", "array_task_id"),
+        ("host", "node"),
+    ):
+        if record.get(column) in (None, "") and slurm.job.get(key) not in (None, ""):
+            record[column] = slurm.job[key]
     if record.get("cflags") is None:
         record["cflags"] = sweep.cflags_by_flag_set.get(record.get("flag_set"))
     if files.exit_status is not None:
         record["exit_status"] = files.exit_status
     record.update(figures, status=status, reason=reason, run_dir=f"runs/{files.name}")
     return record
+
+
+def _slurm_facts(record: dict, sweep: SweepFacts) -> SlurmFacts:
+    """The scheduler's view of a run (empty outside Slurm sweeps)."""
+    if not sweep.scheduler:
+        return SlurmFacts()
+    partition = str(record.get("partition") or "")
+    job = (sweep.scheduler.get("runs") or {}).get(str(record.get("index")))
+    build = (sweep.scheduler.get("builds") or {}).get(partition)
+    return SlurmFacts(
+        partition=partition,
+        job=job if isinstance(job, dict) else {},
+        build=build if isinstance(build, dict) else {},
+        build_error=sweep.build_errors.get(partition, ""),
+    )
 
 
 def parse_run_name(run_name: str, flag_sets: Iterable[str] = ()) -> dict:
@@ -260,11 +357,20 @@ def read_sweep_facts(results_dir: Path) -> SweepFacts:
     sweep_json = _read_json_object(results_dir / "sweep.json")
     flag_sets = sweep_json.get("flag_sets")
     cflags_by_flag_set = flag_sets if isinstance(flag_sets, dict) else {}
+    scheduler = _read_json_object(results_dir / "scheduler.json")
+    build_errors = {}
+    if scheduler:
+        for build_err in sorted((results_dir / "builds").glob("*/build.err")):
+            lines = [line.strip() for line in (_read_text(build_err) or "").splitlines()]
+            message = " ".join(line for line in lines[:2] if line)
+            build_errors[build_err.parent.name] = message[: 2 * _MAX_REASON_LINE]
     return SweepFacts(
         sweep_id=sweep_json.get("sweep_id") or results_dir.resolve().name,
         sweep_json=sweep_json,
         planned_runs=read_manifest(_read_text(results_dir / "manifest.tsv") or ""),
         cflags_by_flag_set=cflags_by_flag_set,
+        scheduler=scheduler,
+        build_errors=build_errors,
     )
 
 

@@ -277,7 +277,11 @@ def progress(sweep_dir):
     )
     builds = []
     for partition in partitions:
-        build = state["builds"].get(partition["name"], {}).get("state", "PENDING")
+        build = (
+            state["builds"]
+            .get(partition["name"], {})
+            .get("state", "UNKNOWN" if finished else "PENDING")
+        )
         if build != "COMPLETED":
             builds.append(f"{partition['name']} {build}")
     if builds:

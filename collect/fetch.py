@@ -1,0 +1,53 @@
+"""`python -m collect fetch`: bring a Slurm sweep's results from cluster storage.
+
+A Slurm sweep leaves on the controller only results/<sweep_id>/remote.json (which host and
+inventory hold it, and where); this runs playbooks/fetch.yml through ansible-runner with that
+inventory, limited to that host, which archives the remote directory, fetches it in one
+transfer and unpacks it into results/<sweep_id>/. A local sweep's results are complete
+already: nothing to do.
+"""
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+PLAYBOOK = PROJECT / "playbooks" / "fetch.yml"
+
+
+def read_remote(results_dir: Path) -> dict | None:
+    """remote.json of a results directory; None for a local sweep (no remote.json)."""
+    path = results_dir / "remote.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def fetch(results_dir: Path, quiet: bool = False) -> int:
+    """Fetch a Slurm sweep into results_dir; the playbook's exit status (0 for a local sweep)."""
+    results_dir = results_dir.resolve()
+    remote = read_remote(results_dir)
+    if remote is None:
+        if not results_dir.is_dir():
+            raise FileNotFoundError(f"{results_dir} is not a sweep's results directory")
+        print(f"{results_dir}: a local sweep (no remote.json), nothing to fetch")
+        return 0
+    import ansible_runner  # only needed here: keeps the rest of collect light
+
+    # ansible-runner runs ansible-playbook from PATH: the one beside this Python first.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    with tempfile.TemporaryDirectory(prefix="llamasweep-fetch-") as private_data_dir:
+        result = ansible_runner.run(
+            private_data_dir=private_data_dir,
+            project_dir=str(PROJECT),
+            playbook=str(PLAYBOOK),
+            inventory=remote["inventory"],
+            limit=remote["host"],
+            extravars={"sweep_fetch_results": str(results_dir)},
+            quiet=quiet,
+        )
+    if result.rc != 0:
+        print(f"collect fetch: {PLAYBOOK.name} failed ({result.status})", file=sys.stderr)
+    return result.rc

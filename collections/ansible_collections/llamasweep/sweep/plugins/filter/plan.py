@@ -1,0 +1,245 @@
+"""partition_plan: resolve the sweep's partitions (inventory data) into what is submitted.
+
+Each partition of the inventory is a mapping: name, and optionally cores, compiler,
+flag_sets (merged over the sweep's), threads, time_limit, sbatch_options, exclusive,
+array_throttle, seconds_per_gb_token. The plan fills in every default, numbers the runs
+(offset and count of each partition's block in the one manifest) and derives each
+partition's Slurm time limit from the models' sizes (see derive_time_limit).
+"""
+
+import math
+import re
+
+from ansible.errors import AnsibleFilterError
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# Slurm's --time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
+TIME_LIMIT = re.compile(r"^([0-9]+-)?[0-9]+(:[0-9]+){0,2}$")
+
+DOCUMENTATION = r"""
+name: partition_plan
+short_description: Resolve the sweep's partitions into what is compiled and submitted
+description:
+  - Fills in each partition's defaults (compiler, flag sets merged over the sweep's, thread
+    counts, cores), numbers its runs in the manifest and derives its Slurm time limit.
+positional: _input
+options:
+  _input:
+    description: The partitions, a list of mappings with at least C(name).
+    type: list
+    required: true
+"""
+
+EXAMPLES = r"""
+plan: "{{ sweep_partitions | llamasweep.sweep.partition_plan(flag_sets=sweep_flag_sets, ...) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: One mapping per partition, in the given order.
+  type: list
+"""
+
+KNOWN_KEYS = frozenset(
+    (
+        "name",
+        "cores",
+        "compiler",
+        "flag_sets",
+        "threads",
+        "time_limit",
+        "sbatch_options",
+        "exclusive",
+        "array_throttle",
+        "seconds_per_gb_token",
+    )
+)
+
+
+def partition_errors(partitions):
+    """What is wrong with sweep_partitions, one message per problem (empty when valid)."""
+    if not isinstance(partitions, list) or not partitions:
+        return [f"sweep_partitions {partitions!r} is not a non-empty list of partitions"]
+    errors = []
+    names = []
+    for position, partition in enumerate(partitions, 1):
+        if not isinstance(partition, dict):
+            errors.append(f"partition {position} ({partition!r}) is not a mapping")
+            continue
+        name = partition.get("name")
+        label = f"partition {name!r}" if name else f"partition {position}"
+        names.append(name)
+        if not isinstance(name, str) or not NAME.match(name):
+            errors.append(f"{label}: name must be letters, digits, '.', '_', '+', '-'")
+        unknown = sorted(set(partition) - KNOWN_KEYS)
+        if unknown:
+            errors.append(f"{label}: unknown keys {unknown}; known: {sorted(KNOWN_KEYS)}")
+        if "cores" in partition and not _positive_int(partition["cores"]):
+            errors.append(f"{label}: cores {partition['cores']!r} is not a positive integer")
+        flag_sets = partition.get("flag_sets", {})
+        if not isinstance(flag_sets, dict) or not all(
+            isinstance(key, str) and NAME.match(key) and isinstance(value, str)
+            for key, value in flag_sets.items()
+        ):
+            errors.append(
+                f"{label}: flag_sets {flag_sets!r} is not a mapping from a name (letters, "
+                "digits, '.', '_', '+', '-') to a CFLAGS string"
+            )
+        threads = partition.get("threads", [])
+        if not isinstance(threads, list) or not all(_positive_int(t) for t in threads):
+            errors.append(f"{label}: threads {threads!r} is not a list of positive integers")
+        time_limit = partition.get("time_limit")
+        if time_limit is not None and not TIME_LIMIT.match(str(time_limit)):
+            errors.append(
+                f"{label}: time_limit {time_limit!r} is not a Slurm time (minutes, M:S, H:M:S, "
+                "D-H, D-H:M or D-H:M:S)"
+            )
+        options = partition.get("sbatch_options", [])
+        if not isinstance(options, list) or not all(
+            isinstance(o, str) and o.startswith("-") for o in options
+        ):
+            errors.append(
+                f"{label}: sbatch_options {options!r} is not a list of sbatch options, "
+                "e.g. ['--account=myproject', '--qos=normal']"
+            )
+        for key in ("array_throttle",):
+            if key in partition and not _positive_int(partition[key], zero=True):
+                errors.append(f"{label}: {key} {partition[key]!r} is not an integer >= 0")
+        if "seconds_per_gb_token" in partition and not _positive_number(
+            partition["seconds_per_gb_token"]
+        ):
+            errors.append(
+                f"{label}: seconds_per_gb_token {partition['seconds_per_gb_token']!r} is not a "
+                "positive number"
+            )
+        if "exclusive" in partition and not isinstance(partition["exclusive"], bool):
+            errors.append(f"{label}: exclusive {partition['exclusive']!r} is not true or false")
+    duplicates = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
+    if duplicates:
+        errors.append(f"partitions {duplicates} are listed more than once")
+    return errors
+
+
+def _positive_int(value, zero=False):
+    if isinstance(value, bool):
+        return False
+    try:
+        number = int(str(value))
+    except ValueError:
+        return False
+    return number >= 0 if zero else number > 0
+
+
+def _positive_number(value):
+    if isinstance(value, bool):
+        return False
+    try:
+        return float(str(value)) > 0
+    except ValueError:
+        return False
+
+
+def derive_time_limit(
+    models,
+    catalog,
+    steps,
+    seconds_per_gb_token,
+    safety,
+    startup_seconds,
+    floor_seconds,
+):
+    """(minutes, estimates): the time limit of an array of runs of these models.
+
+    A run reads every weight once per token, so its time grows with the checkpoint's size:
+    seconds = startup + safety * tokens * size_in_GB * seconds_per_gb_token, where tokens
+    is steps capped at the model's seq_len (run.c caps it too). Each model gets its own
+    estimate; an array shares one --time, so the array gets the largest, never below the
+    floor, rounded up to whole minutes.
+    """
+    estimates = {}
+    for model in models:
+        entry = catalog[model]
+        tokens = min(int(steps), int(entry.get("config", {}).get("seq_len", steps)))
+        gigabytes = int(entry["size"]) / 1e9
+        seconds = startup_seconds + safety * tokens * gigabytes * seconds_per_gb_token
+        estimates[model] = math.ceil(seconds)
+    longest = max([floor_seconds, *estimates.values()])
+    return math.ceil(longest / 60), estimates
+
+
+def partition_plan(
+    partitions,
+    flag_sets,
+    models,
+    catalog,
+    steps,
+    repetitions,
+    threads=(),
+    compiler="gcc",
+    node_cores=None,
+    exclusive=True,
+    array_throttle=0,
+    seconds_per_gb_token=2.0,
+    time_safety=2.0,
+    startup_seconds=60,
+    time_floor=300,
+):
+    """The partitions with every default filled in; see the module docstring."""
+    node_cores = node_cores or {}
+    plan = []
+    offset = 0
+    for partition in partitions:
+        if not isinstance(partition, dict) or not partition.get("name"):
+            raise AnsibleFilterError(f"partition {partition!r} has no name")
+        name = str(partition["name"])
+        unknown = sorted(set(partition) - KNOWN_KEYS)
+        if unknown:
+            raise AnsibleFilterError(
+                f"partition {name} has unknown keys {unknown}; known: {sorted(KNOWN_KEYS)}"
+            )
+        cores = partition.get("cores") or str(node_cores.get(name, "")).rstrip("+")
+        if not str(cores).isdigit() or int(cores) < 1:
+            raise AnsibleFilterError(
+                f"partition {name}: cores per node unknown (give `cores` in the inventory; "
+                f"the scheduler reported {node_cores.get(name)!r})"
+            )
+        cores = int(cores)
+        merged_flag_sets = {**flag_sets, **(partition.get("flag_sets") or {})}
+        thread_counts = [int(t) for t in threads] or [
+            int(t) for t in partition.get("threads") or [cores]
+        ]
+        runs = int(repetitions) * len(models) * len(merged_flag_sets) * len(thread_counts)
+        minutes, estimates = derive_time_limit(
+            models,
+            catalog,
+            steps,
+            float(partition.get("seconds_per_gb_token", seconds_per_gb_token)),
+            float(time_safety),
+            float(startup_seconds),
+            float(time_floor),
+        )
+        time_limit = partition.get("time_limit")
+        plan.append(
+            {
+                "name": name,
+                "cores": cores,
+                "compiler": partition.get("compiler") or compiler,
+                "flag_sets": merged_flag_sets,
+                "threads": thread_counts,
+                "sbatch_options": [str(o) for o in partition.get("sbatch_options") or []],
+                "exclusive": bool(partition.get("exclusive", exclusive)),
+                "array_throttle": int(partition.get("array_throttle", array_throttle) or 0),
+                "time_limit": str(time_limit) if time_limit else str(minutes),
+                "time_limit_source": "inventory" if time_limit else "derived",
+                "time_estimates_s": estimates,
+                "offset": offset,
+                "runs": runs,
+            }
+        )
+        offset += runs
+    return plan
+
+
+class FilterModule:
+    def filters(self):
+        return {"partition_plan": partition_plan, "partition_errors": partition_errors}

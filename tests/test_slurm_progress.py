@@ -1,0 +1,329 @@
+"""Unit tests of the Slurm backend's pieces that need no cluster: the partition plan
+(time limits, defaults, validation) and the progress report against recorded scheduler JSON
+(fake squeue/sacct on PATH), for Slurm 22.05's JSON and the newer shapes."""
+
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT, run_playbook
+
+PROGRESS = PROJECT / "roles" / "sweep" / "files" / "slurm_progress.py"
+PLAN = PROJECT / "collections/ansible_collections/llamasweep/sweep/plugins/filter/plan.py"
+CATALOG = {
+    "stories15M": {"size": 60816028, "config": {"seq_len": 256}},
+    "stories110M": {"size": 438381596, "config": {"seq_len": 1024}},
+}
+
+
+def load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+plan = load(PLAN, "llamasweep_plan")
+progress = load(PROGRESS, "llamasweep_progress")
+
+
+# --- the partition plan --------------------------------------------------------------------
+
+
+def make_plan(partitions, **overrides):
+    arguments = {
+        "flag_sets": {"O3": "-O3", "O3-openmp": "-O3 -fopenmp"},
+        "models": ["stories15M", "stories110M"],
+        "catalog": CATALOG,
+        "steps": 256,
+        "repetitions": 2,
+        **overrides,
+    }
+    return plan.partition_plan(partitions, **arguments)
+
+
+def test_plan_merges_flag_sets_numbers_runs_and_fills_defaults():
+    nodes, milkvs = make_plan(
+        [
+            {"name": "mcimone-nodes", "cores": 4, "flag_sets": {"rv64gc": "-O3 -march=rv64gc"}},
+            {"name": "mcimone-milkvs", "threads": [1, 64], "sbatch_options": ["--qos=x"]},
+        ],
+        node_cores={"mcimone-milkvs": "64"},
+    )
+    assert list(nodes["flag_sets"]) == ["O3", "O3-openmp", "rv64gc"]
+    assert nodes["threads"] == [4] and milkvs["threads"] == [1, 64]
+    assert milkvs["cores"] == 64 and milkvs["sbatch_options"] == ["--qos=x"]
+    assert (nodes["offset"], nodes["runs"]) == (0, 2 * 2 * 3 * 1)
+    assert (milkvs["offset"], milkvs["runs"]) == (12, 2 * 2 * 2 * 2)
+    assert nodes["exclusive"] is True and nodes["array_throttle"] == 0
+
+
+def test_explicit_sweep_threads_apply_to_every_partition():
+    (partition,) = make_plan([{"name": "p", "cores": 4, "threads": [1, 2, 4]}], threads=["2"])
+    assert partition["threads"] == [2]
+
+
+def test_time_limit_grows_with_the_model_and_the_partition_guess():
+    (slow,) = make_plan([{"name": "slow", "cores": 4, "seconds_per_gb_token": 4}])
+    (fast,) = make_plan([{"name": "fast", "cores": 4, "seconds_per_gb_token": 0.5}])
+    # stories110M: 60 s + 2 x 256 tokens x 0.438 GB x 4 s = 958 s -> 16 minutes
+    assert slow["time_estimates_s"]["stories110M"] == 958
+    assert slow["time_limit"] == "16" and slow["time_limit_source"] == "derived"
+    assert slow["time_estimates_s"]["stories15M"] < slow["time_estimates_s"]["stories110M"]
+    assert fast["time_limit"] == "5"  # the floor: 300 s
+    # longer than the seed's fixed `-t 00:05:00` on a 4-core node
+    assert int(slow["time_limit"]) > 5
+
+
+def test_time_limit_caps_tokens_at_seq_len_and_can_be_overridden():
+    (capped,) = make_plan(
+        [{"name": "p", "cores": 1}], models=["stories15M"], steps=100000, time_floor=0
+    )
+    # stories15M's seq_len is 256: run.c generates at most 256 tokens
+    assert capped["time_estimates_s"]["stories15M"] == math.ceil(60 + 2 * 256 * 0.060816028 * 2)
+    (fixed,) = make_plan([{"name": "p", "cores": 1, "time_limit": "1-00:00:00"}])
+    assert (fixed["time_limit"], fixed["time_limit_source"]) == ("1-00:00:00", "inventory")
+
+
+def test_unknown_cores_is_an_error():
+    with pytest.raises(Exception, match="cores per node unknown"):
+        make_plan([{"name": "p"}], node_cores={})
+
+
+@pytest.mark.parametrize(
+    ("partitions", "named"),
+    [
+        ([], "not a non-empty list"),
+        ([{"cores": 4}], "name must be"),
+        ([{"name": "a b"}], "name must be"),
+        ([{"name": "p", "time_limt": "5"}], "unknown keys ['time_limt']"),
+        ([{"name": "p", "time_limit": "5 minutes"}], "is not a Slurm time"),
+        ([{"name": "p", "threads": [0]}], "threads [0]"),
+        ([{"name": "p", "cores": "four"}], "cores 'four'"),
+        ([{"name": "p", "flag_sets": {"bad name": "-O3"}}], "flag_sets"),
+        ([{"name": "p", "sbatch_options": "--qos=x"}], "sbatch_options"),
+        ([{"name": "p"}, {"name": "p"}], "more than once"),
+    ],
+)
+def test_partition_errors_name_the_problem(partitions, named):
+    errors = plan.partition_errors(partitions)
+    assert any(named in error for error in errors), errors
+
+
+def test_valid_partitions_have_no_errors():
+    assert not plan.partition_errors(
+        [
+            {"name": "mcimone-nodes", "cores": 4, "time_limit": "30", "threads": [1, 4]},
+            {"name": "mcimone-milkvs", "sbatch_options": ["--account=a"], "exclusive": False},
+        ]
+    )
+
+
+def test_bad_partition_data_fails_before_anything_is_provisioned(tmp_path):
+    partitions = [{"name": "mcimone-nodes", "time_limit": "soon"}]
+    run = run_playbook(
+        "sweep.yml", "-i", str(PROJECT / "inventory" / "local-slurm.yml"),
+        "-e", f"llamasweep_workspace={tmp_path / 'ws'}",
+        "-e", json.dumps({"sweep_partitions": partitions}), check=False,
+    )  # fmt: skip
+    output = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert "time_limit 'soon' is not a Slurm time" in output
+    assert not (tmp_path / "ws" / "llama2.c").exists()
+
+
+# --- the progress report -------------------------------------------------------------------
+
+
+def job(job_id, state, array_job_id=0, task=None, tasks="", reason="None", exit_code=0):
+    return {
+        "job_id": job_id, "array_job_id": array_job_id, "array_task_id": task,
+        "array_task_string": tasks, "job_state": state, "state_reason": reason,
+        "exit_code": exit_code, "nodes": "node1" if state != "PENDING" else "", "name": "x",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    """A submitted sweep: partition p1 (build 10, array 11, 3 runs), p2 (build 20, array 21,
+    2 runs); fake squeue/sacct print what the test puts in squeue.json/sacct.json."""
+    sweep_dir = tmp_path / "sweep"
+    (sweep_dir / "runs").mkdir(parents=True)
+    (sweep_dir / "slurm-jobs.tsv").write_text("p1\t10\t11\t0\t3\np2\t20\t21\t3\t2\n")
+    (sweep_dir / "manifest.tsv").write_text(
+        "".join(f"{i}\t{i:04d}-m-O3-t1-r1\tm\tO3\t1\t1\tbin\tckpt\t{{}}\n" for i in range(5))
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for command in ("squeue", "sacct"):
+        script = bin_dir / command
+        script.write_text(
+            f'#!/bin/sh\necho "$0 $*" >> {tmp_path}/calls\n'
+            f"[ -f {tmp_path}/{command}.json ] || {{ echo '{command}: disabled' >&2; exit 1; }}\n"
+            f"cat {tmp_path}/{command}.json\n"
+        )
+        script.chmod(0o755)
+
+    class Sweep:
+        dir = sweep_dir
+
+        def squeue(self, jobs):
+            (tmp_path / "squeue.json").write_text(json.dumps({"jobs": jobs}))
+
+        def sacct(self, jobs):
+            (tmp_path / "sacct.json").write_text(json.dumps({"jobs": jobs}))
+
+        def squeue_fails(self):
+            (tmp_path / "squeue.json").unlink(missing_ok=True)
+
+        def status(self, index, value):
+            run = sweep_dir / "runs" / f"{index:04d}-m-O3-t1-r1"
+            run.mkdir(exist_ok=True)
+            (run / "status").write_text(f"{value}\n")
+
+        def report(self):
+            env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+            done = subprocess.run(
+                [sys.executable, str(PROGRESS), str(sweep_dir)],
+                env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            return done.stdout.strip()
+
+        def state(self):
+            return json.loads((sweep_dir / "scheduler.json").read_text())
+
+        def calls(self):
+            path = tmp_path / "calls"
+            return path.read_text() if path.exists() else ""
+
+    return Sweep()
+
+
+def test_pending_while_builds_run(sweep):
+    sweep.squeue(
+        [
+            job(10, "RUNNING"),
+            job(11, "PENDING", 11, tasks="0-2", reason="Dependency"),
+            job(20, "PENDING", reason="Resources"),
+            job(21, "PENDING", 21, tasks="0-1%1", reason="Dependency"),
+        ]
+    )
+    line = sweep.report()
+    assert line == (
+        "pending 5, running 0, done 0 (0 failed) of 5 runs; builds: p1 RUNNING, p2 PENDING"
+    )
+    assert sweep.state()["runs"]["4"]["reason"] == "Dependency"
+
+
+def test_status_files_are_ground_truth_and_scheduler_states_fill_in(sweep):
+    sweep.status(0, 0)
+    sweep.status(1, 3)  # run.c failed: the script wrote it
+    sweep.status(3, 0)
+    sweep.squeue(
+        [
+            job(10, "COMPLETED"),
+            job(12, "COMPLETED", 11, task=0),
+            job(13, "COMPLETED", 11, task=1, exit_code=3 << 8),
+            job(11, "TIMEOUT", 11, task=2, exit_code=15),
+            job(20, "COMPLETED"),
+            job(22, "COMPLETED", 21, task=0),
+            job(21, "RUNNING", 21, task=1),
+        ]
+    )
+    assert sweep.report() == "pending 0, running 1, done 4 (2 failed) of 5 runs"
+    state = sweep.state()
+    assert state["runs"]["2"] == {
+        "job_id": 11, "array_job_id": 11, "array_task_id": 2, "state": "TIMEOUT",
+        "reason": "None", "exit_code": "0:15", "node": "node1",
+    }  # fmt: skip
+    assert state["runs"]["1"]["exit_code"] == "3:0"
+    assert state["finished"] is False
+
+
+def test_failed_build_cancels_its_array_and_the_sweep_finishes(sweep):
+    sweep.squeue(
+        [
+            job(10, "FAILED", reason="NonZeroExitCode", exit_code=256),
+            job(11, "CANCELLED", 11, tasks="0-2", reason="DependencyNeverSatisfied"),
+            job(20, "COMPLETED"),
+            job(22, "COMPLETED", 21, task=0),
+            job(21, "COMPLETED", 21, task=1),
+        ]
+    )
+    sweep.status(3, 0)
+    sweep.status(4, 0)
+    line = sweep.report()
+    assert line == "finished: pending 0, running 0, done 5 (3 failed) of 5 runs; builds: p1 FAILED"
+    state = sweep.state()
+    assert state["builds"]["p1"]["exit_code"] == "1:0"
+    assert {state["runs"][str(i)]["reason"] for i in range(3)} == {"DependencyNeverSatisfied"}
+
+
+def test_states_outlive_squeue_and_sacct_fills_in_when_accounting_exists(sweep):
+    sweep.sacct([])
+    sweep.squeue([job(10, "COMPLETED"), job(11, "RUNNING", 11, task=0), job(20, "RUNNING")])
+    assert not sweep.report().startswith("finished")
+    # MinJobAge later: squeue has forgotten the sweep; accounting knows how it ended
+    sweep.squeue([])
+    sweep.sacct(
+        [
+            {"job_id": 11, "array": {"job_id": 11, "task_id": 0}, "nodes": "node1",
+             "state": {"current": "OUT_OF_MEMORY", "reason": "None"},
+             "exit_code": {"status": "FAILED", "return_code": 0, "signal": {"signal_id": 9}}},
+        ]
+    )  # fmt: skip
+    line = sweep.report()
+    assert line.startswith("finished: ")
+    state = sweep.state()
+    assert state["accounting"] is True
+    assert state["builds"]["p1"]["state"] == "COMPLETED"  # kept from the earlier call
+    assert state["runs"]["0"]["state"] == "OUT_OF_MEMORY"
+    assert state["runs"]["0"]["exit_code"] == "0:9"
+    assert state["builds"]["p2"]["state"] == "UNKNOWN"  # last seen running: never seen to end
+
+
+def test_without_accounting_sacct_is_asked_once(sweep):
+    sweep.squeue([job(10, "COMPLETED")])
+    sweep.report()
+    sweep.report()
+    assert sweep.calls().count("/sacct --json") == 1
+    assert sweep.state()["accounting"] is False
+
+
+def test_failed_squeue_is_reported_and_never_finishes(sweep):
+    sweep.squeue_fails()
+    line = sweep.report()
+    assert line.startswith("squeue failed (squeue: disabled)")
+    assert not (sweep.dir / "scheduler.json").exists()
+
+
+def test_newer_slurm_json_shapes(sweep):
+    sweep.squeue(
+        [
+            {**job(10, "x"), "job_state": ["COMPLETED"]},
+            {**job(12, "x", 11, task=0), "job_state": ["RUNNING", "COMPLETING"],
+             "array_task_id": {"set": True, "infinite": False, "number": 0}},
+            {**job(11, "x", 11), "job_state": ["PENDING"], "array_task_string": "1,2",
+             "array_task_id": {"set": False, "infinite": False, "number": 0}},
+            {**job(20, "x"), "job_state": ["CANCELLED"],
+             "exit_code": {"status": ["SIGNALED"], "return_code": {"set": True, "number": 0},
+                           "signal": {"id": {"set": True, "number": 15}, "name": "TERM"}}},
+        ]
+    )  # fmt: skip
+    assert sweep.report() == (
+        "pending 2, running 1, done 2 (2 failed) of 5 runs; builds: p2 CANCELLED"
+    )
+    assert sweep.state()["builds"]["p2"]["exit_code"] == "0:15"
+
+
+@pytest.mark.parametrize(
+    ("text", "tasks"),
+    [("0-11%1", list(range(10))), ("3,5-7", [3, 5, 6, 7]), ("0-15:4", [0, 4, 8]), ("", [])],
+)
+def test_task_ids(text, tasks):
+    assert progress.task_ids(text, 10) == tasks

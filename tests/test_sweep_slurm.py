@@ -1,0 +1,313 @@
+"""End to end: playbooks/sweep.yml, wait.yml and fetch.yml against the real local Slurm
+(scripts/slurm-local, inventory/local-slurm.yml), offline, on the real llama2.c.
+
+The session fixture starts the local cluster when it is not running and stops it at the end
+only if it started it. What was submitted is checked from the scheduler itself (squeue --json
+keeps finished jobs for MinJobAge=600 s), not from the playbook's own output.
+
+The fault sweeps (a build that fails on one partition, a run over its time limit, a run
+cancelled with scancel) are submitted with sweep_wait=false and overlap: they are not
+exclusive and ask for one core each, so the ~70 s TIMEOUT run holds one of the node's cores
+while the others use the other one.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import PROJECT, run_playbook, source_args, summarize
+
+SCRIPT = PROJECT / "scripts" / "slurm-local"
+INVENTORY = PROJECT / "inventory" / "local-slurm.yml"
+PARTITIONS = ["mcimone-nodes", "mcimone-milkvs"]
+FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
+SBIN_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("slurmctld", path=SBIN_PATH) is None,
+    reason="slurmctld not installed (apt-get install -y slurm-wlm munge)",
+)
+
+
+def run(*args, env=None, check=True, timeout=120):
+    return subprocess.run(
+        [str(a) for a in args], env=env, capture_output=True, text=True, timeout=timeout,
+        check=check,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """Environment (SLURM_CONF) for Slurm's commands; the local cluster is up."""
+    was_up = run(SCRIPT, "status", check=False).returncode == 0
+    if not was_up:
+        if os.geteuid() != 0:
+            pytest.skip("the local Slurm is not up and starting it needs root")
+        started = run(SCRIPT, "up", check=False)
+        assert started.returncode == 0, started.stdout + started.stderr
+    conf = run(SCRIPT, "env").stdout.strip().removeprefix("export SLURM_CONF=")
+    yield {**os.environ, "SLURM_CONF": conf}
+    if not was_up:
+        stopped = run(SCRIPT, "down", check=False)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+def slurm_args(workspace: Path, results: Path, *settings) -> list[str]:
+    """ansible-playbook arguments of an offline sweep on the local Slurm."""
+    args = ["-i", str(INVENTORY), *source_args()]
+    for setting in [
+        f"llamasweep_workspace={workspace}",
+        "checkpoint_source=synthetic",
+        f"sweep_results_dir={results}",
+        "sweep_poll_interval=1",
+        *settings,
+    ]:
+        args += ["-e", setting if isinstance(setting, str) else json.dumps(setting)]
+    return args
+
+
+def squeue_jobs(env) -> list[dict]:
+    return json.loads(run("squeue", "--json", env=env).stdout)["jobs"]
+
+
+def state(job: dict) -> str:
+    value = job["job_state"]
+    return value if isinstance(value, str) else value[0]
+
+
+def sweep_jobs(env, sweep_id: str) -> list[dict]:
+    """The scheduler's records of a sweep's jobs (their names hold the sweep id)."""
+    return [j for j in squeue_jobs(env) if j["name"].startswith(f"llamasweep-{sweep_id}-")]
+
+
+def runs_csv(results: Path) -> pd.DataFrame:
+    summarize(results)
+    return pd.read_csv(results / "runs.csv")
+
+
+def manifest_partitions(results: Path) -> dict[str, str]:
+    """run_dir -> partition, from the manifest written at submit time."""
+    partitions = {}
+    for line in (results / "manifest.tsv").read_text().splitlines():
+        fields = line.split("\t")
+        partitions[f"runs/{fields[1]}"] = json.loads(fields[8])["partition"]
+    return partitions
+
+
+# --- one sweep over both partitions -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def full_sweep(slurm, workspace, tmp_path_factory):
+    """2 models x 3 flag sets x 2 repetitions on each partition, waited for and fetched."""
+    results = tmp_path_factory.mktemp("slurm-results")
+    started = time.monotonic()
+    done = run_playbook(
+        "sweep.yml",
+        *slurm_args(
+            workspace, results, "sweep_steps=12", "sweep_repetitions=2",
+            {"sweep_models": ["stories15M", "stories42M"]},
+        ),
+    )  # fmt: skip
+    latest = results / "latest"
+    return {
+        "stdout": done.stdout,
+        "results": latest,
+        "sweep_id": latest.resolve().name,
+        "runs": runs_csv(latest),
+        "jobs": sweep_jobs(slurm, latest.resolve().name),
+        "seconds": time.monotonic() - started,
+    }
+
+
+def test_every_run_is_ok_on_the_right_partition(full_sweep):
+    runs = full_sweep["runs"]
+    assert len(runs) == 2 * 2 * 3 * 2
+    assert (runs["status"] == "ok").all(), runs[["run_dir", "status", "reason"]].to_string()
+    assert (runs["tok_s"] > 0).all()
+    assert Counter(runs["partition"]) == {partition: 12 for partition in PARTITIONS}
+    planned = manifest_partitions(full_sweep["results"])
+    assert dict(zip(runs["run_dir"], runs["partition"], strict=True)) == planned
+    for partition in PARTITIONS:
+        rows = runs[runs["partition"] == partition]
+        assert Counter(rows["flag_set"]) == {flag_set: 4 for flag_set in FLAG_SETS}
+        assert Counter(rows["model"]) == {"stories15M": 6, "stories42M": 6}
+    assert "pending" in full_sweep["stdout"] and "finished: " in full_sweep["stdout"]
+
+
+def test_one_build_job_and_one_array_per_partition_from_the_scheduler(full_sweep):
+    jobs = full_sweep["jobs"]
+    sweep_id = full_sweep["sweep_id"]
+    for partition in PARTITIONS:
+        builds = [j for j in jobs if j["name"] == f"llamasweep-{sweep_id}-build-{partition}"]
+        tasks = [j for j in jobs if j["name"] == f"llamasweep-{sweep_id}-{partition}"]
+        assert len(builds) == 1, builds
+        assert {j["partition"] for j in builds + tasks} == {partition}
+        assert state(builds[0]) == "COMPLETED"
+        # one array job: every task record has the same array job id, tasks 0..11
+        assert len({j["array_job_id"] for j in tasks}) == 1
+        assert sorted(j["array_task_id"] for j in tasks) == list(range(12))
+        assert {state(j) for j in tasks} == {"COMPLETED"}
+        # after the build (afterok)
+        assert min(j["start_time"] for j in tasks) >= builds[0]["end_time"]
+    assert len(jobs) == 2 * (1 + 12)
+
+
+def test_runs_are_traced_to_their_jobs(full_sweep):
+    runs = full_sweep["runs"]
+    tasks = {j["job_id"]: j for j in full_sweep["jobs"] if "-build-" not in j["name"]}
+    assert runs["slurm_job_id"].notna().all() and runs["slurm_array_job_id"].notna().all()
+    for row in runs.itertuples():
+        task = tasks[int(row.slurm_job_id)]
+        assert task["array_job_id"] == row.slurm_array_job_id
+        assert task["partition"] == row.partition
+        assert task["nodes"] == row.host
+
+
+def test_benchmarks_never_share_the_node(full_sweep):
+    # --exclusive: the tasks of both partitions' arrays ran one after the other
+    spans = sorted(
+        (j["start_time"], j["end_time"]) for j in full_sweep["jobs"] if j["array_job_id"]
+    )
+    for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False):
+        assert end <= next_start, spans
+
+
+def test_time_limit_is_derived_and_recorded(full_sweep):
+    sweep = json.loads((full_sweep["results"] / "sweep.json").read_text())
+    for partition in sweep["partitions"]:
+        estimates = partition["time_estimates_s"]
+        assert estimates["stories42M"] > estimates["stories15M"]
+        assert partition["time_limit_source"] == "derived"
+        name = f"llamasweep-{full_sweep['sweep_id']}-{partition['name']}"
+        array = [j for j in full_sweep["jobs"] if j["name"] == name]
+        assert len(array) == 12
+        assert {j["time_limit"] for j in array} == {int(partition["time_limit"])}
+
+
+def test_slurm_sweep_leaves_a_pointer_then_the_fetched_results(full_sweep):
+    results = full_sweep["results"]
+    remote = json.loads((results / "remote.json").read_text())
+    assert remote["host"] == "localhost" and remote["backend"] == "slurm"
+    assert Path(remote["remote_dir"]).name == full_sweep["sweep_id"]
+    for name in ["sweep.json", "manifest.tsv", "scheduler.json", "slurm-jobs.tsv"]:
+        assert (results / name).is_file(), name
+    for partition in PARTITIONS:
+        assert "built O3" in (results / "builds" / partition / "build.out").read_text() or (
+            "unchanged O3" in (results / "builds" / partition / "build.out").read_text()
+        )
+    # fetching again changes nothing and needs no extra argument (results/latest)
+    again = run_playbook(
+        "fetch.yml", "-i", str(INVENTORY),
+        "-e", f"sweep_results_dir={results.parent}",
+    )  # fmt: skip
+    assert "finished: " in again.stdout
+
+
+# --- failure states -------------------------------------------------------------------------
+
+ONE_CORE = {"exclusive": False, "cores": 1}
+
+
+def submit(workspace, results, *settings) -> dict:
+    """Submit a sweep without waiting; its remote.json."""
+    started = time.monotonic()
+    done = run_playbook("sweep.yml", *slurm_args(workspace, results, "sweep_wait=false", *settings))
+    assert "not waiting (sweep_wait=false)" in " ".join(done.stdout.split())
+    remote = json.loads((results / "latest" / "remote.json").read_text())
+    remote["submit_seconds"] = time.monotonic() - started
+    remote["results"] = (results / "latest").resolve()
+    return remote
+
+
+def array_job(remote: dict, partition: str) -> int:
+    jobs = Path(remote["remote_dir"], "slurm-jobs.tsv").read_text().splitlines()
+    (line,) = [line for line in jobs if line.split("\t")[0] == partition]
+    return int(line.split("\t")[2])
+
+
+def wait_and_fetch(remote: dict) -> pd.DataFrame:
+    run_playbook("wait.yml", "-i", str(INVENTORY), "-e", f"sweep_fetch_results={remote['results']}")
+    return runs_csv(remote["results"])
+
+
+@pytest.fixture(scope="module")
+def faults(slurm, workspace, tmp_path_factory):
+    """Three sweeps at once: a TIMEOUT, a failed build, a run cancelled with scancel."""
+    sleep_then_run = ["sh", "-c", 'sleep 4; exec "$@"', "sleep-then-run"]
+    sleep_long = ["sh", "-c", "sleep 600", "sleep-600"]  # far over --time=1
+    timeout = submit(
+        workspace, tmp_path_factory.mktemp("timeout"), "sweep_repetitions=1", "sweep_steps=8",
+        {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_long,
+         "sweep_partitions": [{"name": "mcimone-milkvs", "time_limit": "1", **ONE_CORE}]},
+    )  # fmt: skip
+    cancel = submit(
+        workspace, tmp_path_factory.mktemp("cancel"), "sweep_repetitions=3", "sweep_steps=8",
+        {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_then_run,
+         "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
+    )  # fmt: skip
+    # cancel the second run while it runs
+    array = array_job(cancel, "mcimone-nodes")
+    deadline = time.monotonic() + 240
+    while True:
+        task = [
+            j for j in squeue_jobs(slurm)
+            if j["array_job_id"] == array and j["array_task_id"] == 1
+        ]  # fmt: skip
+        if task and state(task[0]) == "RUNNING":
+            break
+        assert not task or state(task[0]) == "PENDING", task
+        assert time.monotonic() < deadline, "task 1 never started"
+        time.sleep(0.2)
+    run("scancel", f"{array}_1", env=slurm)
+    broken = submit(
+        workspace, tmp_path_factory.mktemp("build"), "sweep_repetitions=2", "sweep_steps=8",
+        {"sweep_flag_sets": {"O3": "-O3"},
+         "sweep_partitions": [
+             {"name": "mcimone-nodes", "flag_sets": {"nosuch": "-O2 -mno-such-option"},
+              **ONE_CORE},
+             {"name": "mcimone-milkvs", **ONE_CORE}]},
+    )  # fmt: skip
+    return {
+        "cancel": wait_and_fetch(cancel),
+        "build": wait_and_fetch(broken),
+        "timeout": wait_and_fetch(timeout),
+        "timeout_remote": timeout,
+    }
+
+
+def test_run_over_its_time_limit_is_a_timeout_row(faults):
+    (row,) = faults["timeout"].itertuples()
+    assert row.status == "timeout", row.reason
+    assert "time limit" in row.reason
+    assert row.partition == "mcimone-milkvs" and row.flag_set == "O3"
+    assert pd.notna(row.slurm_job_id)
+
+
+def test_sweep_wait_false_returns_before_the_runs_end(faults):
+    # the TIMEOUT run lasts over a minute; its submission returned long before
+    assert faults["timeout_remote"]["submit_seconds"] < 55
+
+
+def test_cancelled_run_is_a_cancelled_row_and_the_rest_complete(faults):
+    runs = faults["cancel"].set_index("index")
+    assert list(runs["status"]) == ["ok", "cancelled", "ok"], runs["reason"].to_list()
+    assert "cancelled" in runs.loc[1, "reason"]
+    assert runs.loc[0, "tok_s"] > 0 and runs.loc[2, "tok_s"] > 0
+
+
+def test_failed_build_fails_its_partition_only_with_the_reason(faults):
+    runs = faults["build"]
+    nodes = runs[runs["partition"] == "mcimone-nodes"]
+    milkvs = runs[runs["partition"] == "mcimone-milkvs"]
+    assert len(nodes) == 2 * 2 and len(milkvs) == 2
+    assert (milkvs["status"] == "ok").all(), milkvs["reason"].to_list()
+    assert (nodes["status"] == "failed").all()
+    for reason in nodes["reason"]:
+        assert "build" in reason and "nosuch" in reason and "mno-such-option" in reason
