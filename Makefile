@@ -12,7 +12,7 @@ CLUSTER ?= inventory/montecimone.yml
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
 
-.PHONY: help setup setup-dev sweep collect test lint onboard setup-cluster slurm-up slurm-down
+.PHONY: help setup setup-dev sweep collect wait test lint onboard setup-cluster slurm-up slurm-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,7 +35,12 @@ sweep: setup ## Provision, compile, run every configuration, then summarise
 	$(PLAYBOOK) playbooks/sweep.yml $(ARGS)
 	$(MAKE) --no-print-directory collect
 
-collect: setup ## Summarise a sweep (RESULTS, default results/latest): runs.csv, summary.md, plots
+collect: setup ## Fetch a cluster sweep's results if needed, then summarise (RESULTS, default results/latest)
+	$(BIN)/python -m collect fetch $(RESULTS)
+	$(BIN)/python -m collect summarize $(RESULTS)
+
+wait: setup ## Wait for a Slurm sweep submitted with -e sweep_wait=false, fetch and summarise it
+	$(PLAYBOOK) playbooks/wait.yml $(if $(filter-out results/latest,$(RESULTS)),-e sweep_fetch_results=$(RESULTS)) $(ARGS)
 	$(BIN)/python -m collect summarize $(RESULTS)
 
 test: setup-dev ## Run the tests (unit, end to end, lint)

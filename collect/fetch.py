@@ -45,7 +45,8 @@ def fetch(results_dir: Path, quiet: bool = False) -> int:
             playbook=str(PLAYBOOK),
             inventory=remote["inventory"],
             limit=remote["host"],
-            extravars={"sweep_fetch_results": str(results_dir)},
+            # The connection the sweep was submitted with (remote.json), whatever -e it had.
+            extravars={**remote.get("connection", {}), "sweep_fetch_results": str(results_dir)},
             quiet=quiet,
         )
     if result.rc != 0:

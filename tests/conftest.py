@@ -204,3 +204,29 @@ def laptop(tmp_path):
     ssh_dir = tmp_path / "dot-ssh"
     ssh_dir.mkdir(mode=0o700)
     return ssh_dir
+
+
+SLURM_LOCAL = PROJECT / "scripts" / "slurm-local"
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """Environment (SLURM_CONF) for Slurm's commands; the local one-node cluster is up
+    (started here when it was not, and then stopped at the end)."""
+    if shutil.which("slurmctld", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+        pytest.skip("slurmctld not installed (apt-get install -y slurm-wlm munge)")
+
+    def local(command):
+        return subprocess.run([str(SLURM_LOCAL), command], capture_output=True, text=True)
+
+    was_up = local("status").returncode == 0
+    if not was_up:
+        if os.geteuid() != 0:
+            pytest.skip("the local Slurm is not up and starting it needs root")
+        started = local("up")
+        assert started.returncode == 0, started.stdout + started.stderr
+    conf = local("env").stdout.strip().removeprefix("export SLURM_CONF=")
+    yield {**os.environ, "SLURM_CONF": conf}
+    if not was_up:
+        stopped = local("down")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr

@@ -23,7 +23,6 @@ import pandas as pd
 import pytest
 from conftest import PROJECT, run_playbook, source_args, summarize
 
-SCRIPT = PROJECT / "scripts" / "slurm-local"
 INVENTORY = PROJECT / "inventory" / "local-slurm.yml"
 PARTITIONS = ["mcimone-nodes", "mcimone-milkvs"]
 FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
@@ -40,22 +39,6 @@ def run(*args, env=None, check=True, timeout=120):
         [str(a) for a in args], env=env, capture_output=True, text=True, timeout=timeout,
         check=check,
     )  # fmt: skip
-
-
-@pytest.fixture(scope="session")
-def slurm():
-    """Environment (SLURM_CONF) for Slurm's commands; the local cluster is up."""
-    was_up = run(SCRIPT, "status", check=False).returncode == 0
-    if not was_up:
-        if os.geteuid() != 0:
-            pytest.skip("the local Slurm is not up and starting it needs root")
-        started = run(SCRIPT, "up", check=False)
-        assert started.returncode == 0, started.stdout + started.stderr
-    conf = run(SCRIPT, "env").stdout.strip().removeprefix("export SLURM_CONF=")
-    yield {**os.environ, "SLURM_CONF": conf}
-    if not was_up:
-        stopped = run(SCRIPT, "down", check=False)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
 
 
 def slurm_args(workspace: Path, results: Path, *settings) -> list[str]:

@@ -1,0 +1,95 @@
+"""A new student, end to end over SSH: onboarding with a password, setup on cluster storage
+(twice: the second changes nothing), a sweep on both partitions of the real local Slurm,
+`make collect` fetching the results back. The login node is Debian's sshd on 127.0.0.1:2223,
+the student a fresh Unix account; checkpoints come from a local HTTP server with their sum.
+"""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import PROJECT, Student, run_playbook, source_args
+from test_onboard import onboard_args
+
+GENERATOR = PROJECT / "roles" / "checkpoint" / "files" / "synthetic_checkpoint.py"
+TINY = {"dim": 64, "hidden_dim": 172, "n_layers": 2, "n_heads": 4, "n_kv_heads": 4,
+        "vocab_size": 32000, "seq_len": 128}  # fmt: skip
+
+
+def cluster_args(login_node, student: Student, laptop, slurm_env, tmp_path, served_url, data):
+    """What a student's `-i inventory/montecimone.yml` needs here: the login node on
+    127.0.0.1, the test's key and known_hosts, the local Slurm, offline sources."""
+    catalog = {"tiny": {"url": served_url, "size": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest(), "config": TINY}}  # fmt: skip
+    settings = {
+        "checkpoint_catalog": catalog,
+        "sweep_models": ["tiny"],
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={laptop / 'known_hosts'}",
+        "sweep_slurm_environment": {"SLURM_CONF": slurm_env["SLURM_CONF"]},
+        # This machine's node has 2 CPUs, not Monte Cimone's 4 and 64: let sinfo say.
+        "sweep_partitions": [{"name": "mcimone-nodes"}, {"name": "mcimone-milkvs"}],
+        "sweep_results_dir": str(tmp_path / "results"),
+    }
+    (tmp_path / "cluster.json").write_text(json.dumps(settings))
+    return [
+        "-i", "inventory/montecimone.yml",
+        "-e", f"montecimone_host={login_node.host}",
+        "-e", f"montecimone_user={student.name}",
+        "-e", f"onboard_key_file={laptop / 'id_ed25519'}",
+        "-e", f"@{tmp_path / 'cluster.json'}",
+        *source_args(),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def tiny_served(checkpoint_server, tmp_path):
+    path = checkpoint_server.directory / "tiny.bin"
+    options = [f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
+    subprocess.run([sys.executable, str(GENERATOR), "--seed-name=tiny", f"--output={path}",
+                    *options], check=True, capture_output=True)  # fmt: skip
+    return f"{checkpoint_server.url}/tiny.bin", path.read_bytes()
+
+
+def test_new_student_from_onboarding_to_fetched_results(
+    login_node, student, other_student, laptop, slurm, tiny_served, tmp_path
+):
+    password_file = tmp_path / "password"
+    password_file.write_text(student.password)
+    password_file.chmod(0o600)
+    run_playbook("onboard.yml", *onboard_args(login_node, student, laptop, password_file))
+
+    args = cluster_args(login_node, student, laptop, slurm, tmp_path, *tiny_served)
+    run_playbook("setup.yml", *args)
+    second = run_playbook("setup.yml", *args)
+    (recap,) = [line for line in second.stdout.splitlines() if line.startswith("montecimone")]
+    assert "changed=0" in recap, second.stdout[-3000:]
+    workspace = student.home / "llamasweep"
+    assert workspace.stat().st_mode & 0o777 == 0o700
+    facts = json.loads((workspace / "facts" / "mcimone-nodes.json").read_text())
+    assert facts["nproc"] >= 1 and facts["compiler_version"].startswith("gcc")
+
+    run_playbook(
+        "sweep.yml", *args, "-e", '{"sweep_flag_sets": {"O3": "-O3", "O3-openmp": "-O3 -fopenmp"}}',
+        "-e", "sweep_repetitions=1", "-e", "sweep_steps=16", "-e", "sweep_threads=1",
+    )  # fmt: skip
+    latest = tmp_path / "results" / "latest"
+    collect = subprocess.run(
+        ["make", "--no-print-directory", "collect", f"RESULTS={latest}"],
+        cwd=PROJECT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert collect.returncode == 0, collect.stdout[-3000:] + collect.stderr[-3000:]
+    runs = pd.read_csv(latest / "runs.csv")
+    assert len(runs) == 4
+    assert (runs["status"] == "ok").all(), runs[["run_dir", "reason"]].to_string()
+    assert sorted(runs["partition"].unique()) == ["mcimone-milkvs", "mcimone-nodes"]
+    assert (runs["tok_s"] > 0).all()
+
+    # Another account on the same machine cannot read the student's workspace.
+    peek = subprocess.run(
+        ["su", "-", other_student.name, "-c", f"ls {workspace}/sweeps"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert peek.returncode != 0 and "Permission denied" in peek.stderr
