@@ -118,14 +118,7 @@ def plot_tok_s_by_threads(table: pd.DataFrame) -> Figure | None:
                 capsize=3,
                 label=f"{model} {flag_set}",
             )
-        thread_ticks = sorted(rows["threads"].dropna().unique())
-        axis.set_xscale("log", base=2)
-        axis.set_xticks(thread_ticks, [str(threads) for threads in thread_ticks])
-        axis.minorticks_off()
-        axis.set_title(f"partition {partition}")
-        axis.set_xlabel("threads (OMP_NUM_THREADS)")
-        axis.set_ylabel("tok/s (median, min–max)")
-        axis.legend(fontsize=8)
+        _label_thread_axis(axis, partition, rows, "tok/s (median, min–max)")
     figure.suptitle("tok/s against threads")
     return figure
 
@@ -158,15 +151,9 @@ def plot_speedup_by_threads(scaling: pd.DataFrame) -> Figure | None:
                 marker=_MARKERS[style % len(_MARKERS)],
                 label=f"{model} {flag_set}",
             )
-        axis.set_xscale("log", base=2)
         axis.set_yscale("log", base=2)
         axis.yaxis.set_major_formatter(ScalarFormatter())
-        axis.set_xticks(thread_ticks, [str(threads) for threads in thread_ticks])
-        axis.minorticks_off()
-        axis.set_title(f"partition {partition}")
-        axis.set_xlabel("threads (OMP_NUM_THREADS)")
-        axis.set_ylabel("speedup of the median tok/s")
-        axis.legend(fontsize=8)
+        _label_thread_axis(axis, partition, rows, "speedup of the median tok/s")
     figure.suptitle("thread scaling (speedup over the fewest threads run, usually 1)")
     return figure
 
@@ -211,3 +198,15 @@ def _threads_text(threads: object) -> str:
 
 def _ok_groups(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["runs_ok"] > 0]
+
+
+def _label_thread_axis(axis, partition: str, rows: pd.DataFrame, ylabel: str) -> None:
+    """A log2 threads axis ticked at the thread counts run, titles and legend."""
+    thread_ticks = sorted(rows["threads"].dropna().unique())
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(thread_ticks, [str(threads) for threads in thread_ticks])
+    axis.minorticks_off()
+    axis.set_title(f"partition {partition}")
+    axis.set_xlabel("threads (OMP_NUM_THREADS)")
+    axis.set_ylabel(ylabel)
+    axis.legend(fontsize=8)
