@@ -56,11 +56,20 @@ def test_plan_merges_flag_sets_numbers_runs_and_fills_defaults():
         node_cores={"mcimone-milkvs": "64"},
     )
     assert list(nodes["flag_sets"]) == ["O3", "O3-openmp", "rv64gc"]
-    assert nodes["threads"] == [4] and milkvs["threads"] == [1, 64]
+    assert nodes["threads"] == [1, 2, 4] and milkvs["threads"] == [1, 64]
     assert milkvs["cores"] == 64 and milkvs["sbatch_options"] == ["--qos=x"]
-    assert (nodes["offset"], nodes["runs"]) == (0, 2 * 2 * 3 * 1)
-    assert (milkvs["offset"], milkvs["runs"]) == (12, 2 * 2 * 2 * 2)
+    assert (nodes["offset"], nodes["runs"]) == (0, 2 * 2 * 3 * 3)
+    assert (milkvs["offset"], milkvs["runs"]) == (36, 2 * 2 * 2 * 2)
     assert nodes["exclusive"] is True and nodes["array_throttle"] == 0
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads"),
+    [(1, [1]), (2, [1, 2]), (4, [1, 2, 4]), (6, [1, 2, 4, 6]), (64, [1, 2, 4, 8, 16, 32, 64])],
+)
+def test_default_threads_double_up_to_the_cores(cores, threads):
+    (partition,) = make_plan([{"name": "p", "cores": cores}])
+    assert partition["threads"] == threads
 
 
 def test_explicit_sweep_threads_apply_to_every_partition():

@@ -11,6 +11,15 @@ from conftest import PROJECT, run_playbook, summarize
 FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
 
 
+def default_threads(cores: int) -> list[int]:
+    """A partition's default thread counts: 1, 2, 4, ... up to its cores, cores included."""
+    counts = [1 << power for power in range(cores.bit_length()) if 1 << power < cores]
+    return [*counts, cores]
+
+
+THREADS = default_threads(os.cpu_count())
+
+
 def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     run = run_playbook(
         "sweep.yml", *sweep_args, "-e", "sweep_steps=64", "-e", "sweep_repetitions=2"
@@ -19,17 +28,17 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     summary = summarize(latest)
 
     runs = pd.read_csv(latest / "runs.csv")
-    assert len(runs) == len(FLAG_SETS) * 2
+    assert len(runs) == len(FLAG_SETS) * len(THREADS) * 2
     assert (runs["status"] == "ok").all(), runs[["run_dir", "reason"]].to_string()
     assert (runs["tok_s"] > 0).all()
     assert sorted(runs["flag_set"].unique()) == FLAG_SETS
     assert set(runs["partition"]) == {"local"}
-    assert set(runs["threads"]) == {os.cpu_count()}
+    assert set(runs["threads"]) == set(THREADS)
     assert "runs done" in run.stdout  # progress while the runs go on
     for flag_set in FLAG_SETS:
         assert flag_set in summary.stdout
     if os.cpu_count() > 1:
-        median = runs.groupby("flag_set")["tok_s"].median()
+        median = runs[runs["threads"] == os.cpu_count()].groupby("flag_set")["tok_s"].median()
         assert median["O3-openmp"] > median["O3"]
         assert median["Ofast-openmp"] > median["O3"]
 
@@ -80,8 +89,9 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
         cwd=project,
     )
     manifest = (results / "latest" / "manifest.tsv").read_text().splitlines()
-    assert [line.split("\t")[3] for line in manifest] == ["O3", "O3"]
-    assert [line.split("\t")[5] for line in manifest] == ["1", "2"]
+    assert [line.split("\t")[3] for line in manifest] == ["O3"] * 2 * len(THREADS)
+    assert [line.split("\t")[4] for line in manifest] == [str(t) for t in THREADS] * 2
+    assert [line.split("\t")[5] for line in manifest] == ["1"] * len(THREADS) + ["2"] * len(THREADS)
 
 
 @pytest.mark.parametrize(
@@ -134,6 +144,8 @@ def test_prompt_is_passed_literally(sweep_args, tmp_path):
         "sweep_repetitions=1",
         "-e",
         '{"sweep_flag_sets": {"O3": "-O3"}}',
+        "-e",
+        "sweep_threads=1",
     ]
     run_playbook("sweep.yml", *args)
     assert not marker.exists()

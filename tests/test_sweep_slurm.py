@@ -96,6 +96,7 @@ def full_sweep(slurm, workspace, tmp_path_factory):
         *slurm_args(
             workspace, results, "sweep_steps=12", "sweep_repetitions=2",
             {"sweep_models": ["stories15M", "stories42M"]},
+            {"sweep_threads": [os.cpu_count()]},
         ),
     )  # fmt: skip
     latest = results / "latest"

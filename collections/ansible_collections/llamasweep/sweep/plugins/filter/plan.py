@@ -139,6 +139,16 @@ def _positive_number(value):
         return False
 
 
+def default_threads(cores):
+    """1, 2, 4, ... up to cores, and cores itself when it is not a power of two."""
+    counts = []
+    count = 1
+    while count < cores:
+        counts.append(count)
+        count *= 2
+    return [*counts, cores]
+
+
 def derive_time_limit(
     models,
     catalog,
@@ -206,7 +216,7 @@ def partition_plan(
         cores = int(cores)
         merged_flag_sets = {**flag_sets, **(partition.get("flag_sets") or {})}
         thread_counts = [int(t) for t in threads] or [
-            int(t) for t in partition.get("threads") or [cores]
+            int(t) for t in partition.get("threads") or default_threads(cores)
         ]
         runs = int(repetitions) * len(models) * len(merged_flag_sets) * len(thread_counts)
         minutes, estimates = derive_time_limit(
