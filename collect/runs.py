@@ -326,7 +326,8 @@ def read_manifest(text: str) -> dict[str, dict]:
 
     manifest.tsv: tab-separated, no header: index, run_name, model, flag_set, threads,
     repetition, binary, checkpoint, static meta JSON. Malformed lines are skipped: the
-    manifest only fills in for runs that left no meta.json.
+    manifest only fills in for runs that left no meta.json. Lines whose run_name holds a
+    '/' (bandwidth/..., warmup/...) are characterisation, not runs, and are skipped too.
     """
     planned_runs = {}
     for line in text.splitlines():
@@ -334,6 +335,8 @@ def read_manifest(text: str) -> dict[str, dict]:
         if len(fields) < 6:
             continue
         index, run_name, model, flag_set, threads, repetition = fields[:6]
+        if "/" in run_name:
+            continue
         try:
             static_meta = json.loads(fields[8]) if len(fields) > 8 else {}
         except json.JSONDecodeError:

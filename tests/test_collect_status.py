@@ -123,12 +123,14 @@ def test_run_name_outside_the_layout_gives_nothing():
     assert parse_run_name("scratch") == {}
 
 
-def test_manifest_ignores_extra_columns_and_malformed_lines():
+def test_manifest_ignores_extra_columns_malformed_lines_and_characterisation():
     text = (
         "0\t0000-stories15M-O3-t4-r1\tstories15M\tO3\t4\t1\t/bin/run\tckpt.bin\t{}\n"
         "garbage line\n"
         "x\t0001-stories15M-O3-t4-r2\tstories15M\tO3\t4\t2\n"
         "2\t0002-tiny-llama-O3-openmp-t2-r1\ttiny-llama\tO3-openmp\t2\t1\n"
+        "3\tbandwidth/local-t2-large\tlarge\tbandwidth\t2\t0\ttriad\t805306368\t{}\n"
+        "4\twarmup/0004-stories15M-O3-t4-w1\tstories15M\tO3\t4\t0\t/bin/run\tckpt.bin\t{}\n"
     )
     assert read_manifest(text) == {
         "0000-stories15M-O3-t4-r1": {

@@ -56,11 +56,32 @@ def test_plan_merges_flag_sets_numbers_runs_and_fills_defaults():
         node_cores={"mcimone-milkvs": "64"},
     )
     assert list(nodes["flag_sets"]) == ["O3", "O3-openmp", "rv64gc"]
-    assert nodes["threads"] == [4] and milkvs["threads"] == [1, 64]
+    assert nodes["threads"] == [1, 2, 4] and milkvs["threads"] == [1, 64]
     assert milkvs["cores"] == 64 and milkvs["sbatch_options"] == ["--qos=x"]
-    assert (nodes["offset"], nodes["runs"]) == (0, 2 * 2 * 3 * 1)
-    assert (milkvs["offset"], milkvs["runs"]) == (12, 2 * 2 * 2 * 2)
+    assert (nodes["offset"], nodes["runs"], nodes["tasks"]) == (0, 2 * 2 * 3 * 3, 36)
+    assert (milkvs["offset"], milkvs["runs"]) == (36, 2 * 2 * 2 * 2)
     assert nodes["exclusive"] is True and nodes["array_throttle"] == 0
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads"),
+    [(1, [1]), (2, [1, 2]), (4, [1, 2, 4]), (6, [1, 2, 4, 6]), (64, [1, 2, 4, 8, 16, 32, 64])],
+)
+def test_default_threads_double_up_to_the_cores(cores, threads):
+    (partition,) = make_plan([{"name": "p", "cores": cores}])
+    assert partition["threads"] == threads
+
+
+def test_bandwidth_measurements_and_warmups_come_first_in_each_block():
+    first, second = make_plan(
+        [{"name": "a", "cores": 2}, {"name": "b", "cores": 4, "threads": [4]}],
+        bandwidth_labels=3,
+        warmup_runs=1,
+    )
+    # a: 2 thread counts x 3 labels, 2 models x 2 flag sets warm-ups, 2 x 2 x 2 x 2 runs
+    assert (first["bandwidth_runs"], first["warmup_runs"], first["runs"]) == (6, 4, 16)
+    assert first["tasks"] == 26 and second["offset"] == 26
+    assert (second["bandwidth_runs"], second["warmup_runs"], second["tasks"]) == (3, 4, 3 + 4 + 8)
 
 
 def test_explicit_sweep_threads_apply_to_every_partition():

@@ -11,27 +11,69 @@ from conftest import PROJECT, run_playbook, summarize
 FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
 
 
+def default_threads(cores: int) -> list[int]:
+    """A partition's default thread counts: 1, 2, 4, ... up to its cores, cores included."""
+    counts = [1 << power for power in range(cores.bit_length()) if 1 << power < cores]
+    return [*counts, cores]
+
+
+THREADS = default_threads(os.cpu_count())
+
+
 def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     run = run_playbook(
-        "sweep.yml", *sweep_args, "-e", "sweep_steps=64", "-e", "sweep_repetitions=2"
-    )
+        "sweep.yml",
+        *sweep_args,
+        "-e", "sweep_steps=64",
+        "-e", "sweep_repetitions=2",
+        "-e", f"sweep_bandwidth_large_bytes={48 * 2**20}",
+        "-e", "sweep_bandwidth_trials=3",
+    )  # fmt: skip
     latest = tmp_path / "results" / "latest"
     summary = summarize(latest)
 
     runs = pd.read_csv(latest / "runs.csv")
-    assert len(runs) == len(FLAG_SETS) * 2
+    assert len(runs) == len(FLAG_SETS) * len(THREADS) * 2
+    assert not runs["run_dir"].str.startswith(("warmup/", "bandwidth/", "runs/warmup")).any()
     assert (runs["status"] == "ok").all(), runs[["run_dir", "reason"]].to_string()
     assert (runs["tok_s"] > 0).all()
     assert sorted(runs["flag_set"].unique()) == FLAG_SETS
     assert set(runs["partition"]) == {"local"}
-    assert set(runs["threads"]) == {os.cpu_count()}
+    assert set(runs["threads"]) == set(THREADS)
     assert "runs done" in run.stdout  # progress while the runs go on
     for flag_set in FLAG_SETS:
         assert flag_set in summary.stdout
     if os.cpu_count() > 1:
-        median = runs.groupby("flag_set")["tok_s"].median()
+        median = runs[runs["threads"] == os.cpu_count()].groupby("flag_set")["tok_s"].median()
         assert median["O3-openmp"] > median["O3"]
         assert median["Ofast-openmp"] > median["O3"]
+
+    # The characterisation: the node's facts, bandwidth per thread count and working set
+    # (run before the runs), one warm-up run per flag set; the report has the roofline.
+    facts = json.loads((latest / "facts" / "local.json").read_text())
+    assert facts["nproc"] == os.cpu_count() and facts["cpu_model"]
+    for threads in THREADS:
+        for label, size in [("large", 48 * 2**20), ("stories15M", 60_816_028)]:
+            path = latest / "bandwidth" / f"local-t{threads}-{label}.json"
+            measured = json.loads(path.read_text())
+            assert measured["best_gb_s"] > 0, measured
+            assert (measured["partition"], measured["threads"], measured["label"]) == (
+                "local", threads, label,
+            )  # fmt: skip
+            assert abs(measured["working_set_bytes"] - size) < 24 and measured["trials"] == 3
+            assert measured["host"]
+            first_run = min((latest / "runs").glob("*/meta.json"), key=lambda p: p.stat().st_mtime)
+            assert path.stat().st_mtime <= first_run.stat().st_mtime
+    warmups = sorted(path.name for path in (latest / "warmup").iterdir())
+    assert len(warmups) == len(FLAG_SETS), warmups
+    for name in warmups:
+        assert (latest / "warmup" / name / "status").read_text().strip() == "0"
+        assert name not in set(runs["run_dir"].str.split("/").str[-1])
+    assert len(list((latest / "runs").iterdir())) == len(runs)
+    report = (latest / "report.html").read_text()
+    assert "No bandwidth measurement" not in report
+    assert "fraction of the memory-bandwidth roofline" in report
+    assert "of bound" in report
 
 
 def test_unchanged_builds_are_not_built_again(sweep_args, workspace):
@@ -79,9 +121,11 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
         *(x for arg in args for x in ("-e", arg)),
         cwd=project,
     )
-    manifest = (results / "latest" / "manifest.tsv").read_text().splitlines()
-    assert [line.split("\t")[3] for line in manifest] == ["O3", "O3"]
-    assert [line.split("\t")[5] for line in manifest] == ["1", "2"]
+    lines = (results / "latest" / "manifest.tsv").read_text().splitlines()
+    manifest = [line for line in lines if "/" not in line.split("\t")[1]]  # runs only
+    assert [line.split("\t")[3] for line in manifest] == ["O3"] * 2 * len(THREADS)
+    assert [line.split("\t")[4] for line in manifest] == [str(t) for t in THREADS] * 2
+    assert [line.split("\t")[5] for line in manifest] == ["1"] * len(THREADS) + ["2"] * len(THREADS)
 
 
 @pytest.mark.parametrize(
@@ -94,6 +138,9 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
         ('{"sweep_threads": [2, 2.5]}', ["sweep_threads [2, 2.5]", "positive integers"]),
         ("sweep_repetitions=0", ['sweep_repetitions "0"', "positive integer"]),
         ("sweep_repetitions=three", ['sweep_repetitions "three"', "positive integer"]),
+        ("sweep_warmup_runs=-1", ['sweep_warmup_runs "-1"', "integer >= 0"]),
+        ("sweep_bandwidth_trials=0", ['sweep_bandwidth_trials "0"', "positive integer"]),
+        ("sweep_bandwidth_large_bytes=8", ['sweep_bandwidth_large_bytes "8"', "at least 24"]),
         ("llama2c_repo=/nonexistent/llama2.c.git", ["llama2c_repo '/nonexistent/llama2.c.git'"]),
     ],
 )
@@ -134,6 +181,8 @@ def test_prompt_is_passed_literally(sweep_args, tmp_path):
         "sweep_repetitions=1",
         "-e",
         '{"sweep_flag_sets": {"O3": "-O3"}}',
+        "-e",
+        "sweep_threads=1",
     ]
     run_playbook("sweep.yml", *args)
     assert not marker.exists()

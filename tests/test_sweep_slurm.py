@@ -75,10 +75,13 @@ def runs_csv(results: Path) -> pd.DataFrame:
 
 
 def manifest_partitions(results: Path) -> dict[str, str]:
-    """run_dir -> partition, from the manifest written at submit time."""
+    """run_dir -> partition, from the manifest written at submit time (runs only: bandwidth
+    measurements and warm-up runs have a '/' in their name)."""
     partitions = {}
     for line in (results / "manifest.tsv").read_text().splitlines():
         fields = line.split("\t")
+        if "/" in fields[1]:
+            continue
         partitions[f"runs/{fields[1]}"] = json.loads(fields[8])["partition"]
     return partitions
 
@@ -96,6 +99,8 @@ def full_sweep(slurm, workspace, tmp_path_factory):
         *slurm_args(
             workspace, results, "sweep_steps=12", "sweep_repetitions=2",
             {"sweep_models": ["stories15M", "stories42M"]},
+            {"sweep_threads": [os.cpu_count()]}, f"sweep_bandwidth_large_bytes={48 * 2**20}",
+            "sweep_bandwidth_trials=2",
         ),
     )  # fmt: skip
     latest = results / "latest"
@@ -107,6 +112,11 @@ def full_sweep(slurm, workspace, tmp_path_factory):
         "jobs": sweep_jobs(slurm, latest.resolve().name),
         "seconds": time.monotonic() - started,
     }
+
+
+# A partition's array: 3 bandwidth measurements (1 thread count x large, stories15M,
+# stories42M), 6 warm-up runs (2 models x 3 flag sets), then its 12 runs.
+TASKS = 3 + 6 + 12
 
 
 def test_every_run_is_ok_on_the_right_partition(full_sweep):
@@ -122,6 +132,23 @@ def test_every_run_is_ok_on_the_right_partition(full_sweep):
         assert Counter(rows["flag_set"]) == {flag_set: 4 for flag_set in FLAG_SETS}
         assert Counter(rows["model"]) == {"stories15M": 6, "stories42M": 6}
     assert "pending" in full_sweep["stdout"] and "finished: " in full_sweep["stdout"]
+    assert "of 24 runs" in full_sweep["stdout"]  # bandwidth and warm-ups are not counted
+
+
+def test_each_partition_has_its_facts_bandwidth_and_warmups(full_sweep):
+    results = full_sweep["results"]
+    warmups = [path.name for path in (results / "warmup").iterdir()]
+    for partition in PARTITIONS:
+        facts = json.loads((results / "facts" / f"{partition}.json").read_text())
+        assert facts["nproc"] >= 1 and facts["hostname"]
+        for label in ["large", "stories15M", "stories42M"]:
+            name = f"{partition}-t{os.cpu_count()}-{label}.json"
+            measured = json.loads((results / "bandwidth" / name).read_text())
+            assert measured["best_gb_s"] > 0 and measured["partition"] == partition
+        names = [json.loads((results / "warmup" / w / "meta.json").read_text()) for w in warmups]
+        assert len([m for m in names if m["partition"] == partition]) == 6
+    for name in warmups:
+        assert (results / "warmup" / name / "status").read_text().strip() == "0"
 
 
 def test_one_build_job_and_one_array_per_partition_from_the_scheduler(full_sweep):
@@ -135,11 +162,11 @@ def test_one_build_job_and_one_array_per_partition_from_the_scheduler(full_sweep
         assert state(builds[0]) == "COMPLETED"
         # one array job: every task record has the same array job id, tasks 0..11
         assert len({j["array_job_id"] for j in tasks}) == 1
-        assert sorted(j["array_task_id"] for j in tasks) == list(range(12))
+        assert sorted(j["array_task_id"] for j in tasks) == list(range(TASKS))
         assert {state(j) for j in tasks} == {"COMPLETED"}
         # after the build (afterok)
         assert min(j["start_time"] for j in tasks) >= builds[0]["end_time"]
-    assert len(jobs) == 2 * (1 + 12)
+    assert len(jobs) == 2 * (1 + TASKS)
 
 
 def test_runs_are_traced_to_their_jobs(full_sweep):
@@ -170,7 +197,7 @@ def test_time_limit_is_derived_and_recorded(full_sweep):
         assert partition["time_limit_source"] == "derived"
         name = f"llamasweep-{full_sweep['sweep_id']}-{partition['name']}"
         array = [j for j in full_sweep["jobs"] if j["name"] == name]
-        assert len(array) == 12
+        assert len(array) == TASKS
         assert {j["time_limit"] for j in array} == {int(partition["time_limit"])}
 
 
@@ -201,7 +228,13 @@ ONE_CORE = {"exclusive": False, "cores": 1}
 def submit(workspace, results, *settings) -> dict:
     """Submit a sweep without waiting; its remote.json."""
     started = time.monotonic()
-    done = run_playbook("sweep.yml", *slurm_args(workspace, results, "sweep_wait=false", *settings))
+    done = run_playbook(
+        "sweep.yml",
+        *slurm_args(
+            workspace, results, "sweep_wait=false", "sweep_bandwidth=false",
+            "sweep_warmup_runs=0", *settings,
+        ),
+    )  # fmt: skip
     assert "not waiting (sweep_wait=false)" in " ".join(done.stdout.split())
     remote = json.loads((results / "latest" / "remote.json").read_text())
     remote["submit_seconds"] = time.monotonic() - started

@@ -59,7 +59,8 @@ QUERY_TIMEOUT = 120  # seconds
 
 
 def read_jobs(sweep_dir):
-    """slurm-jobs.tsv, written at submit time: partition, build job, array job, offset, runs."""
+    """slurm-jobs.tsv, written at submit time: partition, build job, array job, offset, and
+    the array's tasks (its runs, after its bandwidth measurements and warm-up runs)."""
     partitions = []
     with open(os.path.join(sweep_dir, "slurm-jobs.tsv")) as jobs:
         for line in jobs:
@@ -180,11 +181,14 @@ def apply(records, partitions, state):
 
 
 def run_progress(sweep_dir, partitions, run_names, state, active_arrays):
-    """Counts of runs pending, running, done and failed; the status files are ground truth."""
+    """Counts of runs pending, running, done and failed; the status files are ground truth.
+    Bandwidth measurements and warm-up runs (names with a '/') are not runs."""
     counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
     runs_dir = os.path.join(sweep_dir, "runs")
     for partition in partitions:
         for index in range(partition["offset"], partition["offset"] + partition["runs"]):
+            if "/" in run_names.get(index, ""):
+                continue
             status = read_status(os.path.join(runs_dir, run_names.get(index, ""), "status"))
             scheduled = state["runs"].get(str(index), {}).get("state")
             if status is not None:
@@ -273,7 +277,8 @@ def progress(sweep_dir):
     save_state(state_path, state)
     line = (
         f"pending {counts['pending']}, running {counts['running']}, done {counts['done']} "
-        f"({counts['failed']} failed) of {sum(p['runs'] for p in partitions)} runs"
+        f"({counts['failed']} failed) of "
+        f"{counts['pending'] + counts['running'] + counts['done']} runs"
     )
     builds = []
     for partition in partitions:

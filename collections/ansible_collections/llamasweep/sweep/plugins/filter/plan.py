@@ -3,7 +3,8 @@
 Each partition of the inventory is a mapping: name, and optionally cores, compiler,
 flag_sets (merged over the sweep's), threads, time_limit, sbatch_options, exclusive,
 array_throttle, seconds_per_gb_token. The plan fills in every default, numbers the runs
-(offset and count of each partition's block in the one manifest) and derives each
+(offset and count of each partition's block in the one manifest: bandwidth
+measurements, warm-up runs, then runs) and derives each
 partition's Slurm time limit from the models' sizes (see derive_time_limit).
 """
 
@@ -139,6 +140,16 @@ def _positive_number(value):
         return False
 
 
+def default_threads(cores):
+    """1, 2, 4, ... up to cores, and cores itself when it is not a power of two."""
+    counts = []
+    count = 1
+    while count < cores:
+        counts.append(count)
+        count *= 2
+    return [*counts, cores]
+
+
 def derive_time_limit(
     models,
     catalog,
@@ -183,8 +194,14 @@ def partition_plan(
     time_safety=2.0,
     startup_seconds=60,
     time_floor=300,
+    bandwidth_labels=0,
+    warmup_runs=0,
 ):
-    """The partitions with every default filled in; see the module docstring."""
+    """The partitions with every default filled in; see the module docstring.
+
+    A partition's block of the manifest holds, in this order, bandwidth_labels bandwidth
+    measurements per thread count, warmup_runs warm-up runs per model and flag set, then its
+    runs; tasks counts them all (the size of its job array)."""
     node_cores = node_cores or {}
     plan = []
     offset = 0
@@ -206,9 +223,11 @@ def partition_plan(
         cores = int(cores)
         merged_flag_sets = {**flag_sets, **(partition.get("flag_sets") or {})}
         thread_counts = [int(t) for t in threads] or [
-            int(t) for t in partition.get("threads") or [cores]
+            int(t) for t in partition.get("threads") or default_threads(cores)
         ]
         runs = int(repetitions) * len(models) * len(merged_flag_sets) * len(thread_counts)
+        bandwidth_runs = int(bandwidth_labels) * len(thread_counts)
+        warmups = int(warmup_runs) * len(models) * len(merged_flag_sets)
         minutes, estimates = derive_time_limit(
             models,
             catalog,
@@ -234,9 +253,12 @@ def partition_plan(
                 "time_estimates_s": estimates,
                 "offset": offset,
                 "runs": runs,
+                "bandwidth_runs": bandwidth_runs,
+                "warmup_runs": warmups,
+                "tasks": bandwidth_runs + warmups + runs,
             }
         )
-        offset += runs
+        offset += bandwidth_runs + warmups + runs
     return plan
 
 
