@@ -50,5 +50,16 @@ def fetch(results_dir: Path, quiet: bool = False) -> int:
             quiet=quiet,
         )
     if result.rc != 0:
-        print(f"collect fetch: {PLAYBOOK.name} failed ({result.status})", file=sys.stderr)
+        reasons = failure_messages(list(result.events))
+        print(f"collect fetch: {PLAYBOOK.name} failed ({result.status}): "
+              f"{'; '.join(reasons) or 'see the output above'}", file=sys.stderr)  # fmt: skip
     return result.rc
+
+
+def failure_messages(events: list[dict]) -> list[str]:
+    """The messages of the tasks that failed or could not reach their host, from
+    ansible-runner's events."""
+    import jmespath
+
+    query = "[?event=='runner_on_failed' || event=='runner_on_unreachable'].event_data.res.msg"
+    return [str(message).strip() for message in jmespath.search(query, events) or []]

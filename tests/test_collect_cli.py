@@ -81,3 +81,15 @@ def test_summarize_missing_directory_exits_2(tmp_path):
     assert result.returncode == 2
     assert "results directory not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_fetch_failure_messages_come_from_runner_events():
+    from collect.fetch import failure_messages
+
+    events = [
+        {"event": "runner_on_ok", "event_data": {"res": {"msg": "fine"}}},
+        {"event": "runner_on_unreachable", "event_data": {"res": {"msg": "Connection refused"}}},
+        {"event": "runner_on_failed", "event_data": {"res": {"msg": "no remote.json"}}},
+    ]
+    assert failure_messages(events) == ["Connection refused", "no remote.json"]
+    assert failure_messages([]) == []

@@ -327,3 +327,17 @@ def test_failed_build_fails_its_partition_only_with_the_reason(faults):
     assert (nodes["status"] == "failed").all()
     for reason in nodes["reason"]:
         assert "build" in reason and "nosuch" in reason and "mno-such-option" in reason
+
+
+def test_missing_partition_is_refused_before_anything_is_submitted(slurm, workspace, tmp_path):
+    done = run_playbook(
+        "sweep.yml",
+        *slurm_args(workspace, tmp_path, {"sweep_partitions": [{"name": "mcimone-nodes"},
+                                                               {"name": "no-such-partition"}]}),
+        check=False,
+    )  # fmt: skip
+    output = " ".join(done.stdout.split())
+    assert done.returncode != 0
+    assert "no-such-partition, which sinfo does not list" in output
+    assert "mcimone-milkvs" in output  # the valid partitions are named
+    assert not list(tmp_path.glob("*/remote.json"))
