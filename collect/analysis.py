@@ -101,9 +101,14 @@ class Analysis:
         )
         if methods:
             line += f" (perf record -e {'; '.join(methods)})"
-        if len(svgs) < len(ok):
-            line += "; runs without an SVG (no FlameGraph renderer) still list their top functions"
-        return line + "."
+        line += "."
+        failures = sorted({item.profile.status for item in self.profiles} - {"ok"})
+        if failures:
+            line += f" Failed: {'; '.join(failures)}."
+        reasons = sorted({_svg_off_reason(item) for item in ok if not item.profile.svg_text})
+        if reasons:
+            line += f" Without an SVG ({'; '.join(reasons)}): their top functions are still listed."
+        return line
 
 
 def analyse(runs: pd.DataFrame, files: SweepFiles | None = None) -> Analysis:
@@ -117,6 +122,10 @@ def _profile_analysis(profile: Profile) -> ProfileAnalysis:
     stacks = parse_folded(profile.folded_text)
     counts = [count for _, count in stacks]
     return ProfileAnalysis(profile, top_functions(stacks), sum(counts), reduce(gcd, counts, 0))
+
+
+def _svg_off_reason(item: ProfileAnalysis) -> str:
+    return str(item.profile.info.get("svg_off_reason") or "no flamegraph.svg")
 
 
 def _call_graph_text(call_graph: object) -> str:

@@ -423,8 +423,9 @@ def _profile_html(item: ProfileAnalysis) -> str:
     if profile.svg_text:
         parts.append(f'<div class="flamegraph">{_embed_svg(profile.svg_text)}</div>')
     elif profile.status == "ok":
+        reason = info.get("svg_off_reason") or "no FlameGraph renderer"
         parts.append(
-            '<p class="off">No flamegraph.svg (no FlameGraph renderer): the tables below '
+            f'<p class="off">{escape(f"No flamegraph.svg ({reason})")}: the tables below '
             "are computed from the folded stacks.</p>"
         )
     if item.top is None:

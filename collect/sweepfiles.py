@@ -20,7 +20,7 @@ from collect.runs import RunFiles, SweepFacts, read_run_files, run_record, runs_
 MAX_RECORDED_TEXT = 20_000
 
 # `perf script` output of a profiling run, folded by the collector when the run has no
-# profile.folded (not in the contract yet: proposed).
+# profile.folded: the sweep leaves it when FlameGraph could not fold it on the node.
 PERF_SCRIPT_FILE = "perf.script"
 
 

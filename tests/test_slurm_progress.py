@@ -84,6 +84,61 @@ def test_bandwidth_measurements_and_warmups_come_first_in_each_block():
     assert (second["bandwidth_runs"], second["warmup_runs"], second["tasks"]) == (3, 4, 3 + 4 + 8)
 
 
+def test_profiling_runs_end_each_block_one_per_model_and_selector():
+    first, second = make_plan(
+        [
+            {"name": "a", "cores": 2, "perf_events": "task-clock"},
+            {"name": "b", "cores": 4, "threads": [4], "flag_sets": {"rv": "-O2"}},
+        ],
+        profile_selectors=["fastest", "slowest", "rv"],
+        perf_events="cycles",
+    )
+    # "rv" is a flag set of b only: a profiles fastest and slowest, b all three.
+    assert first["profile_selectors"] == ["fastest", "slowest"]
+    assert second["profile_selectors"] == ["fastest", "slowest", "rv"]
+    assert (first["tasks"], first["profile_tasks"]) == (16, 2 * 2)
+    assert second["offset"] == 16 + 4  # after a's runs and its profiling runs
+    assert second["profile_tasks"] == 2 * 3
+    assert (first["perf_events"], second["perf_events"]) == ("task-clock", "cycles")
+    # A profiling run selects from finished runs and then runs perf script: twice the limit.
+    assert int(first["profile_time_limit"]) == 2 * int(first["time_limit"])
+    (fixed,) = make_plan(
+        [{"name": "p", "cores": 1, "time_limit": "45"}], profile_selectors=["fastest"]
+    )
+    assert fixed["profile_time_limit"] == "45"
+
+
+def test_one_flag_set_is_profiled_once_and_no_selectors_means_no_profiles():
+    (single,) = make_plan(
+        [{"name": "p", "cores": 1}],
+        flag_sets={"O3": "-O3"},
+        profile_selectors=["fastest", "slowest"],
+    )
+    assert single["profile_selectors"] == ["fastest"] and single["profile_tasks"] == 2
+    (off,) = make_plan([{"name": "p", "cores": 1}])
+    assert (off["profile_selectors"], off["profile_tasks"]) == ([], 0)
+
+
+@pytest.mark.parametrize(
+    ("selectors", "named"),
+    [
+        (
+            ["fastest", "quickest"],
+            "names 'quickest', which is neither fastest, slowest nor a flag set (O3, rv)",
+        ),
+        ("fastest", "is not a list of selectors"),
+    ],
+)
+def test_profile_selector_errors_name_the_selector(selectors, named):
+    errors = plan.profile_selector_errors(
+        selectors, {"O3": "-O3"}, [{"name": "p", "flag_sets": {"rv": ""}}]
+    )
+    assert any(named in error for error in errors), errors
+    assert not plan.profile_selector_errors(
+        ["slowest", "rv", "O3"], {"O3": "-O3"}, [{"flag_sets": {"rv": ""}}]
+    )
+
+
 def test_explicit_sweep_threads_apply_to_every_partition():
     (partition,) = make_plan([{"name": "p", "cores": 4, "threads": [1, 2, 4]}], threads=["2"])
     assert partition["threads"] == [2]
@@ -129,6 +184,7 @@ def test_unknown_cores_is_an_error():
         ([{"name": "p", "flag_sets": {"bad name": "-O3"}}], "flag_sets"),
         ([{"name": "p", "sbatch_options": "--qos=x"}], "sbatch_options"),
         ([{"name": "p"}, {"name": "p"}], "more than once"),
+        ([{"name": "p", "perf_events": ["cycles"]}], "perf_events ['cycles'] is not a perf stat"),
     ],
 )
 def test_partition_errors_name_the_problem(partitions, named):
@@ -348,3 +404,31 @@ def test_newer_slurm_json_shapes(sweep):
 )
 def test_task_ids(text, tasks):
     assert progress.task_ids(text, 10) == tasks
+
+
+def test_profiling_array_is_waited_for_and_its_tasks_recorded(sweep):
+    # p1: runs on lines 0-2, then its profiling array 12 on lines 3-4; p2 from line 5.
+    (sweep.dir / "slurm-jobs.tsv").write_text("p1\t10\t11\t0\t3\t12\t2\np2\t20\t21\t5\t2\t-\t0\n")
+    lines = [f"{i}\t{i:04d}-m-O3-t1-r1\tm\tO3\t1\t1\tbin\tckpt\t{{}}\n" for i in (0, 1, 2, 5, 6)]
+    lines[3:3] = [
+        f"{i}\tprofile/p1-m-{selector}\tm\t{selector}\t0\t0\t-\tckpt\t{{}}\n"
+        for i, selector in [(3, "fastest"), (4, "slowest")]
+    ]
+    (sweep.dir / "manifest.tsv").write_text("".join(lines))
+    for index in (0, 1, 2, 5, 6):
+        sweep.status(index, 0)
+    sweep.squeue(
+        [
+            job(10, "COMPLETED"), job(20, "COMPLETED"),
+            job(11, "COMPLETED", 11, task=2), job(21, "COMPLETED", 21, task=1),
+            job(13, "RUNNING", 12, task=0), job(12, "PENDING", 12, tasks="1", reason="Resources"),
+        ]
+    )  # fmt: skip
+    assert sweep.report() == "pending 0, running 0, done 5 (0 failed) of 5 runs; profiles 0/2"
+    state = sweep.state()
+    assert (state["runs"]["3"]["state"], state["runs"]["4"]["state"]) == ("RUNNING", "PENDING")
+    (sweep.dir / "profiles" / "p1-m-fastest").mkdir(parents=True)
+    (sweep.dir / "profiles" / "p1-m-fastest" / "profile.json").write_text("{}")
+    sweep.squeue([job(13, "COMPLETED", 12, task=0), job(14, "COMPLETED", 12, task=1)])
+    line = sweep.report()
+    assert line.startswith("finished: ") and line.endswith("; profiles 1/2")

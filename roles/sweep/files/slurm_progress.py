@@ -59,12 +59,14 @@ QUERY_TIMEOUT = 120  # seconds
 
 
 def read_jobs(sweep_dir):
-    """slurm-jobs.tsv, written at submit time: partition, build job, array job, offset, and
-    the array's tasks (its runs, after its bandwidth measurements and warm-up runs)."""
+    """slurm-jobs.tsv, written at submit time: partition, build job, array job, offset, the
+    array's tasks (its runs, after its bandwidth measurements and warm-up runs), and the
+    profiling array job ("-" for none) and its tasks (the manifest lines after the runs)."""
     partitions = []
     with open(os.path.join(sweep_dir, "slurm-jobs.tsv")) as jobs:
         for line in jobs:
-            name, build, array, offset, runs = line.rstrip("\n").split("\t")
+            name, build, array, offset, runs, *profiles = line.rstrip("\n").split("\t")
+            profile_job, profile_tasks = profiles or ("-", "0")
             partitions.append(
                 {
                     "name": name,
@@ -72,9 +74,22 @@ def read_jobs(sweep_dir):
                     "array_job_id": int(array),
                     "offset": int(offset),
                     "runs": int(runs),
+                    "profile_job_id": None if profile_job == "-" else int(profile_job),
+                    "profile_tasks": int(profile_tasks),
                 }
             )
     return partitions
+
+
+def arrays_of(partitions):
+    """Array job id -> (manifest index of its task 0, its tasks): runs and profiling runs."""
+    arrays = {}
+    for partition in partitions:
+        arrays[partition["array_job_id"]] = (partition["offset"], partition["runs"])
+        if partition["profile_job_id"] is not None:
+            first = partition["offset"] + partition["runs"]
+            arrays[partition["profile_job_id"]] = (first, partition["profile_tasks"])
+    return arrays
 
 
 def read_run_names(sweep_dir):
@@ -152,7 +167,7 @@ def task_ids(text, count):
 def apply(records, partitions, state):
     """Fold scheduler records into state["builds"] and state["runs"] (by manifest index)."""
     builds = {p["build_job_id"]: p for p in partitions}
-    arrays = {p["array_job_id"]: p for p in partitions}
+    arrays = arrays_of(partitions)
     seen = set()
     for record in records:
         entry = {
@@ -164,19 +179,19 @@ def apply(records, partitions, state):
             state["builds"][partition["name"]] = entry
             seen.add(record["job_id"])
             continue
-        partition = arrays.get(record["array_job_id"])
-        if partition is None:
+        if record["array_job_id"] not in arrays:
             continue
+        first, count = arrays[record["array_job_id"]]
         seen.add(record["array_job_id"])
         if record["array_task_id"] is not None and not record.get("array_tasks"):
             tasks = [record["array_task_id"]]
         else:  # one record for the tasks that have not started (or never will)
-            tasks = task_ids(record.get("array_tasks"), partition["runs"])
+            tasks = task_ids(record.get("array_tasks"), count)
             entry["job_id"] = None
         for task in tasks:
-            if not 0 <= task < partition["runs"]:
+            if not 0 <= task < count:
                 continue
-            state["runs"][str(partition["offset"] + task)] = {**entry, "array_task_id": task}
+            state["runs"][str(first + task)] = {**entry, "array_task_id": task}
     return seen
 
 
@@ -243,7 +258,7 @@ def progress(sweep_dir):
     run_names = read_run_names(sweep_dir)
     state_path = os.path.join(sweep_dir, "scheduler.json")
     state = load_state(state_path)
-    job_ids = {p["build_job_id"] for p in partitions} | {p["array_job_id"] for p in partitions}
+    job_ids = {p["build_job_id"] for p in partitions} | set(arrays_of(partitions))
     try:
         current = query(["squeue", "--json"], SQUEUE_FIELDS, job_ids)
     except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
@@ -291,6 +306,15 @@ def progress(sweep_dir):
             builds.append(f"{partition['name']} {build}")
     if builds:
         line += "; builds: " + ", ".join(builds)
+    profiles = [
+        name[len("profile/") :] for name in run_names.values() if name.startswith("profile/")
+    ]
+    if profiles:
+        recorded = sum(
+            os.path.isfile(os.path.join(sweep_dir, "profiles", name, "profile.json"))
+            for name in profiles
+        )
+        line += f"; profiles {recorded}/{len(profiles)}"
     return f"finished: {line}" if finished else line
 
 

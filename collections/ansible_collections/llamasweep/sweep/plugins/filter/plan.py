@@ -2,9 +2,9 @@
 
 Each partition of the inventory is a mapping: name, and optionally cores, compiler,
 flag_sets (merged over the sweep's), threads, time_limit, sbatch_options, exclusive,
-array_throttle, seconds_per_gb_token. The plan fills in every default, numbers the runs
-(offset and count of each partition's block in the one manifest: bandwidth
-measurements, warm-up runs, then runs) and derives each
+array_throttle, seconds_per_gb_token, perf_events. The plan fills in every default,
+numbers the runs (offset and count of each partition's block in the one manifest:
+bandwidth measurements, warm-up runs, runs, then profiling runs) and derives each
 partition's Slurm time limit from the models' sizes (see derive_time_limit).
 """
 
@@ -53,8 +53,11 @@ KNOWN_KEYS = frozenset(
         "exclusive",
         "array_throttle",
         "seconds_per_gb_token",
+        "perf_events",
     )
 )
+# Profile selectors that are not flag-set names.
+RANKED_SELECTORS = ("fastest", "slowest")
 
 
 def partition_errors(partitions):
@@ -112,6 +115,11 @@ def partition_errors(partitions):
             errors.append(
                 f"{label}: seconds_per_gb_token {partition['seconds_per_gb_token']!r} is not a "
                 "positive number"
+            )
+        if "perf_events" in partition and not isinstance(partition["perf_events"], str):
+            errors.append(
+                f"{label}: perf_events {partition['perf_events']!r} is not a perf stat -e "
+                "event list, e.g. 'task-clock,page-faults' ('' for perf's default set)"
             )
         if "exclusive" in partition and not isinstance(partition["exclusive"], bool):
             errors.append(f"{label}: exclusive {partition['exclusive']!r} is not true or false")
@@ -196,12 +204,16 @@ def partition_plan(
     time_floor=300,
     bandwidth_labels=0,
     warmup_runs=0,
+    perf_events="",
+    profile_selectors=(),
 ):
     """The partitions with every default filled in; see the module docstring.
 
     A partition's block of the manifest holds, in this order, bandwidth_labels bandwidth
-    measurements per thread count, warmup_runs warm-up runs per model and flag set, then its
-    runs; tasks counts them all (the size of its job array)."""
+    measurements per thread count, warmup_runs warm-up runs per model and flag set, its
+    runs (tasks counts these three: the size of its job array), then one profiling run per
+    model and selector of profile_selectors (profile_tasks: a second array, started once the
+    first has ended). Selectors that pick the same flag set are profiled once."""
     node_cores = node_cores or {}
     plan = []
     offset = 0
@@ -238,6 +250,8 @@ def partition_plan(
             float(time_floor),
         )
         time_limit = partition.get("time_limit")
+        selectors = partition_selectors(profile_selectors, merged_flag_sets)
+        profile_tasks = len(models) * len(selectors)
         plan.append(
             {
                 "name": name,
@@ -250,18 +264,56 @@ def partition_plan(
                 "array_throttle": int(partition.get("array_throttle", array_throttle) or 0),
                 "time_limit": str(time_limit) if time_limit else str(minutes),
                 "time_limit_source": "inventory" if time_limit else "derived",
+                # perf record of a run, then perf script on the node: twice a run's limit.
+                "profile_time_limit": str(time_limit) if time_limit else str(2 * minutes),
+                "perf_events": str(partition.get("perf_events", perf_events) or ""),
                 "time_estimates_s": estimates,
                 "offset": offset,
                 "runs": runs,
                 "bandwidth_runs": bandwidth_runs,
                 "warmup_runs": warmups,
                 "tasks": bandwidth_runs + warmups + runs,
+                "profile_selectors": selectors,
+                "profile_tasks": profile_tasks,
             }
         )
-        offset += bandwidth_runs + warmups + runs
+        offset += bandwidth_runs + warmups + runs + profile_tasks
     return plan
+
+
+def partition_selectors(selectors, flag_sets):
+    """The profile selectors of a partition, without those that must pick a flag set already
+    picked: with one flag set, fastest, slowest and its name are the same configuration."""
+    chosen = []
+    for selector in selectors:
+        if selector in chosen or (len(flag_sets) == 1 and chosen):
+            continue
+        if selector in RANKED_SELECTORS or selector in flag_sets:
+            chosen.append(selector)
+    return chosen
+
+
+def profile_selector_errors(selectors, flag_sets, partitions=()):
+    """What is wrong with sweep_profile_select (empty when valid): each selector is fastest,
+    slowest or a flag-set name of the sweep or of a partition."""
+    known = set(flag_sets) if isinstance(flag_sets, dict) else set()
+    for partition in partitions or []:
+        if isinstance(partition, dict) and isinstance(partition.get("flag_sets"), dict):
+            known |= set(partition["flag_sets"])
+    if not isinstance(selectors, list) or not all(isinstance(s, str) for s in selectors):
+        return [f"sweep_profile_select {selectors!r} is not a list of selectors"]
+    return [
+        f"sweep_profile_select names {selector!r}, which is neither fastest, slowest nor a "
+        f"flag set ({', '.join(sorted(known))})"
+        for selector in selectors
+        if selector not in RANKED_SELECTORS and selector not in known
+    ]
 
 
 class FilterModule:
     def filters(self):
-        return {"partition_plan": partition_plan, "partition_errors": partition_errors}
+        return {
+            "partition_plan": partition_plan,
+            "partition_errors": partition_errors,
+            "profile_selector_errors": profile_selector_errors,
+        }
