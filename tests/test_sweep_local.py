@@ -8,6 +8,9 @@ import pandas as pd
 import pytest
 from conftest import PROJECT, run_playbook, summarize
 
+from collect.profiles import parse_folded, top_functions
+from collect.sweepfiles import read_sweep_files
+
 FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
 
 
@@ -74,6 +77,96 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     assert "No bandwidth measurement" not in report
     assert "fraction of the memory-bandwidth roofline" in report
     assert "of bound" in report
+
+    # Profiles of the fastest and slowest flag set (each at its best thread count by mean
+    # tok/s), recorded after every run; llama2.c's matmul is the hottest frame of both.
+    best = (
+        runs.groupby(["flag_set", "threads"])["tok_s"]
+        .mean()
+        .groupby("flag_set")
+        .agg(["max", "idxmax"])
+    )
+    expected = {
+        "fastest": best["idxmax"][best["max"].idxmax()],
+        "slowest": best["idxmax"][best["max"].idxmin()],
+    }
+    last_run = max(path.stat().st_mtime for path in (latest / "runs").glob("*/status"))
+    files = read_sweep_files(latest)
+    assert sorted(profile.run_name for profile in files.profiles) == [
+        "local-stories15M-fastest", "local-stories15M-slowest",
+    ]  # fmt: skip
+    flame_graphs = "LLAMASWEEP_TEST_FLAMEGRAPH" in os.environ
+    for profile in files.profiles:
+        info = profile.info
+        assert profile.status == "ok", info
+        assert (info["flag_set"], info["threads"]) == expected[info["selector"]]
+        assert info["event"] in ("cycles", "cpu-clock") and info["call_graph"] == "dwarf"
+        assert info["samples"] > 50
+        top = top_functions(parse_folded(profile.folded_text))
+        assert top.iloc[0]["function"].startswith("matmul"), top.head().to_string()
+        assert top.iloc[0]["self_pct"] > 50
+        assert (latest / "profiles" / profile.run_name / "profile.json").stat().st_mtime >= last_run
+        if flame_graphs:
+            assert "<svg" in profile.svg_text and "matmul" in profile.svg_text
+            assert not (latest / "profiles" / profile.run_name / "perf.data").exists()
+    if flame_graphs:
+        assert "2 of 2 profiling runs ok, 2 with a flame graph (perf record -e " in summary.stdout
+        assert report.count('<object type="image/svg+xml"') == 2
+
+
+def test_frame_pointer_profile_of_a_named_flag_set_without_flamegraph(sweep_args, tmp_path):
+    args = [
+        *sweep_args, "-e", "sweep_steps=64", "-e", "sweep_repetitions=1", "-e", "sweep_threads=1",
+        "-e", "sweep_bandwidth=false", "-e", "sweep_warmup_runs=0", "-e", "flamegraph_repo=",
+        "-e", "sweep_profile_call_graph=fp", "-e", "sweep_perf_events=task-clock,page-faults",
+        "-e", '{"sweep_profile_select": ["O3"]}',
+        "-e", '{"sweep_flag_sets": {"O3": "-O3", "O3-openmp": "-O3 -fopenmp"}}',
+    ]  # fmt: skip
+    run = run_playbook("sweep.yml", *args)
+    latest = tmp_path / "results" / "latest"
+    summary = summarize(latest).stdout
+    (profile,) = read_sweep_files(latest).profiles
+    assert profile.run_name == "local-stories15M-O3"
+    assert (profile.status, profile.info["flag_set"], profile.info["call_graph"]) == (
+        "ok", "O3", "fp",
+    )  # fmt: skip
+    assert profile.info["svg_off_reason"] == "flamegraph_repo is empty"
+    assert profile.svg_text is None
+    assert (latest / "profiles" / profile.run_name / "perf.script").exists()
+    # The profiling build of the flag set has frame pointers: the callers of the hottest
+    # frame are known (frame-pointer call graphs do not name inlined functions: at -O3
+    # matmul is inlined into forward).
+    assert "built O3+fp" in run.stdout or "unchanged O3+fp" in run.stdout
+    assert "-fno-omit-frame-pointer" in (latest / "builds" / "local" / "O3+fp.txt").read_text()
+    stacks = parse_folded(profile.folded_text)
+    frames, _ = max(stacks, key=lambda stack: stack[1])
+    assert frames[-1] in ("matmul", "forward"), frames
+    assert frames[-3:-1] == ["main", "generate"] or frames[-4:-1] == ["main", "generate", "forward"]
+    assert "Without an SVG (flamegraph_repo is empty): their top functions are still listed." in (
+        " ".join(summary.split())
+    )
+    # The event list of the partition (here sweep_perf_events) reached perf stat.
+    perf = next((latest / "runs").glob("*/perf.txt")).read_text()
+    assert "task-clock" in perf and "page-faults" in perf and "context-switches" not in perf
+
+
+def test_profile_with_no_finished_run_is_failed_with_its_reason(sweep_args, tmp_path):
+    args = [
+        *sweep_args, "-e", "sweep_steps=4", "-e", "sweep_repetitions=1", "-e", "sweep_threads=1",
+        "-e", "sweep_bandwidth=false", "-e", "sweep_warmup_runs=0",
+        "-e", '{"sweep_run_prefix": ["false"], "sweep_flag_sets": {"O3": "-O3"}}',
+    ]  # fmt: skip
+    run_playbook("sweep.yml", *args)
+    latest = tmp_path / "results" / "latest"
+    summary = " ".join(summarize(latest).stdout.split())
+    runs = pd.read_csv(latest / "runs.csv")
+    assert list(runs["status"]) == ["failed"]
+    (profile,) = read_sweep_files(latest).profiles
+    assert profile.status == "no finished run of stories15M on local to select from"
+    assert (
+        "0 of 1 profiling runs ok, 0 with a flame graph. "
+        "Failed: no finished run of stories15M on local to select from."
+    ) in summary
 
 
 def test_unchanged_builds_are_not_built_again(sweep_args, workspace):
@@ -142,6 +235,16 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
         ("sweep_bandwidth_trials=0", ['sweep_bandwidth_trials "0"', "positive integer"]),
         ("sweep_bandwidth_large_bytes=8", ['sweep_bandwidth_large_bytes "8"', "at least 24"]),
         ("llama2c_repo=/nonexistent/llama2.c.git", ["llama2c_repo '/nonexistent/llama2.c.git'"]),
+        (
+            '{"sweep_profile_select": ["fastest", "quickest"]}',
+            ["'quickest', which is neither fastest, slowest nor a flag set", "O3-openmp"],
+        ),
+        (
+            "sweep_profile_call_graph=lbr",
+            ["sweep_profile_call_graph must be one of: dwarf, fp, got: lbr"],
+        ),
+        ("sweep_profile_frequency=0", ['sweep_profile_frequency "0"', "positive integer"]),
+        ("sweep_profile_event=$(reboot)", ['sweep_profile_event "$(reboot)"', "one perf event"]),
     ],
 )
 def test_bad_input_fails_before_any_compile(setting, named, sweep_args, tmp_path):
