@@ -159,11 +159,16 @@ def _add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_RESULTS_DIR,
         help=f"one sweep's results directory (default: {DEFAULT_RESULTS_DIR})",
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="fetch even when RESULTS_DIR was fetched after every job had ended",
+    )
 
 
 def _fetch(arguments: argparse.Namespace) -> int:
     try:
-        return fetch(arguments.results_dir)
+        return fetch(arguments.results_dir, force=arguments.force)
     except (FileNotFoundError, ValueError, KeyError) as error:
         print(f"collect fetch: {error}", file=sys.stderr)
         return 2
@@ -184,7 +189,8 @@ SUBCOMMANDS = {
     ),
     "fetch": (
         "bring a Slurm sweep's results (RESULTS_DIR/remote.json says from where) into "
-        "RESULTS_DIR with playbooks/fetch.yml; nothing to do for a local sweep",
+        "RESULTS_DIR with playbooks/fetch.yml; nothing to do for a local sweep or one "
+        "fetched after every job had ended (--force fetches again)",
         _add_fetch_arguments,
         _fetch,
     ),

@@ -4,7 +4,9 @@ A Slurm sweep leaves on the controller only results/<sweep_id>/remote.json (whic
 inventory hold it, and where); this runs playbooks/fetch.yml through ansible-runner with that
 inventory, limited to that host, which archives the remote directory, fetches it in one
 transfer and unpacks it into results/<sweep_id>/. A local sweep's results are complete
-already: nothing to do.
+already: nothing to do; nor for a sweep fetched once every job had ended (its
+scheduler.json, brought up to date just before the archive is made, says finished), as
+after a waited `make sweep`, unless forced.
 """
 
 import json
@@ -25,14 +27,30 @@ def read_remote(results_dir: Path) -> dict | None:
     return json.loads(path.read_text())
 
 
-def fetch(results_dir: Path, quiet: bool = False) -> int:
-    """Fetch a Slurm sweep into results_dir; the playbook's exit status (0 for a local sweep)."""
+def fetched_finished(results_dir: Path) -> bool:
+    """Whether results_dir holds a fetch made after every job of the sweep had ended."""
+    try:
+        state = json.loads((results_dir / "scheduler.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and state.get("finished") is True
+
+
+def fetch(results_dir: Path, quiet: bool = False, force: bool = False) -> int:
+    """Fetch a Slurm sweep into results_dir; the playbook's exit status (0 for a local sweep
+    or one fetched once finished, unless force)."""
     results_dir = results_dir.resolve()
     remote = read_remote(results_dir)
     if remote is None:
         if not results_dir.is_dir():
             raise FileNotFoundError(f"{results_dir} is not a sweep's results directory")
         print(f"{results_dir}: a local sweep (no remote.json), nothing to fetch")
+        return 0
+    if not force and fetched_finished(results_dir):
+        print(
+            f"{results_dir}: fetched after every job had ended (scheduler.json), nothing "
+            "new to fetch (--force fetches again)"
+        )
         return 0
     import ansible_runner  # only needed here: keeps the rest of collect light
 

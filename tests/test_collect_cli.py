@@ -93,3 +93,21 @@ def test_fetch_failure_messages_come_from_runner_events():
     ]
     assert failure_messages(events) == ["Connection refused", "no remote.json"]
     assert failure_messages([]) == []
+
+
+def test_fetch_skips_a_sweep_fetched_after_it_finished(tmp_path):
+    from collect.fetch import fetched_finished
+
+    results = tmp_path / "20261125-131500"
+    results.mkdir()
+    # An inventory that cannot be reached: any attempt to fetch would fail.
+    remote = {"host": "nowhere", "inventory": str(tmp_path / "missing.yml")}
+    (results / "remote.json").write_text(json.dumps(remote))
+    assert not fetched_finished(results)  # never fetched: no scheduler.json
+    (results / "scheduler.json").write_text(json.dumps({"finished": False}))
+    assert not fetched_finished(results)  # fetched while jobs ran: fetch again
+    (results / "scheduler.json").write_text(json.dumps({"finished": True}))
+    result = collect("fetch", str(results))
+    assert result.returncode == 0, result.stderr
+    assert "fetched after every job had ended" in result.stdout
+    assert "--force fetches again" in result.stdout

@@ -21,7 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PROJECT, run_playbook, source_args, summarize
+from conftest import BIN, PROJECT, run_playbook, source_args, summarize
+
+from collect.profiles import parse_folded, top_functions
+from collect.sweepfiles import read_sweep_files
 
 INVENTORY = PROJECT / "inventory" / "local-slurm.yml"
 PARTITIONS = ["mcimone-nodes", "mcimone-milkvs"]
@@ -115,8 +118,10 @@ def full_sweep(slurm, workspace, tmp_path_factory):
 
 
 # A partition's array: 3 bandwidth measurements (1 thread count x large, stories15M,
-# stories42M), 6 warm-up runs (2 models x 3 flag sets), then its 12 runs.
+# stories42M), 6 warm-up runs (2 models x 3 flag sets), then its 12 runs; its profiling
+# array: the fastest and the slowest flag set of each model.
 TASKS = 3 + 6 + 12
+PROFILE_TASKS = 2 * 2
 
 
 def test_every_run_is_ok_on_the_right_partition(full_sweep):
@@ -166,7 +171,13 @@ def test_one_build_job_and_one_array_per_partition_from_the_scheduler(full_sweep
         assert {state(j) for j in tasks} == {"COMPLETED"}
         # after the build (afterok)
         assert min(j["start_time"] for j in tasks) >= builds[0]["end_time"]
-    assert len(jobs) == 2 * (1 + TASKS)
+        # the profiling array: once every task of the runs' array has ended (afterany)
+        profiles = [j for j in jobs if j["name"] == f"llamasweep-{sweep_id}-profile-{partition}"]
+        assert len({j["array_job_id"] for j in profiles}) == 1
+        assert sorted(j["array_task_id"] for j in profiles) == list(range(PROFILE_TASKS))
+        assert {state(j) for j in profiles} == {"COMPLETED"}
+        assert min(j["start_time"] for j in profiles) >= max(j["end_time"] for j in tasks)
+    assert len(jobs) == 2 * (1 + TASKS + PROFILE_TASKS)
 
 
 def test_runs_are_traced_to_their_jobs(full_sweep):
@@ -199,6 +210,31 @@ def test_time_limit_is_derived_and_recorded(full_sweep):
         array = [j for j in full_sweep["jobs"] if j["name"] == name]
         assert len(array) == TASKS
         assert {j["time_limit"] for j in array} == {int(partition["time_limit"])}
+        profile_name = f"llamasweep-{full_sweep['sweep_id']}-profile-{partition['name']}"
+        profiles = [j for j in full_sweep["jobs"] if j["name"] == profile_name]
+        assert {j["time_limit"] for j in profiles} == {2 * int(partition["time_limit"])}
+
+
+def test_profiles_of_each_partition_name_matmul_hottest(full_sweep):
+    results = full_sweep["results"]
+    files = read_sweep_files(results)
+    assert sorted(profile.run_name for profile in files.profiles) == sorted(
+        f"{partition}-{model}-{selector}"
+        for partition in PARTITIONS
+        for model in ["stories15M", "stories42M"]
+        for selector in ["fastest", "slowest"]
+    )
+    for profile in files.profiles:
+        assert profile.status == "ok", profile.info
+        # 12 steps: short enough that libgomp's spinning threads may outweigh matmul; of the
+        # functions with names (not [library] frames), matmul is the hottest.
+        top = top_functions(parse_folded(profile.folded_text))
+        named = top[~top["function"].str.startswith("[")]
+        assert named.iloc[0]["function"].startswith("matmul"), top.head().to_string()
+        assert (results / "profiles" / profile.run_name / "slurm.out").is_symlink()
+        if "LLAMASWEEP_TEST_FLAMEGRAPH" in os.environ:
+            assert "matmul" in profile.svg_text
+    assert "profiles 8/8" in full_sweep["stdout"]
 
 
 def test_slurm_sweep_leaves_a_pointer_then_the_fetched_results(full_sweep):
@@ -212,6 +248,12 @@ def test_slurm_sweep_leaves_a_pointer_then_the_fetched_results(full_sweep):
         assert "built O3" in (results / "builds" / partition / "build.out").read_text() or (
             "unchanged O3" in (results / "builds" / partition / "build.out").read_text()
         )
+    # make collect after a waited sweep: the fetch made once every job had ended is final
+    collect = subprocess.run(
+        [str(BIN / "python"), "-m", "collect", "fetch", str(results)],
+        cwd=PROJECT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "nothing new to fetch" in collect.stdout
     # fetching again changes nothing and needs no extra argument (results/latest)
     again = run_playbook(
         "fetch.yml", "-i", str(INVENTORY),
@@ -260,11 +302,13 @@ def faults(slurm, workspace, tmp_path_factory):
     sleep_long = ["sh", "-c", "sleep 600", "sleep-600"]  # far over --time=1
     timeout = submit(
         workspace, tmp_path_factory.mktemp("timeout"), "sweep_repetitions=1", "sweep_steps=8",
+        "sweep_profile=false",
         {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_long,
          "sweep_partitions": [{"name": "mcimone-milkvs", "time_limit": "1", **ONE_CORE}]},
     )  # fmt: skip
     cancel = submit(
         workspace, tmp_path_factory.mktemp("cancel"), "sweep_repetitions=3", "sweep_steps=8",
+        "sweep_profile=false",
         {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_then_run,
          "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
     )  # fmt: skip
@@ -293,6 +337,7 @@ def faults(slurm, workspace, tmp_path_factory):
     return {
         "cancel": wait_and_fetch(cancel),
         "build": wait_and_fetch(broken),
+        "build_results": broken["results"],
         "timeout": wait_and_fetch(timeout),
         "timeout_remote": timeout,
     }
@@ -327,6 +372,19 @@ def test_failed_build_fails_its_partition_only_with_the_reason(faults):
     assert (nodes["status"] == "failed").all()
     for reason in nodes["reason"]:
         assert "build" in reason and "nosuch" in reason and "mno-such-option" in reason
+    # The profiling arrays ran after the cancelled and the completed arrays (afterany):
+    # nothing to select from on mcimone-nodes, the one flag set profiled once on milkvs.
+    profiles = {p.run_name: p for p in read_sweep_files(faults["build_results"]).profiles}
+    assert sorted(profiles) == [
+        "mcimone-milkvs-stories15M-fastest",
+        "mcimone-nodes-stories15M-fastest",
+        "mcimone-nodes-stories15M-slowest",
+    ]
+    assert profiles["mcimone-milkvs-stories15M-fastest"].status == "ok"
+    for selector in ["fastest", "slowest"]:
+        assert profiles[f"mcimone-nodes-stories15M-{selector}"].status == (
+            "no finished run of stories15M on mcimone-nodes to select from"
+        )
 
 
 def test_missing_partition_is_refused_before_anything_is_submitted(slurm, workspace, tmp_path):
