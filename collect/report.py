@@ -412,12 +412,17 @@ def _profile_html(item: ProfileAnalysis) -> str:
     parts = [f"<h4>{escape(item.label)}</h4>"]
     facts = [
         f"run {profile.run_name}",
+        *([f"selected as {info['selector']}"] if info.get("selector") else []),
+        *([f"its runs' mean {info['selected_tok_s']} tok/s"] if "selected_tok_s" in info else []),
         f"event {info.get('event', '?')}",
         f"call graph {info.get('call_graph', '?')}",
         f"{info.get('samples', '?')} samples",
+        *([f"{info['duration_s']} s to record and render"] if "duration_s" in info else []),
         f"status {profile.status}",
     ]
     parts.append(f'<p class="note">{escape("; ".join(facts))}</p>')
+    if info.get("command"):
+        parts.append(f"<pre>{escape(str(info['command']))}</pre>")
     if profile.status != "ok":
         parts.append(f'<p class="off">{escape(f"Profile failed: {profile.status}")}</p>')
     if profile.svg_text:

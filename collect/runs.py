@@ -185,7 +185,7 @@ def run_status(
     timeout, cancelled, or failed (a failed build, OUT_OF_MEMORY, NODE_FAIL, ...).
     """
     if files.meta is None or files.exit_status is None:
-        scheduled = _slurm_status(files, slurm or SlurmFacts())
+        scheduled = slurm_status(files, slurm or SlurmFacts())
         if scheduled is not None:
             return scheduled
     if not files.started:
@@ -208,7 +208,7 @@ def run_status(
     return STATUS_OK, ""
 
 
-def _slurm_status(files: RunFiles, slurm: SlurmFacts) -> tuple[str, str] | None:
+def slurm_status(files: RunFiles, slurm: SlurmFacts) -> tuple[str, str] | None:
     """Status of a run that left no status: from the scheduler's state, None if it says nothing."""
     job, build = slurm.job, slurm.build
     state = job.get("state")
@@ -261,7 +261,7 @@ def run_record(files: RunFiles, sweep: SweepFacts) -> dict:
         **planned,
         **(files.meta or {}),
     }
-    slurm = _slurm_facts(record, sweep)
+    slurm = slurm_facts(record, sweep)
     status, reason = run_status(files, figures["tok_s"], slurm)
     # A run killed before it wrote meta.json: the scheduler knows its job and node.
     for column, key in (
@@ -280,7 +280,7 @@ def run_record(files: RunFiles, sweep: SweepFacts) -> dict:
     return record
 
 
-def _slurm_facts(record: dict, sweep: SweepFacts) -> SlurmFacts:
+def slurm_facts(record: dict, sweep: SweepFacts) -> SlurmFacts:
     """The scheduler's view of a run (empty outside Slurm sweeps)."""
     if not sweep.scheduler:
         return SlurmFacts()
@@ -320,6 +320,22 @@ def parse_run_name(run_name: str, flag_sets: Iterable[str] = ()) -> dict:
     }
 
 
+def read_manifest_lines(text: str) -> list[tuple[list[str], dict]]:
+    """(the fields, the static metadata JSON: {} when it does not parse) of every line of
+    manifest.tsv with at least its first six columns, in order."""
+    lines = []
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 6:
+            continue
+        try:
+            static_meta = json.loads(fields[8]) if len(fields) > 8 else {}
+        except json.JSONDecodeError:
+            static_meta = {}
+        lines.append((fields, static_meta if isinstance(static_meta, dict) else {}))
+    return lines
+
+
 def read_manifest(text: str) -> dict[str, dict]:
     """run_name -> planned facts (index, model, flag_set, threads, repetition, and the
     run's static metadata from the last column when it parses).
@@ -330,20 +346,13 @@ def read_manifest(text: str) -> dict[str, dict]:
     '/' (bandwidth/..., warmup/...) are characterisation, not runs, and are skipped too.
     """
     planned_runs = {}
-    for line in text.splitlines():
-        fields = line.split("\t")
-        if len(fields) < 6:
-            continue
+    for fields, static_meta in read_manifest_lines(text):
         index, run_name, model, flag_set, threads, repetition = fields[:6]
         if "/" in run_name:
             continue
         try:
-            static_meta = json.loads(fields[8]) if len(fields) > 8 else {}
-        except json.JSONDecodeError:
-            static_meta = {}
-        try:
             planned_runs[run_name] = {
-                **(static_meta if isinstance(static_meta, dict) else {}),
+                **static_meta,
                 "index": int(index),
                 "model": model,
                 "flag_set": flag_set,

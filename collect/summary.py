@@ -81,8 +81,25 @@ def render_summary(analysis: Analysis | pd.DataFrame, plot_files: Sequence[Path]
         lines += [f"- [{path.stem}]({path.as_posix()})" for path in plot_files]
         lines += [""]
     lines += ["## Flame graphs", "", analysis.flame_graph_status(), ""]
+    lines += _hottest_frame_lines(analysis)
     lines += _failures_section(runs)
     return "\n".join(lines) + "\n"
+
+
+def _hottest_frame_lines(analysis: Analysis) -> list[str]:
+    """One line per profile with folded stacks: the function with the most self samples."""
+    lines = []
+    for item in analysis.profiles or []:
+        if item.top is None or item.top.empty:
+            continue
+        hottest = item.top.iloc[0]
+        selector = item.profile.info.get("selector")
+        chosen = f" ({selector})" if selector else ""
+        lines.append(
+            f"- {item.label}{chosen}: hottest frame `{hottest.function}`, "
+            f"{hottest.self_pct:.1f} % of samples"
+        )
+    return [*lines, ""] if lines else []
 
 
 def _overview(analysis: Analysis) -> str:

@@ -13,7 +13,17 @@ import pandas as pd
 
 from collect.profiles import fold_perf_script, format_folded
 from collect.roofline import BANDWIDTH_COLUMNS
-from collect.runs import RunFiles, SweepFacts, read_run_files, run_record, runs_table
+from collect.runs import (
+    RunFiles,
+    SweepFacts,
+    read_manifest_lines,
+    read_run_files,
+    read_sweep_facts,
+    run_record,
+    runs_table,
+    slurm_facts,
+    slurm_status,
+)
 
 # Longest text of one recorded file shown in the report (a manifest of 10,000 runs is
 # not): longer files are cut, saying so.
@@ -22,6 +32,8 @@ MAX_RECORDED_TEXT = 20_000
 # `perf script` output of a profiling run, folded by the collector when the run has no
 # profile.folded: the sweep leaves it when FlameGraph could not fold it on the node.
 PERF_SCRIPT_FILE = "perf.script"
+# Run names of the manifest's profiling lines: profile/<name> runs in profiles/<name>/.
+PROFILE_PREFIX = "profile/"
 
 
 @dataclass
@@ -113,20 +125,52 @@ def read_warmups(results_dir: Path) -> pd.DataFrame | None:
 
 
 def read_profiles(results_dir: Path) -> list[Profile] | None:
-    """The profiling runs under profiles/, by name; None without a profiles/ directory."""
+    """The profiling runs, by name: every directory under profiles/ and every profile/ line
+    of the manifest. One that left no profile.json gets the manifest's facts and a status
+    saying why (the scheduler's view on Slurm: timeout, cancelled, ...). None when the sweep
+    planned none and wrote no profiles/ directory."""
     profiles_dir = results_dir / "profiles"
-    if not profiles_dir.is_dir():
+    planned = {
+        fields[1].removeprefix(PROFILE_PREFIX): meta
+        for fields, meta in read_manifest_lines(_read_text(results_dir / "manifest.tsv") or "")
+        if fields[1].startswith(PROFILE_PREFIX)
+    }
+    if not planned and not profiles_dir.is_dir():
         return None
-    return [
-        Profile(
-            run_name=path.name,
-            info=_read_json_object(path / "profile.json") or {},
-            folded_text=_folded_text(path),
-            svg_text=_read_text(path / "flamegraph.svg"),
+    started = (
+        {path.name for path in profiles_dir.iterdir() if path.is_dir()}
+        if profiles_dir.is_dir()
+        else set()
+    )
+    sweep = None  # read once, when a profile needs the scheduler's view
+    profiles = []
+    for name in sorted(started | planned.keys()):
+        path = profiles_dir / name
+        info = _read_json_object(path / "profile.json")
+        if info is None:
+            sweep = sweep or read_sweep_facts(results_dir)
+            status = _unfinished_status(path, name in started, planned.get(name, {}), sweep)
+            info = {**planned.get(name, {}), "status": status}
+        profiles.append(
+            Profile(
+                run_name=name,
+                info=info,
+                folded_text=_folded_text(path),
+                svg_text=_read_text(path / "flamegraph.svg"),
+            )
         )
-        for path in sorted(profiles_dir.iterdir())
-        if path.is_dir()
-    ]
+    return profiles
+
+
+def _unfinished_status(path: Path, started: bool, planned: dict, sweep: SweepFacts) -> str:
+    """Why a profiling run left no profile.json."""
+    files = RunFiles(path.name, started=started, slurm_text=_read_text(path / "slurm.out"))
+    scheduled = slurm_status(files, slurm_facts(planned, sweep))
+    if scheduled is not None:
+        return scheduled[1]
+    if started:
+        return "profiling run did not finish (no profile.json)"
+    return "profiling run never started (no directory under profiles/)"
 
 
 def _folded_text(profile_dir: Path) -> str | None:

@@ -17,6 +17,7 @@ from collect.runs import (
     collect_runs,
     run_status,
 )
+from collect.sweepfiles import read_profiles
 
 OK_STDERR = "achieved tok/s: 123.4\n"
 
@@ -155,3 +156,50 @@ def test_collect_runs_of_a_slurm_sweep(tmp_path):
     assert table.loc[3, "host"] == "n3"
     assert table.loc[2, "slurm_job_id"] == 22 and table.loc[2, "host"] == "n2"
     assert str(table["slurm_job_id"].dtype) == "Int64"
+
+
+def test_profiles_that_left_no_profile_json_say_why(tmp_path):
+    """Profiling runs of the manifest: one ok, one killed by its time limit, one cancelled
+    before it started, one of a local sweep that never started."""
+    planned = {
+        5: ("p1-m-fastest", "p1"),
+        6: ("p1-m-slowest", "p1"),
+        7: ("p2-m-fastest", "p2"),
+        8: ("local-m-fastest", "local"),
+    }
+    (tmp_path / "manifest.tsv").write_text(
+        "".join(
+            f"{i}\tprofile/{name}\tm\t{name.rsplit('-', 1)[1]}\t0\t0\t-\tckpt\t"
+            + json.dumps({"index": i, "run_name": name, "partition": partition, "model": "m"})
+            + "\n"
+            for i, (name, partition) in planned.items()
+        )
+    )
+    ok = tmp_path / "profiles" / "p1-m-fastest"
+    ok.mkdir(parents=True)
+    (ok / "profile.json").write_text(json.dumps({"status": "ok", "flag_set": "O3"}))
+    killed_dir = tmp_path / "profiles" / "p1-m-slowest"
+    killed_dir.mkdir()
+    (killed_dir / "slurm.out").write_text(
+        "slurmstepd: error: *** JOB 81 ON n1 CANCELLED AT 2026-11-25T13:28:41 DUE TO TIME "
+        "LIMIT ***\n"
+    )
+    (tmp_path / "scheduler.json").write_text(
+        json.dumps(
+            {
+                "builds": {"p1": {"state": "COMPLETED"}, "p2": {"state": "COMPLETED"}},
+                "runs": {"7": {"job_id": None, "array_job_id": 90, "array_task_id": 0,
+                               "state": "CANCELLED", "reason": "None"}},
+            }
+        )
+    )  # fmt: skip
+    profiles = {p.run_name: p for p in read_profiles(tmp_path)}
+    assert sorted(profiles) == sorted(name for name, _ in planned.values())
+    assert profiles["p1-m-fastest"].status == "ok"
+    assert "reached its time limit (TIMEOUT)" in profiles["p1-m-slowest"].status
+    assert "90_0" in profiles["p2-m-fastest"].status
+    assert "was cancelled" in profiles["p2-m-fastest"].status
+    assert profiles["p2-m-fastest"].info["model"] == "m"  # the manifest's facts
+    assert profiles["local-m-fastest"].status == (
+        "profiling run never started (no directory under profiles/)"
+    )

@@ -112,6 +112,12 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     if flame_graphs:
         assert "2 of 2 profiling runs ok, 2 with a flame graph (perf record -e " in summary.stdout
         assert report.count('<object type="image/svg+xml"') == 2
+    for selector in ("fastest", "slowest"):
+        flag_set, threads = expected[selector]
+        assert (
+            f"- local / stories15M / {flag_set} / {threads} thread{'s' if threads > 1 else ''} "
+            f"({selector}): hottest frame `matmul"
+        ) in summary.stdout
 
 
 def test_frame_pointer_profile_of_a_named_flag_set_without_flamegraph(sweep_args, tmp_path):

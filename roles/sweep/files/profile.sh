@@ -5,12 +5,13 @@
 # and flamegraph.pl. Leaves in RUN_DIR profile.folded and flamegraph.svg (or, without
 # FlameGraph, perf.script for the collector to fold), stdout.txt, stderr.txt and, last,
 # profile.json: META (a JSON object) with host, event (what perf recorded), call_graph,
-# frequency, samples, svg_off_reason and status ("ok" or why it failed).
+# frequency, samples, command (the perf record command), duration_s (recording, perf script
+# and FlameGraph), svg_off_reason and status ("ok" or why it failed).
 set -uo pipefail
 run_dir=$1 meta=$2 event=$3 call_graph=$4 frequency=$5 flamegraph_dir=$6 svg_off_reason=$7 keep_data=$8
 shift 9
 cd "$run_dir" || exit 1
-samples=0
+samples=0 command="" start_ns=$(date +%s%N)
 
 json_string() {
   local text=${1//\\/\\\\}
@@ -19,9 +20,11 @@ json_string() {
 
 # finish STATUS: writes profile.json; exits 0 when STATUS is ok.
 finish() {
-  printf '%s, "host": %s, "event": %s, "call_graph": %s, "frequency": %d, "samples": %d, "svg_off_reason": %s, "status": %s}\n' \
+  local elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
+  printf '%s, "host": %s, "event": %s, "call_graph": %s, "frequency": %d, "samples": %d, "command": %s, "duration_s": %d.%03d, "svg_off_reason": %s, "status": %s}\n' \
     "${meta%\}}" "$(json_string "$(hostname)")" "$(json_string "$event")" "$(json_string "$call_graph")" \
-    "$frequency" "$samples" "$(json_string "$svg_off_reason")" "$(json_string "$1")" > profile.json.tmp
+    "$frequency" "$samples" "$(json_string "$command")" $((elapsed_ms / 1000)) $((elapsed_ms % 1000)) \
+    "$(json_string "$svg_off_reason")" "$(json_string "$1")" > profile.json.tmp
   mv -f profile.json.tmp profile.json
   [[ $keep_data == true ]] || rm -f perf.data
   [[ $1 == ok ]]
@@ -37,8 +40,9 @@ if ! perf record -q -e "$event" -o probe.data -- true > /dev/null 2> probe.err; 
   event=cpu-clock
 fi
 rm -f probe.data probe.err
-if ! perf record -q -e "$event" --call-graph "$call_graph" -F "$frequency" -o perf.data \
-    -- "$@" > stdout.txt 2> stderr.txt; then
+record=(perf record -q -e "$event" --call-graph "$call_graph" -F "$frequency" -o perf.data -- "$@")
+command="OMP_NUM_THREADS=${OMP_NUM_THREADS:-} ${record[*]@Q}"
+if ! "${record[@]}" > stdout.txt 2> stderr.txt; then
   finish "perf record -e $event failed on $(hostname): $(tail -n 2 stderr.txt | tr '\n' ' ')"
 fi
 event=$(perf evlist -i perf.data 2> /dev/null | head -n 1)
