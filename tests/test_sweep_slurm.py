@@ -399,3 +399,24 @@ def test_missing_partition_is_refused_before_anything_is_submitted(slurm, worksp
     assert "Probing no-such-partition failed" in output
     assert "invalid partition specified" in output and "sweep_partitions" in output
     assert not list(tmp_path.glob("*/remote.json"))
+
+
+def test_default_thread_counts_come_from_the_partition_s_cores(slurm, workspace, tmp_path):
+    # No sweep_threads and no cores in the inventory: sinfo's CPUs of the node, and the
+    # thread counts 1, 2, 4, ... up to them.
+    run_playbook(
+        "sweep.yml",
+        *slurm_args(
+            workspace, tmp_path, "sweep_repetitions=1", "sweep_steps=8", "sweep_bandwidth=false",
+            "sweep_warmup_runs=0", "sweep_profile=false",
+            {"sweep_flag_sets": {"O3-openmp": "-O3 -fopenmp"},
+             "sweep_partitions": [{"name": "mcimone-milkvs"}]},
+        ),
+    )  # fmt: skip
+    cores = os.cpu_count()
+    expected = [1 << power for power in range(cores.bit_length()) if 1 << power < cores] + [cores]
+    (partition,) = json.loads((tmp_path / "latest" / "sweep.json").read_text())["partitions"]
+    assert (partition["cores"], partition["threads"]) == (cores, expected)
+    runs = runs_csv(tmp_path / "latest")
+    assert sorted(runs["threads"]) == expected
+    assert (runs["status"] == "ok").all(), runs["reason"].to_list()
