@@ -1,12 +1,13 @@
 #!/bin/bash
 # profile.sh RUN_DIR META EVENT CALL_GRAPH FREQUENCY FLAMEGRAPH_DIR SVG_OFF_REASON KEEP_DATA -- COMMAND...
+# (CALL_GRAPH: perf record's --call-graph value, fp or dwarf,STACK_BYTES)
 # One profiling run (run-config.sh calls it with the selected configuration's run command):
 # perf record of COMMAND, then on this node perf script, FlameGraph's stackcollapse-perf.pl
 # and flamegraph.pl. Leaves in RUN_DIR profile.folded and flamegraph.svg (or, without
 # FlameGraph, perf.script for the collector to fold), stdout.txt, stderr.txt and, last,
-# profile.json: META (a JSON object) with host, event (what perf recorded), call_graph,
-# frequency, samples, command (the perf record command), duration_s (recording, perf script
-# and FlameGraph), svg_off_reason and status ("ok" or why it failed).
+# profile.json: META (a JSON object) with host, event (what perf recorded), call_graph (fp
+# or dwarf), frequency, samples, command (the perf record command), duration_s (recording,
+# perf script and FlameGraph), svg_off_reason and status ("ok" or why it failed).
 set -uo pipefail
 run_dir=$1 meta=$2 event=$3 call_graph=$4 frequency=$5 flamegraph_dir=$6 svg_off_reason=$7 keep_data=$8
 shift 9
@@ -22,7 +23,7 @@ json_string() {
 finish() {
   local elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
   printf '%s, "host": %s, "event": %s, "call_graph": %s, "frequency": %d, "samples": %d, "command": %s, "duration_s": %d.%03d, "svg_off_reason": %s, "status": %s}\n' \
-    "${meta%\}}" "$(json_string "$(hostname)")" "$(json_string "$event")" "$(json_string "$call_graph")" \
+    "${meta%\}}" "$(json_string "$(hostname)")" "$(json_string "$event")" "$(json_string "${call_graph%%,*}")" \
     "$frequency" "$samples" "$(json_string "$command")" $((elapsed_ms / 1000)) $((elapsed_ms % 1000)) \
     "$(json_string "$svg_off_reason")" "$(json_string "$1")" > profile.json.tmp
   mv -f profile.json.tmp profile.json
