@@ -176,7 +176,15 @@ def test_profile_with_no_finished_run_is_failed_with_its_reason(sweep_args, tmp_
 
 
 def test_unchanged_builds_are_not_built_again(sweep_args, workspace):
-    quick = [*sweep_args, "-e", "sweep_steps=4", "-e", "sweep_repetitions=1"]
+    quick = [
+        *sweep_args,
+        "-e",
+        "sweep_steps=4",
+        "-e",
+        "sweep_repetitions=1",
+        "-e",
+        "sweep_profile=false",
+    ]
     run_playbook("sweep.yml", *quick)
     binaries = {name: (workspace / "bin" / "local" / name / "run") for name in FLAG_SETS}
     built_at = {name: path.stat().st_mtime_ns for name, path in binaries.items()}
@@ -217,6 +225,8 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
         f"sweep_results_dir={results}",
         "-e",
         "sweep_steps=4",
+        "-e",
+        "sweep_profile=false",
         *(x for arg in args for x in ("-e", arg)),
         cwd=project,
     )
@@ -299,3 +309,8 @@ def test_prompt_is_passed_literally(sweep_args, tmp_path):
     assert (run_dir / "status").read_text().strip() == "0"
     # run.c echoes the prompt's tokens (all but the first) before generating.
     assert '"Lily"; touch' in (run_dir / "stdout.txt").read_text()
+    # The profiling run got the same prompt, literally, and profile.json quotes it as JSON.
+    profile_dir = tmp_path / "results" / "latest" / "profiles" / "local-stories15M-fastest"
+    assert '"Lily"; touch' in (profile_dir / "stdout.txt").read_text()
+    profile = json.loads((profile_dir / "profile.json").read_text())
+    assert profile["status"] == "ok" and "Lily" in profile["command"]
