@@ -175,7 +175,7 @@ def test_profile_with_no_finished_run_is_failed_with_its_reason(sweep_args, tmp_
     ) in summary
 
 
-def test_unchanged_builds_are_not_built_again(sweep_args, workspace):
+def test_unchanged_builds_are_not_built_again(sweep_args, workspace, tmp_path):
     quick = [
         *sweep_args,
         "-e",
@@ -194,6 +194,8 @@ def test_unchanged_builds_are_not_built_again(sweep_args, workspace):
         assert f"unchanged {name}" in second.stdout
         assert binaries[name].stat().st_mtime_ns == built_at[name]
     assert "built " not in second.stdout
+    summary = summarize(tmp_path / "results" / "latest").stdout
+    assert "Flame graphs were not recorded: sweep_profile is false." in summary
 
 
 def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
