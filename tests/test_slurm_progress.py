@@ -292,7 +292,8 @@ def test_pending_while_builds_run(sweep):
     )
     line = sweep.report()
     assert line == (
-        "pending 5, running 0, done 0 (0 failed) of 5 runs; builds: p1 RUNNING, p2 PENDING"
+        "pending 5 (Dependency 5), running 0, done 0 (0 failed) of 5 runs; "
+        "builds: p1 RUNNING, p2 PENDING (Resources)"
     )
     assert sweep.state()["runs"]["4"]["reason"] == "Dependency"
 
