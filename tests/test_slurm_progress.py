@@ -488,7 +488,9 @@ def test_array_task_running_before_its_files_exist_counts_as_running(sweep, vers
     assert sorted(runs, key=int) == ["0", "1", "2", "3", "4", "5"]
     assert "n6" not in json.dumps(sweep.state()) and "n7" not in json.dumps(sweep.state())
     (call,) = sweep.calls().splitlines()
-    assert "--me --jobs=100,101,110,111" in call and "SLURM_BITSTR_LEN=0" in call
+    assert (
+        "--me --states=all --jobs=100,101,110,111 --json" in call and "SLURM_BITSTR_LEN=0" in call
+    )
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ SQUEUE_TEXT_FORMAT = "%A|%F|%K|%T|%r|%N|%j"
 SACCT_TEXT_FORMAT = "JobID,JobIDRaw,State,Reason,ExitCode,NodeList,JobName"
 # sacct's JobID: 12, 11_3 (a task) or 11_[4-7%2] (tasks that never started).
 SACCT_JOB_ID = re.compile(r"^(\d+)(?:_(?:(\d+)|\[(.*)\]))?$")
-# squeue --jobs= naming only jobs it has forgotten (text mode): none of them is listed.
+# squeue --jobs= naming only jobs it has forgotten: none of them is listed.
 FORGOTTEN = "Invalid job id specified"
 QUERY_TIMEOUT = 120  # seconds
 # Full array task lists: without it Slurm cuts them at 64 characters and adds "...".
@@ -146,23 +146,24 @@ def run_query(command):
 
 
 def squeue(way, job_ids):
-    """The scheduler's records of these jobs (and their array tasks) that squeue still lists."""
+    """The scheduler's records of these jobs (and their array tasks) that squeue still lists:
+    finished ones too (--states=all; 24.11's --json lists them only then)."""
     ids = ",".join(str(job) for job in sorted(job_ids))
+    command = ["squeue", "--me", "--states=all", f"--jobs={ids}"]
     if way == "json":
-        # 22.05 ignores --me and --jobs with --json: ours() still selects.
-        raw = jmespath.search(
-            SQUEUE_JSON_FIELDS,
-            json.loads(run_query(["squeue", "--json", "--me", f"--jobs={ids}"])),
-        )
+        command += ["--json"]  # 22.05 ignores the filters with --json: ours() still selects
     else:
-        command = ["squeue", "--noheader", "--array", "--me", "--states=all", f"--jobs={ids}"]
-        try:
-            lines = run_query([*command, f"--format={SQUEUE_TEXT_FORMAT}"]).splitlines()
-        except RuntimeError as error:
-            if FORGOTTEN not in str(error):
-                raise
-            lines = []
-        raw = [squeue_text_record(line) for line in lines if line.strip()]
+        command += ["--noheader", "--array", f"--format={SQUEUE_TEXT_FORMAT}"]
+    try:
+        answer = run_query(command)
+    except RuntimeError as error:
+        if FORGOTTEN not in str(error):
+            raise
+        return []
+    if way == "json":
+        raw = jmespath.search(SQUEUE_JSON_FIELDS, json.loads(answer))
+    else:
+        raw = [squeue_text_record(line) for line in answer.splitlines() if line.strip()]
     return selected(raw, job_ids)
 
 
