@@ -131,8 +131,8 @@ def test_without_json_json_is_tried_once_and_only_the_sweep_s_jobs_are_asked(jso
 
 
 def test_a_sweep_pending_past_its_wait_timeout_names_the_reasons(slurm, workspace, tmp_path):
-    """Held jobs (sbatch --hold) never start: the wait times out naming why the build is
-    pending (JobHeldUser) and why the runs are (Dependency); the jobs stay queued."""
+    """Held jobs (sbatch --hold) never start: the wait times out naming why the build and
+    the runs are pending (JobHeldUser), as the scheduler still says after it."""
     conf = {"SLURM_CONF": slurm["SLURM_CONF"]}
     held = {
         "sweep_flag_sets": {"O3": "-O3"},
@@ -148,13 +148,22 @@ def test_a_sweep_pending_past_its_wait_timeout_names_the_reasons(slurm, workspac
     jobs = line.split("\t")[1:3]
     try:
         output = " ".join(done.stdout.split())
+        failure = output[output.find("fatal: ") :][:600]
         assert done.returncode != 0
-        assert "still not finished after 3 s (the jobs go on): pending 2 (Dependency 2)" in output
-        assert "builds: mcimone-nodes PENDING (JobHeldUser)" in output
-        states = subprocess.run(
-            ["squeue", "--noheader", "--states=all", "--format=%T %r", f"--jobs={','.join(jobs)}"],
+        # still pending after the failure: the reasons the scheduler gives now
+        listed = subprocess.run(
+            ["squeue", "--noheader", "--format=%A %T %r", f"--jobs={','.join(jobs)}"],
             env=slurm, capture_output=True, text=True, check=True,
-        ).stdout.split("\n")  # fmt: skip
-        assert sorted(filter(None, states)) == ["PENDING Dependency", "PENDING JobHeldUser"]
+        ).stdout  # fmt: skip
+        scheduler = {job: rest for job, *rest in map(str.split, listed.splitlines())}
+        build, array = scheduler[jobs[0]], scheduler[jobs[1]]
+        assert build[0] == "PENDING" and array[0] == "PENDING", scheduler
+        build_reason, array_reason = build[1], array[1]
+        assert build_reason == "JobHeldUser"
+        assert (
+            f"still not finished after 3 s (the jobs go on): pending 2 ({array_reason} 2), "
+            f"running 0, done 0 (0 failed) of 2 runs; builds: mcimone-nodes PENDING "
+            f"({build_reason})"
+        ) in failure, failure
     finally:
         subprocess.run(["scancel", *jobs], env=slurm, check=False)
