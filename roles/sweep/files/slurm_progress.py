@@ -243,11 +243,10 @@ def normalise(record):
 
 
 def base_state(state):
-    """Slurm's base state: a string (22.05), a list of flags (23.02+) or text such as
-    "CANCELLED by 1000" (sacct --parsable2)."""
+    """Slurm's base state: a string (22.05, 23.02), a list of flags with the base state
+    first (23.11+) or text such as "CANCELLED by 1000" (sacct --parsable2)."""
     if isinstance(state, list):
-        bases = [flag for flag in state if flag in FINAL_STATES | WAITING_STATES]
-        state = (bases or state or [None])[0]
+        state = state[0] if state else None
     if isinstance(state, str) and state.split():
         return state.split()[0]
     return "UNKNOWN"
