@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jmespath
 import pytest
 from conftest import PROJECT, run_playbook
 
@@ -596,17 +597,68 @@ def test_slurm_22_05_text_capture(sweep):
     assert "--json" not in calls and "/sacct " not in calls
 
 
-def test_array_task_string_is_asked_for_whole(sweep):
+SLURM_24_11 = SLURM_DATA / "24.11"
+# The 24.11 capture as a sweep: "built" by job 1 (which ran into its time limit), array 3
+# of 6 tasks (0 completed, 1 failed with exit 3, 2 and 3 running, 4-5 throttled).
+CAPTURED_24_11 = "p1\t1\t3\t0\t6\n"
+
+
+def test_slurm_24_11_capture(sweep):
+    sweep.jobs(CAPTURED_24_11, 6)
+    sweep.status(0, 0)
+    sweep.record(
+        "squeue.json",
+        SLURM_24_11
+        / "squeue--json--states=all.array-running-pending-completed-failed-timeout-cancelled.json",
+    )
+    assert sweep.report() == (
+        "pending 2 (JobArrayTaskLimit 2), running 2, done 2 (1 failed) of 6 runs; "
+        "builds: p1 TIMEOUT"
+    )
+    state = sweep.state()
+    # tasks 2 and 3 run with job ids of their own, before any file of theirs exists
+    assert [(state["runs"][i]["job_id"], state["runs"][i]["node"]) for i in "23"] == [
+        (6, "vm"), (7, "vm"),
+    ]  # fmt: skip
+    assert state["runs"]["1"]["exit_code"] == "3:0" and state["builds"]["p1"]["exit_code"] == "0:15"
+    sweep.record(
+        "squeue.json", SLURM_24_11 / "squeue--json--states=all.after-cancelling-task-3.json"
+    )
+    assert sweep.report().startswith(
+        "pending 1 (JobArrayTaskLimit 1), running 2, done 3 (2 failed)"
+    )
+    state = sweep.state()
+    assert (state["runs"]["3"]["state"], state["runs"]["3"]["exit_code"]) == ("CANCELLED", "0:15")
+    # the last pending task keeps the array's own job id
+    assert (state["runs"]["5"]["job_id"], state["runs"]["5"]["state"]) == (3, "PENDING")
+
+
+@pytest.mark.parametrize(
+    ("cut", "whole", "job_id", "primes"),
+    [
+        (SLURM_22_05 / "squeue-mid.json", SLURM_22_05 / "squeue-mid-bitstr0.json", 27, 46),
+        (
+            SLURM_24_11 / "squeue--json.long-pending-array.json",
+            SLURM_24_11 / "squeue--json.long-pending-array.SLURM_BITSTR_LEN=0.json",
+            10,
+            62,
+        ),
+    ],
+)
+def test_array_task_string_is_asked_for_whole(cut, whole, job_id, primes):
     """Slurm cuts array_task_string at 64 characters unless SLURM_BITSTR_LEN=0; both
-    recorded on 22.05 for a held array of the primes below 200."""
-    cut = json.loads((SLURM_22_05 / "squeue-mid.json").read_text())
-    whole = json.loads((SLURM_22_05 / "squeue-mid-bitstr0.json").read_text())
-    (cut_text,) = [j["array_task_string"] for j in cut["jobs"] if j["job_id"] == 27]
-    (whole_text,) = [j["array_task_string"] for j in whole["jobs"] if j["job_id"] == 27]
-    assert cut_text.endswith("...") and len(progress.task_ids(cut_text, 200)) < 46
-    assert progress.task_ids(whole_text, 200)[-3:] == [191, 193, 197, 199][-3:]
-    assert len(progress.task_ids(whole_text, 200)) == 46
+    recorded (22.05, 24.11) for a held array over the primes below 200 or 300."""
+    (cut_text,) = jmespath.search(f"jobs[?job_id==`{job_id}`].array_task_string", load_json(cut))
+    (whole_text,) = jmespath.search(
+        f"jobs[?job_id==`{job_id}`].array_task_string", load_json(whole)
+    )
+    assert "..." in cut_text and len(progress.task_ids(cut_text, 300)) < primes
+    assert len(progress.task_ids(whole_text, 300)) == primes
     assert progress.QUERY_ENVIRONMENT["SLURM_BITSTR_LEN"] == "0"
+
+
+def load_json(path):
+    return json.loads(Path(path).read_text())
 
 
 @pytest.mark.parametrize(
