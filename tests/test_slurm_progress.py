@@ -686,3 +686,37 @@ def test_exit_codes_of_every_release(code, text):
 )
 def test_sacct_bitmask_of_never_started_tasks(text, tasks):
     assert progress.task_ids(text, 10) == tasks
+
+
+# --- polling ---------------------------------------------------------------------------------
+
+
+def test_poll_backs_off_while_nothing_changes_and_starts_again_on_a_change(tmp_path):
+    """llamasweep.sweep.poll: the status command prints "same" four times, then "changed"
+    twice, then "finished". The wait after a repeated line doubles from interval up to
+    max_interval; after a new line it is interval again (the waits the action returns)."""
+    status = tmp_path / "status.sh"
+    status.write_text(
+        f"echo >> {tmp_path}/calls\n"
+        f"n=$(wc -l < {tmp_path}/calls)\n"
+        'if [ "$n" -le 4 ]; then echo same; elif [ "$n" -le 6 ]; then echo changed;'
+        " else echo finished; fi\n"
+    )
+    playbook = tmp_path / "poll.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - llamasweep.sweep.poll:\n"
+        f"        command: [sh, {status}]\n        interval: 0.1\n        max_interval: 0.4\n"
+        "      register: polled\n"
+        "    - ansible.builtin.copy:\n"
+        "        content: '{{ polled.waits | to_json }}'\n"
+        f"        dest: {tmp_path}/waits.json\n        mode: '0600'\n"
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), str(playbook)],
+        cwd=PROJECT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    # after: same (new), same, same, same (capped), changed (new), changed; then finished
+    assert json.loads((tmp_path / "waits.json").read_text()) == [0.1, 0.2, 0.4, 0.4, 0.1, 0.2]
+    assert len((tmp_path / "calls").read_text().splitlines()) == 7

@@ -31,6 +31,7 @@ class ActionModule(ActionBase):
         wait = interval
         host = task_vars.get("inventory_hostname", "")
         last_line = None
+        result["waits"] = []  # seconds slept between polls
         while True:
             answer = self._low_level_execute_command(command)
             if answer["rc"] != 0:
@@ -54,4 +55,5 @@ class ActionModule(ActionBase):
                     msg=f"still not finished after {timeout:g} s (the jobs go on): {line}",
                 )
                 return result
-            time.sleep(min(wait, left))
+            result["waits"].append(min(wait, left))
+            time.sleep(result["waits"][-1])

@@ -40,4 +40,9 @@ msg:
   description: The last status line.
   type: str
   returned: always
+waits:
+  description: Seconds slept between polls, in order (their number is the polls made less one).
+  type: list
+  elements: float
+  returned: always
 """
