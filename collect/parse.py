@@ -59,6 +59,10 @@ _NUMBER = r"[0-9][0-9.,'’]*"
 _PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _GROUPED_NUMBER = re.compile(r"[0-9]{1,3}([,'’])[0-9]{3}(?:\1[0-9]{3})*(?:\.[0-9]+)?")
 
+# perf prints counts as whole numbers (%.0f), but for clocks in msec (%.2f): a fraction in
+# another count (a comma-decimal locale's grouping: 5.640 page-faults) has no reading.
+_FRACTIONAL_COUNTS = {"task_clock_ms"}
+
 # run.c's `achieved tok/s: %f\n`; a line without its newline was cut short (a run killed
 # while writing it) and is no figure.
 _TOK_S_LINE = re.compile(r"achieved tok/s:[ \t]*(\S*)[ \t\r]*\n")
@@ -125,10 +129,10 @@ def parse_perf_stat(text: str) -> dict[str, float | None]:
         figure = _COUNTER_FIGURES.get(_base_event_name(event))
         if figure is not None and count not in _NOT_MEASURED:
             value = _number(count, grouped=True)
-            previous = figures[figure]
-            if value is None:
+            if value is None or figure not in _FRACTIONAL_COUNTS and not isinstance(value, int):
                 unreadable.add(figure)
             else:
+                previous = figures[figure]
                 figures[figure] = value if previous is None else previous + value
         if cpus_match := _CPUS_UTILIZED_METRIC.search(metrics):
             figures["cpus_utilized"] = _number(cpus_match["value"])

@@ -3,7 +3,9 @@ each comes from)."""
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from test_collect_summarize import SweepWriter
 
 from collect.parse import (
     PERF_FIGURES,
@@ -12,6 +14,7 @@ from collect.parse import (
     parse_tok_s,
     unsupported_events,
 )
+from collect.summary import summarize
 
 DATA = Path(__file__).parent / "data"
 PERF_STAT = DATA / "perf-stat"
@@ -278,21 +281,13 @@ def test_grouped_count_in_threes_reads(count, page_faults):
     assert figures["page_faults"] == page_faults
 
 
-def test_comma_decimal_locale_times_and_metrics_are_no_figures():
-    # What perf prints under de_DE: decimal comma, '.' grouping of counts.
-    perf = (
-        captured_perf_with("406.60 msec task-clock", "1.406,60 msec task-clock")
-        .replace("0.980 CPUs utilized", "0,980 CPUs utilized")
-        .replace("0.414690113 seconds time elapsed", "0,414690113 seconds time elapsed")
-        .replace("0.383195000 seconds user", "0,383195000 seconds user")
-    )
-    figures = parse_perf_stat(perf)
-    assert figures["task_clock_ms"] is None
-    assert figures["cpus_utilized"] is None
-    assert figures["elapsed_s"] is None
-    assert figures["user_s"] is None
-    assert figures["sys_s"] == 0.023631
-    assert figures["page_faults"] == 878
+def test_comma_decimal_locale_leaves_only_the_counts_with_one_reading():
+    # perf under LC_ALL=de_DE.UTF-8: "238,47 msec", "0,984 CPUs", "5.640 page-faults".
+    assert parse_perf_stat(read(PERF_STAT / "perf6.1-de_DE.txt")) == {
+        **NOT_MEASURED,
+        "context_switches": 470,
+        "cpu_migrations": 0,
+    }
 
 
 def test_unreadable_part_of_a_hybrid_sum_is_no_figure():
@@ -314,3 +309,17 @@ def test_unreadable_ipc_metric_is_recomputed_from_the_counts():
 def test_unreadable_count_is_not_an_unsupported_event():
     perf = captured_perf_with("  878      page-faults", "  1.2.3  page-faults")
     assert unsupported_events(perf) == ["cycles", "instructions", "branches", "branch-misses"]
+
+
+def test_summary_of_runs_with_damaged_logs(tmp_path):
+    sweep = SweepWriter(tmp_path / "sweep")
+    sweep.run("local", "O3", 2, 1, stderr="achieved tok/s: 12.5")  # killed mid-line
+    unreadable_perf = tmp_path / "perf.txt"
+    unreadable_perf.write_text(captured_perf_with("  878      page-faults", "  1.2.3  page-faults"))
+    sweep.run("local", "O3-openmp", 2, 1, tok_s=15.0, perf=unreadable_perf)
+    summary = summarize(tmp_path / "sweep")
+    assert "2 runs: 1 ok, 1 failed." in summary
+    runs_csv = pd.read_csv(tmp_path / "sweep" / "runs.csv")
+    assert runs_csv["tok_s"].isna().tolist() == [True, False]
+    assert runs_csv["page_faults"].isna().tolist() == [False, True]
+    assert runs_csv["task_clock_ms"].tolist() == [406.60, 406.60]
