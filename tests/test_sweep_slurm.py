@@ -655,3 +655,35 @@ def test_interrupted_submission_leaves_no_job_queued(slurm, workspace, tmp_path,
     assert f"nothing to wait for: submission of sweep {remote['sweep_id']} interrupted by" in (
         " ".join(waited.stdout.split())
     )
+
+
+def test_submit_script_with_its_stdout_closed_cancels_what_it_submitted(slurm, workspace, tmp_path):
+    # The login node's end of a lost connection: the script's output goes nowhere (SIGPIPE
+    # at its first line, after the first job was created). Its rendered script, run again.
+    remote = submit(
+        workspace, tmp_path, "sweep_repetitions=1", "sweep_steps=8", "sweep_profile=false",
+        {"sweep_flag_sets": {"O3": "-O3"},
+         "sweep_partitions": [{"name": "mcimone-milkvs", **ONE_CORE}]},
+    )  # fmt: skip
+    before = {job["job_id"] for job in sweep_jobs(slurm, remote["sweep_id"])}
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        again = subprocess.run(
+            ["bash", Path(remote["remote_dir"], "submit-slurm.sh")], stdout=writer,
+            stderr=subprocess.PIPE, env=slurm, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+    assert again.returncode == 1
+    assert "interrupted by SIGPIPE; cancelled every job it had submitted" in again.stderr
+    resubmitted = [j for j in sweep_jobs(slurm, remote["sweep_id"]) if j["job_id"] not in before]
+    # the build job it had submitted, and nothing after it
+    assert [(j["name"], state(j)) for j in resubmitted] == [
+        (f"llamasweep-{remote['sweep_id']}-build-mcimone-milkvs", "CANCELLED")
+    ]
+    message = Path(remote["remote_dir"], "submit-cancelled.txt").read_text()
+    assert message.split(": ")[-1].split() == [str(resubmitted[0]["job_id"])]
+    # The jobs of the first submission are not its to cancel.
+    first = [j for j in sweep_jobs(slurm, remote["sweep_id"]) if j["job_id"] in before]
+    assert first and "CANCELLED" not in {state(j) for j in first}, first
