@@ -3,6 +3,7 @@ default array throttle derived from sinfo's node counts, the CPUs each job asks 
 slurm-jobs.tsv's several run arrays read back by the progress report."""
 
 import pytest
+from conftest import PROJECT, run_playbook
 from test_slurm_progress import make_plan, plan, progress
 
 SINFO = [
@@ -85,3 +86,23 @@ def test_progress_reads_several_run_arrays_per_partition(tmp_path):
         21: (8, 2),
     }
     assert arrays[14] == (6, 2)
+
+
+@pytest.mark.parametrize(
+    ("share", "message"),
+    [
+        ("0", 'sweep_slurm_node_share "0" is not valid: give a number above 0 and at most 1'),
+        ("1.5", 'sweep_slurm_node_share "1.5" is not valid: give a number above 0 and at most 1'),
+        ("half", "argument 'sweep_slurm_node_share' is of type str and we were unable to convert"),
+    ],
+)
+def test_bad_node_share_fails_before_anything_is_provisioned(tmp_path, share, message):
+    run = run_playbook(
+        "sweep.yml", "-i", str(PROJECT / "inventory" / "local-slurm.yml"),
+        "-e", f"llamasweep_workspace={tmp_path / 'ws'}",
+        "-e", f"sweep_slurm_node_share={share}", check=False,
+    )  # fmt: skip
+    output = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert message in output
+    assert not (tmp_path / "ws" / "llama2.c").exists()
