@@ -37,8 +37,17 @@ _JOB_LINE = re.compile(r"[^{}\x00-\x1f\x7f]*")
 _SSH_OPTION_VALUE = re.compile(r"[A-Za-z0-9._+/@:,=-]+")
 # ssh options a connection may carry (`-o Name=value` in ansible_ssh_common_args): none runs
 # a program or turns host-key checking off.
-SSH_OPTIONS = ("UserKnownHostsFile", "IdentitiesOnly", "IdentityFile", "ConnectTimeout",
-               "ServerAliveInterval", "ServerAliveCountMax", "ProxyJump", "Port", "User")  # fmt: skip
+SSH_OPTIONS = (
+    "UserKnownHostsFile",
+    "IdentitiesOnly",
+    "IdentityFile",
+    "ConnectTimeout",
+    "ServerAliveInterval",
+    "ServerAliveCountMax",
+    "ProxyJump",
+    "Port",
+    "User",
+)
 CONNECTIONS = ("ssh", "local")
 # Environment of the remote Slurm commands: Slurm's own variables only (SLURM_CONF, ...).
 _ENVIRONMENT_NAME = re.compile(r"SLURM_[A-Z0-9_]+")
@@ -78,11 +87,11 @@ def check_remote(remote: object, results_dir: Path) -> dict:
     for key, value in remote.items():
         _CHECKS[key](key, value, results_dir)
     sweep_dir = remote["remote_dir"]
-    workspace = Path(sweep_dir).parent.parent
-    if remote.get("pythonpath", str(workspace / "lib" / "python")) != str(workspace / "lib" / "python"):
+    modules = str(Path(sweep_dir).parent.parent / "lib" / "python")
+    if remote.get("pythonpath", modules) != modules:
         raise RemoteRefused(
             f"{REMOTE_FILE}: pythonpath {remote['pythonpath']!r} is not the sweep's workspace's "
-            f"({workspace}/lib/python)"
+            f"({modules})"
         )
     if "sweep_id" in remote and Path(sweep_dir).name != remote["sweep_id"]:
         raise RemoteRefused(
@@ -173,7 +182,9 @@ def _check_jobs(key: str, value: object, _results_dir: Path) -> None:
     if not isinstance(value, list) or not all(
         isinstance(line, str) and _JOB_LINE.fullmatch(line) for line in value
     ):
-        raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r} is not a list of lines without {{ }}")
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: {key} = {value!r} is not a list of lines without {{ }}"
+        )
 
 
 def _check_connection(key: str, value: object, results_dir: Path) -> None:

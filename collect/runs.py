@@ -384,7 +384,9 @@ def read_sweep_facts(results_dir: Path) -> SweepFacts:
     build_errors = {}
     if scheduler:
         for build_err in sorted((results_dir / "builds").glob("*/build.err")):
-            lines = [line.strip() for line in (read_text(build_err, results_dir) or "").splitlines()]
+            lines = [
+                line.strip() for line in (read_text(build_err, results_dir) or "").splitlines()
+            ]
             message = " ".join(line for line in lines[:2] if line)
             build_errors[build_err.parent.name] = message[: 2 * _MAX_REASON_LINE]
     return SweepFacts(

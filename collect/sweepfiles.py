@@ -134,7 +134,9 @@ def read_profiles(results_dir: Path) -> list[Profile] | None:
     profiles_dir = results_dir / "profiles"
     planned = {
         fields[1].removeprefix(PROFILE_PREFIX): meta
-        for fields, meta in read_manifest_lines(read_text(results_dir / "manifest.tsv", results_dir) or "")
+        for fields, meta in read_manifest_lines(
+            read_text(results_dir / "manifest.tsv", results_dir) or ""
+        )
         if fields[1].startswith(PROFILE_PREFIX)
     }
     if not planned and not profiles_dir.is_dir():

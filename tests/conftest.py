@@ -130,7 +130,9 @@ def key_fingerprint(key_file: Path) -> str:
 def scanned_fingerprint(port: int, key_type: str) -> str | None:
     """The fingerprint of the key_type host key that 127.0.0.1:port serves now."""
     scan = subprocess.run(
-        ["ssh-keyscan", "-t", key_type, "-p", str(port), "127.0.0.1"], capture_output=True, text=True
+        ["ssh-keyscan", "-t", key_type, "-p", str(port), "127.0.0.1"],
+        capture_output=True,
+        text=True,
     )
     listed = subprocess.run(
         ["ssh-keygen", "-l", "-f", "/dev/stdin"], input=scan.stdout, capture_output=True, text=True

@@ -48,7 +48,9 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     linked_run = "runs/0005-stories15M-O3-openmp-t4-r3"
     (results / linked_run).symlink_to(outside / "run", target_is_directory=True)
     with (results / "manifest.tsv").open("a") as manifest:
-        manifest.write("5\t0005-stories15M-O3-openmp-t4-r3\tstories15M\tO3-openmp\t4\t3\t/bin/run\tckpt.bin\t{}\n")
+        manifest.write(
+            "5\t0005-stories15M-O3-openmp-t4-r3\tstories15M\tO3-openmp\t4\t3\t/bin/run\tckpt.bin\t{}\n"
+        )
     # A Slurm run's slurm.out points inside: read.
     (results / "slurm").mkdir()
     (results / "slurm" / "41_4.out").write_text("slurmstepd: task output\n")
@@ -59,7 +61,9 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     written = summary + (results / "runs.csv").read_text() + (results / "report.html").read_text()
     assert SECRET not in written
     assert not_read(results) == {
-        f"{linked_file}/stderr.txt": f"a link to {outside / 'id_ed25519'}, outside the results directory",
+        f"{linked_file}/stderr.txt": (
+            f"a link to {outside / 'id_ed25519'}, outside the results directory"
+        ),
         linked_run: "a link out of the results directory",
         f"{binary}/perf.txt": "a binary file, not text",
         f"{fifo}/perf.txt": "not a regular file",
@@ -197,5 +201,8 @@ def test_a_sweep_directory_of_another_account_is_not_run(submitted, tmp_path):
     fetched = collect("fetch", "--force", str(submitted))
     message = " ".join(fetched.stderr.split())
     assert fetched.returncode != 0
-    assert f"{foreign} (remote_dir of {submitted}/remote.json) is not a directory of this account's" in message
+    assert (
+        f"{foreign} (remote_dir of {submitted}/remote.json) is not a directory of this account's"
+        in message
+    )
     assert not marker.exists()

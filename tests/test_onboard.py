@@ -121,9 +121,7 @@ def test_a_pin_that_is_not_a_whole_fingerprint_is_refused_before_any_contact(
         assert not (student.home / ".ssh").exists()
 
 
-def test_the_project_key_has_a_passphrase_and_lives_in_ssh_agent(
-    login_node, student, tmp_path
-):
+def test_the_project_key_has_a_passphrase_and_lives_in_ssh_agent(login_node, student, tmp_path):
     """Defaults as a student gets them: HOME's ~/.ssh/llamasweep_ed25519, not the default
     identity; with a passphrase, ssh-agent holds the key and the inventory connects with it."""
     home = tmp_path / "home"
