@@ -111,8 +111,11 @@ def _matching(pattern: re.Pattern, what: str):
 
 def _check_interpreter(key: str, value: object, results_dir: Path) -> None:
     _matching(_PYTHON, "a Python interpreter (python3 or a path)")(key, value, results_dir)
-    own = {sys.executable, os.path.realpath(sys.executable)}
-    if "/" in value and not value.startswith(INTERPRETER_PREFIXES) and value not in own:
+    # This collector's own: the same bin directory, links resolved (.venv may be a link).
+    own = os.path.realpath(os.path.dirname(value)) == os.path.realpath(
+        os.path.dirname(sys.executable)
+    )
+    if "/" in value and not value.startswith(INTERPRETER_PREFIXES) and not own:
         raise RemoteRefused(
             f"{REMOTE_FILE}: {key} = {value!r} is not a system Python (under "
             f"{', '.join(INTERPRETER_PREFIXES)}) nor this collector's ({sys.executable})"

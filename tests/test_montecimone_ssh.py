@@ -118,16 +118,16 @@ def assert_fetch_refuses_unchecked_host_keys(login_node, laptop, latest, tmp_pat
             cwd=PROJECT, capture_output=True, text=True, env=env,
         )  # fmt: skip
 
-    recorded = known_hosts.read_bytes()
-    with login_node.rekeyed():
-        changed = fetch("changed")
-    unknown_host = b""
-    known_hosts.write_bytes(unknown_host)
-    unknown = fetch("unknown")
-    for refused, expected_known_hosts in [(changed, recorded), (unknown, unknown_host)]:
+    def assert_refused(refused: subprocess.CompletedProcess, known_hosts_before: bytes):
         message = " ".join(refused.stderr.split())
         assert refused.returncode != 0, refused.stdout[-3000:]
         assert f"the host key of {entry} is not the one recorded in known_hosts" in message
         assert f"ssh-keygen -R '{entry}'" in message and "make onboard" in message
-        assert known_hosts.read_bytes() == expected_known_hosts
+        assert known_hosts.read_bytes() == known_hosts_before
+
+    recorded = known_hosts.read_bytes()
+    with login_node.rekeyed():
+        assert_refused(fetch("changed"), recorded)
+    known_hosts.write_bytes(b"")  # the login node's key unknown
+    assert_refused(fetch("unknown"), b"")
     assert (latest / "runs.csv").read_bytes() == runs_csv

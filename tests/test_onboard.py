@@ -6,13 +6,17 @@ import json
 import os
 import subprocess
 
-from conftest import run_playbook
+import pexpect
+from conftest import BIN, PROJECT, run_playbook
 
 KEY_NAME = "llamasweep_ed25519"
 
 
 def onboard_args(login_node, student, laptop, password_file, fingerprint=None, key_file=True):
+    """ansible-playbook's arguments; fingerprint: the pin (default the login node's, "" for
+    none: the user confirms)."""
     known_hosts = laptop / "known_hosts"
+    pin = login_node.fingerprint if fingerprint is None else fingerprint
     return [
         "-i", "inventory/montecimone.yml",
         "-e", f"montecimone_host={login_node.host}",
@@ -20,7 +24,7 @@ def onboard_args(login_node, student, laptop, password_file, fingerprint=None, k
         *(["-e", f"onboard_key_file={laptop / KEY_NAME}"] if key_file else []),
         "-e", f"onboard_known_hosts={known_hosts}",
         "-e", json.dumps({"ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts}"}),
-        "-e", f"onboard_host_key_fingerprint={fingerprint or login_node.fingerprint}",
+        "-e", f"onboard_host_key_fingerprint={pin}",
         "--connection-password-file", str(password_file),
     ]  # fmt: skip
 
@@ -156,3 +160,29 @@ def test_the_project_key_has_a_passphrase_and_lives_in_ssh_agent(login_node, stu
         assert "changed=0" in again.stdout
     finally:
         os.kill(int(settings["SSH_AGENT_PID"]), 15)
+
+
+def test_a_confirmed_key_is_the_one_shown_and_the_only_one_recorded(
+    login_node, student, laptop, tmp_path
+):
+    """No published fingerprint: the user is shown one key, as ssh shows it, answers yes
+    (and no passphrase) on a terminal; that key alone is recorded."""
+    password_file = password_file_of(student, tmp_path)
+    args = onboard_args(login_node, student, laptop, password_file, fingerprint="")
+    session = pexpect.spawn(
+        str(BIN / "ansible-playbook"), ["playbooks/onboard.yml", *args],
+        cwd=str(PROJECT), env={**os.environ, "ANSIBLE_NOCOLOR": "1"}, encoding="utf-8",
+        timeout=120,
+    )  # fmt: skip
+    session.expect(r"key fingerprint is (SHA256:\S+)\.")
+    shown = session.match.group(1)
+    session.expect("Are you sure you want to continue connecting")
+    session.sendline("yes")
+    session.expect("Passphrase for the new key")
+    session.sendline("")
+    session.expect(pexpect.EOF)
+    session.close()
+    assert session.exitstatus == 0, session.before[-3000:]
+    assert shown == login_node.fingerprint  # the ed25519 key, as ssh would use
+    assert recorded_fingerprints(laptop / "known_hosts") == [shown]
+    assert key_login(login_node, student, laptop).stdout.strip() == student.name
