@@ -28,8 +28,10 @@ LARGE_MARK = "†"
 
 # What the summary quotes (names, flags, hosts, reasons from run outputs) is data: Markdown
 # and HTML in it must show as text. These are CommonMark's characters that can start markup
-# mid-line (a quoted value is never at the start of a line: newlines become spaces).
-_MARKDOWN_MARKUP = re.compile(r"([\\`*_\[\]<>&~!])")
+# mid-line (a quoted value is never at the start of a line: newlines become spaces); "!"
+# starts an image only before "[", which is escaped, and "_" inside a word (sweep_profile)
+# is never emphasis.
+_MARKDOWN_MARKUP = re.compile(r"([\\`*\[\]<>&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
 def summarize(results_dir: Path, history: Path | None = None, record_history: bool = True) -> str:
@@ -95,7 +97,7 @@ def render_summary(
         lines += ["## Plots", ""]
         lines += [f"- [{path.stem}]({path.as_posix()})" for path in plot_files]
         lines += [""]
-    lines += ["## Flame graphs", "", analysis.flame_graph_status(), ""]
+    lines += ["## Flame graphs", "", markdown_text(analysis.flame_graph_status()), ""]
     lines += _hottest_frame_lines(analysis)
     lines += _failures_section(runs)
     lines += _not_read_section(files_not_read or {})
@@ -275,7 +277,7 @@ def _not_read_section(files_not_read: dict[str, str]) -> list[str]:
 def markdown_text(value: object) -> str:
     """value as Markdown text on one line: markup characters escaped, so that a quoted
     name or message shows as written and never as a link, an image, emphasis or HTML."""
-    return _MARKDOWN_MARKUP.sub(r"\\\1", " ".join(str(value).split()))
+    return _MARKDOWN_MARKUP.sub(r"\\\g<0>", " ".join(str(value).split()))
 
 
 def markdown_code(value: object) -> str:
