@@ -49,11 +49,12 @@ def summarize(results_dir: Path, history: Path | None = None, record_history: bo
     runs.to_csv(results_dir / "runs.csv", index=False)
     analysis = analyse(runs, read_sweep_files(results_dir))
     plot_files = write_plots(analysis, results_dir / "plots")
+    files_not_read = not_read(results_dir)
     summary = render_summary(
-        analysis, [path.relative_to(results_dir) for path in plot_files], not_read(results_dir)
+        analysis, [path.relative_to(results_dir) for path in plot_files], files_not_read
     )
     (results_dir / "summary.md").write_text(summary)
-    (results_dir / REPORT_FILE).write_text(render_report(analysis, plot_files))
+    (results_dir / REPORT_FILE).write_text(render_report(analysis, plot_files, files_not_read))
     if record_history:
         write_history(runs, history or default_history_path(results_dir), results_dir)
     return summary

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -69,8 +70,10 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
         f"{fifo}/perf.txt": "not a regular file",
     }  # the inside link, slurm.out, is read
     assert "## Files not read (4)" in summary
+    report = (results / "report.html").read_text()
     for path, why in not_read(results).items():
         assert f"- {markdown_code(path)}: {markdown_text(why)}" in summary
+        assert f"<tr><th>{escape(path)}</th><td>{escape(why)}</td></tr>" in report
     forget_not_read(results)
     assert read_run_files(results / slurm_linked).slurm_text == "slurmstepd: task output\n"
     assert not_read(results) == {}
