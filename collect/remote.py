@@ -34,7 +34,8 @@ _PYTHON = re.compile(r"(/[A-Za-z0-9._+/@-]*/)?python[0-9.]*")
 INTERPRETER_PREFIXES = ("/usr/bin/", "/usr/local/bin/", "/bin/", "/opt/")
 # What submit-slurm.sh printed (informational): any text without Jinja braces.
 _JOB_LINE = re.compile(r"[^{}\x00-\x1f\x7f]*")
-_SSH_OPTION_VALUE = re.compile(r"[A-Za-z0-9._+/@:,=-]+")
+# Never starting with "-": no value can be read as another option.
+_SSH_OPTION_VALUE = re.compile(r"[A-Za-z0-9._+/@:,=][A-Za-z0-9._+/@:,=-]*")
 # ssh options a connection may carry (`-o Name=value` in ansible_ssh_common_args): none runs
 # a program or turns host-key checking off.
 SSH_OPTIONS = (
@@ -218,8 +219,11 @@ def _check_port(key: str, value: object, _results_dir: Path) -> None:
 
 def _check_ssh_args(key: str, value: object, _results_dir: Path) -> None:
     """Only `-o Name=value` with a Name of SSH_OPTIONS and a plain value."""
-    words = shlex.split(value) if isinstance(value, str) else None
-    options = []
+    try:
+        words = shlex.split(value) if isinstance(value, str) else None
+    except ValueError:  # unbalanced quotes
+        words = None
+    options = [] if words is not None else None
     while words:
         word = words.pop(0)
         if word == "-o" and words:

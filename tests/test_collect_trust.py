@@ -132,6 +132,9 @@ def hostile_variants(marker: Path, script: Path) -> list[tuple[str, dict, str]]:
         ("ProxyCommand", {"connection": {"ansible_ssh_common_args":
                                          f"-o ProxyCommand='touch {marker}'"}},
          "connection.ansible_ssh_common_args"),
+        ("an option as a value", {"connection": {"ansible_ssh_common_args":
+                                                 "-o ProxyJump=-oProxyCommand=x"}},
+         "connection.ansible_ssh_common_args"),
         ("another Python", {"python": str(script)}, "python"),
         ("another Python for Ansible", {"connection": {"ansible_python_interpreter": str(script)}},
          "connection.ansible_python_interpreter"),
