@@ -12,7 +12,7 @@ CLUSTER ?= inventory/montecimone.yml
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
 
-.PHONY: help setup setup-dev sweep collect wait test lint onboard setup-cluster slurm-up slurm-down
+.PHONY: help setup setup-dev sweep collect wait test lint docs onboard setup-cluster slurm-up slurm-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ lint: setup-dev ## ruff, ansible-lint (production profile), playbook syntax chec
 	$(BIN)/ruff format --check .
 	$(BIN)/ansible-lint --profile production
 	for playbook in playbooks/*.yml; do $(PLAYBOOK) --syntax-check $$playbook || exit 1; done
+
+docs: setup ## Regenerate the role READMEs' variable tables from meta/argument_specs.yml
+	$(BIN)/python scripts/role_docs.py
 
 onboard: setup ## First contact with the cluster (CLUSTER): confirm its host key, install your SSH key
 	$(BIN)/ansible-playbook -i $(CLUSTER) playbooks/onboard.yml --ask-pass \

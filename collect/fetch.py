@@ -7,6 +7,11 @@ transfer and unpacks it into results/<sweep_id>/. A local sweep's results are co
 already: nothing to do; nor for a sweep fetched once every job had ended (its
 scheduler.json, brought up to date just before the archive is made, says finished), as
 after a waited `make sweep`, unless forced.
+
+remote.json is data (collect/remote.py checks it before anything runs), and host-key
+checking stays on: ansible-runner turns it off unless told otherwise, so it is told. A host
+whose key is unknown or changed is refused by ssh, known_hosts is left as it was, and the
+message says what to do.
 """
 
 import json
@@ -15,16 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from collect.remote import RemoteRefused, read_remote
+
 PROJECT = Path(__file__).resolve().parent.parent
 PLAYBOOK = PROJECT / "playbooks" / "fetch.yml"
-
-
-def read_remote(results_dir: Path) -> dict | None:
-    """remote.json of a results directory; None for a local sweep (no remote.json)."""
-    path = results_dir / "remote.json"
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text())
+# What ssh prints when it refuses a host for its key (unknown, or changed).
+HOST_KEY_REFUSED = "Host key verification failed"
 
 
 def fetched_finished(results_dir: Path) -> bool:
@@ -40,6 +41,9 @@ def fetch(results_dir: Path, quiet: bool = False, force: bool = False) -> int:
     """Fetch a Slurm sweep into results_dir; the playbook's exit status (0 for a local sweep
     or one fetched once finished, unless force)."""
     results_dir = results_dir.resolve()
+    if "{" in str(results_dir) or "}" in str(results_dir):
+        # The path becomes an extra variable, and extra variables are Jinja templates.
+        raise RemoteRefused(f"{results_dir}: a results directory's path holds no {{ or }}")
     remote = read_remote(results_dir)
     if remote is None:
         if not results_dir.is_dir():
@@ -65,12 +69,16 @@ def fetch(results_dir: Path, quiet: bool = False, force: bool = False) -> int:
             limit=remote["host"],
             # The connection the sweep was submitted with (remote.json), whatever -e it had.
             extravars={**remote.get("connection", {}), "sweep_fetch_results": str(results_dir)},
+            # ansible-runner sets ANSIBLE_HOST_KEY_CHECKING=False unless given a value.
+            envvars={"ANSIBLE_HOST_KEY_CHECKING": "True"},
             quiet=quiet,
         )
-    if result.rc != 0:
-        reasons = failure_messages(list(result.events))
-        print(f"collect fetch: {PLAYBOOK.name} failed ({result.status}): "
-              f"{'; '.join(reasons) or 'see the output above'}", file=sys.stderr)  # fmt: skip
+        if result.rc != 0:  # the events live in private_data_dir: read them before it goes
+            reasons = failure_messages(list(result.events))
+            if any(HOST_KEY_REFUSED in reason for reason in reasons):
+                print(host_key_advice(remote), file=sys.stderr)
+            print(f"collect fetch: {PLAYBOOK.name} failed ({result.status}): "
+                  f"{'; '.join(reasons) or 'see the output above'}", file=sys.stderr)  # fmt: skip
     return result.rc
 
 
@@ -81,3 +89,18 @@ def failure_messages(events: list[dict]) -> list[str]:
 
     query = "[?event=='runner_on_failed' || event=='runner_on_unreachable'].event_data.res.msg"
     return [str(message).strip() for message in jmespath.search(query, events) or []]
+
+
+def host_key_advice(remote: dict) -> str:
+    """What to do when ssh refused the host of remote.json for its key."""
+    connection = remote.get("connection", {})
+    host = connection.get("ansible_host", remote["host"])
+    port = int(connection.get("ansible_port", 22))
+    entry = host if port == 22 else f"[{host}]:{port}"
+    return (
+        f"collect fetch: the host key of {entry} is not the one recorded in known_hosts (or "
+        "none is recorded): nothing was fetched and known_hosts is unchanged. If the "
+        "cluster's admins announced a new host key, remove the old one with "
+        f"`ssh-keygen -R '{entry}'` and run `make onboard` again to check and record the "
+        "new one against its published fingerprint; otherwise do not connect, and tell them."
+    )

@@ -4,6 +4,7 @@ Every function here takes text and returns plain values, so they can be tested o
 captured outputs without touching the file system.
 """
 
+import math
 import re
 
 # The figures a run log can yield, in the order of the runs.csv columns.
@@ -48,9 +49,24 @@ _NOT_MEASURED = ("<not supported>", "<not counted>")
 # Thousands separators perf prints with --big-num, depending on the locale.
 _THOUSANDS_SEPARATORS = str.maketrans("", "", ",'’")
 
+# What the line patterns take for a number; _number says whether it reads as one.
 _NUMBER = r"[0-9][0-9.,'’]*"
 
-_TOK_S_LINE = re.compile(r"achieved tok/s:\s*([0-9]+(?:\.[0-9]*)?)")
+# Numbers as perf prints them with a C-locale decimal point: times and metrics plain
+# (0.414690113, 43.524), counts maybe grouped in threes by one separator (72,184.53,
+# 203’626’444). Anything else (1.2.3, a comma-decimal locale's 1.234.567, 0,414690113
+# or 43,524 CPUs) has no single reading: no figure rather than a wrong one.
+_PLAIN_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_GROUPED_NUMBER = re.compile(r"[0-9]{1,3}([,'’])[0-9]{3}(?:\1[0-9]{3})*(?:\.[0-9]+)?")
+
+# perf prints counts as whole numbers (%.0f), but for clocks in msec (%.2f): a fraction in
+# another count (a comma-decimal locale's grouping: 5.640 page-faults) has no reading.
+_FRACTIONAL_COUNTS = {"task_clock_ms"}
+
+# run.c's `achieved tok/s: %f\n`; a line without its newline was cut short (a run killed
+# while writing it) and is no figure.
+_TOK_S_LINE = re.compile(r"achieved tok/s:[ \t]*(\S*)[ \t\r]*\n")
+_TOK_S_VALUE = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 
 # Human form: "  72,184.53 msec task-clock:u   #  43.524 CPUs utilized  (83.33%)",
 # old form "72184.531234  task-clock (msec)  # ...", and "<not supported>  cycles".
@@ -80,19 +96,24 @@ _PMU_EVENT = re.compile(r"^[\w.-]+/(?P<event>[^/]+)/\w*$")
 
 
 def parse_tok_s(text: str) -> float | None:
-    """tok/s from run.c's `achieved tok/s: 123.456000` line (the last one if several)."""
+    """tok/s from run.c's `achieved tok/s: 123.456000` line (the last complete one if
+    several); None when there is none or its value is no finite number (nan, inf)."""
     matches = _TOK_S_LINE.findall(text)
-    return float(matches[-1]) if matches else None
+    if not matches or not _TOK_S_VALUE.fullmatch(matches[-1]):
+        return None
+    tok_s = float(matches[-1])
+    return tok_s if math.isfinite(tok_s) else None
 
 
 def parse_perf_stat(text: str) -> dict[str, float | None]:
     """Every figure of PERF_FIGURES found in `perf stat` output, human or `-x,` CSV.
 
-    Figures that are absent, `<not supported>` or `<not counted>` are None. Events
-    counted on several PMUs (hybrid CPUs) are summed. When the text holds several
-    perf blocks (`--append`), the last one counts.
+    Figures that are absent, `<not supported>`, `<not counted>` or not readable as one
+    number (see _PLAIN_NUMBER) are None. Events counted on several PMUs (hybrid CPUs)
+    are summed. When the text holds several perf blocks (`--append`), the last one counts.
     """
     figures: dict[str, float | None] = dict.fromkeys(PERF_FIGURES)
+    unreadable = set()  # a sum missing an unreadable part would be a wrong figure
     ipc_metrics = []
     for line in _last_block(text).splitlines():
         stripped = line.lstrip()
@@ -104,15 +125,20 @@ def parse_perf_stat(text: str) -> dict[str, float | None]:
         counter = _parse_human_counter(line) or _parse_csv_counter(line)
         if counter is None:
             continue
-        event, value, metrics = counter
+        event, count, metrics = counter
         figure = _COUNTER_FIGURES.get(_base_event_name(event))
-        if figure is not None and value is not None:
-            previous = figures[figure]
-            figures[figure] = value if previous is None else previous + value
+        if figure is not None and count not in _NOT_MEASURED:
+            value = _number(count, grouped=True)
+            if value is None or figure not in _FRACTIONAL_COUNTS and not isinstance(value, int):
+                unreadable.add(figure)
+            else:
+                previous = figures[figure]
+                figures[figure] = value if previous is None else previous + value
         if cpus_match := _CPUS_UTILIZED_METRIC.search(metrics):
             figures["cpus_utilized"] = _number(cpus_match["value"])
         if ipc_match := _IPC_METRIC.search(metrics):
             ipc_metrics.append(_number(ipc_match["value"]))
+    figures.update(dict.fromkeys(unreadable))
     figures["ipc"] = _ipc(ipc_metrics, figures["instructions"], figures["cycles"])
     return figures
 
@@ -127,7 +153,7 @@ def unsupported_events(text: str) -> list[str]:
         if "<not " not in line:
             continue
         counter = _parse_human_counter(line) or _parse_csv_counter(line)
-        if counter is not None and counter[1] is None and counter[0] not in events:
+        if counter is not None and counter[1] in _NOT_MEASURED and counter[0] not in events:
             events.append(counter[0])
     return events
 
@@ -145,14 +171,15 @@ def _last_block(text: str) -> str:
     return "" if line_end < 0 else text[line_end + 1 :]
 
 
-def _parse_human_counter(line: str) -> tuple[str, float | None, str] | None:
+def _parse_human_counter(line: str) -> tuple[str, str, str] | None:
+    """A counter line's event, count as printed (or a _NOT_MEASURED marker) and metrics."""
     match = _HUMAN_COUNTER_LINE.match(line)
     if match is None:
         return None
-    return match["event"], _count(match["value"]), match["metrics"]
+    return match["event"], match["value"], match["metrics"]
 
 
-def _parse_csv_counter(line: str) -> tuple[str, float | None, str] | None:
+def _parse_csv_counter(line: str) -> tuple[str, str, str] | None:
     # perf stat -x, : value,unit,event,runtime,pct[,metric value,metric unit]; with -r a
     # variance field shifts the metric, so the metric is searched in all later fields.
     fields = line.split(",")
@@ -161,7 +188,7 @@ def _parse_csv_counter(line: str) -> tuple[str, float | None, str] | None:
     value = fields[0].strip()
     if value not in _NOT_MEASURED and not re.fullmatch(r"[0-9]+(?:\.[0-9]*)?", value):
         return None
-    return fields[2], _count(value), "  ".join(fields[3:])
+    return fields[2], value, "  ".join(fields[3:])
 
 
 def _base_event_name(event: str) -> str:
@@ -171,22 +198,20 @@ def _base_event_name(event: str) -> str:
     return event.split(":", 1)[0]
 
 
-def _count(value: str) -> float | None:
-    return None if value in _NOT_MEASURED else _number(value)
-
-
-def _number(text: str) -> float:
+def _number(text: str, grouped: bool = False) -> float | None:
+    if not (_PLAIN_NUMBER.fullmatch(text) or grouped and _GROUPED_NUMBER.fullmatch(text)):
+        return None
     digits = text.translate(_THOUSANDS_SEPARATORS)
     return float(digits) if "." in digits else int(digits)
 
 
 def _ipc(
-    ipc_metrics: list[float],
+    ipc_metrics: list[float | None],
     instructions: float | None,
     cycles: float | None,
 ) -> float | None:
-    # A single metric is perf's own figure; hybrid CPUs print one per PMU: recompute.
-    if len(ipc_metrics) == 1:
+    # A single readable metric is perf's own figure; hybrid CPUs print one per PMU: recompute.
+    if len(ipc_metrics) == 1 and ipc_metrics[0] is not None:
         return float(ipc_metrics[0])
     if instructions is not None and cycles:
         return instructions / cycles

@@ -67,11 +67,17 @@ class Html(str):
     """Markup that is already safe: not escaped again."""
 
 
-def render_report(analysis: Analysis, plot_files: Sequence[Path] = ()) -> str:
+def render_report(
+    analysis: Analysis,
+    plot_files: Sequence[Path] = (),
+    files_not_read: dict[str, str] | None = None,
+) -> str:
     """The report page of a sweep (see the module docstring); plot_files are the PNGs to
-    embed (paths to read them from)."""
+    embed (paths to read them from); files_not_read: path -> why (collect/datafiles.py)."""
     partitions = analysis.partitions
     sections: list[tuple[str, str, str]] = [("overview", "Overview", _overview(analysis))]
+    if files_not_read:
+        sections.append(("not-read", "Files not read", _not_read(files_not_read)))
     sections.append(("plots", "Plots", _plots(plot_files)))
     for number, partition in enumerate(partitions):
         sections.append(
@@ -99,6 +105,13 @@ def render_report(analysis: Analysis, plot_files: Sequence[Path] = ()) -> str:
 
 
 # --- sections ---------------------------------------------------------------------------
+
+
+def _not_read(files_not_read: dict[str, str]) -> str:
+    return (
+        '<p class="off">Only regular text files inside the results directory are read; '
+        "these were not:</p>" + _key_values(files_not_read.items())
+    )
 
 
 def _overview(analysis: Analysis) -> str:

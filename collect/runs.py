@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from collect.datafiles import inside, read_text
 from collect.parse import PERF_FIGURES, parse_perf_stat, parse_tok_s, unsupported_events
 
 STATUS_OK = "ok"
@@ -145,17 +146,27 @@ class SlurmFacts:
     build_error: str = ""  # first line of builds/<partition>/build.err
 
 
-def read_run_files(run_dir: Path | str) -> RunFiles:
-    """Read the files of one run directory (absent files stay None)."""
+def read_run_files(run_dir: Path | str, results_dir: Path | str | None = None) -> RunFiles:
+    """Read the files of one run directory (absent files stay None), only regular text
+    files inside results_dir (default: the run's grandparent, as for runs/<name>)."""
     # Plain string paths: pathlib's overhead shows at 10,000 runs x 4 files.
     run_dir = os.fspath(run_dir)
+    if results_dir is None:
+        results_dir = os.path.dirname(os.path.dirname(run_dir))
+    name = os.path.basename(run_dir)
+    if not inside(run_dir, results_dir):
+        return RunFiles(name=name)
+
+    def text(file_name: str) -> str | None:
+        return read_text(os.path.join(run_dir, file_name), results_dir, directory_checked=True)
+
     return RunFiles(
-        name=os.path.basename(run_dir),
-        meta_text=_read_text(os.path.join(run_dir, "meta.json")),
-        status_text=_read_text(os.path.join(run_dir, "status")),
-        stderr_text=_read_text(os.path.join(run_dir, "stderr.txt")),
-        perf_text=_read_text(os.path.join(run_dir, "perf.txt")),
-        slurm_text=_read_text(os.path.join(run_dir, "slurm.out")),
+        name=name,
+        meta_text=text("meta.json"),
+        status_text=text("status"),
+        stderr_text=text("stderr.txt"),
+        perf_text=text("perf.txt"),
+        slurm_text=text("slurm.out"),
     )
 
 
@@ -366,20 +377,22 @@ def read_manifest(text: str) -> dict[str, dict]:
 
 def read_sweep_facts(results_dir: Path) -> SweepFacts:
     """sweep.json and manifest.tsv of a results directory, when present."""
-    sweep_json = _read_json_object(results_dir / "sweep.json")
+    sweep_json = _read_json_object(results_dir / "sweep.json", results_dir)
     flag_sets = sweep_json.get("flag_sets")
     cflags_by_flag_set = flag_sets if isinstance(flag_sets, dict) else {}
-    scheduler = _read_json_object(results_dir / "scheduler.json")
+    scheduler = _read_json_object(results_dir / "scheduler.json", results_dir)
     build_errors = {}
     if scheduler:
         for build_err in sorted((results_dir / "builds").glob("*/build.err")):
-            lines = [line.strip() for line in (_read_text(build_err) or "").splitlines()]
+            lines = [
+                line.strip() for line in (read_text(build_err, results_dir) or "").splitlines()
+            ]
             message = " ".join(line for line in lines[:2] if line)
             build_errors[build_err.parent.name] = message[: 2 * _MAX_REASON_LINE]
     return SweepFacts(
         sweep_id=sweep_json.get("sweep_id") or results_dir.resolve().name,
         sweep_json=sweep_json,
-        planned_runs=read_manifest(_read_text(results_dir / "manifest.tsv") or ""),
+        planned_runs=read_manifest(read_text(results_dir / "manifest.tsv", results_dir) or ""),
         cflags_by_flag_set=cflags_by_flag_set,
         scheduler=scheduler,
         build_errors=build_errors,
@@ -448,16 +461,8 @@ def _last_line(text: str | None) -> str:
     return lines[-1][:_MAX_REASON_LINE]
 
 
-def _read_text(path: Path | str) -> str | None:
-    try:
-        with open(path, errors="replace") as file:
-            return file.read()
-    except FileNotFoundError:
-        return None
-
-
-def _read_json_object(path: Path) -> dict:
-    text = _read_text(path)
+def _read_json_object(path: Path, results_dir: Path) -> dict:
+    text = read_text(path, results_dir)
     if text is None:
         return {}
     try:

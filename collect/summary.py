@@ -8,12 +8,14 @@ every table.
 """
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from collect.analysis import Analysis, analyse
+from collect.datafiles import forget_not_read, not_read
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
 from collect.report import REPORT_FILE, render_report
@@ -23,6 +25,13 @@ from collect.sweepfiles import read_sweep_files
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
+
+# What the summary quotes (names, flags, hosts, reasons from run outputs) is data: Markdown
+# and HTML in it must show as text. These are CommonMark's characters that can start markup
+# mid-line (a quoted value is never at the start of a line: newlines become spaces); "!"
+# starts an image only before "[", which is escaped, and "_" inside a word (sweep_profile)
+# is never emphasis.
+_MARKDOWN_MARKUP = re.compile(r"([\\`*\[\]<>&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
 def summarize(results_dir: Path, history: Path | None = None, record_history: bool = True) -> str:
@@ -35,28 +44,37 @@ def summarize(results_dir: Path, history: Path | None = None, record_history: bo
     """
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory not found: {results_dir}")
+    forget_not_read(results_dir)
     runs = add_derived_metrics(collect_runs(results_dir))
     runs.to_csv(results_dir / "runs.csv", index=False)
     analysis = analyse(runs, read_sweep_files(results_dir))
     plot_files = write_plots(analysis, results_dir / "plots")
-    summary = render_summary(analysis, [path.relative_to(results_dir) for path in plot_files])
+    files_not_read = not_read(results_dir)
+    summary = render_summary(
+        analysis, [path.relative_to(results_dir) for path in plot_files], files_not_read
+    )
     (results_dir / "summary.md").write_text(summary)
-    (results_dir / REPORT_FILE).write_text(render_report(analysis, plot_files))
+    (results_dir / REPORT_FILE).write_text(render_report(analysis, plot_files, files_not_read))
     if record_history:
         write_history(runs, history or default_history_path(results_dir), results_dir)
     return summary
 
 
-def render_summary(analysis: Analysis | pd.DataFrame, plot_files: Sequence[Path] = ()) -> str:
+def render_summary(
+    analysis: Analysis | pd.DataFrame,
+    plot_files: Sequence[Path] = (),
+    files_not_read: dict[str, str] | None = None,
+) -> str:
     """summary.md: an overview, per partition and model a table of tok/s by flag set
     (and thread count when several were run) with its spread and the fraction of the
     bandwidth bound, the best thread counts, the perf counters the partition did not
-    support, the plots, flame graphs on or off, and every failed run. A bare runs table
-    is analysed without the sweep's other files."""
+    support, the plots, flame graphs on or off, every failed run, and the files of the
+    results directory that were not read (files_not_read: path -> why). A bare runs table
+    is analysed without the sweep's other files. Every quoted value is escaped."""
     if isinstance(analysis, pd.DataFrame):
         analysis = analyse(add_derived_metrics(analysis))
     runs = analysis.runs
-    lines = [f"# llamasweep summary: sweep {analysis.sweep_id}", ""]
+    lines = [f"# llamasweep summary: sweep {markdown_text(analysis.sweep_id)}", ""]
     lines += [_overview(analysis), ""]
     if not runs.empty:
         lines += [
@@ -70,7 +88,7 @@ def render_summary(analysis: Analysis | pd.DataFrame, plot_files: Sequence[Path]
         ]
     roofline = _roofline_cells(analysis.roofline)
     for partition, partition_rows in analysis.table.groupby("partition", sort=False):
-        lines += [f"## Partition `{partition}`", ""]
+        lines += [f"## Partition {markdown_code(partition)}", ""]
         lines += [_node_facts(runs[runs["partition"] == partition]), ""]
         for model, model_rows in partition_rows.groupby("model", sort=False):
             lines += _model_section(model, model_rows, roofline)
@@ -80,9 +98,10 @@ def render_summary(analysis: Analysis | pd.DataFrame, plot_files: Sequence[Path]
         lines += ["## Plots", ""]
         lines += [f"- [{path.stem}]({path.as_posix()})" for path in plot_files]
         lines += [""]
-    lines += ["## Flame graphs", "", analysis.flame_graph_status(), ""]
+    lines += ["## Flame graphs", "", markdown_text(analysis.flame_graph_status()), ""]
     lines += _hottest_frame_lines(analysis)
     lines += _failures_section(runs)
+    lines += _not_read_section(files_not_read or {})
     return "\n".join(lines) + "\n"
 
 
@@ -94,9 +113,10 @@ def _hottest_frame_lines(analysis: Analysis) -> list[str]:
             continue
         hottest = item.top.iloc[0]
         selector = item.profile.info.get("selector")
-        chosen = f" ({selector})" if selector else ""
+        chosen = f" ({markdown_text(selector)})" if selector else ""
         lines.append(
-            f"- {item.label}{chosen}: hottest frame `{hottest.function}`, "
+            f"- {markdown_text(item.label)}{chosen}: hottest frame "
+            f"{markdown_code(hottest.function)}, "
             f"{hottest.self_pct:.1f} % of samples"
         )
     return [*lines, ""] if lines else []
@@ -142,7 +162,7 @@ def _roofline_cells(roofline: pd.DataFrame) -> dict[tuple, str]:
 
 def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -> list[str]:
     several_thread_counts = rows["threads"].nunique(dropna=False) > 1
-    heading = f"### {model}"
+    heading = f"### {markdown_text(model)}"
     if not several_thread_counts:
         heading += f" ({_joined(rows['threads'])} threads)"
     keys = [(row.partition, row.model, row.threads, row.flag_set) for row in rows.itertuples()]
@@ -153,7 +173,10 @@ def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -
     header += ["of bound"] if with_bound else []
     body = []
     for key, row in zip(keys, rows.itertuples(index=False), strict=True):
-        cells = [row.flag_set, f"`{row.cflags}`" if _present(row.cflags) else ""]
+        cells = [
+            markdown_text(row.flag_set),
+            markdown_code(row.cflags) if _present(row.cflags) else "",
+        ]
         cells += [_text(row.threads)] if several_thread_counts else []
         cells += [
             f"{row.runs_ok}/{row.runs_total}",
@@ -187,7 +210,7 @@ def _scaling_lines(scaling: pd.DataFrame) -> list[str]:
     if best.empty:
         return []
     items = [
-        f"{row.model} {row.flag_set}: {_threads(row.threads)}, "
+        f"{markdown_text(row.model)} {markdown_text(row.flag_set)}: {_threads(row.threads)}, "
         f"{row.speedup:.2f}× over {int(row.baseline_threads)}, "
         f"efficiency {row.efficiency:.0%}"
         for row in best.itertuples(index=False)
@@ -208,9 +231,9 @@ def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
         return ["perf stat: no run of this partition has perf stat figures.", ""]
     parts = []
     if row["not_supported"]:
-        parts.append(f"not supported: {', '.join(row['not_supported'])}")
+        parts.append(f"not supported: {markdown_text(', '.join(row['not_supported']))}")
     if row["never_measured"]:
-        parts.append(f"not measured: {', '.join(row['never_measured'])}")
+        parts.append(f"not measured: {markdown_text(', '.join(row['never_measured']))}")
     text = "; ".join(parts) if parts else "every counter of the event list was counted"
     return [f"perf stat counters: {text}.", ""]
 
@@ -220,7 +243,7 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
     if failed.empty:
         return ["## Failures", "", "None."]
     body = [
-        [f"`{row.run_dir}`", row.status, _text(row.reason)]
+        [markdown_code(row.run_dir), markdown_text(row.status), markdown_text(_text(row.reason))]
         for row in failed.itertuples(index=False)
     ]
     return [
@@ -239,9 +262,36 @@ def _markdown_table(header: list[str], body: list[list[str]], right_aligned_from
     return ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
 
 
+def _not_read_section(files_not_read: dict[str, str]) -> list[str]:
+    if not files_not_read:
+        return []
+    return [
+        "",
+        f"## Files not read ({len(files_not_read)})",
+        "",
+        "Only regular text files inside the results directory are read:",
+        "",
+        *(f"- {markdown_code(path)}: {markdown_text(why)}" for path, why in files_not_read.items()),
+    ]
+
+
+def markdown_text(value: object) -> str:
+    """value as Markdown text on one line: markup characters escaped, so that a quoted
+    name or message shows as written and never as a link, an image, emphasis or HTML."""
+    return _MARKDOWN_MARKUP.sub(r"\\\g<0>", " ".join(str(value).split()))
+
+
+def markdown_code(value: object) -> str:
+    """value as a Markdown code span on one line, whatever backticks it holds."""
+    text = " ".join(str(value).split())
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
 def _joined(column: pd.Series) -> str:
     """The distinct known values of a column, in order of appearance, or "?"."""
-    values = [_text(value) for value in column.dropna().unique()]
+    values = [markdown_text(_text(value)) for value in column.dropna().unique()]
     return ", ".join(values) if values else "?"
 
 

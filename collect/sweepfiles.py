@@ -1,7 +1,8 @@
 """The files of a results directory beside runs/ (docs/results-layout.md): sweep.json,
 the scripts that ran, builds/, and the characterisation files facts/, bandwidth/,
 warmup/ and profiles/. Every reader tolerates a missing or malformed file: the report
-then says what is missing instead of failing.
+then says what is missing instead of failing. Only regular text files inside the results
+directory are read (collect/datafiles.py).
 """
 
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from collect.datafiles import read_text
 from collect.profiles import fold_perf_script, format_folded
 from collect.roofline import BANDWIDTH_COLUMNS
 from collect.runs import (
@@ -70,7 +72,7 @@ class SweepFiles:
 def read_sweep_files(results_dir: Path) -> SweepFiles:
     """Read the non-run files of a results directory."""
     return SweepFiles(
-        sweep_json=_read_json_object(results_dir / "sweep.json") or {},
+        sweep_json=_read_json_object(results_dir / "sweep.json", results_dir) or {},
         facts=read_facts(results_dir),
         bandwidth=read_bandwidth(results_dir),
         warmups=read_warmups(results_dir),
@@ -84,7 +86,7 @@ def read_facts(results_dir: Path) -> dict[str, dict]:
     return {
         path.stem: facts
         for path in _sorted_files(results_dir / "facts", ".json")
-        if (facts := _read_json_object(path)) is not None
+        if (facts := _read_json_object(path, results_dir)) is not None
     }
 
 
@@ -92,7 +94,7 @@ def read_bandwidth(results_dir: Path) -> pd.DataFrame:
     """One row per bandwidth/*.json measurement (BANDWIDTH_COLUMNS, then file)."""
     records = []
     for path in _sorted_files(results_dir / "bandwidth", ".json"):
-        measurement = _read_json_object(path)
+        measurement = _read_json_object(path, results_dir)
         if measurement is None:
             continue
         records.append(
@@ -117,7 +119,7 @@ def read_warmups(results_dir: Path) -> pd.DataFrame | None:
     for entry in sorted(os.scandir(warmup_dir), key=lambda entry: entry.name):
         if not entry.is_dir():
             continue
-        files: RunFiles = read_run_files(entry.path)
+        files: RunFiles = read_run_files(entry.path, results_dir)
         record = run_record(files, sweep)
         record["run_dir"] = f"warmup/{entry.name}"
         records.append(record)
@@ -132,7 +134,9 @@ def read_profiles(results_dir: Path) -> list[Profile] | None:
     profiles_dir = results_dir / "profiles"
     planned = {
         fields[1].removeprefix(PROFILE_PREFIX): meta
-        for fields, meta in read_manifest_lines(_read_text(results_dir / "manifest.tsv") or "")
+        for fields, meta in read_manifest_lines(
+            read_text(results_dir / "manifest.tsv", results_dir) or ""
+        )
         if fields[1].startswith(PROFILE_PREFIX)
     }
     if not planned and not profiles_dir.is_dir():
@@ -146,25 +150,30 @@ def read_profiles(results_dir: Path) -> list[Profile] | None:
     profiles = []
     for name in sorted(started | planned.keys()):
         path = profiles_dir / name
-        info = _read_json_object(path / "profile.json")
+        info = _read_json_object(path / "profile.json", results_dir)
         if info is None:
             sweep = sweep or read_sweep_facts(results_dir)
-            status = _unfinished_status(path, name in started, planned.get(name, {}), sweep)
+            status = _unfinished_status(
+                path, results_dir, name in started, planned.get(name, {}), sweep
+            )
             info = {**planned.get(name, {}), "status": status}
         profiles.append(
             Profile(
                 run_name=name,
                 info=info,
-                folded_text=_folded_text(path),
-                svg_text=_read_text(path / "flamegraph.svg"),
+                folded_text=_folded_text(path, results_dir),
+                svg_text=read_text(path / "flamegraph.svg", results_dir),
             )
         )
     return profiles
 
 
-def _unfinished_status(path: Path, started: bool, planned: dict, sweep: SweepFacts) -> str:
+def _unfinished_status(
+    path: Path, results_dir: Path, started: bool, planned: dict, sweep: SweepFacts
+) -> str:
     """Why a profiling run left no profile.json."""
-    files = RunFiles(path.name, started=started, slurm_text=_read_text(path / "slurm.out"))
+    slurm_text = read_text(path / "slurm.out", results_dir)
+    files = RunFiles(path.name, started=started, slurm_text=slurm_text)
     scheduled = slurm_status(files, slurm_facts(planned, sweep))
     if scheduled is not None:
         return scheduled[1]
@@ -173,13 +182,13 @@ def _unfinished_status(path: Path, started: bool, planned: dict, sweep: SweepFac
     return "profiling run never started (no directory under profiles/)"
 
 
-def _folded_text(profile_dir: Path) -> str | None:
+def _folded_text(profile_dir: Path, results_dir: Path) -> str | None:
     # profile.folded, else the collector folds `perf script` output left as perf.script
     # (for nodes without FlameGraph's stackcollapse-perf.pl).
-    folded = _read_text(profile_dir / "profile.folded")
+    folded = read_text(profile_dir / "profile.folded", results_dir)
     if folded is not None:
         return folded
-    script = _read_text(profile_dir / PERF_SCRIPT_FILE)
+    script = read_text(profile_dir / PERF_SCRIPT_FILE, results_dir)
     return None if script is None else format_folded(fold_perf_script(script))
 
 
@@ -191,10 +200,10 @@ def read_recorded(results_dir: Path) -> list[tuple[str, str]]:
     paths += sorted(path for path in (results_dir / "builds").rglob("*") if path.is_file())
     recorded = []
     for path in paths:
-        text = _read_text(path)
+        text = read_text(path, results_dir)
         if text is not None:
             recorded.append((path.relative_to(results_dir).as_posix(), _cut(text)))
-    manifest = _read_text(results_dir / "manifest.tsv")
+    manifest = read_text(results_dir / "manifest.tsv", results_dir)
     if manifest is not None:
         lines = manifest.splitlines()
         head = "\n".join(lines[:3])
@@ -215,15 +224,8 @@ def _sorted_files(directory: Path, suffix: str) -> list[Path]:
     return sorted(path for path in directory.iterdir() if path.suffix == suffix and path.is_file())
 
 
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(errors="replace")
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
-
-
-def _read_json_object(path: Path) -> dict | None:
-    text = _read_text(path)
+def _read_json_object(path: Path, results_dir: Path) -> dict | None:
+    text = read_text(path, results_dir)
     if text is None:
         return None
     try:

@@ -3,6 +3,7 @@
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -35,10 +36,13 @@ def source_args() -> list[str]:
     return args
 
 
-def run_playbook(playbook: str, *args: str, cwd: Path = PROJECT, check: bool = True):
-    """Run one of the project's playbooks as a user would; returns the finished process."""
+def run_playbook(
+    playbook: str, *args: str, cwd: Path = PROJECT, check: bool = True, env: dict | None = None
+):
+    """Run one of the project's playbooks as a user would (in env, default this process's
+    environment); returns the finished process."""
     command = [str(BIN / "ansible-playbook"), str(cwd / "playbooks" / playbook), *args]
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    env = {**(env or os.environ), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     done = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL
     )
@@ -115,13 +119,63 @@ def checkpoint_server(tmp_path):
     server.close()
 
 
+def key_fingerprint(key_file: Path) -> str:
+    """SHA256:... of a key file, as ssh-keygen -l prints it."""
+    listed = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(key_file)], capture_output=True, text=True, check=True
+    )
+    return listed.stdout.split()[1]
+
+
+def scanned_fingerprint(port: int, key_type: str) -> str | None:
+    """The fingerprint of the key_type host key that 127.0.0.1:port serves now."""
+    scan = subprocess.run(
+        ["ssh-keyscan", "-t", key_type, "-p", str(port), "127.0.0.1"],
+        capture_output=True,
+        text=True,
+    )
+    listed = subprocess.run(
+        ["ssh-keygen", "-l", "-f", "/dev/stdin"], input=scan.stdout, capture_output=True, text=True
+    )
+    return listed.stdout.split()[1] if listed.returncode == 0 and listed.stdout else None
+
+
 @dataclass
 class LoginNode:
-    """Debian's sshd on 127.0.0.1, with a host key of its own: the cluster's login node."""
+    """Debian's sshd on 127.0.0.1, with host keys of its own: the cluster's login node.
+    fingerprint is its ed25519 key's, the one the admins publish; it also serves an ecdsa
+    key (other_fingerprint), as a relay adding its own key would."""
 
     host: str
     port: int
     fingerprint: str
+    other_fingerprint: str
+    host_key: Path
+    daemon: subprocess.Popen
+
+    @contextmanager
+    def rekeyed(self):
+        """The login node with a new ed25519 host key (as after a reinstall, or a machine
+        in the middle), put back afterwards."""
+        saved = self.host_key.with_name("saved_ed25519_key")
+        self.host_key.rename(saved)
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(self.host_key)],
+                       check=True)  # fmt: skip
+        try:
+            self._serve(key_fingerprint(self.host_key))
+            yield
+        finally:
+            saved.replace(self.host_key)
+            self.host_key.with_suffix(".pub").unlink(missing_ok=True)
+            self._serve(self.fingerprint)
+
+    def _serve(self, fingerprint: str) -> None:
+        # SIGHUP: sshd executes itself again and reads its host keys anew.
+        self.daemon.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while scanned_fingerprint(self.port, "ed25519") != fingerprint:
+            assert time.monotonic() < deadline, f"sshd does not serve {fingerprint}"
+            time.sleep(0.2)
 
 
 @dataclass
@@ -140,13 +194,12 @@ def login_node(tmp_path_factory):
         pytest.skip("needs Debian's openssh-server and sshpass (.ci/run installs them)")
     state = tmp_path_factory.mktemp("sshd")
     host_key = state / "ssh_host_ed25519_key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
-    fingerprint = subprocess.run(
-        ["ssh-keygen", "-l", "-f", str(host_key)], capture_output=True, text=True, check=True
-    ).stdout.split()[1]
+    other_key = state / "ssh_host_ecdsa_key"
+    for key_type, key in [("ed25519", host_key), ("ecdsa", other_key)]:
+        subprocess.run(["ssh-keygen", "-q", "-t", key_type, "-N", "", "-f", str(key)], check=True)
     config = state / "sshd_config"
     config.write_text(
-        f"Port {LOGIN_PORT}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+        f"Port {LOGIN_PORT}\nListenAddress 127.0.0.1\nHostKey {host_key}\nHostKey {other_key}\n"
         f"PidFile {state}/sshd.pid\nUsePAM yes\nPasswordAuthentication yes\n"
         "KbdInteractiveAuthentication no\nPermitRootLogin no\n"
         "AuthorizedKeysFile .ssh/authorized_keys\nSubsystem sftp internal-sftp\n"
@@ -166,7 +219,8 @@ def login_node(tmp_path_factory):
                 daemon.kill()
                 pytest.fail(f"sshd did not start: {(state / 'sshd.log').read_text()}")
             time.sleep(0.1)
-    yield LoginNode("127.0.0.1", LOGIN_PORT, fingerprint)
+    yield LoginNode("127.0.0.1", LOGIN_PORT, key_fingerprint(host_key),
+                    key_fingerprint(other_key), host_key, daemon)  # fmt: skip
     daemon.terminate()
     daemon.wait(10)
 

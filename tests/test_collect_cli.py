@@ -100,8 +100,11 @@ def test_fetch_skips_a_sweep_fetched_after_it_finished(tmp_path):
 
     results = tmp_path / "20261125-131500"
     results.mkdir()
-    # An inventory that cannot be reached: any attempt to fetch would fail.
-    remote = {"host": "nowhere", "inventory": str(tmp_path / "missing.yml")}
+    # A host that cannot be reached: any attempt to fetch would fail.
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    nowhere:\n")
+    remote = {"host": "nowhere", "inventory": [str(inventory)],
+              "remote_dir": "/nowhere/sweeps/20261125-131500"}  # fmt: skip
     (results / "remote.json").write_text(json.dumps(remote))
     assert not fetched_finished(results)  # never fetched: no scheduler.json
     (results / "scheduler.json").write_text(json.dumps({"finished": False}))

@@ -3,7 +3,9 @@ each comes from)."""
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from test_collect_summarize import SweepWriter
 
 from collect.parse import (
     PERF_FIGURES,
@@ -12,6 +14,7 @@ from collect.parse import (
     parse_tok_s,
     unsupported_events,
 )
+from collect.summary import summarize
 
 DATA = Path(__file__).parent / "data"
 PERF_STAT = DATA / "perf-stat"
@@ -212,3 +215,111 @@ def test_run_log_with_perf_writing_to_stderr():
 )
 def test_unsupported_events_of_captured_perf_output(path, events):
     assert unsupported_events(read(path)) == events
+
+
+# Damaged or foreign-locale outputs, made from the captured run in runs/human: each yields
+# no figure for what cannot be read, the rest as captured, and never an exception.
+
+CAPTURED_TOK_S_LINE = "achieved tok/s: 165.354331\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "achieved tok/s: 165.354331",  # killed before the newline
+        "achieved tok/s: 165.",  # killed mid-number
+        "achieved tok/s: nan\n",
+        "achieved tok/s: -nan\n",
+        "achieved tok/s: inf\n",
+        f"achieved tok/s: 1{'0' * 400}.000000\n",  # beyond a double: inf
+    ],
+)
+def test_tok_s_line_cut_short_or_not_finite_is_no_figure(line):
+    stderr = read(RUNS / "human" / "stderr.txt")
+    assert CAPTURED_TOK_S_LINE in stderr
+    assert parse_tok_s(stderr.replace(CAPTURED_TOK_S_LINE, line)) is None
+
+
+def test_tok_s_of_a_complete_line_before_one_cut_short():
+    assert parse_tok_s("achieved tok/s: 1.500000\nachieved tok/s: 16") == 1.5
+
+
+def captured_perf_with(old: str, new: str) -> str:
+    perf = read(RUNS / "human" / "perf.txt")
+    assert old in perf
+    return perf.replace(old, new)
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        "1.2.3",
+        "1.234.567",  # de_DE grouping
+        "1 234 567",  # fr_FR grouping (space)
+        "1\u202f234\u202f567",  # narrow no-break space
+        "1,234.567.8",
+        "1,23,456",  # groups not of three
+        "1,234,",
+        "1,234'567",  # two separators
+    ],
+)
+def test_unreadable_count_is_no_figure_for_that_counter(count):
+    figures = parse_perf_stat(
+        captured_perf_with("  878      page-faults", f"  {count}  page-faults")
+    )
+    assert figures == {**parse_perf_stat(read(RUNS / "human" / "perf.txt")), "page_faults": None}
+
+
+@pytest.mark.parametrize(
+    ("count", "page_faults"),
+    [("1,234,567", 1234567), ("1’234’567", 1234567), ("1'234", 1234), ("1234567", 1234567)],
+)
+def test_grouped_count_in_threes_reads(count, page_faults):
+    figures = parse_perf_stat(
+        captured_perf_with("  878      page-faults", f"  {count}  page-faults")
+    )
+    assert figures["page_faults"] == page_faults
+
+
+def test_comma_decimal_locale_leaves_only_the_counts_with_one_reading():
+    # perf under LC_ALL=de_DE.UTF-8: "238,47 msec", "0,984 CPUs", "5.640 page-faults".
+    assert parse_perf_stat(read(PERF_STAT / "perf6.1-de_DE.txt")) == {
+        **NOT_MEASURED,
+        "context_switches": 470,
+        "cpu_migrations": 0,
+    }
+
+
+def test_unreadable_part_of_a_hybrid_sum_is_no_figure():
+    perf = read(PERF_STAT / "perf6-hybrid.txt")
+    assert "13,105,718,106      cpu_atom/cycles/" in perf
+    figures = parse_perf_stat(perf.replace("13,105,718,106", "13.105.718.106"))
+    assert figures["cycles"] is None
+    assert figures["ipc"] is None  # not recomputed from a partial sum
+    assert figures["instructions"] == 29553009231 + 38470184624
+
+
+def test_unreadable_ipc_metric_is_recomputed_from_the_counts():
+    perf = read(PERF_STAT / "seed-stories15M.txt")
+    assert "1.01  insn per cycle" in perf
+    figures = parse_perf_stat(perf.replace("1.01  insn per cycle", "1,01  insn per cycle"))
+    assert figures["ipc"] == pytest.approx(145608923919 / 144465901074)
+
+
+def test_unreadable_count_is_not_an_unsupported_event():
+    perf = captured_perf_with("  878      page-faults", "  1.2.3  page-faults")
+    assert unsupported_events(perf) == ["cycles", "instructions", "branches", "branch-misses"]
+
+
+def test_summary_of_runs_with_damaged_logs(tmp_path):
+    sweep = SweepWriter(tmp_path / "sweep")
+    sweep.run("local", "O3", 2, 1, stderr="achieved tok/s: 12.5")  # killed mid-line
+    unreadable_perf = tmp_path / "perf.txt"
+    unreadable_perf.write_text(captured_perf_with("  878      page-faults", "  1.2.3  page-faults"))
+    sweep.run("local", "O3-openmp", 2, 1, tok_s=15.0, perf=unreadable_perf)
+    summary = summarize(tmp_path / "sweep")
+    assert "2 runs: 1 ok, 1 failed." in summary
+    runs_csv = pd.read_csv(tmp_path / "sweep" / "runs.csv")
+    assert runs_csv["tok_s"].isna().tolist() == [True, False]
+    assert runs_csv["page_faults"].isna().tolist() == [False, True]
+    assert runs_csv["task_clock_ms"].tolist() == [406.60, 406.60]

@@ -1,11 +1,14 @@
 """Everything a user can set or run is documented where they look for it."""
 
 import re
+import shutil
 import subprocess
 
 import pytest
 import yaml
 from conftest import PROJECT
+
+from scripts.role_docs import first_difference, role_options, write
 
 ROLES = sorted(p.parent.parent.name for p in PROJECT.glob("roles/*/meta/argument_specs.yml"))
 
@@ -24,6 +27,55 @@ def test_every_role_default_is_validated(role):
     defaults = yaml.safe_load((PROJECT / "roles" / role / "defaults" / "main.yml").read_text())
     options = specs["argument_specs"]["main"]["options"]
     assert set(defaults or {}) <= set(options)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_readme_variable_table_is_generated_from_argument_specs(role):
+    difference = first_difference(PROJECT / "roles" / role)
+    assert difference is None, f"{difference}\nRun `make docs` to regenerate the table."
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_argument_specs_defaults_are_the_role_defaults(role):
+    defaults = yaml.safe_load((PROJECT / "roles" / role / "defaults" / "main.yml").read_text())
+    for name, option in role_options(PROJECT / "roles" / role).items():
+        if "default" in option and name in (defaults or {}):
+            assert option["default"] == defaults[name], f"roles/{role}: {name}"
+
+
+def copy_of_role(tmp_path, role="workspace"):
+    role_dir = tmp_path / "roles" / role
+    shutil.copytree(PROJECT / "roles" / role, role_dir)
+    return role_dir
+
+
+def test_a_changed_description_is_a_difference_naming_role_and_row(tmp_path):
+    role_dir = copy_of_role(tmp_path)
+    specs_file = role_dir / "meta" / "argument_specs.yml"
+    specs_file.write_text(
+        specs_file.read_text().replace("Mode of the workspace directory.", "Octal mode.")
+    )
+    difference = first_difference(role_dir)
+    assert "roles/workspace/README.md" in difference
+    assert '| `workspace_mode` | no | str | `"0700"` | Octal mode. |' in difference
+
+
+def test_a_new_argument_spec_option_becomes_a_row_when_regenerated(tmp_path):
+    role_dir = copy_of_role(tmp_path)
+    specs_file = role_dir / "meta" / "argument_specs.yml"
+    specs = yaml.safe_load(specs_file.read_text())
+    specs["argument_specs"]["main"]["options"]["workspace_quota"] = {
+        "type": "int",
+        "default": 7,
+        "description": ["A quota | with a pipe.", "Default: `7` per user"],
+    }
+    specs_file.write_text(yaml.safe_dump(specs, sort_keys=False))
+    assert "missing from the README" in first_difference(role_dir)
+    assert write(role_dir)
+    assert first_difference(role_dir) is None
+    readme = (role_dir / "README.md").read_text()
+    assert "| `workspace_quota` | no | int | `7` per user | A quota \\| with a pipe. |" in readme
+    assert not write(role_dir)
 
 
 def test_every_make_target_is_in_make_help_and_readme():

@@ -1,18 +1,20 @@
 """A new student, end to end over SSH: onboarding with a password, setup on cluster storage
 (twice: the second changes nothing), a sweep on both partitions of the real local Slurm,
-`make collect` fetching the results back. The login node is Debian's sshd on 127.0.0.1:2223,
-the student a fresh Unix account; checkpoints come from a local HTTP server with their sum.
+`make collect` fetching the results back, and refusing to once the login node's host key
+changed or is unknown. The login node is Debian's sshd on 127.0.0.1:2223, the student a
+fresh Unix account; checkpoints come from a local HTTP server with their sum.
 """
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 from conftest import PROJECT, Student, run_playbook, source_args
-from test_onboard import onboard_args
+from test_onboard import KEY_NAME, onboard_args
 
 GENERATOR = PROJECT / "roles" / "checkpoint" / "files" / "synthetic_checkpoint.py"
 TINY = {"dim": 64, "hidden_dim": 172, "n_layers": 2, "n_heads": 4, "n_kv_heads": 4,
@@ -38,7 +40,7 @@ def cluster_args(login_node, student: Student, laptop, slurm_env, tmp_path, serv
         "-i", "inventory/montecimone.yml",
         "-e", f"montecimone_host={login_node.host}",
         "-e", f"montecimone_user={student.name}",
-        "-e", f"onboard_key_file={laptop / 'id_ed25519'}",
+        "-e", f"onboard_key_file={laptop / KEY_NAME}",
         "-e", f"@{tmp_path / 'cluster.json'}",
         *source_args(),
     ]  # fmt: skip
@@ -93,3 +95,39 @@ def test_new_student_from_onboarding_to_fetched_results(
         capture_output=True, text=True,
     )  # fmt: skip
     assert peek.returncode != 0 and "Permission denied" in peek.stderr
+
+    assert_fetch_refuses_unchecked_host_keys(login_node, laptop, latest, tmp_path)
+
+
+def assert_fetch_refuses_unchecked_host_keys(login_node, laptop, latest, tmp_path):
+    """`collect fetch` with the login node's host key changed, then unknown: refused, with
+    what to do, known_hosts byte for byte as it was, the fetched results untouched. Even
+    with ANSIBLE_HOST_KEY_CHECKING=False in the environment; each fetch a new connection
+    (no ssh master of the earlier ones)."""
+    known_hosts = laptop / "known_hosts"
+    runs_csv = (latest / "runs.csv").read_bytes()
+    entry = f"[{login_node.host}]:{login_node.port}"
+
+    def fetch(attempt: str) -> subprocess.CompletedProcess:
+        control_dir = tmp_path / f"ssh-control-{attempt}"
+        control_dir.mkdir()
+        env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False",
+               "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir)}  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "collect", "fetch", "--force", str(latest)],
+            cwd=PROJECT, capture_output=True, text=True, env=env,
+        )  # fmt: skip
+
+    def assert_refused(refused: subprocess.CompletedProcess, known_hosts_before: bytes):
+        message = " ".join(refused.stderr.split())
+        assert refused.returncode != 0, refused.stdout[-3000:]
+        assert f"the host key of {entry} is not the one recorded in known_hosts" in message
+        assert f"ssh-keygen -R '{entry}'" in message and "make onboard" in message
+        assert known_hosts.read_bytes() == known_hosts_before
+
+    recorded = known_hosts.read_bytes()
+    with login_node.rekeyed():
+        assert_refused(fetch("changed"), recorded)
+    known_hosts.write_bytes(b"")  # the login node's key unknown
+    assert_refused(fetch("unknown"), b"")
+    assert (latest / "runs.csv").read_bytes() == runs_csv

@@ -2,7 +2,9 @@
 
 import json
 import os
+import re
 import shutil
+import subprocess
 
 import pandas as pd
 import pytest
@@ -316,3 +318,26 @@ def test_prompt_is_passed_literally(sweep_args, tmp_path):
     assert '"Lily"; touch' in (profile_dir / "stdout.txt").read_text()
     profile = json.loads((profile_dir / "profile.json").read_text())
     assert profile["status"] == "ok" and "Lily" in profile["command"]
+
+
+def test_runs_print_perf_in_the_c_locale_whatever_the_callers(sweep_args, tmp_path, monkeypatch):
+    # A comma-decimal locale of the caller's (compiled here: Debian ships only C.UTF-8).
+    locales = tmp_path / "locales"
+    locales.mkdir()
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", locales / "de_DE.UTF-8"], check=True)
+    monkeypatch.setenv("LOCPATH", str(locales))
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+    probe = tmp_path / "perf-de_DE.txt"
+    subprocess.run(["perf", "stat", "-o", probe, "--", "true"], check=True)
+    assert re.search(r"[0-9],[0-9]+ msec task-clock", probe.read_text())  # the locale works
+    args = ["-e", "sweep_steps=64", "-e", "sweep_repetitions=1", "-e", "sweep_threads=1"]
+    args += ["-e", "sweep_profile=false", "-e", "sweep_bandwidth=false"]
+    args += ["-e", "sweep_warmup_runs=0", "-e", '{"sweep_flag_sets": {"O3": "-O3"}}']
+    run_playbook("sweep.yml", *sweep_args, *args)
+    (run_dir,) = (tmp_path / "results" / "latest" / "runs").iterdir()
+    assert re.search(
+        r"^ +[0-9]+\.[0-9]{2} msec task-clock", (run_dir / "perf.txt").read_text(), re.M
+    )
+    summarize(tmp_path / "results" / "latest")
+    (row,) = pd.read_csv(tmp_path / "results" / "latest" / "runs.csv").to_dict("records")
+    assert row["task_clock_ms"] > 0 and row["page_faults"] > 0 and row["elapsed_s"] > 0

@@ -13,7 +13,10 @@ while the others use the other one.
 
 import json
 import os
+import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -66,6 +69,12 @@ def squeue_jobs(env) -> list[dict]:
 def state(job: dict) -> str:
     value = job["job_state"]
     return value if isinstance(value, str) else value[0]
+
+
+def derived_throttle(env, partition: str) -> int:
+    """The default array throttle: half the partition's nodes (sinfo), at least one."""
+    lines = run("sinfo", "--noheader", f"--partition={partition}", "--format=%D", env=env)
+    return max(1, sum(int(count) for count in lines.stdout.split()) // 2)
 
 
 def sweep_jobs(env, sweep_id: str) -> list[dict]:
@@ -157,7 +166,7 @@ def test_each_partition_has_its_facts_bandwidth_and_warmups(full_sweep):
         assert (results / "warmup" / name / "status").read_text().strip() == "0"
 
 
-def test_one_build_job_and_one_array_per_partition_from_the_scheduler(full_sweep):
+def test_one_build_job_and_one_array_per_partition_from_the_scheduler(full_sweep, slurm):
     jobs = full_sweep["jobs"]
     sweep_id = full_sweep["sweep_id"]
     for partition in PARTITIONS:
@@ -178,7 +187,14 @@ def test_one_build_job_and_one_array_per_partition_from_the_scheduler(full_sweep
         assert sorted(j["array_task_id"] for j in profiles) == list(range(PROFILE_TASKS))
         assert {state(j) for j in profiles} == {"COMPLETED"}
         assert min(j["start_time"] for j in profiles) >= max(j["end_time"] for j in tasks)
+        # The build is not exclusive: it asks for the one CPU it compiles with.
+        assert (builds[0]["cpus"], builds[0]["shared"]) == (1, None)
+        # Fair share: the default throttle, half the partition's nodes, at least one.
+        throttle = derived_throttle(slurm, partition)
+        assert {j["array_max_tasks"] for j in tasks + profiles} == {throttle}
     assert len(jobs) == 2 * (1 + TASKS + PROFILE_TASKS)
+    # The default policy for a node failure: no requeue (a NODE_FAIL row).
+    assert {j["requeue"] for j in jobs} == {False}
 
 
 def test_runs_are_traced_to_their_jobs(full_sweep):
@@ -284,9 +300,26 @@ def submit(workspace, results, *settings) -> dict:
 
 
 def array_job(remote: dict, partition: str) -> int:
+    """The job id of the partition's one array of runs (slurm-jobs.tsv's third column)."""
     jobs = Path(remote["remote_dir"], "slurm-jobs.tsv").read_text().splitlines()
     (line,) = [line for line in jobs if line.split("\t")[0] == partition]
-    return int(line.split("\t")[2])
+    (array,) = line.split("\t")[2].split(",")
+    return int(array)
+
+
+def wait_until_running(env, array: int, task: int):
+    """Until the scheduler shows task TASK of ARRAY running (it must be pending before)."""
+    deadline = time.monotonic() + 240
+    while True:
+        found = [
+            j for j in squeue_jobs(env)
+            if j["array_job_id"] == array and j["array_task_id"] == task
+        ]  # fmt: skip
+        if found and state(found[0]) == "RUNNING":
+            return
+        assert not found or state(found[0]) == "PENDING", found
+        assert time.monotonic() < deadline, f"task {task} of {array} never started"
+        time.sleep(0.2)
 
 
 def wait_and_fetch(remote: dict) -> pd.DataFrame:
@@ -318,17 +351,7 @@ def faults(slurm, workspace, tmp_path_factory):
     )  # fmt: skip
     # cancel the second run while it runs
     array = array_job(cancel, "mcimone-nodes")
-    deadline = time.monotonic() + 240
-    while True:
-        task = [
-            j for j in squeue_jobs(slurm)
-            if j["array_job_id"] == array and j["array_task_id"] == 1
-        ]  # fmt: skip
-        if task and state(task[0]) == "RUNNING":
-            break
-        assert not task or state(task[0]) == "PENDING", task
-        assert time.monotonic() < deadline, "task 1 never started"
-        time.sleep(0.2)
+    wait_until_running(slurm, array, 1)
     run("scancel", f"{array}_1", env=slurm)
     broken = submit(
         workspace, tmp_path_factory.mktemp("build"), "sweep_repetitions=2", "sweep_steps=8",
@@ -427,3 +450,241 @@ def test_default_thread_counts_come_from_the_partition_s_cores(slurm, workspace,
     runs = runs_csv(tmp_path / "latest")
     assert sorted(runs["threads"]) == expected
     assert (runs["status"] == "ok").all(), runs["reason"].to_list()
+
+
+# --- a good citizen of a shared cluster -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_sweep(slurm, workspace, tmp_path_factory):
+    """Not exclusive, thread counts 1 and 2, runs requeued on a node failure; waited for."""
+    results = tmp_path_factory.mktemp("shared")
+    run_playbook(
+        "sweep.yml",
+        *slurm_args(
+            workspace, results, "sweep_repetitions=2", "sweep_steps=8", "sweep_warmup_runs=1",
+            f"sweep_bandwidth_large_bytes={2**20}", "sweep_bandwidth_trials=1",
+            "sweep_slurm_requeue=true",
+            {"sweep_models": ["stories15M"], "sweep_flag_sets": {"O3-openmp": "-O3 -fopenmp"},
+             "sweep_threads": [1, 2], "sweep_profile_select": ["fastest"],
+             "sweep_partitions": [{"name": "mcimone-nodes", "exclusive": False}]},
+        ),
+    )  # fmt: skip
+    latest = results / "latest"
+    (partition,) = json.loads((latest / "sweep.json").read_text())["partitions"]
+    return {
+        "results": latest,
+        "partition": partition,
+        "jobs": sweep_jobs(slurm, latest.resolve().name),
+        "name": f"llamasweep-{latest.resolve().name}-mcimone-nodes",
+    }
+
+
+def manifest_threads(results: Path) -> dict[int, int]:
+    """Manifest index -> the thread count of that line."""
+    lines = (results / "manifest.tsv").read_text().splitlines()
+    return {int(fields[0]): int(fields[4]) for fields in (line.split("\t") for line in lines)}
+
+
+def test_without_exclusivity_each_run_asks_for_its_thread_count(shared_sweep):
+    partition, jobs = shared_sweep["partition"], shared_sweep["jobs"]
+    offset, count = partition["offset"], partition["tasks"]
+    threads = manifest_threads(shared_sweep["results"])
+    arrays = {}
+    for task in [j for j in jobs if j["name"] == shared_sweep["name"]]:
+        arrays.setdefault(task["array_job_id"], []).append(task)
+    # One array per thread count (an array has one --cpus-per-task), on a shared node; its
+    # tasks are exactly the partition's lines of that thread count (bandwidth measurements,
+    # warm-up runs and runs), and together the arrays cover the block once.
+    assert len(arrays) == 2
+    for tasks in arrays.values():
+        (cpus,) = {task["cpus"] for task in tasks}
+        assert {task["shared"] for task in tasks} == {None}
+        assert sorted(task["array_task_id"] for task in tasks) == [
+            index - offset
+            for index in range(offset, offset + count)
+            if threads[index] == cpus
+        ]  # fmt: skip
+    assert sorted(t["array_task_id"] for ts in arrays.values() for t in ts) == list(range(count))
+    # One array after the other: the throttle bounds the whole partition.
+    first, second = (arrays[array] for array in sorted(arrays))
+    assert max(t["end_time"] for t in first) <= min(t["start_time"] for t in second)
+    # Profiling runs pick their thread count when they run: they ask for the largest.
+    profiles = [j for j in jobs if "-profile-" in j["name"]]
+    assert profiles and {j["cpus"] for j in profiles} == {2}
+    assert min(j["start_time"] for j in profiles) >= max(t["end_time"] for t in second)
+    runs = runs_csv(shared_sweep["results"])
+    assert sorted(runs["threads"]) == [1, 1, 2, 2]
+    assert (runs["status"] == "ok").all(), runs["reason"].to_list()
+
+
+def test_default_throttle_and_requeue_policy_reach_the_scheduler(shared_sweep, slurm):
+    partition, jobs = shared_sweep["partition"], shared_sweep["jobs"]
+    throttle = derived_throttle(slurm, "mcimone-nodes")
+    assert (partition["array_throttle"], partition["array_throttle_source"]) == (
+        throttle,
+        "derived",
+    )
+    arrays = [j for j in jobs if j["array_job_id"]]
+    assert {j["array_max_tasks"] for j in arrays} == {throttle}
+    # sweep_slurm_requeue: true -> --requeue on every job of the sweep
+    assert {j["requeue"] for j in jobs} == {True}
+
+
+def node_state(env, node: str) -> str:
+    return run("sinfo", "--noheader", "--Node", f"--nodes={node}", "--format=%T", env=env).stdout
+
+
+def test_node_down_mid_array_is_a_node_fail_row_and_the_rest_complete(slurm, workspace, tmp_path):
+    # The only node of the local cluster; the DOWN window is as short as Slurm allows (it
+    # ends when the node is seen gone from the running task) and always ends (finally).
+    node = socket.gethostname().split(".")[0]
+    sleep_then_run = ["sh", "-c", 'sleep 6; exec "$@"', "sleep-then-run"]
+    remote = submit(
+        workspace, tmp_path, "sweep_repetitions=3", "sweep_steps=8", "sweep_profile=false",
+        {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_then_run,
+         "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
+    )  # fmt: skip
+    array = array_job(remote, "mcimone-nodes")
+    wait_until_running(slurm, array, 1)
+    try:
+        run(
+            "scontrol", "update", f"nodename={node}", "state=down",
+            "reason=llamasweep test: a node set DOWN mid-array", env=slurm,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            (task,) = [
+                j for j in squeue_jobs(slurm)
+                if j["array_job_id"] == array and j["array_task_id"] == 1
+            ]  # fmt: skip
+            if state(task) != "RUNNING":
+                break
+            assert time.monotonic() < deadline, task
+            time.sleep(0.1)
+    finally:
+        # Slurm may have returned the node to service itself (ReturnToService=2).
+        if "down" in node_state(slurm, node):
+            run("scontrol", "update", f"nodename={node}", "state=resume", env=slurm)
+    assert state(task) == "NODE_FAIL" and task["requeue"] is False
+    assert "down" not in node_state(slurm, node)
+    runs = wait_and_fetch(remote).set_index("index")
+    assert list(runs["status"]) == ["ok", "failed", "ok"], runs["reason"].to_list()
+    assert "NODE_FAIL" in runs.loc[1, "reason"]
+    assert runs.loc[0, "tok_s"] > 0 and runs.loc[2, "tok_s"] > 0
+
+
+# The second sbatch call (the first partition's array) waits until the test releases it: the
+# interrupt reaches the submission while that job is being created.
+SLOW_SBATCH = """#!/bin/bash
+calls=$(( $(cat {dir}/calls 2>/dev/null || echo 0) + 1 ))
+echo "$calls" > {dir}/calls
+if (( calls == 2 )); then
+  echo "$PPID" > {dir}/submitter.part && mv {dir}/submitter.part {dir}/submitter
+  until [[ -e {dir}/release ]]; do sleep 0.1; done
+fi
+exec {sbatch} "$@"
+"""
+
+
+@pytest.mark.parametrize("interrupt", ["SIGINT", "SIGHUP"])
+def test_interrupted_submission_leaves_no_job_queued(slurm, workspace, tmp_path, interrupt):
+    # SIGINT: Ctrl-C on ansible-playbook (its process group); SIGHUP: the connection to the
+    # login node is lost (the submit script's hangup).
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sbatch").write_text(
+        SLOW_SBATCH.format(dir=shlex.quote(str(shim)), sbatch=shutil.which("sbatch"))
+    )
+    (shim / "sbatch").chmod(0o755)
+    results = tmp_path / "results"
+    environment = {"SLURM_CONF": slurm["SLURM_CONF"], "PATH": f"{shim}:{os.environ['PATH']}"}
+    command = [
+        BIN / "ansible-playbook", PROJECT / "playbooks" / "sweep.yml",
+        *slurm_args(
+            workspace, results, "sweep_wait=false", "sweep_bandwidth=false",
+            "sweep_warmup_runs=0", "sweep_repetitions=1", "sweep_steps=8",
+            {"sweep_flag_sets": {"O3": "-O3"}, "sweep_slurm_environment": environment,
+             "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE},
+                                  {"name": "mcimone-milkvs", **ONE_CORE}]},
+        ),
+    ]  # fmt: skip
+    playbook = subprocess.Popen(
+        [str(part) for part in command], cwd=PROJECT, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 480
+        while not (shim / "submitter").exists():
+            assert playbook.poll() is None, playbook.stdout.read()
+            assert time.monotonic() < deadline, "the second sbatch call never came"
+            time.sleep(0.2)
+        if interrupt == "SIGINT":
+            os.killpg(playbook.pid, signal.SIGINT)
+        else:
+            os.kill(int((shim / "submitter").read_text()), signal.SIGHUP)
+        (shim / "release").touch()
+        output = " ".join(playbook.communicate(timeout=300)[0].split())
+    finally:
+        (shim / "release").touch()
+        if playbook.poll() is None:
+            playbook.kill()
+    assert playbook.returncode != 0
+    # remote.json was written before the first job existed.
+    remote = json.loads((results / "latest" / "remote.json").read_text())
+    cancelled = Path(remote["remote_dir"], "submit-cancelled.txt")
+    deadline = time.monotonic() + 120  # the script outlives a Ctrl-C'd playbook a moment
+    while not cancelled.exists():
+        assert time.monotonic() < deadline, "the submit script never said what it cancelled"
+        time.sleep(0.2)
+    message = cancelled.read_text()
+    assert f"interrupted by {interrupt}" in message, message
+    jobs = sweep_jobs(slurm, remote["sweep_id"])
+    # The build job and the array created while the interrupt came: both cancelled, both
+    # named; the second partition was never submitted.
+    assert (shim / "calls").read_text().strip() == "2"
+    assert len(jobs) == 2 and {state(job) for job in jobs} == {"CANCELLED"}, jobs
+    assert sorted(message.split(": ")[-1].split()) == sorted(str(j["job_id"]) for j in jobs)
+    if interrupt == "SIGHUP":  # the playbook itself saw the script fail
+        assert "interrupted by SIGHUP" in output
+    waited = run_playbook(
+        "wait.yml", "-i", str(INVENTORY), "-e", f"sweep_fetch_results={results / 'latest'}",
+        check=False,
+    )  # fmt: skip
+    assert waited.returncode != 0
+    assert f"nothing to wait for: submission of sweep {remote['sweep_id']} interrupted by" in (
+        " ".join(waited.stdout.split())
+    )
+
+
+def test_submit_script_with_its_stdout_closed_cancels_what_it_submitted(slurm, workspace, tmp_path):
+    # The login node's end of a lost connection: the script's output goes nowhere (SIGPIPE
+    # at its first line, after the first job was created). Its rendered script, run again.
+    remote = submit(
+        workspace, tmp_path, "sweep_repetitions=1", "sweep_steps=8", "sweep_profile=false",
+        {"sweep_flag_sets": {"O3": "-O3"},
+         "sweep_partitions": [{"name": "mcimone-milkvs", **ONE_CORE}]},
+    )  # fmt: skip
+    before = {job["job_id"] for job in sweep_jobs(slurm, remote["sweep_id"])}
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        again = subprocess.run(
+            ["bash", Path(remote["remote_dir"], "submit-slurm.sh")], stdout=writer,
+            stderr=subprocess.PIPE, env=slurm, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(writer)
+    assert again.returncode == 1
+    assert "interrupted by SIGPIPE; cancelled every job it had submitted" in again.stderr
+    resubmitted = [j for j in sweep_jobs(slurm, remote["sweep_id"]) if j["job_id"] not in before]
+    # the build job it had submitted, and nothing after it
+    assert [(j["name"], state(j)) for j in resubmitted] == [
+        (f"llamasweep-{remote['sweep_id']}-build-mcimone-milkvs", "CANCELLED")
+    ]
+    message = Path(remote["remote_dir"], "submit-cancelled.txt").read_text()
+    assert message.split(": ")[-1].split() == [str(resubmitted[0]["job_id"])]
+    # The jobs of the first submission are not its to cancel.
+    first = [j for j in sweep_jobs(slurm, remote["sweep_id"]) if j["job_id"] in before]
+    assert first and "CANCELLED" not in {state(j) for j in first}, first

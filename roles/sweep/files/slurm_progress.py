@@ -80,19 +80,21 @@ QUERY_ENVIRONMENT = {**os.environ, "SLURM_BITSTR_LEN": "0"}
 
 
 def read_jobs(sweep_dir):
-    """slurm-jobs.tsv, written at submit time: partition, build job, array job, offset, the
-    array's tasks (its runs, after its bandwidth measurements and warm-up runs), and the
-    profiling array job ("-" for none) and its tasks (the manifest lines after the runs)."""
+    """slurm-jobs.tsv, written at submit time: partition, build job, the run arrays' job ids
+    (comma-joined: one array per thread count when not exclusive; their task ids all count
+    from offset), offset, the arrays' tasks (its runs, after its bandwidth measurements and
+    warm-up runs), and the profiling array job ("-" for none) and its tasks (the manifest
+    lines after the runs)."""
     partitions = []
     with open(os.path.join(sweep_dir, "slurm-jobs.tsv")) as jobs:
         for line in jobs:
-            name, build, array, offset, runs, *profiles = line.rstrip("\n").split("\t")
+            name, build, arrays, offset, runs, *profiles = line.rstrip("\n").split("\t")
             profile_job, profile_tasks = profiles or ("-", "0")
             partitions.append(
                 {
                     "name": name,
                     "build_job_id": int(build),
-                    "array_job_id": int(array),
+                    "array_job_ids": [int(array) for array in arrays.split(",")],
                     "offset": int(offset),
                     "runs": int(runs),
                     "profile_job_id": None if profile_job == "-" else int(profile_job),
@@ -106,7 +108,8 @@ def arrays_of(partitions):
     """Array job id -> (manifest index of its task 0, its tasks): runs and profiling runs."""
     arrays = {}
     for partition in partitions:
-        arrays[partition["array_job_id"]] = (partition["offset"], partition["runs"])
+        for array in partition["array_job_ids"]:
+            arrays[array] = (partition["offset"], partition["runs"])
         if partition["profile_job_id"] is not None:
             first = partition["offset"] + partition["runs"]
             arrays[partition["profile_job_id"]] = (first, partition["profile_tasks"])
@@ -357,7 +360,7 @@ def run_progress(sweep_dir, partitions, run_names, state, active_arrays):
                 counts["done"] += 1
                 counts["failed"] += 1
             elif scheduled.get("state") in WAITING_STATES or (
-                not scheduled and partition["array_job_id"] in active_arrays
+                not scheduled and not active_arrays.isdisjoint(partition["array_job_ids"])
             ):
                 counts["pending"] += 1
                 if known_reason(scheduled.get("reason")):

@@ -4,8 +4,10 @@ Each partition of the inventory is a mapping: name, and optionally cores, compil
 flag_sets (merged over the sweep's), threads, time_limit, sbatch_options, exclusive,
 array_throttle, seconds_per_gb_token, perf_events. The plan fills in every default,
 numbers the runs (offset and count of each partition's block in the one manifest:
-bandwidth measurements, warm-up runs, runs, then profiling runs) and derives each
-partition's Slurm time limit from the models' sizes (see derive_time_limit).
+bandwidth measurements, warm-up runs, runs, then profiling runs), derives each
+partition's Slurm time limit from the models' sizes (see derive_time_limit), its array
+throttle from its node count (see derive_array_throttle) and the CPUs each job asks for
+(see cpus_per_task).
 """
 
 import math
@@ -158,6 +160,41 @@ def default_threads(cores):
     return [*counts, cores]
 
 
+def sinfo_partitions(lines):
+    """{"cores": {partition: CPUs per node}, "nodes": {partition: node count}} from the lines
+    of `sinfo --noheader --format='%R %c %D'`. sinfo gives a partition one line per group of
+    nodes (of one state and configuration; "64+" is the least of a group): a partition's
+    nodes are the sum of its lines, its CPUs per node the least, so that a task fits on
+    any of its nodes."""
+    cores, nodes = {}, {}
+    for line in lines:
+        name, cpus, count = line.split()
+        cpus = int(cpus.rstrip("+"))
+        cores[name] = min(cpus, cores.get(name, cpus))
+        nodes[name] = nodes.get(name, 0) + int(count)
+    return {"cores": cores, "nodes": nodes}
+
+
+def derive_array_throttle(nodes, node_share):
+    """The default %N of a partition's arrays: at most node_share of its nodes at once (an
+    exclusive task holds a whole node), at least 1, so that one student's sweep leaves the
+    rest of a shared partition to the others. 0 (no limit) when the node count is unknown."""
+    if not nodes:
+        return 0
+    return max(1, math.floor(int(nodes) * float(node_share)))
+
+
+def cpus_per_task(partition):
+    """--cpus-per-task of each job array of the runs, in submission order, and of the
+    profiling array. Exclusive: the node's cores, one array (the task has the node anyway).
+    Not exclusive: a run asks for its thread count, so the runs are one array per thread
+    count (an array has one --cpus-per-task); profiling runs pick their thread count when
+    they run, so they ask for the largest."""
+    if partition["exclusive"]:
+        return [partition["cores"]], partition["cores"]
+    return sorted(set(partition["threads"])), max(partition["threads"])
+
+
 def derive_time_limit(
     models,
     catalog,
@@ -196,6 +233,8 @@ def partition_plan(
     threads=(),
     compiler="gcc",
     node_cores=None,
+    node_counts=None,
+    node_share=0.5,
     exclusive=True,
     array_throttle=0,
     seconds_per_gb_token=2.0,
@@ -213,8 +252,13 @@ def partition_plan(
     measurements per thread count, warmup_runs warm-up runs per model and flag set, its
     runs (tasks counts these three: the size of its job array), then one profiling run per
     model and selector of profile_selectors (profile_tasks: a second array, started once the
-    first has ended). Selectors that pick the same flag set are profiled once."""
+    first has ended). Selectors that pick the same flag set are profiled once.
+
+    array_throttle (a partition's own, else the sweep's) caps each array at that many tasks
+    at once; 0 derives it from the partition's node count (node_counts, from sinfo) and
+    node_share."""
     node_cores = node_cores or {}
+    node_counts = node_counts or {}
     plan = []
     offset = 0
     for partition in partitions:
@@ -252,16 +296,26 @@ def partition_plan(
         time_limit = partition.get("time_limit")
         selectors = partition_selectors(profile_selectors, merged_flag_sets)
         profile_tasks = len(models) * len(selectors)
+        throttle = int(partition.get("array_throttle") or array_throttle or 0)
+        nodes = node_counts.get(name)
+        resolved = {
+            "name": name,
+            "cores": cores,
+            "threads": thread_counts,
+            "exclusive": bool(partition.get("exclusive", exclusive)),
+        }
+        run_cpus, profile_cpus = cpus_per_task(resolved)
         plan.append(
             {
-                "name": name,
-                "cores": cores,
+                **resolved,
                 "compiler": partition.get("compiler") or compiler,
                 "flag_sets": merged_flag_sets,
-                "threads": thread_counts,
                 "sbatch_options": [str(o) for o in partition.get("sbatch_options") or []],
-                "exclusive": bool(partition.get("exclusive", exclusive)),
-                "array_throttle": int(partition.get("array_throttle", array_throttle) or 0),
+                "nodes": nodes,
+                "array_throttle": throttle or derive_array_throttle(nodes, node_share),
+                "array_throttle_source": "given" if throttle else "derived",
+                "cpus_per_task": run_cpus,
+                "profile_cpus_per_task": profile_cpus,
                 "time_limit": str(time_limit) if time_limit else str(minutes),
                 "time_limit_source": "inventory" if time_limit else "derived",
                 # perf record of a run, then perf script on the node: twice a run's limit.
@@ -315,5 +369,6 @@ class FilterModule:
         return {
             "partition_plan": partition_plan,
             "partition_errors": partition_errors,
+            "sinfo_partitions": sinfo_partitions,
             "profile_selector_errors": profile_selector_errors,
         }

@@ -1,0 +1,91 @@
+"""A results directory is data, possibly someone else's: the collector reads only regular
+text files inside it.
+
+A link that points out of the directory (runs/x/stderr.txt -> ~/.ssh/id_ed25519, a run
+directory linked to /etc), a FIFO or a device, or a binary file (a NUL byte) is not read:
+its text would end up in summary.md, report.html and runs.csv. Each is noted with why;
+`not_read` lists them, and summary.md says so. Links that stay inside are read, as a Slurm
+run's slurm.out -> ../../slurm/<array job>_<task>.out.
+"""
+
+import errno
+import os
+import stat
+
+# Opening never follows a last-component link (checked first) and never waits on a FIFO.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+# results directory (as given) -> its real path, and -> {relative path: why it was not read}
+_real_roots: dict[str, str] = {}
+_not_read: dict[str, dict[str, str]] = {}
+
+
+def read_text(path: str | os.PathLike, results_dir: str | os.PathLike,
+              directory_checked: bool = False) -> str | None:  # fmt: skip
+    """The text of path, a file of results_dir; None when it is missing or not read (a link
+    out of results_dir, not a regular file, binary: noted for not_read). directory_checked:
+    the caller made sure path's directory is inside results_dir (see inside())."""
+    path, results_dir = os.fspath(path), os.fspath(results_dir)
+    root = _real_root(results_dir)
+    if not directory_checked and not _within(os.path.realpath(os.path.dirname(path)), root):
+        _note(path, results_dir, "its directory is a link out of the results directory")
+        return None
+    try:
+        descriptor = os.open(path, _OPEN_FLAGS)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            return None  # missing: the readers say what is missing
+        target = os.path.realpath(path)
+        if not _within(target, root):
+            _note(path, results_dir, f"a link to {target}, outside the results directory")
+            return None
+        try:
+            descriptor = os.open(target, _OPEN_FLAGS)
+        except OSError:
+            return None
+    with os.fdopen(descriptor, "rb") as file:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            return None
+        if not stat.S_ISREG(mode):
+            _note(path, results_dir, "not a regular file")
+            return None
+        data = file.read()
+    if b"\0" in data:
+        _note(path, results_dir, "a binary file, not text")
+        return None
+    return data.decode(errors="replace")
+
+
+def inside(directory: str | os.PathLike, results_dir: str | os.PathLike) -> bool:
+    """Whether directory, links resolved, is inside results_dir; noted for not_read if not."""
+    directory, results_dir = os.fspath(directory), os.fspath(results_dir)
+    if _within(os.path.realpath(directory), _real_root(results_dir)):
+        return True
+    _note(directory, results_dir, "a link out of the results directory")
+    return False
+
+
+def not_read(results_dir: str | os.PathLike) -> dict[str, str]:
+    """{path relative to results_dir: why} of the files not read since forget_not_read."""
+    return dict(sorted(_not_read.get(os.fspath(results_dir), {}).items()))
+
+
+def forget_not_read(results_dir: str | os.PathLike) -> None:
+    """Start afresh for results_dir (its links may have changed since)."""
+    _not_read.pop(os.fspath(results_dir), None)
+    _real_roots.pop(os.fspath(results_dir), None)
+
+
+def _real_root(results_dir: str) -> str:
+    if results_dir not in _real_roots:
+        _real_roots[results_dir] = os.path.realpath(results_dir)
+    return _real_roots[results_dir]
+
+
+def _within(real_path: str, root: str) -> bool:
+    return real_path == root or real_path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _note(path: str, results_dir: str, why: str) -> None:
+    _not_read.setdefault(results_dir, {})[os.path.relpath(path, results_dir)] = why

@@ -1,0 +1,293 @@
+"""remote.json, the pointer a Slurm sweep leaves in results/<sweep_id>/, read as data.
+
+A results directory may come from someone else (a classmate's tarball, a shared drive), and
+what remote.json holds ends up in a playbook run: extra variables are Jinja templates
+(`{{ lookup('pipe', ...) }}` runs a command), connection variables choose the program ssh
+runs (ProxyCommand, LocalCommand) and the Python the target runs, an inventory can be a
+script, and the environment of the remote commands can load a library (LD_PRELOAD). So only
+known keys are accepted, each value is checked against what a sweep writes, and anything
+else stops the fetch with the key, the value and what is valid, before anything runs.
+
+`python -m collect.remote RESULTS_DIR` prints the checked remote.json (playbooks/wait.yml
+and fetch.yml read it that way), or the reason it is refused on stderr, exit status 2.
+"""
+
+import json
+import os
+import re
+import shlex
+import stat
+import sys
+from pathlib import Path
+
+REMOTE_FILE = "remote.json"
+
+# Names and paths a sweep writes: no Jinja ({ }), no shell or ssh tokens (% $ ` ;), no
+# spaces or newlines.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_ABSOLUTE_PATH = re.compile(r"/[A-Za-z0-9._+/@-]*")
+_PYTHON = re.compile(r"(/[A-Za-z0-9._+/@-]*/)?python[0-9.]*")
+# Where an interpreter given by path may live: the system's, or this collector's own Python
+# (a local sweep's ansible_playbook_python). Not a directory anyone could write to.
+INTERPRETER_PREFIXES = ("/usr/bin/", "/usr/local/bin/", "/bin/", "/opt/")
+# What submit-slurm.sh printed (informational): any text without Jinja braces.
+_JOB_LINE = re.compile(r"[^{}\x00-\x1f\x7f]*")
+# Never starting with "-": no value can be read as another option.
+_SSH_OPTION_VALUE = re.compile(r"[A-Za-z0-9._+/@:,=][A-Za-z0-9._+/@:,=-]*")
+# ssh options a connection may carry (`-o Name=value` in ansible_ssh_common_args): none runs
+# a program or turns host-key checking off.
+SSH_OPTIONS = (
+    "UserKnownHostsFile",
+    "IdentitiesOnly",
+    "IdentityFile",
+    "ConnectTimeout",
+    "ServerAliveInterval",
+    "ServerAliveCountMax",
+    "ProxyJump",
+    "Port",
+    "User",
+)
+CONNECTIONS = ("ssh", "local")
+# Environment of the remote Slurm commands: Slurm's own variables only (SLURM_CONF, ...).
+_ENVIRONMENT_NAME = re.compile(r"SLURM_[A-Z0-9_]+")
+_ENVIRONMENT_VALUE = re.compile(r"[A-Za-z0-9._+/@:,=-]*")
+
+
+class RemoteRefused(ValueError):
+    """remote.json holds something a sweep never writes; the message says what and why."""
+
+
+def read_remote(results_dir: Path) -> dict | None:
+    """The checked remote.json of a results directory; None for a local sweep (none)."""
+    path = results_dir / REMOTE_FILE
+    if not path.exists() and not path.is_symlink():
+        return None
+    if path.is_symlink() or not path.is_file():
+        raise RemoteRefused(f"{path} is not a regular file")
+    try:
+        remote = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RemoteRefused(f"{path} is not JSON: {error}") from None
+    return check_remote(remote, results_dir)
+
+
+def check_remote(remote: object, results_dir: Path) -> dict:
+    """remote, unchanged, if every key is known and every value is what a sweep writes."""
+    if not isinstance(remote, dict):
+        raise RemoteRefused(f"{REMOTE_FILE} must be a JSON object, not {_kind(remote)}")
+    unknown = sorted(set(remote) - set(_CHECKS))
+    if unknown:
+        raise RemoteRefused(
+            f"{REMOTE_FILE} has unknown keys {unknown}; valid keys: {sorted(_CHECKS)}"
+        )
+    missing = sorted({"host", "inventory", "remote_dir"} - set(remote))
+    if missing:
+        raise RemoteRefused(f"{REMOTE_FILE} lacks {missing}")
+    for key, value in remote.items():
+        _CHECKS[key](key, value, results_dir)
+    sweep_dir = remote["remote_dir"]
+    modules = str(Path(sweep_dir).parent.parent / "lib" / "python")
+    if remote.get("pythonpath", modules) != modules:
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: pythonpath {remote['pythonpath']!r} is not the sweep's workspace's "
+            f"({modules})"
+        )
+    if "sweep_id" in remote and Path(sweep_dir).name != remote["sweep_id"]:
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: remote_dir {sweep_dir!r} is not the directory of sweep "
+            f"{remote['sweep_id']!r} (<workspace>/sweeps/<sweep_id>)"
+        )
+    return remote
+
+
+def _matching(pattern: re.Pattern, what: str):
+    def check(key: str, value: object, _results_dir: Path) -> None:
+        if not isinstance(value, str) or not pattern.fullmatch(value) or ".." in value.split("/"):
+            raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r} is not {what}")
+
+    return check
+
+
+def _check_interpreter(key: str, value: object, results_dir: Path) -> None:
+    _matching(_PYTHON, "a Python interpreter (python3 or a path)")(key, value, results_dir)
+    # This collector's own: the same bin directory, links resolved (.venv may be a link).
+    own = os.path.realpath(os.path.dirname(value)) == os.path.realpath(
+        os.path.dirname(sys.executable)
+    )
+    if "/" in value and not value.startswith(INTERPRETER_PREFIXES) and not own:
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: {key} = {value!r} is not a system Python (under "
+            f"{', '.join(INTERPRETER_PREFIXES)}) nor this collector's ({sys.executable})"
+        )
+
+
+def _check_backend(key: str, value: object, _results_dir: Path) -> None:
+    if value != "slurm":
+        raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r}; the only valid value is 'slurm'")
+
+
+def _check_remote_dir(key: str, value: object, results_dir: Path) -> None:
+    _matching(_ABSOLUTE_PATH, "an absolute path")(key, value, results_dir)
+    if Path(value).parent.name != "sweeps":
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: {key} = {value!r} is not a sweep's directory "
+            "(<workspace>/sweeps/<sweep_id>)"
+        )
+
+
+def _check_inventory(key: str, value: object, results_dir: Path) -> None:
+    """Inventory files of this user's own: regular, not executable (a script inventory runs),
+    not writable by others, outside the results directory."""
+    sources = value if isinstance(value, list) else [value]
+    if not sources or not all(isinstance(source, str) for source in sources):
+        raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r} is not a list of inventory files")
+    results_real = os.path.realpath(results_dir)
+    for source in sources:
+        path = Path(source)
+        info = path.stat() if path.is_absolute() and path.is_file() else None
+        if info is None:
+            raise RemoteRefused(
+                f"{REMOTE_FILE}: {key} {source!r} is not an inventory file on this machine "
+                "(an absolute path to a regular file)"
+            )
+        problems = []
+        if info.st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
+            problems.append("executable (a script inventory runs code)")
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            problems.append("writable by others")
+        if info.st_uid not in (os.getuid(), 0):
+            problems.append("owned by another user")
+        if os.path.commonpath([results_real, os.path.realpath(path)]) == results_real:
+            problems.append("inside the results directory")
+        if problems:
+            raise RemoteRefused(
+                f"{REMOTE_FILE}: {key} {source!r} is {', '.join(problems)}; give the "
+                "inventory of your own that the sweep was submitted with"
+            )
+
+
+def _check_environment(key: str, value: object, _results_dir: Path) -> None:
+    if not isinstance(value, dict) or not all(
+        isinstance(name, str)
+        and _ENVIRONMENT_NAME.fullmatch(name)
+        and isinstance(setting, str)
+        and _ENVIRONMENT_VALUE.fullmatch(setting)
+        for name, setting in value.items()
+    ):
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: {key} = {value!r}; valid: Slurm's variables (SLURM_*) set to "
+            "paths or plain words"
+        )
+
+
+def _check_jobs(key: str, value: object, _results_dir: Path) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(line, str) and _JOB_LINE.fullmatch(line) for line in value
+    ):
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: {key} = {value!r} is not a list of lines without {{ }}"
+        )
+
+
+def _check_connection(key: str, value: object, results_dir: Path) -> None:
+    if not isinstance(value, dict):
+        raise RemoteRefused(f"{REMOTE_FILE}: {key} must be an object, not {_kind(value)}")
+    unknown = sorted(set(value) - set(_CONNECTION_CHECKS))
+    if unknown:
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: {key} has unknown variables {unknown}; valid: "
+            f"{sorted(_CONNECTION_CHECKS)}"
+        )
+    for name, setting in value.items():
+        _CONNECTION_CHECKS[name](f"{key}.{name}", setting, results_dir)
+
+
+def _check_connection_type(key: str, value: object, _results_dir: Path) -> None:
+    if value not in CONNECTIONS:
+        raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r}; valid: {list(CONNECTIONS)}")
+
+
+def _check_port(key: str, value: object, _results_dir: Path) -> None:
+    number = value if isinstance(value, int) else None
+    if isinstance(value, str) and value.isdigit():
+        number = int(value)
+    if isinstance(value, bool) or number is None or not 1 <= number <= 65535:
+        raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r} is not a port (1 to 65535)")
+
+
+def _check_ssh_args(key: str, value: object, _results_dir: Path) -> None:
+    """Only `-o Name=value` with a Name of SSH_OPTIONS and a plain value."""
+    try:
+        words = shlex.split(value) if isinstance(value, str) else None
+    except ValueError:  # unbalanced quotes
+        words = None
+    options = [] if words is not None else None
+    while words:
+        word = words.pop(0)
+        if word == "-o" and words:
+            options.append(words.pop(0))
+        elif word.startswith("-o") and len(word) > 2:
+            options.append(word[2:])
+        else:
+            options = None
+            break
+    for option in options or []:
+        name, _, setting = option.partition("=")
+        if name.lower() not in {known.lower() for known in SSH_OPTIONS} or not (
+            _SSH_OPTION_VALUE.fullmatch(setting)
+        ):
+            options = None
+            break
+    if options is None:
+        raise RemoteRefused(
+            f"{REMOTE_FILE}: {key} = {value!r}; valid: `-o Name=value` options with Name one "
+            f"of {', '.join(SSH_OPTIONS)} and a plain value"
+        )
+
+
+def _kind(value: object) -> str:
+    return type(value).__name__
+
+
+_CONNECTION_CHECKS = {
+    "ansible_connection": _check_connection_type,
+    "ansible_host": _matching(_HOST, "a host name or address"),
+    "ansible_port": _check_port,
+    "ansible_user": _matching(_USER, "a user name"),
+    "ansible_ssh_private_key_file": _matching(_ABSOLUTE_PATH, "an absolute path"),
+    "ansible_ssh_common_args": _check_ssh_args,
+    "ansible_python_interpreter": _check_interpreter,
+}
+_CHECKS = {
+    "sweep_id": _matching(_NAME, "a sweep id (letters, digits, . _ -)"),
+    "backend": _check_backend,
+    "host": _matching(_HOST, "an inventory host name"),
+    "inventory": _check_inventory,
+    "remote_dir": _check_remote_dir,
+    "python": _check_interpreter,
+    "pythonpath": _matching(_ABSOLUTE_PATH, "an absolute path"),
+    "environment": _check_environment,
+    "jobs": _check_jobs,
+    "connection": _check_connection,
+}
+
+
+def main(argv: list[str]) -> int:
+    """Print the checked remote.json of argv[0], or why it is refused."""
+    results_dir = Path(argv[0])
+    try:
+        remote = read_remote(results_dir)
+    except RemoteRefused as error:
+        print(f"{results_dir}: {error}", file=sys.stderr)
+        return 2
+    if remote is None:
+        print(f"{results_dir} has no {REMOTE_FILE}", file=sys.stderr)
+        return 2
+    print(json.dumps(remote))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,214 @@
+"""A results directory is data, possibly someone else's: remote.json cannot run code, the
+collector reads only regular text files inside the directory, summary.md escapes what it
+quotes. Real files, links, a FIFO, the real `python -m collect` and playbooks."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from html import escape
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT, run_playbook
+from test_collect_cli import collect
+from test_collect_summarize import SweepWriter
+
+from collect.datafiles import forget_not_read, not_read
+from collect.runs import read_run_files
+from collect.summary import markdown_code, markdown_text, summarize
+
+SECRET = "SECRET-OUTSIDE-THE-RESULTS"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """Files of the user's, outside any results directory."""
+    directory = tmp_path / "home"
+    (directory / "run").mkdir(parents=True)
+    (directory / "id_ed25519").write_text(f"{SECRET} private key\n")
+    (directory / "run" / "meta.json").write_text(json.dumps({"host": SECRET}))
+    (directory / "run" / "stderr.txt").write_text(f"achieved tok/s: 1.0\n{SECRET}\n")
+    return directory
+
+
+def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_path, outside):
+    results = tmp_path / "20261127-101500"
+    sweep = SweepWriter(results)
+    sweep.run("nodes", "O3", 4, 1, tok_s=4.7)
+    linked_file = sweep.run("nodes", "O3", 4, 2, tok_s=4.9)
+    binary = sweep.run("nodes", "O3", 4, 3, tok_s=4.8)
+    fifo = sweep.run("nodes", "O3-openmp", 4, 1, tok_s=16.0)
+    slurm_linked = sweep.run("nodes", "O3-openmp", 4, 2, tok_s=17.0)
+    (results / linked_file / "stderr.txt").unlink()
+    (results / linked_file / "stderr.txt").symlink_to(outside / "id_ed25519")
+    (results / binary / "perf.txt").write_bytes(b"\x7fELF\x00\x01 cycles\n")
+    (results / fifo / "perf.txt").unlink()
+    os.mkfifo(results / fifo / "perf.txt")
+    linked_run = "runs/0005-stories15M-O3-openmp-t4-r3"
+    (results / linked_run).symlink_to(outside / "run", target_is_directory=True)
+    with (results / "manifest.tsv").open("a") as manifest:
+        manifest.write(
+            "5\t0005-stories15M-O3-openmp-t4-r3\tstories15M\tO3-openmp\t4\t3\t/bin/run\tckpt.bin\t{}\n"
+        )
+    # A Slurm run's slurm.out points inside: read.
+    (results / "slurm").mkdir()
+    (results / "slurm" / "41_4.out").write_text("slurmstepd: task output\n")
+    (results / slurm_linked / "slurm.out").symlink_to("../../slurm/41_4.out")
+
+    summary = summarize(results, record_history=False)
+
+    written = summary + (results / "runs.csv").read_text() + (results / "report.html").read_text()
+    assert SECRET not in written
+    assert not_read(results) == {
+        f"{linked_file}/stderr.txt": (
+            f"a link to {outside / 'id_ed25519'}, outside the results directory"
+        ),
+        linked_run: "a link out of the results directory",
+        f"{binary}/perf.txt": "a binary file, not text",
+        f"{fifo}/perf.txt": "not a regular file",
+    }  # the inside link, slurm.out, is read
+    assert "## Files not read (4)" in summary
+    report = (results / "report.html").read_text()
+    for path, why in not_read(results).items():
+        assert f"- {markdown_code(path)}: {markdown_text(why)}" in summary
+        assert f"<tr><th>{escape(path)}</th><td>{escape(why)}</td></tr>" in report
+    forget_not_read(results)
+    assert read_run_files(results / slurm_linked).slurm_text == "slurmstepd: task output\n"
+    assert not_read(results) == {}
+
+
+def test_summary_escapes_the_text_it_quotes(tmp_path):
+    results = tmp_path / "20261127-101600"
+    sweep = SweepWriter(results)
+    hostile_flag_set = "*bold* <b>x</b>"
+    hostile_reason = "<img src=x onerror=alert(1)> [click](http://evil.example) `code`"
+    sweep.run("nodes", "O3", 4, 1, tok_s=4.7, meta={"flag_set": hostile_flag_set})
+    sweep.run("nodes", "O3", 4, 2, tok_s=4.9)
+    sweep.run("nodes", "O3", 4, 3, exit_status=1, stderr=f"first\n{hostile_reason}\n")
+
+    summary = summarize(results, record_history=False)
+
+    assert r"\*bold\* \<b\>x\</b\>" in summary
+    assert r"\<img src=x onerror=alert(1)\> \[click\](http://evil.example) \`code\`" in summary
+    for raw in ["<b>", "<img", "[click]", "*bold*"]:
+        assert raw not in summary.replace("\\" + raw[0], ""), raw
+
+
+@pytest.fixture
+def submitted(tmp_path: Path) -> Path:
+    """A results directory as a Slurm sweep leaves it at submit time, for a host that
+    does not exist (a fetch that ran would fail, never hang)."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    nowhere:\n      ansible_host: 192.0.2.1\n")
+    results = tmp_path / "results" / "20261127-101700"
+    results.mkdir(parents=True)
+    remote = {
+        "sweep_id": results.name,
+        "backend": "slurm",
+        "host": "nowhere",
+        "inventory": [str(inventory)],
+        "remote_dir": f"/home/student/llamasweep/sweeps/{results.name}",
+        "python": "/usr/bin/python3",
+        "pythonpath": "/home/student/llamasweep/lib/python",
+        "environment": {"SLURM_CONF": "/etc/slurm/slurm.conf"},
+        "jobs": ["partition nodes: build job 12, array job 13 (4 tasks, --time=00:05:00)"],
+        "connection": {"ansible_host": "192.0.2.1", "ansible_port": 2223,
+                       "ansible_user": "student",
+                       "ansible_ssh_common_args": "-o UserKnownHostsFile=/tmp/known_hosts"},
+    }  # fmt: skip
+    (results / "remote.json").write_text(json.dumps(remote))
+    return results
+
+
+def hostile_variants(marker: Path, script: Path) -> list[tuple[str, dict, str]]:
+    """(what, change to remote.json, what the refusal names): each would run a command
+    that creates marker if remote.json were trusted."""
+    pipe = "{{ lookup('pipe', 'touch " + str(marker) + "') }}"
+    return [
+        ("jinja in a connection variable", {"connection": {"ansible_user": pipe}},
+         "connection.ansible_user"),
+        ("ProxyCommand", {"connection": {"ansible_ssh_common_args":
+                                         f"-o ProxyCommand='touch {marker}'"}},
+         "connection.ansible_ssh_common_args"),
+        ("an option as a value", {"connection": {"ansible_ssh_common_args":
+                                                 "-o ProxyJump=-oProxyCommand=x"}},
+         "connection.ansible_ssh_common_args"),
+        ("another Python", {"python": str(script)}, "python"),
+        ("another Python for Ansible", {"connection": {"ansible_python_interpreter": str(script)}},
+         "connection.ansible_python_interpreter"),
+        ("a variable of its own", {"connection": {"ansible_become_exe": str(script)}},
+         "unknown variables ['ansible_become_exe']"),
+        ("a script inventory", {"inventory": [str(script)]}, "executable"),
+        ("a preloaded library", {"environment": {"LD_PRELOAD": "/tmp/x.so"}}, "environment"),
+        ("modules from elsewhere", {"pythonpath": "/tmp/lib/python"}, "pythonpath"),
+        ("an unknown key", {"extravars": {"x": pipe}}, "unknown keys ['extravars']"),
+        ("jinja in the sweep id", {"sweep_id": pipe}, "sweep_id"),
+    ]  # fmt: skip
+
+
+def test_a_hostile_remote_json_is_refused_before_anything_runs(submitted, tmp_path):
+    marker = tmp_path / "ran"
+    script = tmp_path / "python3"
+    script.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    script.chmod(0o755)
+    sound = json.loads((submitted / "remote.json").read_text())
+    checked = subprocess.run([sys.executable, "-m", "collect.remote", str(submitted)],
+                             cwd=PROJECT, capture_output=True, text=True)  # fmt: skip
+    assert checked.returncode == 0 and json.loads(checked.stdout) == sound, checked.stderr
+    for what, change, named in hostile_variants(marker, script):
+        remote = {**sound, **change}
+        if "connection" in change:
+            remote["connection"] = {**sound["connection"], **change["connection"]}
+        (submitted / "remote.json").write_text(json.dumps(remote))
+        fetched = collect("fetch", str(submitted))
+        assert fetched.returncode == 2, (what, fetched.stdout, fetched.stderr)
+        assert named in fetched.stderr, (what, fetched.stderr)
+        assert "Traceback" not in fetched.stderr
+        # The playbooks read remote.json through the same check (make wait, fetch.yml).
+        waited = run_playbook(
+            "fetch.yml", "-i", str(tmp_path / "inventory.yml"),
+            "-e", f"sweep_fetch_results={submitted}", check=False,
+        )  # fmt: skip
+        assert waited.returncode != 0 and named in waited.stdout, (what, waited.stdout[-2000:])
+        assert not marker.exists(), what
+
+
+def test_a_results_path_with_jinja_is_refused(submitted):
+    # The path becomes an extra variable of the fetch, and those are templates.
+    moved = submitted.parent / "{{ lookup('pipe', 'id') }}"
+    submitted.rename(moved)
+    fetched = collect("fetch", str(moved))
+    assert fetched.returncode == 2
+    assert "a results directory's path holds no { or }" in fetched.stderr
+    assert "PLAY" not in fetched.stdout
+
+
+def test_a_sweep_directory_of_another_account_is_not_run(submitted, tmp_path):
+    """remote_dir names a directory on the target whose progress script the fetch runs:
+    one that is not this account's own is refused there, before anything runs."""
+    marker = tmp_path / "ran"
+    foreign = tmp_path / "other" / "llamasweep" / "sweeps" / submitted.name
+    foreign.mkdir(parents=True)
+    (foreign / "progress-slurm.py").write_text(f"open({str(marker)!r}, 'w')\n")
+    shutil.chown(foreign, "nobody")
+    inventory = tmp_path / "local.yml"
+    inventory.write_text(
+        "all:\n  hosts:\n    nowhere:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n"
+    )
+    remote = json.loads((submitted / "remote.json").read_text())
+    remote.update(
+        inventory=[str(inventory)], remote_dir=str(foreign), python=sys.executable,
+        pythonpath=str(foreign.parent.parent / "lib" / "python"), connection={},
+    )  # fmt: skip
+    (submitted / "remote.json").write_text(json.dumps(remote))
+    fetched = collect("fetch", "--force", str(submitted))
+    message = " ".join(fetched.stderr.split())
+    assert fetched.returncode != 0
+    assert (
+        f"{foreign} (remote_dir of {submitted}/remote.json) is not a directory of this account's"
+        in message
+    )
+    assert not marker.exists()
