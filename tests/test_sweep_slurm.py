@@ -1,9 +1,11 @@
 """End to end: playbooks/sweep.yml, wait.yml and fetch.yml against the real local Slurm
 (scripts/slurm-local, inventory/local-slurm.yml), offline, on the real llama2.c.
 
-The session fixture starts the local cluster when it is not running and stops it at the end
-only if it started it. What was submitted is checked from the scheduler itself (squeue --json
-keeps finished jobs for MinJobAge=600 s), not from the playbook's own output.
+The session fixtures start the local clusters when they are not running and stop them at the
+end only if they started them. What was submitted is checked from the scheduler itself
+(squeue --json --states=all keeps finished jobs for MinJobAge=600 s), not from the
+playbook's own output. The fault sweeps run on both releases: this machine's Slurm 22.05
+(fixture slurm) and Debian 13's Slurm 24.11 in a root of its own (fixture slurm24).
 
 The fault sweeps (a build that fails on one partition, a run over its time limit, a run
 cancelled with scancel) are submitted with sweep_wait=false and overlap: they are not
@@ -59,12 +61,20 @@ def slurm_args(workspace: Path, results: Path, *settings) -> list[str]:
 
 
 def squeue_jobs(env) -> list[dict]:
-    return json.loads(run("squeue", "--json", env=env).stdout)["jobs"]
+    # 23.02+ list finished jobs only with --states=all (22.05 lists every job anyway).
+    return json.loads(run("squeue", "--json", "--states=all", env=env).stdout)["jobs"]
 
 
 def state(job: dict) -> str:
     value = job["job_state"]
     return value if isinstance(value, str) else value[0]
+
+
+def number(value) -> int | None:
+    """A job's integer field; 23.02+ give {"set", "infinite", "number"} objects (None: unset)."""
+    if isinstance(value, dict):
+        return value["number"] if value["set"] else None
+    return value
 
 
 def sweep_jobs(env, sweep_id: str) -> list[dict]:
@@ -267,7 +277,7 @@ def test_slurm_sweep_leaves_a_pointer_then_the_fetched_results(full_sweep):
 ONE_CORE = {"exclusive": False, "cores": 1}
 
 
-def submit(workspace, results, *settings) -> dict:
+def submit(env, workspace, results, *settings) -> dict:
     """Submit a sweep without waiting; its remote.json."""
     done = run_playbook(
         "sweep.yml",
@@ -275,6 +285,7 @@ def submit(workspace, results, *settings) -> dict:
             workspace, results, "sweep_wait=false", "sweep_bandwidth=false",
             "sweep_warmup_runs=0", *settings,
         ),
+        env=env,
     )  # fmt: skip
     assert "not waiting (sweep_wait=false)" in " ".join(done.stdout.split())
     remote = json.loads((results / "latest" / "remote.json").read_text())
@@ -288,18 +299,23 @@ def array_job(remote: dict, partition: str) -> int:
     return int(line.split("\t")[2])
 
 
-def wait_and_fetch(remote: dict) -> pd.DataFrame:
-    run_playbook("wait.yml", "-i", str(INVENTORY), "-e", f"sweep_fetch_results={remote['results']}")
+def wait_and_fetch(env, remote: dict) -> pd.DataFrame:
+    run_playbook(
+        "wait.yml", "-i", str(INVENTORY), "-e", f"sweep_fetch_results={remote['results']}",
+        env=env,
+    )  # fmt: skip
     return runs_csv(remote["results"])
 
 
 @pytest.fixture(scope="module")
-def faults(slurm, workspace, tmp_path_factory):
+def faults(each_slurm, workspace, tmp_path_factory):
     """Three sweeps at once: a TIMEOUT, a failed build, a run cancelled with scancel."""
+    cluster = each_slurm
     sleep_then_run = ["sh", "-c", 'sleep 4; exec "$@"', "sleep-then-run"]
     sleep_long = ["sh", "-c", "sleep 600", "sleep-600"]  # far over --time=1
     timeout = submit(
-        workspace, tmp_path_factory.mktemp("timeout"), "sweep_repetitions=1", "sweep_steps=8",
+        cluster, workspace, tmp_path_factory.mktemp("timeout"),
+        "sweep_repetitions=1", "sweep_steps=8",
         "sweep_profile=false",
         {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_long,
          "sweep_partitions": [{"name": "mcimone-milkvs", "time_limit": "1", **ONE_CORE}]},
@@ -307,10 +323,11 @@ def faults(slurm, workspace, tmp_path_factory):
     # The scheduler's view of the TIMEOUT run the moment its submission returned.
     timeout_array = array_job(timeout, "mcimone-milkvs")
     timeout["states_after_submit"] = {
-        state(j) for j in squeue_jobs(slurm) if j["array_job_id"] == timeout_array
+        state(j) for j in squeue_jobs(cluster) if number(j["array_job_id"]) == timeout_array
     }
     cancel = submit(
-        workspace, tmp_path_factory.mktemp("cancel"), "sweep_repetitions=3", "sweep_steps=8",
+        cluster, workspace, tmp_path_factory.mktemp("cancel"),
+        "sweep_repetitions=3", "sweep_steps=8",
         "sweep_profile=false",
         {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_then_run,
          "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
@@ -320,17 +337,18 @@ def faults(slurm, workspace, tmp_path_factory):
     deadline = time.monotonic() + 240
     while True:
         task = [
-            j for j in squeue_jobs(slurm)
-            if j["array_job_id"] == array and j["array_task_id"] == 1
+            j for j in squeue_jobs(cluster)
+            if number(j["array_job_id"]) == array and number(j["array_task_id"]) == 1
         ]  # fmt: skip
         if task and state(task[0]) == "RUNNING":
             break
         assert not task or state(task[0]) == "PENDING", task
         assert time.monotonic() < deadline, "task 1 never started"
         time.sleep(0.2)
-    run("scancel", f"{array}_1", env=slurm)
+    run("scancel", f"{array}_1", env=cluster)
     broken = submit(
-        workspace, tmp_path_factory.mktemp("build"), "sweep_repetitions=2", "sweep_steps=8",
+        cluster, workspace, tmp_path_factory.mktemp("build"),
+        "sweep_repetitions=2", "sweep_steps=8",
         {"sweep_flag_sets": {"O3": "-O3"},
          "sweep_partitions": [
              {"name": "mcimone-nodes", "flag_sets": {"nosuch": "-O2 -mno-such-option"},
@@ -338,10 +356,10 @@ def faults(slurm, workspace, tmp_path_factory):
              {"name": "mcimone-milkvs", **ONE_CORE}]},
     )  # fmt: skip
     return {
-        "cancel": wait_and_fetch(cancel),
-        "build": wait_and_fetch(broken),
+        "cancel": wait_and_fetch(cluster, cancel),
+        "build": wait_and_fetch(cluster, broken),
         "build_results": broken["results"],
-        "timeout": wait_and_fetch(timeout),
+        "timeout": wait_and_fetch(cluster, timeout),
         "timeout_remote": timeout,
     }
 
