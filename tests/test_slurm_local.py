@@ -127,7 +127,8 @@ def test_array_throttled_after_dependency(slurm_env, tmp_path):
 
 def test_squeue_json_lists_finished_job(slurm_env, tmp_path):
     job = sbatch(slurm_env, tmp_path, "--wait", "--output=/dev/null", "--wrap", "true")
-    data = json.loads(run("squeue", "--json", env=slurm_env).stdout)
+    # 23.02+ filter --json by squeue's default states; 22.05 lists every job anyway.
+    data = json.loads(run("squeue", "--json", "--states=all", env=slurm_env).stdout)
     jobs = {str(j["job_id"]): j for j in data["jobs"]}
     assert job in jobs, f"job {job} missing from squeue --json (MinJobAge too short?)"
     state = jobs[job]["job_state"]
