@@ -238,11 +238,14 @@ def sweep(tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for command in ("squeue", "sacct"):
+        # Prints what the test recorded: COMMAND.json for --json, COMMAND.txt otherwise.
         script = bin_dir / command
         script.write_text(
-            f'#!/bin/sh\necho "$0 $*" >> {tmp_path}/calls\n'
-            f"[ -f {tmp_path}/{command}.json ] || {{ echo '{command}: disabled' >&2; exit 1; }}\n"
-            f"cat {tmp_path}/{command}.json\n"
+            f'#!/bin/sh\necho "$0 $* SLURM_BITSTR_LEN=$SLURM_BITSTR_LEN" >> {tmp_path}/calls\n'
+            f'case " $* " in *" --json "*) out={tmp_path}/{command}.json;; '
+            f"*) out={tmp_path}/{command}.txt;; esac\n"
+            f"[ -f $out ] || {{ echo '{command}: disabled' >&2; exit 1; }}\n"
+            "cat $out\n"
         )
         script.chmod(0o755)
 
@@ -257,6 +260,22 @@ def sweep(tmp_path):
 
         def squeue_fails(self):
             (tmp_path / "squeue.json").unlink(missing_ok=True)
+
+        def record(self, name, source):
+            """Make the fake command `name` (e.g. squeue.json) print a recording."""
+            (tmp_path / name).write_text(Path(source).read_text())
+
+        def jobs(self, tsv, runs):
+            """slurm-jobs.tsv and a manifest of `runs` runs."""
+            (sweep_dir / "slurm-jobs.tsv").write_text(tsv)
+            (sweep_dir / "manifest.tsv").write_text(
+                "".join(
+                    f"{i}\t{i:04d}-m-O3-t1-r1\tm\tO3\t1\t1\tbin\tckpt\t{{}}\n" for i in range(runs)
+                )
+            )
+
+        def query_way(self, way):
+            (sweep_dir / "sweep.json").write_text(json.dumps({"slurm": {"query": way}}))
 
         def status(self, index, value):
             run = sweep_dir / "runs" / f"{index:04d}-m-O3-t1-r1"
@@ -292,7 +311,8 @@ def test_pending_while_builds_run(sweep):
     )
     line = sweep.report()
     assert line == (
-        "pending 5, running 0, done 0 (0 failed) of 5 runs; builds: p1 RUNNING, p2 PENDING"
+        "pending 5 (Dependency 5), running 0, done 0 (0 failed) of 5 runs; "
+        "builds: p1 RUNNING, p2 PENDING (Resources)"
     )
     assert sweep.state()["runs"]["4"]["reason"] == "Dependency"
 
@@ -432,3 +452,185 @@ def test_profiling_array_is_waited_for_and_its_tasks_recorded(sweep):
     sweep.squeue([job(13, "COMPLETED", 12, task=0), job(14, "COMPLETED", 12, task=1)])
     line = sweep.report()
     assert line.startswith("finished: ") and line.endswith("; profiles 1/2")
+
+
+# --- recordings of every Slurm release (tests/data/slurm, see its README) ----------------
+
+SLURM_DATA = PROJECT / "tests" / "data" / "slurm"
+RECORDED_SWEEP = "p1\t100\t101\t0\t4\np2\t110\t111\t4\t2\n"
+
+
+@pytest.mark.parametrize("version", ["23.02", "23.11", "24.05", "25.05", "25.11"])
+def test_array_task_running_before_its_files_exist_counts_as_running(sweep, version):
+    """The array's tasks have job ids of their own (23.02+: array_job_id is an object); task
+    101_2 runs, but the login node cannot see its run directory yet."""
+    sweep.jobs(RECORDED_SWEEP, 6)
+    sweep.record("squeue.json", SLURM_DATA / version / "squeue-running.json")
+    sweep.status(0, 0)
+    sweep.status(1, 1)
+    line = sweep.report()
+    assert line == ("pending 1 (JobArrayTaskLimit 1), running 1, done 4 (3 failed) of 6 runs"), (
+        version
+    )
+    runs = sweep.state()["runs"]
+    assert {key: runs["2"][key] for key in ("job_id", "array_job_id", "state", "node")} == {
+        "job_id": 104, "array_job_id": 101, "state": "RUNNING", "node": "n3",
+    }  # fmt: skip
+    assert (runs["1"]["exit_code"], runs["4"]["exit_code"], runs["5"]["exit_code"]) == (
+        "1:0", "0:15", "0:15",
+    )  # fmt: skip
+    assert (runs["4"]["state"], runs["5"]["state"]) == ("TIMEOUT", "CANCELLED")
+    assert runs["3"] == {
+        "job_id": None, "array_job_id": 101, "array_task_id": 3, "state": "PENDING",
+        "reason": "JobArrayTaskLimit", "exit_code": "0:0", "node": "",
+    }  # fmt: skip
+    # other users' jobs, even an array task numbered like ours, are no run of the sweep
+    assert sorted(runs, key=int) == ["0", "1", "2", "3", "4", "5"]
+    assert "n6" not in json.dumps(sweep.state()) and "n7" not in json.dumps(sweep.state())
+    (call,) = sweep.calls().splitlines()
+    assert (
+        "--me --states=all --jobs=100,101,110,111 --json" in call and "SLURM_BITSTR_LEN=0" in call
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "recording"),
+    [
+        *[(v, "sacct.json") for v in ["22.05", "23.02", "23.11", "24.05", "25.05", "25.11"]],
+        ("text", "sacct.txt"),
+    ],
+)
+def test_accounting_tells_how_forgotten_jobs_ended(sweep, version, recording):
+    """squeue has forgotten the sweep; sacct knows each task's end, and the never-started
+    remainder of p2's array (after its build failed) as one record: a task bitmask (JSON)
+    or a task range (--parsable2)."""
+    sweep.jobs(RECORDED_SWEEP, 6)
+    if version == "text":
+        sweep.query_way("text")
+        (sweep.dir.parent / "squeue.txt").write_text("")
+        sweep.record(recording, SLURM_DATA / "sacct-forgotten.txt")
+    else:
+        sweep.squeue([])
+        sweep.record(recording, SLURM_DATA / version / "sacct-forgotten.json")
+    sweep.status(0, 0)
+    line = sweep.report()
+    assert line == "finished: pending 0, running 0, done 6 (5 failed) of 6 runs; builds: p2 FAILED"
+    state = sweep.state()
+    assert [state["runs"][str(i)]["state"] for i in range(6)] == [
+        "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "CANCELLED", "CANCELLED",
+    ]  # fmt: skip
+    assert [state["runs"][str(i)]["exit_code"] for i in range(4)] == ["0:0", "1:0", "0:15", "0:15"]
+    assert state["runs"]["2"]["job_id"] == 104 and state["runs"]["2"]["node"] == "n3"
+    for index in (4, 5):
+        assert state["runs"][str(index)]["job_id"] is None
+        assert state["runs"][str(index)]["reason"] == "DependencyNeverSatisfied"
+    assert state["builds"]["p2"]["exit_code"] == "1:0" and state["accounting"] is True
+    # every job seen final: accounting is not asked again
+    sweep.report()
+    sacct_calls = [call for call in sweep.calls().splitlines() if "/sacct " in call]
+    assert len(sacct_calls) == 1 and "--jobs=100,101,110,111 " in sacct_calls[0]
+
+
+def test_sacct_is_asked_only_about_jobs_not_yet_seen_final(sweep):
+    sweep.jobs(RECORDED_SWEEP, 6)
+    # p1 ended while squeue listed it; p2 left squeue unseen
+    sweep.squeue(
+        [job(100, "COMPLETED")]
+        + [job(102 + task, "COMPLETED", 101, task=task) for task in range(4)]
+    )
+    sweep.sacct([])
+    sweep.report()
+    sweep.squeue([])
+    sweep.report()
+    sacct_calls = [call for call in sweep.calls().splitlines() if "/sacct " in call]
+    assert sacct_calls and all("--jobs=110,111 " in call for call in sacct_calls), sacct_calls
+
+
+SLURM_22_05 = SLURM_DATA / "22.05"
+# The captured jobs as a sweep: p1 built by 19, its array 21 (tasks exit 0, 1, 2); p2 "built"
+# by 22 (the job that ran into its time limit), its array 20 behind a dependency on 19.
+CAPTURED_SWEEP = "p1\t19\t21\t0\t3\np2\t22\t20\t3\t4\n"
+
+
+def test_slurm_22_05_capture(sweep):
+    sweep.jobs(CAPTURED_SWEEP, 7)
+    for index, status in enumerate([0, 1, 2]):
+        sweep.status(index, status)
+    sweep.record("squeue.json", SLURM_22_05 / "squeue-mid-bitstr0.json")
+    assert sweep.report() == (
+        "pending 4 (Dependency 4), running 0, done 3 (2 failed) of 7 runs; "
+        "builds: p1 RUNNING, p2 RUNNING"
+    )
+    state = sweep.state()
+    assert [state["runs"][str(i)]["exit_code"] for i in range(3)] == ["0:0", "1:0", "2:0"]
+    assert [state["runs"][str(i)]["job_id"] for i in range(3)] == [25, 26, 21]
+    for index in range(3, 7):
+        sweep.status(index, 0)
+    sweep.record("squeue.json", SLURM_22_05 / "squeue-final.json")
+    assert sweep.report().startswith("finished: pending 0, running 0, done 7 (2 failed) of 7")
+    state = sweep.state()
+    assert state["builds"]["p2"] == {
+        "job_id": 22, "array_job_id": None, "state": "TIMEOUT", "reason": "TimeLimit",
+        "exit_code": "0:15", "node": "vm",
+    }  # fmt: skip
+    assert [state["runs"][str(i)]["job_id"] for i in range(3, 7)] == [28, 29, 30, 20]
+
+
+def test_slurm_22_05_text_capture(sweep):
+    """The same jobs through `squeue --format` (no JSON), every job final: sacct is never
+    asked (this cluster has no accounting)."""
+    sweep.jobs(CAPTURED_SWEEP, 7)
+    sweep.query_way("text")
+    for index, status in enumerate([0, 1, 2, 0, 0, 0, 0]):
+        sweep.status(index, status)
+    sweep.record("squeue.txt", SLURM_22_05 / "squeue-final.txt")
+    line = sweep.report()
+    assert line.startswith("finished: pending 0, running 0, done 7 (2 failed) of 7 runs")
+    state = sweep.state()
+    assert state["builds"]["p2"]["state"] == "TIMEOUT" and state["builds"]["p1"]["node"] == "vm"
+    assert [state["runs"][str(i)]["job_id"] for i in range(7)] == [25, 26, 21, 28, 29, 30, 20]
+    assert {state["runs"][str(i)]["state"] for i in range(3, 7)} == {"COMPLETED"}
+    assert state["runs"]["1"]["state"] == "FAILED"
+    sweep.report()
+    calls = sweep.calls()
+    assert "--json" not in calls and "/sacct " not in calls
+
+
+def test_array_task_string_is_asked_for_whole(sweep):
+    """Slurm cuts array_task_string at 64 characters unless SLURM_BITSTR_LEN=0; both
+    recorded on 22.05 for a held array of the primes below 200."""
+    cut = json.loads((SLURM_22_05 / "squeue-mid.json").read_text())
+    whole = json.loads((SLURM_22_05 / "squeue-mid-bitstr0.json").read_text())
+    (cut_text,) = [j["array_task_string"] for j in cut["jobs"] if j["job_id"] == 27]
+    (whole_text,) = [j["array_task_string"] for j in whole["jobs"] if j["job_id"] == 27]
+    assert cut_text.endswith("...") and len(progress.task_ids(cut_text, 200)) < 46
+    assert progress.task_ids(whole_text, 200)[-3:] == [191, 193, 197, 199][-3:]
+    assert len(progress.task_ids(whole_text, 200)) == 46
+    assert progress.QUERY_ENVIRONMENT["SLURM_BITSTR_LEN"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (256, "1:0"),  # 22.05 squeue: raw wait status
+        (15, "0:15"),
+        ({"set": True, "infinite": False, "number": 512}, "2:0"),  # 23.02 squeue
+        ({"set": False, "infinite": False, "number": 0}, None),
+        ({"status": "SIGNALED", "return_code": -127, "signal": {"signal_id": 9}}, "0:9"),
+        (
+            {"status": ["ERROR"], "return_code": {"set": True, "infinite": False, "number": 3},
+             "signal": {"id": {"set": False, "infinite": False, "number": 0}, "name": ""}},
+            "3:0",
+        ),
+        ("0:15", "0:15"),  # sacct --parsable2
+    ],
+)  # fmt: skip
+def test_exit_codes_of_every_release(code, text):
+    assert progress.exit_code_text(code) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "tasks"), [("0x7", [0, 1, 2]), ("0x5", [0, 2]), ("0xA0", [5, 7]), ("0x", [])]
+)
+def test_sacct_bitmask_of_never_started_tasks(text, tasks):
+    assert progress.task_ids(text, 10) == tasks

@@ -54,6 +54,7 @@ def slurm_args(workspace: Path, results: Path, *settings) -> list[str]:
         "checkpoint_source=synthetic",
         f"sweep_results_dir={results}",
         "sweep_poll_interval=1",
+        "sweep_poll_max_interval=2",
         *settings,
     ]:
         args += ["-e", setting if isinstance(setting, str) else json.dumps(setting)]

@@ -3,23 +3,31 @@
 
 Usage: slurm_progress.py SWEEP_DIR
 
-Prints one line, "pending 3, running 1, done 5 (1 failed) of 12 runs", that starts with
-"finished" once no job of the sweep is pending or running any more. Writes
+Prints one line, "pending 3 (Dependency 3), running 1, done 5 (1 failed) of 12 runs", that
+starts with "finished" once no job of the sweep is pending or running any more. Writes
 SWEEP_DIR/scheduler.json: each partition's build job and each run's array task as last seen
 (state, reason, exit code, node), merged with what earlier calls saw, so that the states
 outlive the scheduler's memory of finished jobs (MinJobAge). The runs' own status files are
 the ground truth; scheduler.json is for what a run cannot write itself (TIMEOUT, CANCELLED,
 a build that failed so the run never started).
 
-Queries `squeue --json` and, when accounting exists and squeue no longer lists a job,
-`sacct --json`, both with jmespath. Runs on the cluster's login node with the Python Ansible
-uses there (jmespath is copied beside it when that Python lacks it). Exit status 0 whatever
-the scheduler says (a failed query is reported and retried at the next poll); 2 on bad usage.
+Asks only about the sweep's own jobs (--me, --jobs=): squeue at every call and, when
+accounting exists, sacct for the jobs squeue no longer lists and not yet seen final. Every
+Slurm from 22.05 to 25.11: each record is normalised first (numbers from 23.02's
+{"set", "infinite", "number"}, state lists, exit codes as raw wait statuses or structured,
+sacct's hexadecimal bitmask of an array's never-started tasks), then the sweep's are kept
+with jmespath. Where Slurm was built without JSON (sweep.json's slurm.query is "text",
+probed once at submit time) the same records come from `squeue --format` and
+`sacct --parsable2`. Runs on the cluster's login node with the Python Ansible uses there
+(jmespath is copied beside it when that Python lacks it). Exit status 0 whatever the
+scheduler says (a failed query is reported and retried at the next poll); 2 on bad usage.
 """
 
+import collections
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -44,18 +52,31 @@ FINAL_STATES = frozenset(
 )
 # Not started yet (the rest of the active states count as running).
 WAITING_STATES = frozenset(("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"))
+# Slurm's "no value" and "infinite" in a uint32 (22.05 prints them as plain numbers).
+NO_VALUE = 0xFFFFFFFE
 
-# One record per job or array task; squeue --json of Slurm 22.05 (v0.0.38) and later.
-SQUEUE_FIELDS = (
-    "{job_id: job_id, array_job_id: array_job_id, array_task_id: array_task_id, "
+# The fields of one record, raw, as squeue --json and sacct --json print them (22.05 to 25.11).
+SQUEUE_JSON_FIELDS = (
+    "jobs[].{job_id: job_id, array_job_id: array_job_id, array_task_id: array_task_id, "
     "array_tasks: array_task_string, state: job_state, reason: state_reason, "
     "exit_code: exit_code, node: nodes, name: name}"
 )
-SACCT_FIELDS = (
-    "{job_id: job_id, array_job_id: array.job_id, array_task_id: array.task_id, "
-    "state: state.current, reason: state.reason, exit_code: exit_code, node: nodes, name: name}"
+SACCT_JSON_FIELDS = (
+    "jobs[].{job_id: job_id, array_job_id: array.job_id, array_task_id: array.task_id, "
+    "array_tasks: array.task, state: state.current, reason: state.reason, "
+    "exit_code: exit_code, node: nodes, name: name}"
 )
+# Without JSON: one line a job or array task ("N/A" task: no array), the name last (it may
+# hold the separator). squeue's --states=all: finished jobs too, as --json lists them.
+SQUEUE_TEXT_FORMAT = "%A|%F|%K|%T|%r|%N|%j"
+SACCT_TEXT_FORMAT = "JobID,JobIDRaw,State,Reason,ExitCode,NodeList,JobName"
+# sacct's JobID: 12, 11_3 (a task) or 11_[4-7%2] (tasks that never started).
+SACCT_JOB_ID = re.compile(r"^(\d+)(?:_(?:(\d+)|\[(.*)\]))?$")
+# squeue --jobs= naming only jobs it has forgotten: none of them is listed.
+FORGOTTEN = "Invalid job id specified"
 QUERY_TIMEOUT = 120  # seconds
+# Full array task lists: without it Slurm cuts them at 64 characters and adds "...".
+QUERY_ENVIRONMENT = {**os.environ, "SLURM_BITSTR_LEN": "0"}
 
 
 def read_jobs(sweep_dir):
@@ -109,50 +130,172 @@ def ours(job_ids):
     return f"[?contains(`{literal}`, job_id) || contains(`{literal}`, array_job_id)]"
 
 
-def query(command, fields, job_ids):
-    """Run a scheduler command printing JSON; our jobs' records through jmespath."""
+def run_query(command):
+    """A scheduler command's stdout; RuntimeError with its message when it fails."""
     answer = subprocess.run(
-        command, capture_output=True, text=True, timeout=QUERY_TIMEOUT, check=False
+        command,
+        capture_output=True,
+        text=True,
+        timeout=QUERY_TIMEOUT,
+        check=False,
+        env=QUERY_ENVIRONMENT,
     )
     if answer.returncode != 0:
         raise RuntimeError(" ".join(answer.stderr.split())[:300] or f"exit {answer.returncode}")
-    records = jmespath.search(f"jobs[].{fields} | {ours(job_ids)}", json.loads(answer.stdout))
-    return [normalise(record) for record in records or []]
+    return answer.stdout
+
+
+def squeue(way, job_ids):
+    """The scheduler's records of these jobs (and their array tasks) that squeue still lists:
+    finished ones too (--states=all; 24.11's --json lists them only then)."""
+    ids = ",".join(str(job) for job in sorted(job_ids))
+    command = ["squeue", "--me", "--states=all", f"--jobs={ids}"]
+    if way == "json":
+        command += ["--json"]  # 22.05 ignores the filters with --json: ours() still selects
+    else:
+        command += ["--noheader", "--array", f"--format={SQUEUE_TEXT_FORMAT}"]
+    try:
+        answer = run_query(command)
+    except RuntimeError as error:
+        if FORGOTTEN not in str(error):
+            raise
+        return []
+    if way == "json":
+        raw = jmespath.search(SQUEUE_JSON_FIELDS, json.loads(answer))
+    else:
+        raw = [squeue_text_record(line) for line in answer.splitlines() if line.strip()]
+    return selected(raw, job_ids)
+
+
+def sacct(way, job_ids):
+    """Accounting's records of these jobs (and their array tasks)."""
+    ids = ",".join(str(job) for job in sorted(job_ids))
+    if way == "json":
+        answer = json.loads(run_query(["sacct", "--json", f"--jobs={ids}"]))
+        raw = jmespath.search(SACCT_JSON_FIELDS, answer)
+    else:
+        command = ["sacct", "--parsable2", "--noheader", "--allocations", f"--jobs={ids}"]
+        lines = run_query([*command, f"--format={SACCT_TEXT_FORMAT}"]).splitlines()
+        raw = [sacct_text_record(line) for line in lines if line.strip()]
+    return selected(raw, job_ids)
+
+
+def selected(raw, job_ids):
+    """Normalised records, then only the sweep's: a 23.02+ array_job_id object never equals
+    a job id, so selecting first would drop every array task with a job id of its own."""
+    records = [normalise(record) for record in raw or [] if record]
+    return jmespath.search(ours(job_ids), records) or []
+
+
+def squeue_text_record(line):
+    """A record from squeue's SQUEUE_TEXT_FORMAT line."""
+    job_id, array_job_id, task, state, reason, node, name = line.split("|", 6)
+    array = task != "N/A"  # squeue prints a plain job's own id as its array job id
+    return {
+        "job_id": text_number(job_id),
+        "array_job_id": text_number(array_job_id) if array else None,
+        "array_task_id": text_number(task) if array else None,
+        "array_tasks": task if array and text_number(task) is None else "",
+        "state": state,
+        "reason": reason,
+        "exit_code": None,  # squeue --format has no exit code; sacct and the runs' files do
+        "node": node,
+        "name": name,
+    }
+
+
+def sacct_text_record(line):
+    """A record from sacct's SACCT_TEXT_FORMAT line (--parsable2: "|"-separated)."""
+    job, raw_id, state, reason, exit_code, node, name = line.split("|", 6)
+    parts = SACCT_JOB_ID.match(job)
+    if parts is None:
+        return None
+    array_job_id, task, tasks = parts.groups()
+    array = task is not None or tasks is not None
+    return {
+        "job_id": None if tasks is not None else text_number(raw_id),
+        "array_job_id": int(array_job_id) if array else None,
+        "array_task_id": text_number(task),
+        "array_tasks": tasks or "",
+        "state": state,
+        "reason": reason,
+        "exit_code": exit_code,
+        "node": node,
+        "name": name,
+    }
+
+
+def text_number(text):
+    return int(text) if text and text.isdigit() else None
 
 
 def normalise(record):
-    """Plain values whatever the Slurm version: state a string, exit code "RC:SIGNAL"."""
-    state = record.get("state")
-    if isinstance(state, list):  # Slurm 23.02+: a list of flags, the base state first
-        state = state[0] if state else None
-    record["state"] = state or "UNKNOWN"
+    """Plain values whatever the Slurm version: state a string, exit code "RC:SIGNAL", ids
+    integers or None (None, not 0, for a job that is no array)."""
+    record["state"] = base_state(record.get("state"))
     record["exit_code"] = exit_code_text(record.get("exit_code"))
     for key in ("job_id", "array_job_id", "array_task_id"):
         record[key] = number(record.get(key))
+    record["array_job_id"] = record["array_job_id"] or None
+    tasks = record.get("array_tasks")
+    record["array_tasks"] = tasks if isinstance(tasks, str) else ""
     return record
 
 
+def base_state(state):
+    """Slurm's base state: a string (22.05), a list of flags (23.02+) or text such as
+    "CANCELLED by 1000" (sacct --parsable2)."""
+    if isinstance(state, list):
+        bases = [flag for flag in state if flag in FINAL_STATES | WAITING_STATES]
+        state = (bases or state or [None])[0]
+    if isinstance(state, str) and state.split():
+        return state.split()[0]
+    return "UNKNOWN"
+
+
 def number(value):
-    """An integer from Slurm's JSON: a plain int, or {set, infinite, number} (23.02+)."""
+    """An integer from Slurm's JSON: a plain int, or {set, infinite, number} (23.02+); None
+    when unset, infinite or Slurm's NO_VAL."""
     if isinstance(value, dict):
-        value = value.get("number") if value.get("set", True) else None
-    return value if isinstance(value, int) else None
+        if not value.get("set", True) or value.get("infinite"):
+            return None
+        value = value.get("number")
+    if isinstance(value, bool) or not isinstance(value, int) or value >= NO_VALUE:
+        return None
+    return value
 
 
 def exit_code_text(code):
-    """Slurm's "RETURN_CODE:SIGNAL": from a raw wait status (22.05) or a mapping (sacct, 23+)."""
-    if isinstance(code, dict):
-        signal = code.get("signal") or {}
-        signal = signal.get("signal_id", signal.get("id", 0)) if isinstance(signal, dict) else 0
-        return f"{number(code.get('return_code')) or 0}:{number(signal) or 0}"
-    if isinstance(code, int):
-        return f"{code >> 8}:{code & 0x7F}"
-    return None
+    """Slurm's "RETURN_CODE:SIGNAL" from any release: text already (sacct --parsable2); a raw
+    wait status (22.05's squeue, and 23.02's as {set, infinite, number}: 256 is exit 1, 15 is
+    signal 15); or {status, return_code, signal} (sacct, squeue 23.11+), where a signalled
+    job's return code may be unset or -127 (23.02's sacct)."""
+    if isinstance(code, str):
+        return code if re.fullmatch(r"\d+:\d+", code) else None
+    if isinstance(code, dict) and code.keys() & {"status", "return_code", "signal"}:
+        signal = code.get("signal")
+        if isinstance(signal, dict):
+            signal = number(signal.get("id", signal.get("signal_id")))
+        else:
+            signal = None
+        return_code = number(code.get("return_code"))
+        return f"{max(return_code or 0, 0)}:{signal or 0}"
+    status = number(code)
+    if status is None:
+        return None
+    return f"{status >> 8 & 0xFF}:{status & 0x7F}"
 
 
 def task_ids(text, count):
-    """Task ids of an array_task_string such as "0-11%1", "3,5-7" or "0-15:4"."""
+    """Task ids of an array_task_string such as "0-11%1", "3,5-7" or "0-15:4", or of sacct's
+    hexadecimal bitmask of the tasks that never started ("0x7": tasks 0, 1 and 2)."""
     text = (text or "").split("%")[0]
+    if text.lower().startswith("0x"):
+        try:
+            bits = int(text, 16)
+        except ValueError:
+            return []
+        return [task for task in range(count) if bits >> task & 1]
     tasks = []
     for part in filter(None, text.split(",")):
         span, _, step = part.partition(":")
@@ -196,32 +339,65 @@ def apply(records, partitions, state):
 
 
 def run_progress(sweep_dir, partitions, run_names, state, active_arrays):
-    """Counts of runs pending, running, done and failed; the status files are ground truth.
-    Bandwidth measurements and warm-up runs (names with a '/') are not runs."""
+    """Counts of runs pending, running, done and failed, and the pending runs' reasons; the
+    status files are ground truth. Bandwidth measurements and warm-up runs (names with a
+    '/') are not runs."""
     counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
+    reasons = collections.Counter()
     runs_dir = os.path.join(sweep_dir, "runs")
     for partition in partitions:
         for index in range(partition["offset"], partition["offset"] + partition["runs"]):
             if "/" in run_names.get(index, ""):
                 continue
             status = read_status(os.path.join(runs_dir, run_names.get(index, ""), "status"))
-            scheduled = state["runs"].get(str(index), {}).get("state")
+            scheduled = state["runs"].get(str(index), {})
             if status is not None:
                 counts["done"] += 1
                 counts["failed"] += status != "0"
-            elif scheduled in FINAL_STATES:
+            elif scheduled.get("state") in FINAL_STATES:
                 counts["done"] += 1
                 counts["failed"] += 1
-            elif scheduled in WAITING_STATES or (
-                scheduled is None and partition["array_job_id"] in active_arrays
+            elif scheduled.get("state") in WAITING_STATES or (
+                not scheduled and partition["array_job_id"] in active_arrays
             ):
                 counts["pending"] += 1
-            elif scheduled is None:
+                if known_reason(scheduled.get("reason")):
+                    reasons[scheduled["reason"]] += 1
+            elif not scheduled:
                 counts["done"] += 1
                 counts["failed"] += 1
             else:
                 counts["running"] += 1
-    return counts
+    return counts, reasons
+
+
+def known_reason(reason):
+    """A pending reason worth showing (Slurm says "None" when it has none)."""
+    return reason not in (None, "", "None")
+
+
+def final_jobs(partitions, state):
+    """The sweep's jobs seen in a final state: a build job, or an array all of whose tasks."""
+    final = set()
+    for partition in partitions:
+        if state["builds"].get(partition["name"], {}).get("state") in FINAL_STATES:
+            final.add(partition["build_job_id"])
+    for array, (first, count) in arrays_of(partitions).items():
+        tasks = [state["runs"].get(str(first + task), {}) for task in range(count)]
+        if all(task.get("state") in FINAL_STATES for task in tasks):
+            final.add(array)
+    return final
+
+
+def query_way(sweep_dir):
+    """How the scheduler is asked, as probed once at submit time (sweep.json's slurm.query):
+    "json", or "text" where Slurm was built without JSON support."""
+    try:
+        with open(os.path.join(sweep_dir, "sweep.json")) as sweep:
+            way = jmespath.search("slurm.query", json.load(sweep))
+    except (OSError, ValueError):
+        way = None
+    return way if way in ("json", "text") else "json"
 
 
 def read_status(path):
@@ -256,19 +432,21 @@ def progress(sweep_dir):
     """The progress line; updates sweep_dir/scheduler.json."""
     partitions = read_jobs(sweep_dir)
     run_names = read_run_names(sweep_dir)
+    way = query_way(sweep_dir)
     state_path = os.path.join(sweep_dir, "scheduler.json")
     state = load_state(state_path)
     job_ids = {p["build_job_id"] for p in partitions} | set(arrays_of(partitions))
     try:
-        current = query(["squeue", "--json"], SQUEUE_FIELDS, job_ids)
+        current = squeue(way, job_ids)
     except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
         return f"squeue failed ({error}); asking again at the next poll"
     listed = {r["job_id"] for r in current} | {r["array_job_id"] for r in current}
-    if job_ids - listed and state["accounting"] is not False:
-        # Some job left squeue (MinJobAge): accounting, when there is any, knows how it ended.
-        ids = ",".join(str(job) for job in sorted(job_ids))
+    gone = job_ids - listed - final_jobs(partitions, state)
+    if gone and state["accounting"] is not False:
+        # Jobs left squeue (MinJobAge) before they were seen to end: accounting, when there
+        # is any, knows how they ended.
         try:
-            older = query(["sacct", "--json", f"--jobs={ids}"], SACCT_FIELDS, job_ids)
+            older = sacct(way, gone)
             state["accounting"] = True
             apply([r for r in older if r["state"] in FINAL_STATES], partitions, state)
         except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired):
@@ -286,24 +464,24 @@ def progress(sweep_dir):
         for entry in [*state["runs"].values(), *state["builds"].values()]:
             if entry.get("state") not in FINAL_STATES:
                 entry.update(state="UNKNOWN", reason="no longer known to the scheduler")
-    counts = run_progress(sweep_dir, partitions, run_names, state, active)
+    counts, reasons = run_progress(sweep_dir, partitions, run_names, state, active)
     state["updated"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     state["finished"] = finished
     save_state(state_path, state)
+    waiting = ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
     line = (
-        f"pending {counts['pending']}, running {counts['running']}, done {counts['done']} "
-        f"({counts['failed']} failed) of "
+        f"pending {counts['pending']}{f' ({waiting})' if waiting else ''}, "
+        f"running {counts['running']}, done {counts['done']} ({counts['failed']} failed) of "
         f"{counts['pending'] + counts['running'] + counts['done']} runs"
     )
     builds = []
     for partition in partitions:
-        build = (
-            state["builds"]
-            .get(partition["name"], {})
-            .get("state", "UNKNOWN" if finished else "PENDING")
-        )
-        if build != "COMPLETED":
-            builds.append(f"{partition['name']} {build}")
+        build = state["builds"].get(partition["name"], {})
+        build_state = build.get("state", "UNKNOWN" if finished else "PENDING")
+        if build_state in WAITING_STATES and known_reason(build.get("reason")):
+            build_state += f" ({build['reason']})"
+        if build_state != "COMPLETED":
+            builds.append(f"{partition['name']} {build_state}")
     if builds:
         line += "; builds: " + ", ".join(builds)
     profiles = [

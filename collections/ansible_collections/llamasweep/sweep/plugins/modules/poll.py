@@ -14,6 +14,12 @@ options:
     description: Seconds between polls.
     type: float
     default: 5
+  max_interval:
+    description:
+      - Most seconds between polls. While the status line does not change, the wait doubles
+        from I(interval) up to this; a new line starts again from I(interval).
+      - Defaults to I(interval) (no back-off).
+    type: float
   timeout:
     description: Seconds before giving up (the sweep itself goes on).
     type: float
@@ -26,6 +32,7 @@ EXAMPLES = r"""
   llamasweep.sweep.poll:
     command: [bash, /path/to/progress.sh]
     interval: 5
+    max_interval: 60
 """
 
 RETURN = r"""
