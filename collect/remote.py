@@ -4,9 +4,11 @@ A results directory may come from someone else (a classmate's tarball, a shared 
 what remote.json holds ends up in a playbook run: extra variables are Jinja templates
 (`{{ lookup('pipe', ...) }}` runs a command), connection variables choose the program ssh
 runs (ProxyCommand, LocalCommand) and the Python the target runs, an inventory can be a
-script, and the environment of the remote commands can load a library (LD_PRELOAD). So only
-known keys are accepted, each value is checked against what a sweep writes, and anything
-else stops the fetch with the key, the value and what is valid, before anything runs.
+script. An environment for the remote commands could load a library (LD_PRELOAD) or choose
+the programs run (PATH, SLURM_CONF's PluginDir), so remote.json holds none: wait and fetch
+take the inventory's sweep_slurm_environment. Only known keys are accepted, each value is
+checked against what a sweep writes, and anything else stops the fetch with the key, the
+value and what is valid, before anything runs.
 
 `python -m collect.remote RESULTS_DIR` prints the checked remote.json (playbooks/wait.yml
 and fetch.yml read it that way), or the reason it is refused on stderr, exit status 2.
@@ -51,8 +53,6 @@ SSH_OPTIONS = (
 )
 CONNECTIONS = ("ssh", "local")
 # Environment of the remote Slurm commands: Slurm's own variables only (SLURM_CONF, ...).
-_ENVIRONMENT_NAME = re.compile(r"SLURM_[A-Z0-9_]+")
-_ENVIRONMENT_VALUE = re.compile(r"[A-Za-z0-9._+/@:,=-]*")
 
 
 class RemoteRefused(ValueError):
@@ -168,20 +168,6 @@ def _check_inventory(key: str, value: object, results_dir: Path) -> None:
             )
 
 
-def _check_environment(key: str, value: object, _results_dir: Path) -> None:
-    if not isinstance(value, dict) or not all(
-        isinstance(name, str)
-        and _ENVIRONMENT_NAME.fullmatch(name)
-        and isinstance(setting, str)
-        and _ENVIRONMENT_VALUE.fullmatch(setting)
-        for name, setting in value.items()
-    ):
-        raise RemoteRefused(
-            f"{REMOTE_FILE}: {key} = {value!r}; valid: Slurm's variables (SLURM_*) set to "
-            "paths or plain words"
-        )
-
-
 def _check_jobs(key: str, value: object, _results_dir: Path) -> None:
     if not isinstance(value, list) or not all(
         isinstance(line, str) and _JOB_LINE.fullmatch(line) for line in value
@@ -268,7 +254,6 @@ _CHECKS = {
     "remote_dir": _check_remote_dir,
     "python": _check_interpreter,
     "pythonpath": _matching(_ABSOLUTE_PATH, "an absolute path"),
-    "environment": _check_environment,
     "jobs": _check_jobs,
     "connection": _check_connection,
 }

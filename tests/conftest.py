@@ -261,17 +261,22 @@ def laptop(tmp_path):
 
 
 SLURM_LOCAL = PROJECT / "scripts" / "slurm-local"
+# The second local cluster: Debian 13's Slurm 24.11 in a root of its own (scripts/slurm-local
+# root creates it; .ci/run does).
+SLURM24_ROOT = os.environ.get("LLAMASWEEP_TEST_SLURM24_ROOT", "/var/tmp/llamasweep-trixie")
 
 
-@pytest.fixture(scope="session")
-def slurm():
-    """Environment (SLURM_CONF) for Slurm's commands; the local one-node cluster is up
-    (started here when it was not, and then stopped at the end)."""
-    if shutil.which("slurmctld", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
-        pytest.skip("slurmctld not installed (apt-get install -y slurm-wlm munge)")
+@contextmanager
+def local_slurm(script_env: dict):
+    """The environment of the clients (SLURM_CONF, and PATH for a root's) of the cluster of
+    scripts/slurm-local that script_env chooses, up meanwhile: started here when it was not
+    running, and then stopped at the end."""
 
-    def local(command):
-        return subprocess.run([str(SLURM_LOCAL), command], capture_output=True, text=True)
+    def local(command, timeout=180):
+        return subprocess.run(
+            [str(SLURM_LOCAL), command], env=script_env, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
 
     was_up = local("status").returncode == 0
     if not was_up:
@@ -279,8 +284,51 @@ def slurm():
             pytest.skip("the local Slurm is not up and starting it needs root")
         started = local("up")
         assert started.returncode == 0, started.stdout + started.stderr
-    conf = local("env").stdout.strip().removeprefix("export SLURM_CONF=")
-    yield {**os.environ, "SLURM_CONF": conf}
+    # What `eval "$(scripts/slurm-local env)"` gives a shell.
+    exported = subprocess.run(
+        ["bash", "-c", 'eval "$("$0" env)" && env -0', str(SLURM_LOCAL)],
+        env=script_env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    yield dict(line.split("=", 1) for line in exported.split("\0") if line)
     if not was_up:
         stopped = local("down")
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """Environment (SLURM_CONF) for Slurm's commands; the local one-node cluster (this
+    machine's Slurm, 22.05 on Debian 12) is up."""
+    if shutil.which("slurmctld", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin") is None:
+        pytest.skip("slurmctld not installed (apt-get install -y slurm-wlm munge)")
+    script_env = {**os.environ}
+    script_env.pop("LLAMASWEEP_SLURM_ROOT", None)
+    with local_slurm(script_env) as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def slurm24():
+    """Environment (SLURM_CONF, PATH led by the root's client wrappers) for the commands of
+    the second local cluster, Debian 13's Slurm 24.11 chrooted in SLURM24_ROOT: created
+    (debootstrap) and started here when needed, and then stopped."""
+    script_env = {**os.environ, "LLAMASWEEP_SLURM_ROOT": SLURM24_ROOT}
+    script_env.pop("LLAMASWEEP_SLURM_STATE", None)  # the root's own: ROOT.state
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm 24.11 root needs root (chroot, mount, debootstrap)")
+    if not Path(SLURM24_ROOT, "usr/sbin/slurmctld").exists():
+        if shutil.which("debootstrap", path=os.environ.get("PATH", "") + ":/usr/sbin") is None:
+            pytest.skip(f"no Slurm 24.11 root at {SLURM24_ROOT} and no debootstrap to create it")
+        created = subprocess.run(
+            [str(SLURM_LOCAL), "root"], env=script_env, capture_output=True, text=True
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
+    with local_slurm(script_env) as env:
+        yield env
+
+
+@pytest.fixture(scope="module", params=["slurm", "slurm24"], ids=["22.05", "24.11"])
+def each_slurm(request) -> dict:
+    """The environment of one local cluster's clients (and of playbooks run against it):
+    a test that takes it runs on both releases."""
+    return request.getfixturevalue(request.param)

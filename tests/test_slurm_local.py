@@ -36,22 +36,11 @@ def run(*args, env=None, timeout=60, check=True, cwd=None):
     )
 
 
-@pytest.fixture(scope="session")
-def slurm_env():
-    """Environment (with SLURM_CONF) for Slurm client commands; the cluster is up."""
-    was_up = run(SCRIPT, "status", check=False).returncode == 0
-    if not was_up:
-        if os.geteuid() != 0:
-            pytest.skip("local Slurm is not up and starting it needs root")
-        started = run(SCRIPT, "up", check=False, timeout=120)
-        assert started.returncode == 0, started.stdout + started.stderr
-    exported = run(SCRIPT, "env").stdout.strip()
-    assert exported.startswith("export SLURM_CONF=")
-    env = dict(os.environ, SLURM_CONF=exported.removeprefix("export SLURM_CONF="))
-    yield env
-    if not was_up:
-        stopped = run(SCRIPT, "down", check=False)
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+@pytest.fixture(scope="module")
+def slurm_env(each_slurm):
+    """Environment of a local cluster's clients (SLURM_CONF, and PATH for the 24.11 root's);
+    the cluster is up. Each test runs on both releases."""
+    return each_slurm
 
 
 def sbatch(env, tmp_path, *args, timeout=45):
@@ -71,9 +60,31 @@ def test_sinfo_shows_both_partitions_idle(slurm_env):
     assert {state for state, _ in rows.values()} == {"idle"}, out
 
 
+def root_mounts(root: str) -> list[str]:
+    return [
+        line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+        if line.split()[1].startswith(f"{root}/")
+    ]  # fmt: skip
+
+
 def test_up_is_idempotent(slurm_env):
-    again = run(SCRIPT, "up")
+    root = slurm_env.get("LLAMASWEEP_SLURM_ROOT")
+    mounts = root_mounts(root) if root else []
+    assert bool(mounts) == bool(root)
+    again = run(SCRIPT, "up", env=slurm_env)
     assert "already running" in again.stdout
+    assert (root_mounts(root) if root else []) == mounts  # a root's binds are made once
+
+
+def test_root_clients_run_the_root_s_release_where_the_caller_is(slurm24, tmp_path):
+    # The wrappers run the root's own 24.11 commands, in the caller's directory (the job's
+    # default working directory) with the caller's environment (which sbatch exports).
+    assert run("sinfo", "--version", env=slurm24).stdout.startswith("slurm-wlm 24.11")
+    run(
+        "sbatch", "--wait", "--output=job.out", "--wrap", 'pwd; echo "$LLAMASWEEP_MARK"',
+        env={**slurm24, "LLAMASWEEP_MARK": "marked $HOME"}, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert (tmp_path / "job.out").read_text().splitlines() == [str(tmp_path), "marked $HOME"]
 
 
 def test_config_keeps_finished_jobs_and_allows_big_arrays(slurm_env):
@@ -116,7 +127,8 @@ def test_array_throttled_after_dependency(slurm_env, tmp_path):
 
 def test_squeue_json_lists_finished_job(slurm_env, tmp_path):
     job = sbatch(slurm_env, tmp_path, "--wait", "--output=/dev/null", "--wrap", "true")
-    data = json.loads(run("squeue", "--json", env=slurm_env).stdout)
+    # 23.02+ filter --json by squeue's default states; 22.05 lists every job anyway.
+    data = json.loads(run("squeue", "--json", "--states=all", env=slurm_env).stdout)
     jobs = {str(j["job_id"]): j for j in data["jobs"]}
     assert job in jobs, f"job {job} missing from squeue --json (MinJobAge too short?)"
     state = jobs[job]["job_state"]

@@ -58,12 +58,12 @@ FAULTY_PARTITIONS = {
 }
 
 
-def no_json_commands(directory: Path) -> Path:
+def no_json_commands(directory: Path, env: dict) -> Path:
     """squeue and sacct that fail --json as a Slurm without json-c does (logging each
-    call), and run the real command otherwise."""
+    call), and run the real command (the one env's PATH finds) otherwise."""
     directory.mkdir()
     for command in ("squeue", "sacct"):
-        real = shutil.which(command)
+        real = shutil.which(command, path=env["PATH"])
         script = directory / command
         script.write_text(
             f'#!/bin/sh\necho "{command} $*" >> {directory}/calls\n'
@@ -81,14 +81,15 @@ def outcome(results: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def json_and_text(slurm, workspace, tmp_path_factory):
-    """The same sweep twice: with the real commands (JSON), and without JSON support."""
-    conf = {"SLURM_CONF": slurm["SLURM_CONF"]}
+def json_and_text(each_slurm, workspace, tmp_path_factory):
+    """The same sweep twice: with the real commands (JSON), and without JSON support; on
+    each release."""
+    conf = {"SLURM_CONF": each_slurm["SLURM_CONF"], "PATH": each_slurm["PATH"]}
     with_json = tmp_path_factory.mktemp("with-json")
     run_playbook("sweep.yml", *sweep_args(workspace, with_json, conf, FAULTY_PARTITIONS))
-    wrappers = no_json_commands(tmp_path_factory.mktemp("no-json") / "bin")
+    wrappers = no_json_commands(tmp_path_factory.mktemp("no-json") / "bin", each_slurm)
     without = tmp_path_factory.mktemp("without-json")
-    environment = {**conf, "PATH": f"{wrappers}:{os.environ['PATH']}"}
+    environment = {**conf, "PATH": f"{wrappers}:{each_slurm['PATH']}"}
     done = run_playbook(
         "sweep.yml", *sweep_args(workspace, without, environment, FAULTY_PARTITIONS)
     )
@@ -110,9 +111,9 @@ def test_without_json_the_sweep_ends_with_the_same_results(json_and_text):
     assert "finished: " in json_and_text["stdout"]
 
 
-def test_the_way_of_asking_and_the_slurm_version_are_recorded(json_and_text, slurm):
+def test_the_way_of_asking_and_the_slurm_version_are_recorded(json_and_text, each_slurm):
     version = subprocess.run(
-        ["sinfo", "--version"], env=slurm, capture_output=True, text=True, check=True
+        ["sinfo", "--version"], env=each_slurm, capture_output=True, text=True, check=True
     ).stdout.strip()
     text = json.loads((json_and_text["text"] / "sweep.json").read_text())["slurm"]
     assert text == {"version": version, "query": "text", "json_error": f"squeue: {NO_JSON_ERROR}"}

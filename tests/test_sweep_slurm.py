@@ -1,9 +1,11 @@
 """End to end: playbooks/sweep.yml, wait.yml and fetch.yml against the real local Slurm
 (scripts/slurm-local, inventory/local-slurm.yml), offline, on the real llama2.c.
 
-The session fixture starts the local cluster when it is not running and stops it at the end
-only if it started it. What was submitted is checked from the scheduler itself (squeue --json
-keeps finished jobs for MinJobAge=600 s), not from the playbook's own output.
+The session fixtures start the local clusters when they are not running and stop them at the
+end only if they started them. What was submitted is checked from the scheduler itself
+(squeue --json --states=all keeps finished jobs for MinJobAge=600 s), not from the
+playbook's own output. The fault sweeps run on both releases: this machine's Slurm 22.05
+(fixture slurm) and Debian 13's Slurm 24.11 in a root of its own (fixture slurm24).
 
 The fault sweeps (a build that fails on one partition, a run over its time limit, a run
 cancelled with scancel) are submitted with sweep_wait=false and overlap: they are not
@@ -63,7 +65,8 @@ def slurm_args(workspace: Path, results: Path, *settings) -> list[str]:
 
 
 def squeue_jobs(env) -> list[dict]:
-    return json.loads(run("squeue", "--json", env=env).stdout)["jobs"]
+    # 23.02+ list finished jobs only with --states=all (22.05 lists every job anyway).
+    return json.loads(run("squeue", "--json", "--states=all", env=env).stdout)["jobs"]
 
 
 def state(job: dict) -> str:
@@ -75,6 +78,13 @@ def derived_throttle(env, partition: str) -> int:
     """The default array throttle: half the partition's nodes (sinfo), at least one."""
     lines = run("sinfo", "--noheader", f"--partition={partition}", "--format=%D", env=env)
     return max(1, sum(int(count) for count in lines.stdout.split()) // 2)
+
+
+def number(value) -> int | None:
+    """A job's integer field; 23.02+ give {"set", "infinite", "number"} objects (None: unset)."""
+    if isinstance(value, dict):
+        return value["number"] if value["set"] else None
+    return value
 
 
 def sweep_jobs(env, sweep_id: str) -> list[dict]:
@@ -284,7 +294,7 @@ def test_slurm_sweep_leaves_a_pointer_then_the_fetched_results(full_sweep):
 ONE_CORE = {"exclusive": False, "cores": 1}
 
 
-def submit(workspace, results, *settings) -> dict:
+def submit(env, workspace, results, *settings) -> dict:
     """Submit a sweep without waiting; its remote.json."""
     done = run_playbook(
         "sweep.yml",
@@ -292,6 +302,7 @@ def submit(workspace, results, *settings) -> dict:
             workspace, results, "sweep_wait=false", "sweep_bandwidth=false",
             "sweep_warmup_runs=0", *settings,
         ),
+        env=env,
     )  # fmt: skip
     assert "not waiting (sweep_wait=false)" in " ".join(done.stdout.split())
     remote = json.loads((results / "latest" / "remote.json").read_text())
@@ -313,7 +324,7 @@ def wait_until_running(env, array: int, task: int):
     while True:
         found = [
             j for j in squeue_jobs(env)
-            if j["array_job_id"] == array and j["array_task_id"] == task
+            if number(j["array_job_id"]) == array and number(j["array_task_id"]) == task
         ]  # fmt: skip
         if found and state(found[0]) == "RUNNING":
             return
@@ -322,18 +333,23 @@ def wait_until_running(env, array: int, task: int):
         time.sleep(0.2)
 
 
-def wait_and_fetch(remote: dict) -> pd.DataFrame:
-    run_playbook("wait.yml", "-i", str(INVENTORY), "-e", f"sweep_fetch_results={remote['results']}")
+def wait_and_fetch(env, remote: dict) -> pd.DataFrame:
+    run_playbook(
+        "wait.yml", "-i", str(INVENTORY), "-e", f"sweep_fetch_results={remote['results']}",
+        env=env,
+    )  # fmt: skip
     return runs_csv(remote["results"])
 
 
 @pytest.fixture(scope="module")
-def faults(slurm, workspace, tmp_path_factory):
+def faults(each_slurm, workspace, tmp_path_factory):
     """Three sweeps at once: a TIMEOUT, a failed build, a run cancelled with scancel."""
+    cluster = each_slurm
     sleep_then_run = ["sh", "-c", 'sleep 4; exec "$@"', "sleep-then-run"]
     sleep_long = ["sh", "-c", "sleep 600", "sleep-600"]  # far over --time=1
     timeout = submit(
-        workspace, tmp_path_factory.mktemp("timeout"), "sweep_repetitions=1", "sweep_steps=8",
+        cluster, workspace, tmp_path_factory.mktemp("timeout"),
+        "sweep_repetitions=1", "sweep_steps=8",
         "sweep_profile=false",
         {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_long,
          "sweep_partitions": [{"name": "mcimone-milkvs", "time_limit": "1", **ONE_CORE}]},
@@ -341,20 +357,22 @@ def faults(slurm, workspace, tmp_path_factory):
     # The scheduler's view of the TIMEOUT run the moment its submission returned.
     timeout_array = array_job(timeout, "mcimone-milkvs")
     timeout["states_after_submit"] = {
-        state(j) for j in squeue_jobs(slurm) if j["array_job_id"] == timeout_array
+        state(j) for j in squeue_jobs(cluster) if number(j["array_job_id"]) == timeout_array
     }
     cancel = submit(
-        workspace, tmp_path_factory.mktemp("cancel"), "sweep_repetitions=3", "sweep_steps=8",
+        cluster, workspace, tmp_path_factory.mktemp("cancel"),
+        "sweep_repetitions=3", "sweep_steps=8",
         "sweep_profile=false",
         {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_then_run,
          "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
     )  # fmt: skip
     # cancel the second run while it runs
     array = array_job(cancel, "mcimone-nodes")
-    wait_until_running(slurm, array, 1)
-    run("scancel", f"{array}_1", env=slurm)
+    wait_until_running(cluster, array, 1)
+    run("scancel", f"{array}_1", env=cluster)
     broken = submit(
-        workspace, tmp_path_factory.mktemp("build"), "sweep_repetitions=2", "sweep_steps=8",
+        cluster, workspace, tmp_path_factory.mktemp("build"),
+        "sweep_repetitions=2", "sweep_steps=8",
         {"sweep_flag_sets": {"O3": "-O3"},
          "sweep_partitions": [
              {"name": "mcimone-nodes", "flag_sets": {"nosuch": "-O2 -mno-such-option"},
@@ -362,10 +380,10 @@ def faults(slurm, workspace, tmp_path_factory):
              {"name": "mcimone-milkvs", **ONE_CORE}]},
     )  # fmt: skip
     return {
-        "cancel": wait_and_fetch(cancel),
-        "build": wait_and_fetch(broken),
+        "cancel": wait_and_fetch(cluster, cancel),
+        "build": wait_and_fetch(cluster, broken),
         "build_results": broken["results"],
-        "timeout": wait_and_fetch(timeout),
+        "timeout": wait_and_fetch(cluster, timeout),
         "timeout_remote": timeout,
     }
 
@@ -541,7 +559,7 @@ def test_node_down_mid_array_is_a_node_fail_row_and_the_rest_complete(slurm, wor
     node = socket.gethostname().split(".")[0]
     sleep_then_run = ["sh", "-c", 'sleep 6; exec "$@"', "sleep-then-run"]
     remote = submit(
-        workspace, tmp_path, "sweep_repetitions=3", "sweep_steps=8", "sweep_profile=false",
+        slurm, workspace, tmp_path, "sweep_repetitions=3", "sweep_steps=8", "sweep_profile=false",
         {"sweep_flag_sets": {"O3": "-O3"}, "sweep_run_prefix": sleep_then_run,
          "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
     )  # fmt: skip
@@ -568,7 +586,7 @@ def test_node_down_mid_array_is_a_node_fail_row_and_the_rest_complete(slurm, wor
             run("scontrol", "update", f"nodename={node}", "state=resume", env=slurm)
     assert state(task) == "NODE_FAIL" and task["requeue"] is False
     assert "down" not in node_state(slurm, node)
-    runs = wait_and_fetch(remote).set_index("index")
+    runs = wait_and_fetch(slurm, remote).set_index("index")
     assert list(runs["status"]) == ["ok", "failed", "ok"], runs["reason"].to_list()
     assert "NODE_FAIL" in runs.loc[1, "reason"]
     assert runs.loc[0, "tok_s"] > 0 and runs.loc[2, "tok_s"] > 0
@@ -662,7 +680,7 @@ def test_submit_script_with_its_stdout_closed_cancels_what_it_submitted(slurm, w
     # The login node's end of a lost connection: the script's output goes nowhere (SIGPIPE
     # at its first line, after the first job was created). Its rendered script, run again.
     remote = submit(
-        workspace, tmp_path, "sweep_repetitions=1", "sweep_steps=8", "sweep_profile=false",
+        slurm, workspace, tmp_path, "sweep_repetitions=1", "sweep_steps=8", "sweep_profile=false",
         {"sweep_flag_sets": {"O3": "-O3"},
          "sweep_partitions": [{"name": "mcimone-milkvs", **ONE_CORE}]},
     )  # fmt: skip
