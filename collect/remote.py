@@ -52,7 +52,6 @@ SSH_OPTIONS = (
     "User",
 )
 CONNECTIONS = ("ssh", "local")
-# Environment of the remote Slurm commands: Slurm's own variables only (SLURM_CONF, ...).
 
 
 class RemoteRefused(ValueError):
@@ -77,11 +76,7 @@ def check_remote(remote: object, results_dir: Path) -> dict:
     """remote, unchanged, if every key is known and every value is what a sweep writes."""
     if not isinstance(remote, dict):
         raise RemoteRefused(f"{REMOTE_FILE} must be a JSON object, not {_kind(remote)}")
-    unknown = sorted(set(remote) - set(_CHECKS))
-    if unknown:
-        raise RemoteRefused(
-            f"{REMOTE_FILE} has unknown keys {unknown}; valid keys: {sorted(_CHECKS)}"
-        )
+    _refuse_unknown(REMOTE_FILE, remote, _CHECKS, "keys")
     missing = sorted({"host", "inventory", "remote_dir"} - set(remote))
     if missing:
         raise RemoteRefused(f"{REMOTE_FILE} lacks {missing}")
@@ -180,12 +175,7 @@ def _check_jobs(key: str, value: object, _results_dir: Path) -> None:
 def _check_connection(key: str, value: object, results_dir: Path) -> None:
     if not isinstance(value, dict):
         raise RemoteRefused(f"{REMOTE_FILE}: {key} must be an object, not {_kind(value)}")
-    unknown = sorted(set(value) - set(_CONNECTION_CHECKS))
-    if unknown:
-        raise RemoteRefused(
-            f"{REMOTE_FILE}: {key} has unknown variables {unknown}; valid: "
-            f"{sorted(_CONNECTION_CHECKS)}"
-        )
+    _refuse_unknown(f"{REMOTE_FILE}: {key}", value, _CONNECTION_CHECKS, "variables")
     for name, setting in value.items():
         _CONNECTION_CHECKS[name](f"{key}.{name}", setting, results_dir)
 
@@ -231,6 +221,13 @@ def _check_ssh_args(key: str, value: object, _results_dir: Path) -> None:
             f"{REMOTE_FILE}: {key} = {value!r}; valid: `-o Name=value` options with Name one "
             f"of {', '.join(SSH_OPTIONS)} and a plain value"
         )
+
+
+def _refuse_unknown(what: str, mapping: dict, checks: dict, names: str) -> None:
+    """RemoteRefused naming mapping's keys that checks has no check for, and the valid ones."""
+    unknown = sorted(set(mapping) - set(checks))
+    if unknown:
+        raise RemoteRefused(f"{what} has unknown {names} {unknown}; valid: {sorted(checks)}")
 
 
 def _kind(value: object) -> str:
