@@ -79,6 +79,24 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     assert not_read(results) == {}
 
 
+def test_a_link_out_is_listed_when_summarising_the_current_directory(
+    tmp_path, outside, monkeypatch
+):
+    """`python -m collect summarize .` from inside the results directory: the runs' files
+    are checked against the same directory, so the link out is listed in summary.md."""
+    results = tmp_path / "20261127-101600"
+    linked_file = SweepWriter(results).run("nodes", "O3", 4, 1, tok_s=4.7)
+    (results / linked_file / "stderr.txt").unlink()
+    (results / linked_file / "stderr.txt").symlink_to(outside / "id_ed25519")
+    monkeypatch.chdir(results)
+
+    summary = summarize(Path("."), record_history=False)
+
+    assert SECRET not in summary
+    assert "## Files not read (1)" in summary
+    assert f"{markdown_code(f'{linked_file}/stderr.txt')}: a link to " in summary
+
+
 def test_summary_escapes_the_text_it_quotes(tmp_path):
     results = tmp_path / "20261127-101600"
     sweep = SweepWriter(results)
