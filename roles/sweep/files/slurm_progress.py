@@ -381,7 +381,7 @@ def known_reason(reason):
 
 
 def final_jobs(partitions, state):
-    """The sweep's jobs seen in a final state: a build job, or an array all of whose tasks."""
+    """The sweep's jobs seen in a final state: a build job, or an array whose tasks all were."""
     final = set()
     for partition in partitions:
         if state["builds"].get(partition["name"], {}).get("state") in FINAL_STATES:
