@@ -15,7 +15,7 @@ import stat
 # Opening never follows a last-component link (checked first) and never waits on a FIFO.
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
-# results directory (as given) -> its real path, and -> {relative path: why it was not read}
+# results directory (normalised) -> its real path, and -> {relative path: why it was not read}
 _real_roots: dict[str, str] = {}
 _not_read: dict[str, dict[str, str]] = {}
 
@@ -25,7 +25,7 @@ def read_text(path: str | os.PathLike, results_dir: str | os.PathLike,
     """The text of path, a file of results_dir; None when it is missing or not read (a link
     out of results_dir, not a regular file, binary: noted for not_read). directory_checked:
     the caller made sure path's directory is inside results_dir (see inside())."""
-    path, results_dir = os.fspath(path), os.fspath(results_dir)
+    path, results_dir = os.fspath(path), _key(results_dir)
     root = _real_root(results_dir)
     if not directory_checked and not _within(os.path.realpath(os.path.dirname(path)), root):
         _note(path, results_dir, "its directory is a link out of the results directory")
@@ -59,7 +59,7 @@ def read_text(path: str | os.PathLike, results_dir: str | os.PathLike,
 
 def inside(directory: str | os.PathLike, results_dir: str | os.PathLike) -> bool:
     """Whether directory, links resolved, is inside results_dir; noted for not_read if not."""
-    directory, results_dir = os.fspath(directory), os.fspath(results_dir)
+    directory, results_dir = os.fspath(directory), _key(results_dir)
     if _within(os.path.realpath(directory), _real_root(results_dir)):
         return True
     _note(directory, results_dir, "a link out of the results directory")
@@ -68,13 +68,19 @@ def inside(directory: str | os.PathLike, results_dir: str | os.PathLike) -> bool
 
 def not_read(results_dir: str | os.PathLike) -> dict[str, str]:
     """{path relative to results_dir: why} of the files not read since forget_not_read."""
-    return dict(sorted(_not_read.get(os.fspath(results_dir), {}).items()))
+    return dict(sorted(_not_read.get(_key(results_dir), {}).items()))
 
 
 def forget_not_read(results_dir: str | os.PathLike) -> None:
     """Start afresh for results_dir (its links may have changed since)."""
-    _not_read.pop(os.fspath(results_dir), None)
-    _real_roots.pop(os.fspath(results_dir), None)
+    _not_read.pop(_key(results_dir), None)
+    _real_roots.pop(_key(results_dir), None)
+
+
+def _key(results_dir: str | os.PathLike) -> str:
+    # One spelling per directory: a run's default results_dir is its path's grandparent,
+    # "" for runs/<name> when summarising ".", which Path(".") spells ".".
+    return os.path.normpath(os.fspath(results_dir))
 
 
 def _real_root(results_dir: str) -> str:

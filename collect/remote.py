@@ -39,7 +39,7 @@ _JOB_LINE = re.compile(r"[^{}\x00-\x1f\x7f]*")
 # Never starting with "-": no value can be read as another option.
 _SSH_OPTION_VALUE = re.compile(r"[A-Za-z0-9._+/@:,=][A-Za-z0-9._+/@:,=-]*")
 # ssh options a connection may carry (`-o Name=value` in ansible_ssh_common_args): none runs
-# a program or turns host-key checking off.
+# a program or turns host-key checking off (UserKnownHostsFile: a file of the user's own).
 SSH_OPTIONS = (
     "UserKnownHostsFile",
     "IdentitiesOnly",
@@ -52,7 +52,6 @@ SSH_OPTIONS = (
     "User",
 )
 CONNECTIONS = ("ssh", "local")
-# Environment of the remote Slurm commands: Slurm's own variables only (SLURM_CONF, ...).
 
 
 class RemoteRefused(ValueError):
@@ -77,11 +76,7 @@ def check_remote(remote: object, results_dir: Path) -> dict:
     """remote, unchanged, if every key is known and every value is what a sweep writes."""
     if not isinstance(remote, dict):
         raise RemoteRefused(f"{REMOTE_FILE} must be a JSON object, not {_kind(remote)}")
-    unknown = sorted(set(remote) - set(_CHECKS))
-    if unknown:
-        raise RemoteRefused(
-            f"{REMOTE_FILE} has unknown keys {unknown}; valid keys: {sorted(_CHECKS)}"
-        )
+    _refuse_unknown(REMOTE_FILE, remote, _CHECKS, "keys")
     missing = sorted({"host", "inventory", "remote_dir"} - set(remote))
     if missing:
         raise RemoteRefused(f"{REMOTE_FILE} lacks {missing}")
@@ -143,29 +138,37 @@ def _check_inventory(key: str, value: object, results_dir: Path) -> None:
     sources = value if isinstance(value, list) else [value]
     if not sources or not all(isinstance(source, str) for source in sources):
         raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r} is not a list of inventory files")
-    results_real = os.path.realpath(results_dir)
     for source in sources:
         path = Path(source)
-        info = path.stat() if path.is_absolute() and path.is_file() else None
-        if info is None:
+        if not (path.is_absolute() and path.is_file()):
             raise RemoteRefused(
                 f"{REMOTE_FILE}: {key} {source!r} is not an inventory file on this machine "
                 "(an absolute path to a regular file)"
             )
-        problems = []
-        if info.st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
-            problems.append("executable (a script inventory runs code)")
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            problems.append("writable by others")
-        if info.st_uid not in (os.getuid(), 0):
-            problems.append("owned by another user")
-        if os.path.commonpath([results_real, os.path.realpath(path)]) == results_real:
-            problems.append("inside the results directory")
+        problems = _not_own_file(path, results_dir)
+        if path.stat().st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH):
+            problems.insert(0, "executable (a script inventory runs code)")
         if problems:
             raise RemoteRefused(
                 f"{REMOTE_FILE}: {key} {source!r} is {', '.join(problems)}; give the "
                 "inventory of your own that the sweep was submitted with"
             )
+
+
+def _not_own_file(path: Path, results_dir: Path) -> list[str]:
+    """Why path is not a file of this user's own outside the results directory, that only
+    this user (or root) can write; [] when it is (or, outside, does not exist)."""
+    problems = []
+    if path.exists():
+        info = path.stat()
+        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            problems.append("writable by others")
+        if info.st_uid not in (os.getuid(), 0):
+            problems.append("owned by another user")
+    results_real = os.path.realpath(results_dir)
+    if os.path.commonpath([results_real, os.path.realpath(path)]) == results_real:
+        problems.append("inside the results directory")
+    return problems
 
 
 def _check_jobs(key: str, value: object, _results_dir: Path) -> None:
@@ -180,12 +183,7 @@ def _check_jobs(key: str, value: object, _results_dir: Path) -> None:
 def _check_connection(key: str, value: object, results_dir: Path) -> None:
     if not isinstance(value, dict):
         raise RemoteRefused(f"{REMOTE_FILE}: {key} must be an object, not {_kind(value)}")
-    unknown = sorted(set(value) - set(_CONNECTION_CHECKS))
-    if unknown:
-        raise RemoteRefused(
-            f"{REMOTE_FILE}: {key} has unknown variables {unknown}; valid: "
-            f"{sorted(_CONNECTION_CHECKS)}"
-        )
+    _refuse_unknown(f"{REMOTE_FILE}: {key}", value, _CONNECTION_CHECKS, "variables")
     for name, setting in value.items():
         _CONNECTION_CHECKS[name](f"{key}.{name}", setting, results_dir)
 
@@ -203,8 +201,9 @@ def _check_port(key: str, value: object, _results_dir: Path) -> None:
         raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r} is not a port (1 to 65535)")
 
 
-def _check_ssh_args(key: str, value: object, _results_dir: Path) -> None:
-    """Only `-o Name=value` with a Name of SSH_OPTIONS and a plain value."""
+def _check_ssh_args(key: str, value: object, results_dir: Path) -> None:
+    """Only `-o Name=value` with a Name of SSH_OPTIONS and a plain value; a known_hosts file
+    of this user's own (one that came with the results would vouch for any host)."""
     try:
         words = shlex.split(value) if isinstance(value, str) else None
     except ValueError:  # unbalanced quotes
@@ -231,6 +230,22 @@ def _check_ssh_args(key: str, value: object, _results_dir: Path) -> None:
             f"{REMOTE_FILE}: {key} = {value!r}; valid: `-o Name=value` options with Name one "
             f"of {', '.join(SSH_OPTIONS)} and a plain value"
         )
+    for option in options:
+        name, _, setting = option.partition("=")
+        if name.lower() != "userknownhostsfile":
+            continue
+        if problems := _not_own_file(Path(setting), results_dir):
+            raise RemoteRefused(
+                f"{REMOTE_FILE}: {key}: UserKnownHostsFile {setting!r} is "
+                f"{', '.join(problems)}; give your own known_hosts"
+            )
+
+
+def _refuse_unknown(what: str, mapping: dict, checks: dict, names: str) -> None:
+    """RemoteRefused naming mapping's keys that checks has no check for, and the valid ones."""
+    unknown = sorted(set(mapping) - set(checks))
+    if unknown:
+        raise RemoteRefused(f"{what} has unknown {names} {unknown}; valid: {sorted(checks)}")
 
 
 def _kind(value: object) -> str:

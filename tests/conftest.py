@@ -1,5 +1,6 @@
 """Shared fixtures: the project root, how to run its playbooks, the offline llama2.c source."""
 
+import json
 import os
 import secrets
 import shutil
@@ -16,6 +17,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+LOCAL_SLURM_INVENTORY = PROJECT / "inventory" / "local-slurm.yml"
 UPSTREAM_LLAMA2C = "https://github.com/karpathy/llama2.c.git"
 LOGIN_PORT = 2223  # Monte Cimone's login node listens there too
 
@@ -49,6 +51,22 @@ def run_playbook(
     if check and done.returncode != 0:
         pytest.fail(f"{playbook} failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}")
     return done
+
+
+def slurm_args(workspace: Path, results: Path, *settings) -> list[str]:
+    """ansible-playbook arguments of an offline sweep on the local Slurm (settings: -e
+    values, strings or mappings)."""
+    args = ["-i", str(LOCAL_SLURM_INVENTORY), *source_args()]
+    for setting in [
+        f"llamasweep_workspace={workspace}",
+        "checkpoint_source=synthetic",
+        f"sweep_results_dir={results}",
+        "sweep_poll_interval=1",
+        "sweep_poll_max_interval=2",
+        *settings,
+    ]:
+        args += ["-e", setting if isinstance(setting, str) else json.dumps(setting)]
+    return args
 
 
 def summarize(results_dir: Path) -> subprocess.CompletedProcess:

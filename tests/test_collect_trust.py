@@ -16,6 +16,7 @@ from test_collect_cli import collect
 from test_collect_summarize import SweepWriter
 
 from collect.datafiles import forget_not_read, not_read
+from collect.remote import RemoteRefused, check_remote
 from collect.runs import read_run_files
 from collect.summary import markdown_code, markdown_text, summarize
 
@@ -77,6 +78,24 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     forget_not_read(results)
     assert read_run_files(results / slurm_linked).slurm_text == "slurmstepd: task output\n"
     assert not_read(results) == {}
+
+
+def test_a_link_out_is_listed_when_summarising_the_current_directory(
+    tmp_path, outside, monkeypatch
+):
+    """`python -m collect summarize .` from inside the results directory: the runs' files
+    are checked against the same directory, so the link out is listed in summary.md."""
+    results = tmp_path / "20261127-101600"
+    linked_file = SweepWriter(results).run("nodes", "O3", 4, 1, tok_s=4.7)
+    (results / linked_file / "stderr.txt").unlink()
+    (results / linked_file / "stderr.txt").symlink_to(outside / "id_ed25519")
+    monkeypatch.chdir(results)
+
+    summary = summarize(Path("."), record_history=False)
+
+    assert SECRET not in summary
+    assert "## Files not read (1)" in summary
+    assert f"{markdown_code(f'{linked_file}/stderr.txt')}: a link to " in summary
 
 
 def test_summary_escapes_the_text_it_quotes(tmp_path):
@@ -173,6 +192,32 @@ def test_a_hostile_remote_json_is_refused_before_anything_runs(submitted, tmp_pa
         )  # fmt: skip
         assert waited.returncode != 0 and named in waited.stdout, (what, waited.stdout[-2000:])
         assert not marker.exists(), what
+
+
+def test_a_known_hosts_file_that_came_with_the_results_is_refused(tmp_path):
+    """A known_hosts inside the results directory would vouch for whatever host remote.json
+    names: refused, naming it; the user's own is accepted."""
+    results = tmp_path / "results" / "20261127-101700"
+    results.mkdir(parents=True)
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("all:\n  hosts:\n    nowhere:\n")
+    own = tmp_path / "known_hosts"
+    own.write_text("")
+    planted = results / "known_hosts"
+    planted.write_text("192.0.2.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOnly+theirs\n")
+    remote = {"host": "nowhere", "inventory": [str(inventory)],
+              "remote_dir": f"/home/student/llamasweep/sweeps/{results.name}"}  # fmt: skip
+
+    def with_known_hosts(path: Path) -> dict:
+        common_args = f"-o ConnectTimeout=5 -o UserKnownHostsFile={path}"
+        return {**remote, "connection": {"ansible_ssh_common_args": common_args}}
+
+    assert check_remote(with_known_hosts(own), results) == with_known_hosts(own)
+    with pytest.raises(RemoteRefused) as refused:
+        check_remote(with_known_hosts(planted), results)
+    assert f"UserKnownHostsFile {str(planted)!r} is inside the results directory" in str(
+        refused.value
+    )
 
 
 def test_a_results_path_with_jinja_is_refused(submitted):

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import PROJECT, run_playbook, source_args, summarize
+from conftest import run_playbook, slurm_args, summarize
 
-INVENTORY = PROJECT / "inventory" / "local-slurm.yml"
 SBIN_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 ONE_CORE = {"exclusive": False, "cores": 1}
 # What 22.05's commands print when Slurm was built without json-c.
@@ -29,13 +28,9 @@ pytestmark = pytest.mark.skipif(
 def sweep_args(workspace: Path, results: Path, environment: dict, *settings) -> list[str]:
     """A small sweep on the local Slurm: one partition whose build fails, one whose runs
     complete, no bandwidth, warm-up or profiling runs."""
-    args = ["-i", str(INVENTORY), *source_args()]
-    for setting in [
-        f"llamasweep_workspace={workspace}",
-        "checkpoint_source=synthetic",
-        f"sweep_results_dir={results}",
-        "sweep_poll_interval=1",
-        "sweep_poll_max_interval=2",
+    return slurm_args(
+        workspace,
+        results,
         "sweep_bandwidth=false",
         "sweep_warmup_runs=0",
         "sweep_profile=false",
@@ -44,9 +39,7 @@ def sweep_args(workspace: Path, results: Path, environment: dict, *settings) -> 
         {"sweep_models": ["stories15M"], "sweep_threads": [1]},
         {"sweep_slurm_environment": environment},
         *settings,
-    ]:
-        args += ["-e", setting if isinstance(setting, str) else json.dumps(setting)]
-    return args
+    )
 
 
 FAULTY_PARTITIONS = {

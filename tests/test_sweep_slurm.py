@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import BIN, PROJECT, run_playbook, source_args, summarize
+from conftest import BIN, LOCAL_SLURM_INVENTORY, PROJECT, run_playbook, slurm_args, summarize
 
 from collect.profiles import parse_folded, top_functions
 from collect.sweepfiles import read_sweep_files
 
-INVENTORY = PROJECT / "inventory" / "local-slurm.yml"
+INVENTORY = LOCAL_SLURM_INVENTORY
 PARTITIONS = ["mcimone-nodes", "mcimone-milkvs"]
 FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
 SBIN_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
@@ -47,21 +47,6 @@ def run(*args, env=None, check=True, timeout=120):
         [str(a) for a in args], env=env, capture_output=True, text=True, timeout=timeout,
         check=check,
     )  # fmt: skip
-
-
-def slurm_args(workspace: Path, results: Path, *settings) -> list[str]:
-    """ansible-playbook arguments of an offline sweep on the local Slurm."""
-    args = ["-i", str(INVENTORY), *source_args()]
-    for setting in [
-        f"llamasweep_workspace={workspace}",
-        "checkpoint_source=synthetic",
-        f"sweep_results_dir={results}",
-        "sweep_poll_interval=1",
-        "sweep_poll_max_interval=2",
-        *settings,
-    ]:
-        args += ["-e", setting if isinstance(setting, str) else json.dumps(setting)]
-    return args
 
 
 def squeue_jobs(env) -> list[dict]:

@@ -151,8 +151,7 @@ def run_query(command):
 def squeue(way, job_ids):
     """The scheduler's records of these jobs (and their array tasks) that squeue still lists:
     finished ones too (--states=all; 24.11's --json lists them only then)."""
-    ids = ",".join(str(job) for job in sorted(job_ids))
-    command = ["squeue", "--me", "--states=all", f"--jobs={ids}"]
+    command = ["squeue", "--me", "--states=all", jobs_option(job_ids)]
     if way == "json":
         command += ["--json"]  # 22.05 ignores the filters with --json: ours() still selects
     else:
@@ -172,15 +171,18 @@ def squeue(way, job_ids):
 
 def sacct(way, job_ids):
     """Accounting's records of these jobs (and their array tasks)."""
-    ids = ",".join(str(job) for job in sorted(job_ids))
     if way == "json":
-        answer = json.loads(run_query(["sacct", "--json", f"--jobs={ids}"]))
+        answer = json.loads(run_query(["sacct", "--json", jobs_option(job_ids)]))
         raw = jmespath.search(SACCT_JSON_FIELDS, answer)
     else:
-        command = ["sacct", "--parsable2", "--noheader", "--allocations", f"--jobs={ids}"]
+        command = ["sacct", "--parsable2", "--noheader", "--allocations", jobs_option(job_ids)]
         lines = run_query([*command, f"--format={SACCT_TEXT_FORMAT}"]).splitlines()
         raw = [sacct_text_record(line) for line in lines if line.strip()]
     return selected(raw, job_ids)
+
+
+def jobs_option(job_ids):
+    return "--jobs=" + ",".join(str(job) for job in sorted(job_ids))
 
 
 def selected(raw, job_ids):
@@ -379,7 +381,7 @@ def known_reason(reason):
 
 
 def final_jobs(partitions, state):
-    """The sweep's jobs seen in a final state: a build job, or an array all of whose tasks."""
+    """The sweep's jobs seen in a final state: a build job, or an array whose tasks all were."""
     final = set()
     for partition in partitions:
         if state["builds"].get(partition["name"], {}).get("state") in FINAL_STATES:

@@ -149,7 +149,14 @@ def meta(version, release, command):
     }
 
 
-def write(path, document):
+def write(path, version, release, command, jobs):
+    """A response of command (squeue or sacct) listing jobs, as that release prints it."""
+    document = {
+        "meta": meta(version, release, [command, "--json"]),
+        "jobs": jobs,
+        "warnings": [],
+        "errors": [],
+    }
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
 
@@ -157,24 +164,10 @@ def write(path, document):
 def main():
     for version, release in RELEASES.items():
         if release["squeue"]:
-            write(
-                HERE / version / "squeue-running.json",
-                {
-                    "meta": meta(version, release, ["squeue", "--json"]),
-                    "jobs": [squeue_job(release, *job) for job in RUNNING],
-                    "warnings": [],
-                    "errors": [],
-                },
-            )
-        write(
-            HERE / version / "sacct-forgotten.json",
-            {
-                "meta": meta(version, release, ["sacct", "--json"]),
-                "jobs": [sacct_job(release, *job) for job in FORGOTTEN],
-                "warnings": [],
-                "errors": [],
-            },
-        )
+            jobs = [squeue_job(release, *job) for job in RUNNING]
+            write(HERE / version / "squeue-running.json", version, release, "squeue", jobs)
+        jobs = [sacct_job(release, *job) for job in FORGOTTEN]
+        write(HERE / version / "sacct-forgotten.json", version, release, "sacct", jobs)
 
 
 if __name__ == "__main__":
