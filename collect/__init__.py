@@ -5,6 +5,8 @@ Modules: parse (pure log parsers), runs (results directory -> runs table), sweep
 files beside runs/: facts, bandwidth, warm-up runs, profiles, builds), stats (repetition
 statistics, thread scaling, perf metrics), roofline (bandwidth bound), profiles (perf
 script folding, top functions), analysis (every table of a sweep), summary (summary.md
-and `summarize`), report (report.html), plots (PNGs), history (SQLite), compare, cli
+and `summarize`), report (report.html), plots (PNGs), history (SQLite), compare, fetch and
+remote (a Slurm sweep's results, and its remote.json read as data), datafiles (only regular
+text files inside a results directory are read), atomic (writes beside, then renames), cli
 (`python -m collect`).
 """

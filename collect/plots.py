@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
 from collect.analysis import Analysis
+from collect.atomic import replacing
 
 BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
 BY_THREADS_PLOT = "tok_s_by_threads.png"
@@ -40,7 +41,8 @@ def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
             path.unlink(missing_ok=True)
             continue
         plots_dir.mkdir(parents=True, exist_ok=True)
-        FigureCanvasAgg(figure).print_png(path)
+        with replacing(path) as temporary:
+            FigureCanvasAgg(figure).print_png(temporary)
         written.append(path)
     return written
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from collect.analysis import Analysis, analyse
+from collect.atomic import replacing, write_text
 from collect.datafiles import forget_not_read, not_read
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
@@ -46,15 +47,16 @@ def summarize(results_dir: Path, history: Path | None = None, record_history: bo
         raise FileNotFoundError(f"results directory not found: {results_dir}")
     forget_not_read(results_dir)
     runs = add_derived_metrics(collect_runs(results_dir))
-    runs.to_csv(results_dir / "runs.csv", index=False)
+    with replacing(results_dir / "runs.csv") as temporary:
+        runs.to_csv(temporary, index=False)
     analysis = analyse(runs, read_sweep_files(results_dir))
     plot_files = write_plots(analysis, results_dir / "plots")
     files_not_read = not_read(results_dir)
     summary = render_summary(
         analysis, [path.relative_to(results_dir) for path in plot_files], files_not_read
     )
-    (results_dir / "summary.md").write_text(summary)
-    (results_dir / REPORT_FILE).write_text(render_report(analysis, plot_files, files_not_read))
+    write_text(results_dir / "summary.md", summary)
+    write_text(results_dir / REPORT_FILE, render_report(analysis, plot_files, files_not_read))
     if record_history:
         write_history(runs, history or default_history_path(results_dir), results_dir)
     return summary
