@@ -1,0 +1,589 @@
+"""The sweep's plan, the one place that decides what a sweep runs (stdlib only: imported by
+the filter plugins, the collector and the nodes' tools).
+
+partition_plan resolves the sweep's partitions (inventory data): each is a mapping with a
+name and optionally cores, compiler, flag_sets (merged over the sweep's), threads,
+time_limit, sbatch_options, exclusive, array_throttle, seconds_per_gb_token, perf_events.
+It fills in every default, derives each partition's Slurm time limit from the models' sizes
+(derive_time_limit), its array throttle from its node count (derive_array_throttle) and each
+flag set's thread counts (one thread without OpenMP: is_openmp). sweep_plan then lists every
+task of the sweep as a record (plan.json: bandwidth measurements, warm-up runs, runs,
+profiling runs) and each partition's job arrays; tasks_tsv is the text of tasks.tsv, which
+the job script reads. Counts, offsets and array lists are lengths and contents of the task
+list, never computed beside it.
+"""
+
+import math
+import re
+
+
+class PlanError(ValueError):
+    """A sweep definition the plan cannot resolve (the message says what and why)."""
+
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+# Slurm's --time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
+TIME_LIMIT = re.compile(r"^([0-9]+-)?[0-9]+(:[0-9]+){0,2}$")
+
+KNOWN_KEYS = frozenset(
+    (
+        "name",
+        "cores",
+        "compiler",
+        "flag_sets",
+        "threads",
+        "time_limit",
+        "sbatch_options",
+        "exclusive",
+        "array_throttle",
+        "seconds_per_gb_token",
+        "perf_events",
+    )
+)
+# Compiler switches that link an OpenMP runtime (GCC/clang, Intel's two).
+OPENMP_FLAGS = frozenset(("-fopenmp", "-qopenmp", "-fiopenmp"))
+TASK_KINDS = ("bandwidth", "warmup", "run", "profile")
+# The columns of tasks.tsv (run-task.sh.j2 reads them in this order).
+TSV_FIELDS = (
+    "index",
+    "kind",
+    "dir",
+    "threads",
+    "binary",
+    "checkpoint",
+    "working_set_bytes",
+    "trials",
+    "label",
+)
+# Profile selectors that are not flag-set names.
+RANKED_SELECTORS = ("fastest", "slowest")
+
+
+def partition_errors(partitions):
+    """What is wrong with sweep_partitions, one message per problem (empty when valid)."""
+    if not isinstance(partitions, list) or not partitions:
+        return [f"sweep_partitions {partitions!r} is not a non-empty list of partitions"]
+    errors = []
+    names = []
+    for position, partition in enumerate(partitions, 1):
+        if not isinstance(partition, dict):
+            errors.append(f"partition {position} ({partition!r}) is not a mapping")
+            continue
+        name = partition.get("name")
+        label = f"partition {name!r}" if name else f"partition {position}"
+        names.append(name)
+        if not isinstance(name, str) or not NAME.match(name):
+            errors.append(f"{label}: name must be letters, digits, '.', '_', '+', '-'")
+        unknown = sorted(set(partition) - KNOWN_KEYS)
+        if unknown:
+            errors.append(f"{label}: unknown keys {unknown}; known: {sorted(KNOWN_KEYS)}")
+        if "cores" in partition and not _positive_int(partition["cores"]):
+            errors.append(f"{label}: cores {partition['cores']!r} is not a positive integer")
+        flag_sets = partition.get("flag_sets", {})
+        if not isinstance(flag_sets, dict) or not all(
+            isinstance(key, str) and NAME.match(key) and isinstance(value, str)
+            for key, value in flag_sets.items()
+        ):
+            errors.append(
+                f"{label}: flag_sets {flag_sets!r} is not a mapping from a name (letters, "
+                "digits, '.', '_', '+', '-') to a CFLAGS string"
+            )
+        threads = partition.get("threads", [])
+        if not isinstance(threads, list) or not all(_positive_int(t) for t in threads):
+            errors.append(f"{label}: threads {threads!r} is not a list of positive integers")
+        time_limit = partition.get("time_limit")
+        if time_limit is not None and not TIME_LIMIT.match(str(time_limit)):
+            errors.append(
+                f"{label}: time_limit {time_limit!r} is not a Slurm time (minutes, M:S, H:M:S, "
+                "D-H, D-H:M or D-H:M:S)"
+            )
+        options = partition.get("sbatch_options", [])
+        if not isinstance(options, list) or not all(
+            isinstance(o, str) and o.startswith("-") for o in options
+        ):
+            errors.append(
+                f"{label}: sbatch_options {options!r} is not a list of sbatch options, "
+                "e.g. ['--account=myproject', '--qos=normal']"
+            )
+        for key in ("array_throttle",):
+            if key in partition and not _positive_int(partition[key], zero=True):
+                errors.append(f"{label}: {key} {partition[key]!r} is not an integer >= 0")
+        if "seconds_per_gb_token" in partition and not _positive_number(
+            partition["seconds_per_gb_token"]
+        ):
+            errors.append(
+                f"{label}: seconds_per_gb_token {partition['seconds_per_gb_token']!r} is not a "
+                "positive number"
+            )
+        if "perf_events" in partition and not isinstance(partition["perf_events"], str):
+            errors.append(
+                f"{label}: perf_events {partition['perf_events']!r} is not a perf stat -e "
+                "event list, e.g. 'task-clock,page-faults' ('' for perf's default set)"
+            )
+        if "exclusive" in partition and not isinstance(partition["exclusive"], bool):
+            errors.append(f"{label}: exclusive {partition['exclusive']!r} is not true or false")
+    duplicates = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
+    if duplicates:
+        errors.append(f"partitions {duplicates} are listed more than once")
+    return errors
+
+
+def _positive_int(value, zero=False):
+    if isinstance(value, bool):
+        return False
+    try:
+        number = int(str(value))
+    except ValueError:
+        return False
+    return number >= 0 if zero else number > 0
+
+
+def _positive_number(value):
+    if isinstance(value, bool):
+        return False
+    try:
+        return float(str(value)) > 0
+    except ValueError:
+        return False
+
+
+def default_threads(cores):
+    """1, 2, 4, ... up to cores, and cores itself when it is not a power of two."""
+    counts = []
+    count = 1
+    while count < cores:
+        counts.append(count)
+        count *= 2
+    return [*counts, cores]
+
+
+def sinfo_partitions(lines):
+    """{"cores": {partition: CPUs per node}, "nodes": {partition: node count}} from the lines
+    of `sinfo --noheader --format='%R %c %D'`. sinfo gives a partition one line per group of
+    nodes (of one state and configuration; "64+" is the least of a group): a partition's
+    nodes are the sum of its lines, its CPUs per node the least, so that a task fits on
+    any of its nodes."""
+    cores, nodes = {}, {}
+    for line in lines:
+        name, cpus, count = line.split()
+        cpus = int(cpus.rstrip("+"))
+        cores[name] = min(cpus, cores.get(name, cpus))
+        nodes[name] = nodes.get(name, 0) + int(count)
+    return {"cores": cores, "nodes": nodes}
+
+
+def derive_array_throttle(nodes, node_share):
+    """The default %N of a partition's arrays: at most node_share of its nodes at once (an
+    exclusive task holds a whole node), at least 1, so that one student's sweep leaves the
+    rest of a shared partition to the others. 0 (no limit) when the node count is unknown."""
+    if not nodes:
+        return 0
+    return max(1, math.floor(int(nodes) * float(node_share)))
+
+
+def array_cpus(partition, threads):
+    """--cpus-per-task of a job array whose tasks run at these thread counts. Exclusive: the
+    node's cores (the task has the node anyway). Not exclusive: the largest thread count (an
+    array of runs holds one thread count; profiling runs pick theirs when they run)."""
+    return partition["cores"] if partition["exclusive"] else max(threads)
+
+
+def is_openmp(cflags, ldflags=""):
+    """Whether a binary built with these flags runs OpenMP threads: an OpenMP switch among
+    the words of its CFLAGS or of the sweep's LDFLAGS (-fopenmp-simd is no runtime)."""
+    return any(
+        word in OPENMP_FLAGS or word.startswith("-fopenmp=")
+        for word in f"{cflags} {ldflags}".split()
+    )
+
+
+def derive_time_limit(
+    models,
+    catalog,
+    steps,
+    seconds_per_gb_token,
+    safety,
+    startup_seconds,
+    floor_seconds,
+):
+    """(minutes, estimates): the time limit of an array of runs of these models.
+
+    A run reads every weight once per token, so its time grows with the checkpoint's size:
+    seconds = startup + safety * tokens * size_in_GB * seconds_per_gb_token, where tokens
+    is steps capped at the model's seq_len (run.c caps it too). Each model gets its own
+    estimate; an array shares one --time, so the array gets the largest, never below the
+    floor, rounded up to whole minutes.
+    """
+    estimates = {}
+    for model in models:
+        entry = catalog[model]
+        tokens = min(int(steps), int(entry.get("config", {}).get("seq_len", steps)))
+        gigabytes = int(entry["size"]) / 1e9
+        seconds = startup_seconds + safety * tokens * gigabytes * seconds_per_gb_token
+        estimates[model] = math.ceil(seconds)
+    longest = max([floor_seconds, *estimates.values()])
+    return math.ceil(longest / 60), estimates
+
+
+def partition_plan(
+    partitions,
+    flag_sets,
+    models,
+    catalog,
+    steps,
+    threads=(),
+    compiler="gcc",
+    ldflags="",
+    node_cores=None,
+    node_counts=None,
+    node_share=0.5,
+    exclusive=True,
+    array_throttle=0,
+    seconds_per_gb_token=2.0,
+    time_safety=2.0,
+    startup_seconds=60,
+    time_floor=300,
+    perf_events="",
+    profile_selectors=(),
+):
+    """The partitions with every default filled in; see the module docstring. What each
+    partition runs, and how many, is sweep_plan's (from its task list).
+
+    flag_set_threads gives each flag set its thread counts: the partition's, or [1] for a
+    flag set built without OpenMP (single_thread_flag_sets), whose threads would only
+    repeat its one-thread run. array_throttle (a partition's own, else the sweep's) caps
+    each array at that many tasks at once; 0 derives it from the partition's node count
+    (node_counts, from sinfo) and node_share."""
+    node_cores = node_cores or {}
+    node_counts = node_counts or {}
+    plan = []
+    for partition in partitions:
+        if not isinstance(partition, dict) or not partition.get("name"):
+            raise PlanError(f"partition {partition!r} has no name")
+        name = str(partition["name"])
+        unknown = sorted(set(partition) - KNOWN_KEYS)
+        if unknown:
+            raise PlanError(
+                f"partition {name} has unknown keys {unknown}; known: {sorted(KNOWN_KEYS)}"
+            )
+        cores = partition.get("cores") or str(node_cores.get(name, "")).rstrip("+")
+        if not str(cores).isdigit() or int(cores) < 1:
+            raise PlanError(
+                f"partition {name}: cores per node unknown (give `cores` in the inventory; "
+                f"the scheduler reported {node_cores.get(name)!r})"
+            )
+        cores = int(cores)
+        merged_flag_sets = {**flag_sets, **(partition.get("flag_sets") or {})}
+        thread_counts = [int(t) for t in threads] or [
+            int(t) for t in partition.get("threads") or default_threads(cores)
+        ]
+        flag_set_threads = {
+            flag_set: thread_counts if is_openmp(cflags, ldflags) else [1]
+            for flag_set, cflags in merged_flag_sets.items()
+        }
+        minutes, estimates = derive_time_limit(
+            models,
+            catalog,
+            steps,
+            float(partition.get("seconds_per_gb_token", seconds_per_gb_token)),
+            float(time_safety),
+            float(startup_seconds),
+            float(time_floor),
+        )
+        time_limit = partition.get("time_limit")
+        throttle = int(partition.get("array_throttle") or array_throttle or 0)
+        nodes = node_counts.get(name)
+        resolved = {
+            "name": name,
+            "cores": cores,
+            "threads": thread_counts,
+            "exclusive": bool(partition.get("exclusive", exclusive)),
+        }
+        plan.append(
+            {
+                **resolved,
+                "compiler": partition.get("compiler") or compiler,
+                "flag_sets": merged_flag_sets,
+                "flag_set_threads": flag_set_threads,
+                "single_thread_flag_sets": [
+                    flag_set
+                    for flag_set, cflags in merged_flag_sets.items()
+                    if not is_openmp(cflags, ldflags)
+                ],
+                "sbatch_options": [str(o) for o in partition.get("sbatch_options") or []],
+                "nodes": nodes,
+                "array_throttle": throttle or derive_array_throttle(nodes, node_share),
+                "array_throttle_source": "given" if throttle else "derived",
+                "time_limit": str(time_limit) if time_limit else str(minutes),
+                "time_limit_source": "inventory" if time_limit else "derived",
+                # perf record of a run, then perf script on the node: twice a run's limit.
+                "profile_time_limit": str(time_limit) if time_limit else str(2 * minutes),
+                "perf_events": str(partition.get("perf_events", perf_events) or ""),
+                "time_estimates_s": estimates,
+                "profile_selectors": partition_selectors(profile_selectors, merged_flag_sets),
+            }
+        )
+    return plan
+
+
+def partition_selectors(selectors, flag_sets):
+    """The profile selectors of a partition, without those that must pick a flag set already
+    picked: with one flag set, fastest, slowest and its name are the same configuration."""
+    chosen = []
+    for selector in selectors:
+        if selector in chosen or (len(flag_sets) == 1 and chosen):
+            continue
+        if selector in RANKED_SELECTORS or selector in flag_sets:
+            chosen.append(selector)
+    return chosen
+
+
+def profile_selector_errors(selectors, flag_sets, partitions=()):
+    """What is wrong with sweep_profile_select (empty when valid): each selector is fastest,
+    slowest or a flag-set name of the sweep or of a partition."""
+    known = set(flag_sets) if isinstance(flag_sets, dict) else set()
+    for partition in partitions or []:
+        if isinstance(partition, dict) and isinstance(partition.get("flag_sets"), dict):
+            known |= set(partition["flag_sets"])
+    if not isinstance(selectors, list) or not all(isinstance(s, str) for s in selectors):
+        return [f"sweep_profile_select {selectors!r} is not a list of selectors"]
+    return [
+        f"sweep_profile_select names {selector!r}, which is neither fastest, slowest nor a "
+        f"flag set ({', '.join(sorted(known))})"
+        for selector in selectors
+        if selector not in RANKED_SELECTORS and selector not in known
+    ]
+
+
+def sweep_plan(
+    partitions,
+    sweep_id,
+    sweep_dir,
+    models,
+    catalog,
+    checkpoints,
+    steps,
+    repetitions,
+    llama2c_commit,
+    warmup_runs=0,
+    bandwidth_trials=0,
+    bandwidth_large_bytes=0,
+    profile_call_graph="dwarf",
+):
+    """plan.json: {"sweep_id", "partitions", "tasks"}, see docs/results-layout.md.
+
+    partitions: partition_plan's. checkpoints: {model: {"path", "sha256"}} as provisioned.
+    Each partition's block of tasks holds, in this order: with bandwidth_trials > 0, one
+    bandwidth measurement per thread count and label (large, then each model); warmup_runs
+    warm-up runs per model and flag set, at the flag set's largest thread count; the runs,
+    repetitions outermost (so drift over time spreads over every configuration); then one
+    profiling run per model and profile selector (the configuration is chosen from the
+    finished runs when it runs, so these come after every run of the partition). Each
+    partition record gains first_index, its task counts by kind, arrays (the job arrays of
+    its bandwidth, warm-up and run tasks: task id i runs task first_index + i; one array
+    when exclusive, else one per thread count) and profile_array (or None)."""
+    tasks = []
+    resolved = []
+    for partition in partitions:
+        first_index = len(tasks)
+        block = partition_tasks(
+            partition,
+            sweep_dir,
+            models,
+            catalog,
+            checkpoints,
+            steps,
+            repetitions,
+            llama2c_commit,
+            warmup_runs,
+            bandwidth_trials,
+            bandwidth_large_bytes,
+            profile_call_graph,
+        )
+        block = [{"index": index, **task} for index, task in enumerate(block, first_index)]
+        for task in block:
+            if task["kind"] == "run":  # the index makes the name unique across partitions
+                task["dir"] = (
+                    f"runs/{task['index']:04d}-{task['model']}-{task['flag_set']}"
+                    f"-t{task['threads']}-r{task['repetition']}"
+                )
+        tasks += block
+        resolved.append({**partition, **partition_arrays(partition, block, first_index)})
+    return {"sweep_id": sweep_id, "partitions": resolved, "tasks": tasks}
+
+
+def partition_tasks(
+    partition,
+    sweep_dir,
+    models,
+    catalog,
+    checkpoints,
+    steps,
+    repetitions,
+    llama2c_commit,
+    warmup_runs,
+    bandwidth_trials,
+    bandwidth_large_bytes,
+    profile_call_graph,
+):
+    """The task records of one partition, in order, without index (see sweep_plan)."""
+    name = partition["name"]
+
+    def binary(flag_set):
+        return f"{sweep_dir}/bin/{name}/{flag_set}/run"
+
+    def execution(model, flag_set, threads):
+        checkpoint = checkpoints[model]
+        return {
+            "partition": name,
+            "threads": threads,
+            "model": model,
+            "flag_set": flag_set,
+            "cflags": partition["flag_sets"][flag_set],
+            "openmp": flag_set not in partition["single_thread_flag_sets"],
+            "binary": binary(flag_set),
+            "checkpoint": checkpoint["path"],
+            "checkpoint_sha256": checkpoint["sha256"],
+            "checkpoint_bytes": int(catalog[model]["size"]),
+            "steps": int(steps),
+            "llama2c_commit": llama2c_commit,
+        }
+
+    tasks = []
+    if int(bandwidth_trials) > 0:
+        for threads in partition["threads"]:
+            for label in ["large", *models]:
+                tasks.append(
+                    {
+                        "kind": "bandwidth",
+                        "dir": f"bandwidth/{name}-t{threads}-{label}",
+                        "partition": name,
+                        "threads": threads,
+                        "label": label,
+                        "working_set_bytes": int(
+                            bandwidth_large_bytes if label == "large" else catalog[label]["size"]
+                        ),
+                        "trials": int(bandwidth_trials),
+                        "binary": f"{sweep_dir}/builds/{name}/triad",
+                    }
+                )
+    thread_lists = partition["flag_set_threads"]
+    for warmup in range(1, int(warmup_runs) + 1):
+        for model in models:
+            for flag_set in partition["flag_sets"]:
+                tasks.append(
+                    {
+                        "kind": "warmup",
+                        "dir": f"warmup/{name}-{model}-{flag_set}-w{warmup}",
+                        **execution(model, flag_set, max(thread_lists[flag_set])),
+                        "warmup": warmup,
+                    }
+                )
+    for repetition in range(1, int(repetitions) + 1):
+        for model in models:
+            for flag_set in partition["flag_sets"]:
+                for threads in thread_lists[flag_set]:
+                    tasks.append(
+                        {
+                            "kind": "run",
+                            "dir": None,  # named by sweep_plan, from its index
+                            **execution(model, flag_set, threads),
+                            "repetition": repetition,
+                        }
+                    )
+    # fp call graphs profile build.sh's frame-pointer build of each flag set.
+    suffix = "+fp" if profile_call_graph == "fp" else ""
+    for model in models:
+        for selector in partition["profile_selectors"]:
+            tasks.append(
+                {
+                    "kind": "profile",
+                    "dir": f"profiles/{name}-{model}-{selector}",
+                    "partition": name,
+                    "threads": None,
+                    "model": model,
+                    "selector": selector,
+                    "checkpoint": checkpoints[model]["path"],
+                    "checkpoint_sha256": checkpoints[model]["sha256"],
+                    "steps": int(steps),
+                    "llama2c_commit": llama2c_commit,
+                    "binaries": {
+                        flag_set: binary(flag_set + suffix) for flag_set in partition["flag_sets"]
+                    },
+                }
+            )
+    return tasks
+
+
+def partition_arrays(partition, block, first_index):
+    """A partition's first_index, task counts by kind, arrays and profile_array: what its
+    block of tasks holds, counted from the block itself."""
+    measured = [task for task in block if task["kind"] != "profile"]
+    profiles = [task for task in block if task["kind"] == "profile"]
+    groups = {}
+    for task in measured:
+        key = partition["cores"] if partition["exclusive"] else task["threads"]
+        groups.setdefault(key, []).append(task["index"] - first_index)
+    arrays = [
+        {"cpus_per_task": cpus, "first_index": first_index, "array": array_list(ids)}
+        for cpus, ids in sorted(groups.items())
+    ]
+    profile_array = None
+    if profiles:
+        profile_first = profiles[0]["index"]
+        profile_array = {
+            "cpus_per_task": array_cpus(partition, partition["threads"]),
+            "first_index": profile_first,
+            "array": array_list([task["index"] - profile_first for task in profiles]),
+        }
+    counts = {kind: 0 for kind in TASK_KINDS}
+    for task in block:
+        counts[task["kind"]] += 1
+    return {
+        "first_index": first_index,
+        "task_counts": counts,
+        "arrays": arrays,
+        "profile_array": profile_array,
+    }
+
+
+def array_list(task_ids):
+    """Slurm's --array list of these task ids (ascending), arithmetic runs folded into
+    FIRST-LAST:STEP: [0, 3, ..., 20, 22] -> "0-20:3,22"."""
+    ids = sorted(task_ids)
+    parts = []
+    start = 0
+    while start < len(ids):
+        step = ids[start + 1] - ids[start] if start + 1 < len(ids) else 1
+        end = start
+        while end + 1 < len(ids) and ids[end + 1] - ids[end] == step:
+            end += 1
+        if end == start:
+            parts.append(str(ids[start]))
+        else:
+            parts.append(f"{ids[start]}-{ids[end]}" + (f":{step}" if step != 1 else ""))
+        start = end + 1
+    return ",".join(parts)
+
+
+def tasks_tsv(tasks):
+    """tasks.tsv, what the job script reads: one line a task in index order, tab-separated,
+    "-" where a field does not apply (TSV_FIELDS)."""
+    lines = []
+    for task in tasks:
+        fields = []
+        for field in TSV_FIELDS:
+            value = task.get(field)
+            # a profile's binary is chosen when it runs
+            text = (
+                "-"
+                if value is None or field == "binary" and task["kind"] == "profile"
+                else str(value)
+            )
+            if not text or any(c in text for c in "\t\n\r"):
+                raise PlanError(
+                    f"task {task['index']}: {field} {text!r} is empty or holds a tab or newline"
+                )
+            fields.append(text)
+        lines.append("\t".join(fields) + "\n")
+    return "".join(lines)
