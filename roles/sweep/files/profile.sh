@@ -1,34 +1,33 @@
 #!/bin/bash
-# profile.sh RUN_DIR META EVENT CALL_GRAPH FREQUENCY FLAMEGRAPH_DIR SVG_OFF_REASON KEEP_DATA -- COMMAND...
+# profile.sh TASK_DIR EVENT CALL_GRAPH FREQUENCY FLAMEGRAPH_DIR SVG_OFF_REASON KEEP_DATA -- COMMAND...
 # (CALL_GRAPH: perf record's --call-graph value, fp or dwarf,STACK_BYTES)
-# One profiling run (run-config.sh calls it with the selected configuration's run command):
+# One profiling task (run-task.sh calls it with the selected configuration's run command):
 # perf record of COMMAND, then on this node perf script, FlameGraph's stackcollapse-perf.pl
-# and flamegraph.pl. Leaves in RUN_DIR profile.folded and flamegraph.svg (or, without
-# FlameGraph, perf.script for the collector to fold), stdout.txt, stderr.txt and, last,
-# profile.json: META (a JSON object) with host, event (what perf recorded), call_graph (fp
-# or dwarf), frequency, samples, command (the perf record command), duration_s (recording,
-# perf script and FlameGraph), svg_off_reason and status ("ok" or why it failed).
+# and flamegraph.pl. Leaves in TASK_DIR profile.folded and flamegraph.svg (or, without
+# FlameGraph, perf.script for the collector to fold), stdout.txt and stderr.txt, and prints
+# its facts for run-task.sh's execution.txt, key=value a line: event (what perf recorded),
+# call_graph (fp or dwarf), frequency, samples, command (the perf record command),
+# svg_off_reason and failure (empty when the profile was recorded, else why). Exit status
+# 0 when it was.
 set -uo pipefail
-run_dir=$1 meta=$2 event=$3 call_graph=$4 frequency=$5 flamegraph_dir=$6 svg_off_reason=$7 keep_data=$8
-shift 9
-cd "$run_dir" || exit 1
-samples=0 command="" start_ns=$(date +%s%N)
+task_dir=$1 event=$2 call_graph=$3 frequency=$4 flamegraph_dir=$5 svg_off_reason=$6 keep_data=$7
+shift 8
+cd "$task_dir" || exit 1
+samples=0 command=""
 
-json_string() {
-  local text=${1//\\/\\\\}
-  printf '"%s"' "$(printf '%s' "${text//\"/\\\"}" | tr '\000-\037' ' ')"
-}
-
-# finish STATUS: writes profile.json; exits 0 when STATUS is ok.
+# finish FAILURE: prints the facts; exits 0 when FAILURE is empty.
 finish() {
-  local elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
-  printf '%s, "host": %s, "event": %s, "call_graph": %s, "frequency": %d, "samples": %d, "command": %s, "duration_s": %d.%03d, "svg_off_reason": %s, "status": %s}\n' \
-    "${meta%\}}" "$(json_string "$(hostname)")" "$(json_string "$event")" "$(json_string "${call_graph%%,*}")" \
-    "$frequency" "$samples" "$(json_string "$command")" $((elapsed_ms / 1000)) $((elapsed_ms % 1000)) \
-    "$(json_string "$svg_off_reason")" "$(json_string "$1")" > profile.json.tmp
-  mv -f profile.json.tmp profile.json
+  local key value
+  for key in event call_graph frequency samples command svg_off_reason failure; do
+    case $key in
+      call_graph) value=${call_graph%%,*} ;;
+      failure) value=$1 ;;
+      *) value=${!key} ;;
+    esac
+    printf '%s=%s\n' "$key" "${value//$'\n'/ }"
+  done
   [[ $keep_data == true ]] || rm -f perf.data
-  [[ $1 == ok ]]
+  [[ -z $1 ]]
   exit
 }
 
@@ -54,7 +53,7 @@ rm -f perf-script.err
 samples=$(grep -c '^[^[:space:]#]' perf.script)
 
 if [[ -n $flamegraph_dir ]]; then
-  title="$(basename "$run_dir") on $(hostname): perf record -e $event --call-graph $call_graph"
+  title="$(basename "$task_dir") on $(hostname): perf record -e $event --call-graph $call_graph"
   if perl "$flamegraph_dir/stackcollapse-perf.pl" perf.script > profile.folded 2> flamegraph.err \
       && perl "$flamegraph_dir/flamegraph.pl" --title "$title" profile.folded > flamegraph.svg 2>> flamegraph.err; then
     rm -f perf.script flamegraph.err
@@ -63,4 +62,4 @@ if [[ -n $flamegraph_dir ]]; then
     rm -f profile.folded flamegraph.svg
   fi
 fi
-finish ok
+finish ""

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Progress of a local sweep in one line: runs done of total, failures, the task running now;
+it starts with "finished" once nothing is left to wait for.
+
+Usage: progress_local.py SWEEP_DIR
+
+Reads SWEEP_DIR/plan.json (the task records: only tasks of kind run are counted) and each
+task's status file; run-local.sh leaves driver.pid and, at its end, finished. Standard
+library only: it runs with the target's python3.
+"""
+
+import json
+import os
+import sys
+
+
+def read_status(path):
+    try:
+        with open(path) as status:
+            return status.read().strip()
+    except OSError:
+        return None
+
+
+def progress(sweep_dir):
+    with open(os.path.join(sweep_dir, "plan.json")) as plan_file:
+        tasks = json.load(plan_file)["tasks"]
+    statuses = [read_status(os.path.join(sweep_dir, task["dir"], "status")) for task in tasks]
+    runs = [status for task, status in zip(tasks, statuses) if task["kind"] == "run"]
+    done = [status for status in runs if status is not None]
+    failed = sum(status != "0" for status in done)
+    summary = f"{len(done)}/{len(runs)} runs done, {failed} failed"
+    if os.path.exists(os.path.join(sweep_dir, "finished")):
+        return f"finished: {summary}"
+    if not driver_alive(sweep_dir):
+        return f"finished: {summary}; the sweep stopped before the end"
+    # One task at a time, in index order: the first without a status runs now.
+    running = next(
+        (task for task, status in zip(tasks, statuses) if status is None), None
+    )
+    now = f"{running['kind']} {running['dir']}" if running else "(finishing)"
+    return f"{summary}; running {now}"
+
+
+def driver_alive(sweep_dir):
+    """Whether run-local.sh runs (True before it wrote its pid: it is starting)."""
+    pid = read_status(os.path.join(sweep_dir, "driver.pid"))
+    if pid is None:
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def main(argv):
+    if len(argv) != 2 or not os.path.isfile(os.path.join(argv[1], "plan.json")):
+        print(f"usage: {argv[0]} SWEEP_DIR (a local sweep, with its plan.json)", file=sys.stderr)
+        return 2
+    print(progress(argv[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
