@@ -25,8 +25,10 @@ def read_status(path):
 def progress(sweep_dir):
     with open(os.path.join(sweep_dir, "plan.json")) as plan_file:
         tasks = json.load(plan_file)["tasks"]
-    statuses = [read_status(os.path.join(sweep_dir, task["dir"], "status")) for task in tasks]
-    runs = [status for task, status in zip(tasks, statuses) if task["kind"] == "run"]
+    statuses = [
+        (task, read_status(os.path.join(sweep_dir, task["dir"], "status"))) for task in tasks
+    ]
+    runs = [status for task, status in statuses if task["kind"] == "run"]
     done = [status for status in runs if status is not None]
     failed = sum(status != "0" for status in done)
     summary = f"{len(done)}/{len(runs)} runs done, {failed} failed"
@@ -35,9 +37,7 @@ def progress(sweep_dir):
     if not driver_alive(sweep_dir):
         return f"finished: {summary}; the sweep stopped before the end"
     # One task at a time, in index order: the first without a status runs now.
-    running = next(
-        (task for task, status in zip(tasks, statuses) if status is None), None
-    )
+    running = next((task for task, status in statuses if status is None), None)
     now = f"{running['kind']} {running['dir']}" if running else "(finishing)"
     return f"{summary}; running {now}"
 

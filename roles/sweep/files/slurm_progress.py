@@ -80,51 +80,50 @@ QUERY_ENVIRONMENT = {**os.environ, "SLURM_BITSTR_LEN": "0"}
 
 
 def read_jobs(sweep_dir):
-    """slurm-jobs.tsv, written at submit time: partition, build job, the run arrays' job ids
-    (comma-joined: one array per thread count when not exclusive; their task ids all count
-    from offset), offset, the arrays' tasks (its runs, after its bandwidth measurements and
-    warm-up runs), and the profiling array job ("-" for none) and its tasks (the manifest
-    lines after the runs)."""
+    """The sweep's partitions and tasks: plan.json's (written before submitting) joined with
+    slurm-jobs.tsv's job ids (written at submit time: partition, build job, the job ids of
+    its arrays comma-joined in the order of the plan's arrays, and its profiling array's job
+    or "-"). Each partition gets "jobs": {array job id: (first_index, task ids)} (task id i
+    runs task first_index + i)."""
+    with open(os.path.join(sweep_dir, "plan.json")) as plan_file:
+        plan = json.load(plan_file)
+    planned = {partition["name"]: partition for partition in plan["partitions"]}
     partitions = []
     with open(os.path.join(sweep_dir, "slurm-jobs.tsv")) as jobs:
         for line in jobs:
-            name, build, arrays, offset, runs, *profiles = line.rstrip("\n").split("\t")
-            profile_job, profile_tasks = profiles or ("-", "0")
+            name, build, arrays, profile_job = line.rstrip("\n").split("\t")
+            partition = planned[name]
+            array_jobs = [int(array) for array in arrays.split(",")]
+            submitted = [(job, partition["arrays"][i]) for i, job in enumerate(array_jobs)]
+            if profile_job != "-":
+                submitted.append((int(profile_job), partition["profile_array"]))
             partitions.append(
                 {
                     "name": name,
                     "build_job_id": int(build),
-                    "array_job_ids": [int(array) for array in arrays.split(",")],
-                    "offset": int(offset),
-                    "runs": int(runs),
-                    "profile_job_id": None if profile_job == "-" else int(profile_job),
-                    "profile_tasks": int(profile_tasks),
+                    "array_job_ids": array_jobs,
+                    "jobs": {
+                        job: (array["first_index"], array_ids(array["array"]))
+                        for job, array in submitted
+                    },
                 }
             )
-    return partitions
+    return partitions, plan["tasks"]
+
+
+def array_ids(array):
+    """The task ids of a plan's --array list ("0-20:3,22"), a set."""
+    ids = set()
+    for part in array.split(","):
+        span, _, step = part.partition(":")
+        first, _, last = span.partition("-")
+        ids.update(range(int(first), int(last or first) + 1, int(step or 1)))
+    return ids
 
 
 def arrays_of(partitions):
-    """Array job id -> (manifest index of its task 0, its tasks): runs and profiling runs."""
-    arrays = {}
-    for partition in partitions:
-        for array in partition["array_job_ids"]:
-            arrays[array] = (partition["offset"], partition["runs"])
-        if partition["profile_job_id"] is not None:
-            first = partition["offset"] + partition["runs"]
-            arrays[partition["profile_job_id"]] = (first, partition["profile_tasks"])
-    return arrays
-
-
-def read_run_names(sweep_dir):
-    """Manifest index -> run name (manifest.tsv's first two columns)."""
-    names = {}
-    with open(os.path.join(sweep_dir, "manifest.tsv")) as manifest:
-        for line in manifest:
-            fields = line.split("\t", 2)
-            if len(fields) >= 2:
-                names[int(fields[0])] = fields[1]
-    return names
+    """Array job id -> (index of its task 0, its task ids): runs and profiling runs."""
+    return {job: array for partition in partitions for job, array in partition["jobs"].items()}
 
 
 def ours(job_ids):
@@ -312,7 +311,7 @@ def task_ids(text, count):
 
 
 def apply(records, partitions, state):
-    """Fold scheduler records into state["builds"] and state["runs"] (by manifest index)."""
+    """Fold scheduler records into state["builds"] and state["runs"] (by task index)."""
     builds = {p["build_job_id"]: p for p in partitions}
     arrays = arrays_of(partitions)
     seen = set()
@@ -328,50 +327,47 @@ def apply(records, partitions, state):
             continue
         if record["array_job_id"] not in arrays:
             continue
-        first, count = arrays[record["array_job_id"]]
+        first, ids = arrays[record["array_job_id"]]
         seen.add(record["array_job_id"])
         if record["array_task_id"] is not None and not record.get("array_tasks"):
             tasks = [record["array_task_id"]]
         else:  # one record for the tasks that have not started (or never will)
-            tasks = task_ids(record.get("array_tasks"), count)
+            tasks = task_ids(record.get("array_tasks"), max(ids) + 1)
             entry["job_id"] = None
         for task in tasks:
-            if not 0 <= task < count:
-                continue
-            state["runs"][str(first + task)] = {**entry, "array_task_id": task}
+            if task in ids:
+                state["runs"][str(first + task)] = {**entry, "array_task_id": task}
     return seen
 
 
-def run_progress(sweep_dir, partitions, run_names, state, active_arrays):
+def run_progress(sweep_dir, partitions, tasks, state, active_arrays):
     """Counts of runs pending, running, done and failed, and the pending runs' reasons; the
-    status files are ground truth. Bandwidth measurements and warm-up runs (names with a
-    '/') are not runs."""
+    status files are ground truth. Only the plan's tasks of kind run count."""
     counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
     reasons = collections.Counter()
-    runs_dir = os.path.join(sweep_dir, "runs")
-    for partition in partitions:
-        for index in range(partition["offset"], partition["offset"] + partition["runs"]):
-            if "/" in run_names.get(index, ""):
-                continue
-            status = read_status(os.path.join(runs_dir, run_names.get(index, ""), "status"))
-            scheduled = state["runs"].get(str(index), {})
-            if status is not None:
-                counts["done"] += 1
-                counts["failed"] += status != "0"
-            elif scheduled.get("state") in FINAL_STATES:
-                counts["done"] += 1
-                counts["failed"] += 1
-            elif scheduled.get("state") in WAITING_STATES or (
-                not scheduled and not active_arrays.isdisjoint(partition["array_job_ids"])
-            ):
-                counts["pending"] += 1
-                if known_reason(scheduled.get("reason")):
-                    reasons[scheduled["reason"]] += 1
-            elif not scheduled:
-                counts["done"] += 1
-                counts["failed"] += 1
-            else:
-                counts["running"] += 1
+    array_jobs = {p["name"]: p["array_job_ids"] for p in partitions}
+    for task in tasks:
+        if task["kind"] != "run" or task["partition"] not in array_jobs:
+            continue
+        status = read_status(os.path.join(sweep_dir, task["dir"], "status"))
+        scheduled = state["runs"].get(str(task["index"]), {})
+        if status is not None:
+            counts["done"] += 1
+            counts["failed"] += status != "0"
+        elif scheduled.get("state") in FINAL_STATES:
+            counts["done"] += 1
+            counts["failed"] += 1
+        elif scheduled.get("state") in WAITING_STATES or (
+            not scheduled and not active_arrays.isdisjoint(array_jobs[task["partition"]])
+        ):
+            counts["pending"] += 1
+            if known_reason(scheduled.get("reason")):
+                reasons[scheduled["reason"]] += 1
+        elif not scheduled:
+            counts["done"] += 1
+            counts["failed"] += 1
+        else:
+            counts["running"] += 1
     return counts, reasons
 
 
@@ -386,8 +382,8 @@ def final_jobs(partitions, state):
     for partition in partitions:
         if state["builds"].get(partition["name"], {}).get("state") in FINAL_STATES:
             final.add(partition["build_job_id"])
-    for array, (first, count) in arrays_of(partitions).items():
-        tasks = [state["runs"].get(str(first + task), {}) for task in range(count)]
+    for array, (first, ids) in arrays_of(partitions).items():
+        tasks = [state["runs"].get(str(first + task), {}) for task in ids]
         if all(task.get("state") in FINAL_STATES for task in tasks):
             final.add(array)
     return final
@@ -434,8 +430,7 @@ def save_state(path, state):
 
 def progress(sweep_dir):
     """The progress line; updates sweep_dir/scheduler.json."""
-    partitions = read_jobs(sweep_dir)
-    run_names = read_run_names(sweep_dir)
+    partitions, tasks = read_jobs(sweep_dir)
     way = query_way(sweep_dir)
     state_path = os.path.join(sweep_dir, "scheduler.json")
     state = load_state(state_path)
@@ -468,7 +463,7 @@ def progress(sweep_dir):
         for entry in [*state["runs"].values(), *state["builds"].values()]:
             if entry.get("state") not in FINAL_STATES:
                 entry.update(state="UNKNOWN", reason="no longer known to the scheduler")
-    counts, reasons = run_progress(sweep_dir, partitions, run_names, state, active)
+    counts, reasons = run_progress(sweep_dir, partitions, tasks, state, active)
     state["updated"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     state["finished"] = finished
     save_state(state_path, state)
@@ -488,20 +483,17 @@ def progress(sweep_dir):
             builds.append(f"{partition['name']} {build_state}")
     if builds:
         line += "; builds: " + ", ".join(builds)
-    profiles = [
-        name[len("profile/") :] for name in run_names.values() if name.startswith("profile/")
-    ]
+    profiles = [task["dir"] for task in tasks if task["kind"] == "profile"]
     if profiles:
-        recorded = sum(
-            os.path.isfile(os.path.join(sweep_dir, "profiles", name, "profile.json"))
-            for name in profiles
-        )
+        recorded = sum(os.path.isfile(os.path.join(sweep_dir, path, "status")) for path in profiles)
         line += f"; profiles {recorded}/{len(profiles)}"
     return f"finished: {line}" if finished else line
 
 
 def main(argv):
-    if len(argv) != 2 or not os.path.isfile(os.path.join(argv[1], "slurm-jobs.tsv")):
+    if len(argv) != 2 or not all(
+        os.path.isfile(os.path.join(argv[1], name)) for name in ("slurm-jobs.tsv", "plan.json")
+    ):
         print(f"usage: {argv[0]} SWEEP_DIR (a submitted Slurm sweep)", file=sys.stderr)
         return 2
     print(progress(argv[1]))
