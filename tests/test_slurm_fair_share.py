@@ -4,7 +4,7 @@ slurm-jobs.tsv's several run arrays read back by the progress report."""
 
 import pytest
 from conftest import PROJECT, run_playbook
-from test_slurm_progress import make_plan, plan, progress
+from test_slurm_progress import make_plan, make_sweep, plan, progress, write_sweep
 
 SINFO = [
     # sinfo --noheader --format='%R %c %D': one line per group of nodes of a partition
@@ -64,28 +64,28 @@ def test_node_count_unknown_means_no_throttle():
 def test_cpus_per_task(exclusive, runs, profiles):
     # Exclusive: one array asking for the node's cores. Not exclusive: one array per thread
     # count asking for it; profiling runs ask for the largest (they choose when they run).
-    (partition,) = make_plan(
-        [{"name": "p", "cores": 8, "threads": [4, 1, 2, 1], "exclusive": exclusive}]
-    )
-    assert partition["cpus_per_task"] == runs
-    assert partition["profile_cpus_per_task"] == profiles
+    (partition,) = make_sweep(
+        [{"name": "p", "cores": 8, "threads": [4, 1, 2], "exclusive": exclusive}],
+        flag_sets={"O3-openmp": "-O3 -fopenmp"},
+        profile_selectors=["fastest"],
+    )["partitions"]
+    assert [array["cpus_per_task"] for array in partition["arrays"]] == runs
+    assert partition["profile_array"]["cpus_per_task"] == profiles
 
 
 def test_progress_reads_several_run_arrays_per_partition(tmp_path):
-    (tmp_path / "slurm-jobs.tsv").write_text(
-        "p1\t10\t11,12,13\t0\t6\t14\t2\np2\t20\t21\t8\t2\t-\t0\n"
-    )
-    first, second = progress.read_jobs(tmp_path)
+    write_sweep(tmp_path, ("p1", 10, [11, 12, 13], 6, 14, 2), ("p2", 20, [21], 2))
+    (first, second), _ = progress.read_jobs(tmp_path)
     assert first["array_job_ids"] == [11, 12, 13] and second["array_job_ids"] == [21]
     arrays = progress.arrays_of([first, second])
-    # every run array's task ids count from the partition's first line
+    # every array's task ids count from the partition's first task; each holds its own
     assert {job: arrays[job] for job in (11, 12, 13, 21)} == {
-        11: (0, 6),
-        12: (0, 6),
-        13: (0, 6),
-        21: (8, 2),
+        11: (0, {0, 3}),
+        12: (0, {1, 4}),
+        13: (0, {2, 5}),
+        21: (8, {0, 1}),
     }
-    assert arrays[14] == (6, 2)
+    assert arrays[14] == (6, {0, 1})
 
 
 @pytest.mark.parametrize(

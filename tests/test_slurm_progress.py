@@ -12,10 +12,10 @@ from pathlib import Path
 
 import jmespath
 import pytest
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 from conftest import PROJECT, run_playbook
 
 PROGRESS = PROJECT / "roles" / "sweep" / "files" / "slurm_progress.py"
-PLAN = PROJECT / "collections/ansible_collections/llamasweep/sweep/plugins/filter/plan.py"
 CATALOG = {
     "stories15M": {"size": 60816028, "config": {"seq_len": 256}},
     "stories110M": {"size": 438381596, "config": {"seq_len": 1024}},
@@ -29,7 +29,6 @@ def load(path: Path, name: str):
     return module
 
 
-plan = load(PLAN, "llamasweep_plan")
 progress = load(PROGRESS, "llamasweep_progress")
 
 
@@ -42,25 +41,50 @@ def make_plan(partitions, **overrides):
         "models": ["stories15M", "stories110M"],
         "catalog": CATALOG,
         "steps": 256,
-        "repetitions": 2,
         **overrides,
     }
     return plan.partition_plan(partitions, **arguments)
 
 
+def make_sweep(partitions, repetitions=2, warmup_runs=0, bandwidth_trials=0, **overrides):
+    """plan.json of a sweep of these partitions (make_plan's arguments in overrides)."""
+    models = overrides.get("models", ["stories15M", "stories110M"])
+    checkpoints = {model: {"path": f"/c/{model}.bin", "sha256": "0" * 64} for model in models}
+    return plan.sweep_plan(
+        make_plan(partitions, **overrides),
+        "sweep",
+        "/sweeps/sweep",
+        models,
+        CATALOG,
+        checkpoints,
+        256,
+        repetitions,
+        "commit",
+        warmup_runs=warmup_runs,
+        bandwidth_trials=bandwidth_trials,
+        bandwidth_large_bytes=1000,
+    )
+
+
+def counted(partition):
+    """(first_index, bandwidth, warmup, run, profile tasks) of a partition of a sweep plan."""
+    return (partition["first_index"], *partition["task_counts"].values())
+
+
 def test_plan_merges_flag_sets_numbers_runs_and_fills_defaults():
-    nodes, milkvs = make_plan(
+    nodes, milkvs = make_sweep(
         [
             {"name": "mcimone-nodes", "cores": 4, "flag_sets": {"rv64gc": "-O3 -march=rv64gc"}},
             {"name": "mcimone-milkvs", "threads": [1, 64], "sbatch_options": ["--qos=x"]},
         ],
         node_cores={"mcimone-milkvs": "64"},
-    )
+    )["partitions"]
     assert list(nodes["flag_sets"]) == ["O3", "O3-openmp", "rv64gc"]
     assert nodes["threads"] == [1, 2, 4] and milkvs["threads"] == [1, 64]
     assert milkvs["cores"] == 64 and milkvs["sbatch_options"] == ["--qos=x"]
-    assert (nodes["offset"], nodes["runs"], nodes["tasks"]) == (0, 2 * 2 * 3 * 3, 36)
-    assert (milkvs["offset"], milkvs["runs"]) == (36, 2 * 2 * 2 * 2)
+    # 2 repetitions x 2 models x (O3 and rv64gc at 1 thread, O3-openmp at each thread count)
+    assert counted(nodes) == (0, 0, 0, 2 * 2 * (1 + 3 + 1), 0)
+    assert counted(milkvs) == (20, 0, 0, 2 * 2 * (1 + 2), 0)
     assert nodes["exclusive"] is True and nodes["array_throttle"] == 0
 
 
@@ -74,19 +98,24 @@ def test_default_threads_double_up_to_the_cores(cores, threads):
 
 
 def test_bandwidth_measurements_and_warmups_come_first_in_each_block():
-    first, second = make_plan(
+    sweep = make_sweep(
         [{"name": "a", "cores": 2}, {"name": "b", "cores": 4, "threads": [4]}],
-        bandwidth_labels=3,
+        bandwidth_trials=3,
         warmup_runs=1,
     )
-    # a: 2 thread counts x 3 labels, 2 models x 2 flag sets warm-ups, 2 x 2 x 2 x 2 runs
-    assert (first["bandwidth_runs"], first["warmup_runs"], first["runs"]) == (6, 4, 16)
-    assert first["tasks"] == 26 and second["offset"] == 26
-    assert (second["bandwidth_runs"], second["warmup_runs"], second["tasks"]) == (3, 4, 3 + 4 + 8)
+    first, second = sweep["partitions"]
+    # a: 2 thread counts x 3 labels (large and 2 models), 2 models x 2 flag sets warm-ups,
+    # 2 repetitions x 2 models x (O3 at 1 thread, O3-openmp at 2)
+    assert counted(first) == (0, 6, 4, 2 * 2 * 3, 0)
+    assert counted(second) == (22, 3, 4, 2 * 2 * 2, 0)
+    kinds = [task["kind"] for task in sweep["tasks"]]
+    assert kinds == 2 * ["bandwidth"] * 3 + ["warmup"] * 4 + ["run"] * 12 + (
+        ["bandwidth"] * 3 + ["warmup"] * 4 + ["run"] * 8
+    )
 
 
 def test_profiling_runs_end_each_block_one_per_model_and_selector():
-    first, second = make_plan(
+    sweep = make_sweep(
         [
             {"name": "a", "cores": 2, "perf_events": "task-clock"},
             {"name": "b", "cores": 4, "threads": [4], "flag_sets": {"rv": "-O2"}},
@@ -94,12 +123,15 @@ def test_profiling_runs_end_each_block_one_per_model_and_selector():
         profile_selectors=["fastest", "slowest", "rv"],
         perf_events="cycles",
     )
+    first, second = sweep["partitions"]
     # "rv" is a flag set of b only: a profiles fastest and slowest, b all three.
     assert first["profile_selectors"] == ["fastest", "slowest"]
     assert second["profile_selectors"] == ["fastest", "slowest", "rv"]
-    assert (first["tasks"], first["profile_tasks"]) == (16, 2 * 2)
-    assert second["offset"] == 16 + 4  # after a's runs and its profiling runs
-    assert second["profile_tasks"] == 2 * 3
+    assert counted(first) == (0, 0, 0, 12, 2 * 2)
+    assert counted(second)[0] == 12 + 4  # after a's runs and its profiling runs
+    assert counted(second)[4] == 2 * 3
+    assert [task["kind"] for task in sweep["tasks"][12:16]] == ["profile"] * 4
+    assert first["profile_array"] == {"cpus_per_task": 2, "first_index": 12, "array": "0-3"}
     assert (first["perf_events"], second["perf_events"]) == ("task-clock", "cycles")
     # A profiling run selects from finished runs and then runs perf script: twice the limit.
     assert int(first["profile_time_limit"]) == 2 * int(first["time_limit"])
@@ -110,14 +142,14 @@ def test_profiling_runs_end_each_block_one_per_model_and_selector():
 
 
 def test_one_flag_set_is_profiled_once_and_no_selectors_means_no_profiles():
-    (single,) = make_plan(
+    (single,) = make_sweep(
         [{"name": "p", "cores": 1}],
         flag_sets={"O3": "-O3"},
         profile_selectors=["fastest", "slowest"],
-    )
-    assert single["profile_selectors"] == ["fastest"] and single["profile_tasks"] == 2
-    (off,) = make_plan([{"name": "p", "cores": 1}])
-    assert (off["profile_selectors"], off["profile_tasks"]) == ([], 0)
+    )["partitions"]
+    assert single["profile_selectors"] == ["fastest"] and counted(single)[4] == 2
+    (off,) = make_sweep([{"name": "p", "cores": 1}])["partitions"]
+    assert (off["profile_selectors"], counted(off)[4], off["profile_array"]) == ([], 0, None)
 
 
 @pytest.mark.parametrize(
@@ -226,16 +258,50 @@ def job(job_id, state, array_job_id=0, task=None, tasks="", reason="None", exit_
     }  # fmt: skip
 
 
+def write_sweep(sweep_dir, *partitions):
+    """plan.json and slurm-jobs.tsv of a submitted sweep. Each partition: (name, build job,
+    run array jobs, runs[, profiling array job, profiling tasks]); its runs are split over
+    its arrays in turn (task i in array i modulo their number), its profiling tasks follow;
+    run task INDEX's directory is runs/INDEX-m-O3-t1-r1 (INDEX in 4 digits)."""
+    tasks, planned, lines = [], [], []
+    for name, build, arrays, runs, *profiling in partitions:
+        profile_job, profile_tasks = profiling or (None, 0)
+        first = len(tasks)
+        tasks += [
+            {"index": i, "kind": "run", "dir": f"runs/{i:04d}-m-O3-t1-r1", "partition": name}
+            for i in range(first, first + runs)
+        ]
+        profile_first = len(tasks)
+        tasks += [
+            {"index": i, "kind": "profile", "dir": f"profiles/{name}-m-s{i}", "partition": name}
+            for i in range(profile_first, profile_first + profile_tasks)
+        ]
+        planned.append(
+            {
+                "name": name,
+                "first_index": first,
+                "arrays": [
+                    {"first_index": first, "array": plan.array_list(range(k, runs, len(arrays)))}
+                    for k in range(len(arrays))
+                ],
+                "profile_array": profile_job
+                and {"first_index": profile_first, "array": f"0-{profile_tasks - 1}"},
+            }
+        )
+        jobs = ",".join(map(str, arrays))
+        lines.append(f"{name}\t{build}\t{jobs}\t{profile_job or '-'}\n")
+    document = {"sweep_id": "s", "partitions": planned, "tasks": tasks}
+    (sweep_dir / "plan.json").write_text(json.dumps(document))
+    (sweep_dir / "slurm-jobs.tsv").write_text("".join(lines))
+
+
 @pytest.fixture
 def sweep(tmp_path):
     """A submitted sweep: partition p1 (build 10, array 11, 3 runs), p2 (build 20, array 21,
     2 runs); fake squeue/sacct print what the test puts in squeue.json/sacct.json."""
     sweep_dir = tmp_path / "sweep"
     (sweep_dir / "runs").mkdir(parents=True)
-    (sweep_dir / "slurm-jobs.tsv").write_text("p1\t10\t11\t0\t3\np2\t20\t21\t3\t2\n")
-    (sweep_dir / "manifest.tsv").write_text(
-        "".join(f"{i}\t{i:04d}-m-O3-t1-r1\tm\tO3\t1\t1\tbin\tckpt\t{{}}\n" for i in range(5))
-    )
+    write_sweep(sweep_dir, ("p1", 10, [11], 3), ("p2", 20, [21], 2))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for command in ("squeue", "sacct"):
@@ -266,14 +332,9 @@ def sweep(tmp_path):
             """Make the fake command `name` (e.g. squeue.json) print a recording."""
             (tmp_path / name).write_text(Path(source).read_text())
 
-        def jobs(self, tsv, runs):
-            """slurm-jobs.tsv and a manifest of `runs` runs."""
-            (sweep_dir / "slurm-jobs.tsv").write_text(tsv)
-            (sweep_dir / "manifest.tsv").write_text(
-                "".join(
-                    f"{i}\t{i:04d}-m-O3-t1-r1\tm\tO3\t1\t1\tbin\tckpt\t{{}}\n" for i in range(runs)
-                )
-            )
+        def jobs(self, *partitions):
+            """plan.json and slurm-jobs.tsv of these partitions (see write_sweep)."""
+            write_sweep(sweep_dir, *partitions)
 
         def query_way(self, way):
             (sweep_dir / "sweep.json").write_text(json.dumps({"slurm": {"query": way}}))
@@ -429,13 +490,7 @@ def test_task_ids(text, tasks):
 
 def test_profiling_array_is_waited_for_and_its_tasks_recorded(sweep):
     # p1: runs on lines 0-2, then its profiling array 12 on lines 3-4; p2 from line 5.
-    (sweep.dir / "slurm-jobs.tsv").write_text("p1\t10\t11\t0\t3\t12\t2\np2\t20\t21\t5\t2\t-\t0\n")
-    lines = [f"{i}\t{i:04d}-m-O3-t1-r1\tm\tO3\t1\t1\tbin\tckpt\t{{}}\n" for i in (0, 1, 2, 5, 6)]
-    lines[3:3] = [
-        f"{i}\tprofile/p1-m-{selector}\tm\t{selector}\t0\t0\t-\tckpt\t{{}}\n"
-        for i, selector in [(3, "fastest"), (4, "slowest")]
-    ]
-    (sweep.dir / "manifest.tsv").write_text("".join(lines))
+    sweep.jobs(("p1", 10, [11], 3, 12, 2), ("p2", 20, [21], 2))
     for index in (0, 1, 2, 5, 6):
         sweep.status(index, 0)
     sweep.squeue(
@@ -448,8 +503,8 @@ def test_profiling_array_is_waited_for_and_its_tasks_recorded(sweep):
     assert sweep.report() == "pending 0, running 0, done 5 (0 failed) of 5 runs; profiles 0/2"
     state = sweep.state()
     assert (state["runs"]["3"]["state"], state["runs"]["4"]["state"]) == ("RUNNING", "PENDING")
-    (sweep.dir / "profiles" / "p1-m-fastest").mkdir(parents=True)
-    (sweep.dir / "profiles" / "p1-m-fastest" / "profile.json").write_text("{}")
+    (sweep.dir / "profiles" / "p1-m-s3").mkdir(parents=True)
+    (sweep.dir / "profiles" / "p1-m-s3" / "status").write_text("0\n")
     sweep.squeue([job(13, "COMPLETED", 12, task=0), job(14, "COMPLETED", 12, task=1)])
     line = sweep.report()
     assert line.startswith("finished: ") and line.endswith("; profiles 1/2")
@@ -458,14 +513,14 @@ def test_profiling_array_is_waited_for_and_its_tasks_recorded(sweep):
 # --- recordings of every Slurm release (tests/data/slurm, see its README) ----------------
 
 SLURM_DATA = PROJECT / "tests" / "data" / "slurm"
-RECORDED_SWEEP = "p1\t100\t101\t0\t4\np2\t110\t111\t4\t2\n"
+RECORDED_SWEEP = (("p1", 100, [101], 4), ("p2", 110, [111], 2))
 
 
 @pytest.mark.parametrize("version", ["23.02", "23.11", "24.05", "25.05", "25.11"])
 def test_array_task_running_before_its_files_exist_counts_as_running(sweep, version):
     """The array's tasks have job ids of their own (23.02+: array_job_id is an object); task
     101_2 runs, but the login node cannot see its run directory yet."""
-    sweep.jobs(RECORDED_SWEEP, 6)
+    sweep.jobs(*RECORDED_SWEEP)
     sweep.record("squeue.json", SLURM_DATA / version / "squeue-running.json")
     sweep.status(0, 0)
     sweep.status(1, 1)
@@ -505,7 +560,7 @@ def test_accounting_tells_how_forgotten_jobs_ended(sweep, version, recording):
     """squeue has forgotten the sweep; sacct knows each task's end, and the never-started
     remainder of p2's array (after its build failed) as one record: a task bitmask (JSON)
     or a task range (--parsable2)."""
-    sweep.jobs(RECORDED_SWEEP, 6)
+    sweep.jobs(*RECORDED_SWEEP)
     if version == "text":
         sweep.query_way("text")
         (sweep.dir.parent / "squeue.txt").write_text("")
@@ -533,7 +588,7 @@ def test_accounting_tells_how_forgotten_jobs_ended(sweep, version, recording):
 
 
 def test_sacct_is_asked_only_about_jobs_not_yet_seen_final(sweep):
-    sweep.jobs(RECORDED_SWEEP, 6)
+    sweep.jobs(*RECORDED_SWEEP)
     # p1 ended while squeue listed it; p2 left squeue unseen
     sweep.squeue(
         [job(100, "COMPLETED")]
@@ -550,11 +605,11 @@ def test_sacct_is_asked_only_about_jobs_not_yet_seen_final(sweep):
 SLURM_22_05 = SLURM_DATA / "22.05"
 # The captured jobs as a sweep: p1 built by 19, its array 21 (tasks exit 0, 1, 2); p2 "built"
 # by 22 (the job that ran into its time limit), its array 20 behind a dependency on 19.
-CAPTURED_SWEEP = "p1\t19\t21\t0\t3\np2\t22\t20\t3\t4\n"
+CAPTURED_SWEEP = (("p1", 19, [21], 3), ("p2", 22, [20], 4))
 
 
 def test_slurm_22_05_capture(sweep):
-    sweep.jobs(CAPTURED_SWEEP, 7)
+    sweep.jobs(*CAPTURED_SWEEP)
     for index, status in enumerate([0, 1, 2]):
         sweep.status(index, status)
     sweep.record("squeue.json", SLURM_22_05 / "squeue-mid-bitstr0.json")
@@ -580,7 +635,7 @@ def test_slurm_22_05_capture(sweep):
 def test_slurm_22_05_text_capture(sweep):
     """The same jobs through `squeue --format` (no JSON), every job final: sacct is never
     asked (this cluster has no accounting)."""
-    sweep.jobs(CAPTURED_SWEEP, 7)
+    sweep.jobs(*CAPTURED_SWEEP)
     sweep.query_way("text")
     for index, status in enumerate([0, 1, 2, 0, 0, 0, 0]):
         sweep.status(index, status)
@@ -600,11 +655,11 @@ def test_slurm_22_05_text_capture(sweep):
 SLURM_24_11 = SLURM_DATA / "24.11"
 # The 24.11 capture as a sweep: "built" by job 1 (which ran into its time limit), array 3
 # of 6 tasks (0 completed, 1 failed with exit 3, 2 and 3 running, 4-5 throttled).
-CAPTURED_24_11 = "p1\t1\t3\t0\t6\n"
+CAPTURED_24_11 = (("p1", 1, [3], 6),)
 
 
 def test_slurm_24_11_capture(sweep):
-    sweep.jobs(CAPTURED_24_11, 6)
+    sweep.jobs(*CAPTURED_24_11)
     sweep.status(0, 0)
     sweep.record(
         "squeue.json",
