@@ -1,0 +1,144 @@
+"""Unit tests of the sweep's plan (module_utils/sweep_plan.py): every task a record, counts and
+Slurm array lists taken from the task list, tasks.tsv, and no run wasted on thread counts a
+binary without OpenMP cannot use."""
+
+import pytest
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
+from test_slurm_progress import make_sweep, progress
+
+PARTITIONS = [
+    {"name": "a", "cores": 4},
+    {"name": "b", "cores": 2, "exclusive": False, "flag_sets": {"rv": "-O2 -fopenmp"}},
+]
+
+
+@pytest.fixture
+def sweep():
+    return make_sweep(
+        PARTITIONS,
+        flag_sets={"O3": "-O3", "omp": "-O3 -fopenmp"},
+        warmup_runs=1,
+        bandwidth_trials=3,
+        profile_selectors=["fastest", "slowest"],
+    )
+
+
+def test_indexes_are_positions_and_kinds_follow_the_block_order(sweep):
+    tasks = sweep["tasks"]
+    assert [task["index"] for task in tasks] == list(range(len(tasks)))
+    order = ["bandwidth", "warmup", "run", "profile"]
+    for partition in sweep["partitions"]:
+        block = [task for task in tasks if task["partition"] == partition["name"]]
+        assert block[0]["index"] == partition["first_index"]
+        kinds = [task["kind"] for task in block]
+        assert kinds == sorted(kinds, key=order.index)
+        # the counts are the block's own
+        assert partition["task_counts"] == {kind: kinds.count(kind) for kind in order}
+    # the blocks follow one another
+    assert [task["partition"] for task in tasks] == sorted(
+        (task["partition"] for task in tasks), key=["a", "b"].index
+    )
+
+
+def test_every_task_has_its_own_directory_named_by_kind(sweep):
+    tasks = sweep["tasks"]
+    assert len({task["dir"] for task in tasks}) == len(tasks)
+    prefixes = {
+        "bandwidth": "bandwidth/",
+        "warmup": "warmup/",
+        "run": "runs/",
+        "profile": "profiles/",
+    }
+    assert all(task["dir"].startswith(prefixes[task["kind"]]) for task in tasks)
+    run = next(task for task in tasks if task["kind"] == "run")
+    assert run["dir"] == (
+        f"runs/{run['index']:04d}-{run['model']}-{run['flag_set']}-t{run['threads']}-r1"
+    )
+    assert run["binary"] == f"/sweeps/sweep/bin/{run['partition']}/{run['flag_set']}/run"
+    profile = next(task for task in tasks if task["kind"] == "profile")
+    assert profile["threads"] is None and set(profile["binaries"]) == {"O3", "omp"}
+
+
+def test_array_lists_hold_each_measured_task_once_and_profiles_apart(sweep):
+    for partition in sweep["partitions"]:
+        first = partition["first_index"]
+        covered = sorted(
+            first + task
+            for array in partition["arrays"]
+            for task in progress.array_ids(array["array"])
+        )
+        measured = [
+            task["index"]
+            for task in sweep["tasks"]
+            if task["partition"] == partition["name"] and task["kind"] != "profile"
+        ]
+        assert covered == measured
+        profiles = partition["profile_array"]
+        assert profiles["first_index"] == first + len(measured)
+        assert len(progress.array_ids(profiles["array"])) == partition["task_counts"]["profile"]
+    # not exclusive: one array per thread count, each task in the array of its own
+    b = sweep["partitions"][1]
+    for array in b["arrays"]:
+        threads = {
+            sweep["tasks"][b["first_index"] + task]["threads"]
+            for task in progress.array_ids(array["array"])
+        }
+        assert threads == {array["cpus_per_task"]}
+
+
+@pytest.mark.parametrize(
+    ("ids", "folded"),
+    [
+        ([0, 1, 2, 3], "0-3"),
+        ([0, 3, 6, 9, 12, 15, 18, 22], "0-18:3,22"),
+        ([5], "5"),
+        ([1, 2, 4, 6, 8], "1-2,4-8:2"),
+        ([], ""),
+    ],
+)
+def test_array_list_folds_arithmetic_runs(ids, folded):
+    assert plan.array_list(ids) == folded
+    if ids:  # the progress report reads the list back
+        assert progress.array_ids(folded) == set(ids)
+
+
+def test_a_flag_set_without_openmp_runs_at_one_thread_only():
+    sweep = make_sweep(
+        [{"name": "p", "cores": 4, "threads": [1, 2, 4]}],
+        flag_sets={"O3": "-O3", "simd": "-O3 -fopenmp-simd", "omp": "-O2 -fopenmp"},
+        warmup_runs=1,
+    )
+    (partition,) = sweep["partitions"]
+    assert partition["single_thread_flag_sets"] == ["O3", "simd"]
+    assert partition["flag_set_threads"] == {"O3": [1], "simd": [1], "omp": [1, 2, 4]}
+    threads = {}
+    for task in sweep["tasks"]:
+        threads.setdefault((task["kind"], task["flag_set"]), set()).add(task["threads"])
+    assert threads[("run", "O3")] == threads[("warmup", "O3")] == {1}
+    assert threads[("run", "omp")] == {1, 2, 4} and threads[("warmup", "omp")] == {4}
+    assert [task["openmp"] for task in sweep["tasks"] if task["kind"] == "run"].count(
+        True
+    ) == 2 * 2 * 3
+    # -fopenmp among the sweep's LDFLAGS makes every flag set an OpenMP one
+    (linked,) = make_sweep(
+        [{"name": "p", "cores": 4, "threads": [1, 2, 4]}],
+        flag_sets={"O3": "-O3"},
+        ldflags="-lm -fopenmp",
+    )["partitions"]
+    assert linked["single_thread_flag_sets"] == [] and linked["flag_set_threads"]["O3"] == [1, 2, 4]
+
+
+def test_tasks_tsv_has_one_line_a_task_with_a_dash_where_nothing_applies(sweep):
+    lines = plan.tasks_tsv(sweep["tasks"]).splitlines()
+    assert len(lines) == len(sweep["tasks"])
+    fields = [line.split("\t") for line in lines]
+    assert all(len(row) == len(plan.TSV_FIELDS) for row in fields)
+    by_kind = {}
+    for row in fields:
+        by_kind.setdefault(row[1], row)  # the first line of each kind
+    assert by_kind["profile"][3:5] == ["-", "-"]  # threads and binary: chosen when it runs
+    assert by_kind["run"][6:] == ["-", "-", "-"]
+    assert by_kind["bandwidth"][5] == "-" and by_kind["bandwidth"][8] == "large"
+    bad = [{**sweep["tasks"][0], "label": "two\twords"}]
+    with pytest.raises(plan.PlanError, match="label 'two\\\\tword"):
+        plan.tasks_tsv(bad)
