@@ -82,16 +82,10 @@ def runs_csv(results: Path) -> pd.DataFrame:
     return pd.read_csv(results / "runs.csv")
 
 
-def manifest_partitions(results: Path) -> dict[str, str]:
-    """run_dir -> partition, from the manifest written at submit time (runs only: bandwidth
-    measurements and warm-up runs have a '/' in their name)."""
-    partitions = {}
-    for line in (results / "manifest.tsv").read_text().splitlines():
-        fields = line.split("\t")
-        if "/" in fields[1]:
-            continue
-        partitions[f"runs/{fields[1]}"] = json.loads(fields[8])["partition"]
-    return partitions
+def planned_tasks(results: Path, kind: str) -> list[dict]:
+    """The plan's records of this kind (plan.json, written before submitting)."""
+    tasks = json.loads((results / "plan.json").read_text())["tasks"]
+    return [task for task in tasks if task["kind"] == kind]
 
 
 # --- one sweep over both partitions -----------------------------------------------------
@@ -135,7 +129,7 @@ def test_every_run_is_ok_on_the_right_partition(full_sweep):
     assert (runs["status"] == "ok").all(), runs[["run_dir", "status", "reason"]].to_string()
     assert (runs["tok_s"] > 0).all()
     assert Counter(runs["partition"]) == {partition: 12 for partition in PARTITIONS}
-    planned = manifest_partitions(full_sweep["results"])
+    planned = {run["dir"]: run["partition"] for run in planned_tasks(full_sweep["results"], "run")}
     assert dict(zip(runs["run_dir"], runs["partition"], strict=True)) == planned
     for partition in PARTITIONS:
         rows = runs[runs["partition"] == partition]
@@ -147,18 +141,21 @@ def test_every_run_is_ok_on_the_right_partition(full_sweep):
 
 def test_each_partition_has_its_facts_bandwidth_and_warmups(full_sweep):
     results = full_sweep["results"]
-    warmups = [path.name for path in (results / "warmup").iterdir()]
+    warmups = planned_tasks(results, "warmup")
+    bandwidth = planned_tasks(results, "bandwidth")
     for partition in PARTITIONS:
         facts = json.loads((results / "facts" / f"{partition}.json").read_text())
         assert facts["nproc"] >= 1 and facts["hostname"]
-        for label in ["large", "stories15M", "stories42M"]:
-            name = f"{partition}-t{os.cpu_count()}-{label}.json"
-            measured = json.loads((results / "bandwidth" / name).read_text())
-            assert measured["best_gb_s"] > 0 and measured["partition"] == partition
-        names = [json.loads((results / "warmup" / w / "meta.json").read_text()) for w in warmups]
-        assert len([m for m in names if m["partition"] == partition]) == 6
-    for name in warmups:
-        assert (results / "warmup" / name / "status").read_text().strip() == "0"
+        measured = [task for task in bandwidth if task["partition"] == partition]
+        assert [task["label"] for task in measured] == ["large", "stories15M", "stories42M"]
+        for task in measured:
+            assert json.loads((results / task["dir"] / "stdout.txt").read_text())["best_gb_s"] > 0
+        assert len([task for task in warmups if task["partition"] == partition]) == 6
+    assert sorted(path.name for path in (results / "warmup").iterdir()) == sorted(
+        Path(task["dir"]).name for task in warmups
+    )
+    for task in warmups:
+        assert (results / task["dir"] / "status").read_text().strip() == "0"
 
 
 def test_one_build_job_and_one_array_per_partition_from_the_scheduler(full_sweep, slurm):
@@ -254,11 +251,11 @@ def test_slurm_sweep_leaves_a_pointer_then_the_fetched_results(full_sweep):
     remote = json.loads((results / "remote.json").read_text())
     assert remote["host"] == "localhost" and remote["backend"] == "slurm"
     assert Path(remote["remote_dir"]).name == full_sweep["sweep_id"]
-    for name in ["sweep.json", "manifest.tsv", "scheduler.json", "slurm-jobs.tsv"]:
+    for name in ["sweep.json", "plan.json", "tasks.tsv", "scheduler.json", "slurm-jobs.tsv"]:
         assert (results / name).is_file(), name
     for partition in PARTITIONS:
         assert "built O3" in (results / "builds" / partition / "build.out").read_text() or (
-            "unchanged O3" in (results / "builds" / partition / "build.out").read_text()
+            "reused O3" in (results / "builds" / partition / "build.out").read_text()
         )
     # make collect after a waited sweep: the fetch made once every job had ended is final
     collect = subprocess.run(
@@ -474,7 +471,7 @@ def shared_sweep(slurm, workspace, tmp_path_factory):
         ),
     )  # fmt: skip
     latest = results / "latest"
-    (partition,) = json.loads((latest / "sweep.json").read_text())["partitions"]
+    (partition,) = json.loads((latest / "plan.json").read_text())["partitions"]
     return {
         "results": latest,
         "partition": partition,
@@ -483,16 +480,17 @@ def shared_sweep(slurm, workspace, tmp_path_factory):
     }
 
 
-def manifest_threads(results: Path) -> dict[int, int]:
-    """Manifest index -> the thread count of that line."""
-    lines = (results / "manifest.tsv").read_text().splitlines()
-    return {int(fields[0]): int(fields[4]) for fields in (line.split("\t") for line in lines)}
+def planned_threads(results: Path) -> dict[int, int]:
+    """Task index -> the thread count of that task (plan.json)."""
+    tasks = json.loads((results / "plan.json").read_text())["tasks"]
+    return {task["index"]: task["threads"] for task in tasks}
 
 
 def test_without_exclusivity_each_run_asks_for_its_thread_count(shared_sweep):
     partition, jobs = shared_sweep["partition"], shared_sweep["jobs"]
-    offset, count = partition["offset"], partition["tasks"]
-    threads = manifest_threads(shared_sweep["results"])
+    counts = partition["task_counts"]
+    offset, count = partition["first_index"], counts["bandwidth"] + counts["warmup"] + counts["run"]
+    threads = planned_threads(shared_sweep["results"])
     arrays = {}
     for task in [j for j in jobs if j["name"] == shared_sweep["name"]]:
         arrays.setdefault(task["array_job_id"], []).append(task)
