@@ -119,6 +119,9 @@ def test_a_flag_set_without_openmp_runs_at_one_thread_only():
     assert [task["openmp"] for task in sweep["tasks"] if task["kind"] == "run"].count(
         True
     ) == 2 * 2 * 3
+    # tasks.tsv, what the job script runs: O3 lines at 1 thread
+    lines = [line.split("\t") for line in plan.tasks_tsv(sweep["tasks"]).splitlines()]
+    assert {row[3] for row in lines if "/p/O3/" in row[4]} == {"1"}
     # -fopenmp among the sweep's LDFLAGS makes every flag set an OpenMP one
     (linked,) = make_sweep(
         [{"name": "p", "cores": 4, "threads": [1, 2, 4]}],
