@@ -145,7 +145,7 @@ def test_frame_pointer_profile_of_a_named_flag_set_without_flamegraph(sweep_args
     # The profiling build of the flag set has frame pointers: the callers of the hottest
     # frame are known (frame-pointer call graphs do not name inlined functions: at -O3
     # matmul is inlined into forward).
-    assert "built O3+fp" in run.stdout or "unchanged O3+fp" in run.stdout
+    assert "built O3+fp" in run.stdout or "reused O3+fp" in run.stdout
     assert "-fno-omit-frame-pointer" in (latest / "builds" / "local" / "O3+fp.txt").read_text()
     stacks = parse_folded(profile.folded_text)
     frames, _ = max(stacks, key=lambda stack: stack[1])
@@ -189,16 +189,27 @@ def test_unchanged_builds_are_not_built_again(sweep_args, workspace, tmp_path):
         "sweep_profile=false",
     ]
     run_playbook("sweep.yml", *quick)
-    binaries = {name: (workspace / "bin" / "local" / name / "run") for name in FLAG_SETS}
-    built_at = {name: path.stat().st_mtime_ns for name, path in binaries.items()}
+    first = {name: build_record(tmp_path, name) for name in FLAG_SETS}
+    built_at = {name: os.stat(first[name]["cache_path"]).st_mtime_ns for name in FLAG_SETS}
 
     second = run_playbook("sweep.yml", *quick)
     for name in FLAG_SETS:
-        assert f"unchanged {name}" in second.stdout
-        assert binaries[name].stat().st_mtime_ns == built_at[name]
+        assert f"reused {name}" in second.stdout
+        record = build_record(tmp_path, name)
+        assert record["outcome"] == "reused" and record["cache_path"] == first[name]["cache_path"]
+        assert os.stat(record["cache_path"]).st_mtime_ns == built_at[name]
+        # the sweep's link leads to the cached binary
+        run_link = tmp_path / "results" / "latest" / "bin" / "local" / name / "run"
+        assert os.path.realpath(run_link) == record["cache_path"]
     assert "built " not in second.stdout
     summary = summarize(tmp_path / "results" / "latest").stdout
     assert "Flame graphs were not recorded: sweep_profile is false." in summary
+
+
+def build_record(tmp_path, flag_set: str) -> dict[str, str]:
+    """builds/local/FLAG_SET.txt of the latest sweep (key=value lines)."""
+    path = tmp_path / "results" / "latest" / "builds" / "local" / f"{flag_set}.txt"
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
 
 
 def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
