@@ -127,3 +127,30 @@ def test_select_profile_command_without_a_finished_run_says_why(tmp_path):
         [sys.executable, RULES, "select-profile", tmp_path, "0"], capture_output=True, text=True
     )
     assert done.returncode == 1 and "no profiling task" in done.stderr
+
+
+def test_unfinished_lists_every_task_without_its_result(tmp_path):
+    tasks = [
+        {"index": 0, "kind": "bandwidth", "dir": "bandwidth/p-t1-large"},
+        {"index": 1, "kind": "warmup", "dir": "warmup/p-m-O3-w1"},
+        run_task(2, "O3", 1),  # ok
+        run_task(3, "O3", 2),  # exit 0 but no figure
+        run_task(4, "O3", 4),  # failed
+        run_task(5, "O3", 8),  # never started
+        {"index": 6, "kind": "profile", "dir": "profiles/p-m-fastest"},
+    ]
+    (tmp_path / "plan.json").write_text(json.dumps({"tasks": tasks}))
+    for task, status, tok_s in [
+        (tasks[0], "0", None),
+        (tasks[1], "0", "3"),
+        (tasks[2], "0", "3"),
+        (tasks[3], "0", None),
+        (tasks[4], "1", "3"),
+        (tasks[6], "2", None),
+    ]:
+        write_task(tmp_path, task, status, tok_s)
+    done = subprocess.run(
+        [sys.executable, RULES, "unfinished", tmp_path], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "4", "5", "6"]

@@ -8,7 +8,12 @@ nodes (copied into the sweep's tools/) to pick their configuration from the fini
     python3 tools/sweep_rules.py select-profile SWEEP_DIR INDEX
 
 reads SWEEP_DIR/plan.json, the profiling task INDEX and the runs of its partition and model,
-writes the choice to the task's selection.json and prints "THREADS<TAB>BINARY".
+writes the choice to the task's selection.json and prints "THREADS<TAB>BINARY";
+
+    python3 tools/sweep_rules.py unfinished SWEEP_DIR
+
+prints the index of every task of the sweep without an ok result, one a line (what a resumed
+sweep runs again).
 """
 
 import json
@@ -48,6 +53,14 @@ def exit_status(status_text):
 def run_ok(status_text, stderr_text):
     """A run is ok when it exited 0 and printed a tok/s figure."""
     return exit_status(status_text) == 0 and parse_tok_s(stderr_text) is not None
+
+
+def task_ok(kind, status_text, stderr_text):
+    """Whether a task of the plan has its result: a run or a warm-up is ok (run_ok), a
+    bandwidth measurement or a profiling run exited 0."""
+    if kind in ("run", "warmup"):
+        return run_ok(status_text, stderr_text)
+    return exit_status(status_text) == 0
 
 
 def configuration_medians(rows):
@@ -116,7 +129,7 @@ def profile_candidates(sweep_dir, plan, profile):
             continue
         run_dir = os.path.join(sweep_dir, task["dir"])
         stderr_text = _read(os.path.join(run_dir, "stderr.txt"))
-        if run_ok(_read(os.path.join(run_dir, "status")), stderr_text):
+        if task_ok("run", _read(os.path.join(run_dir, "status")), stderr_text):
             rows.append(
                 {
                     "flag_set": task["flag_set"],
@@ -127,12 +140,28 @@ def profile_candidates(sweep_dir, plan, profile):
     return rows
 
 
+def _load_plan(sweep_dir):
+    with open(os.path.join(sweep_dir, "plan.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def unfinished_tasks(sweep_dir):
+    """The indices of the sweep's tasks without an ok result (task_ok), in plan order."""
+    unfinished = []
+    for task in _load_plan(sweep_dir)["tasks"]:
+        task_dir = os.path.join(sweep_dir, task["dir"])
+        status_text = _read(os.path.join(task_dir, "status"))
+        stderr_text = _read(os.path.join(task_dir, "stderr.txt"))
+        if not task_ok(task["kind"], status_text, stderr_text):
+            unfinished.append(task["index"])
+    return unfinished
+
+
 def select_profile_task(sweep_dir, index):
     """Choose the configuration of profiling task INDEX of the sweep in sweep_dir, write it
     to the task's selection.json (beside, then renamed) and return (threads, binary).
     Raises LookupError with the reason when there is nothing to choose."""
-    with open(os.path.join(sweep_dir, "plan.json"), encoding="utf-8") as handle:
-        plan = json.load(handle)
+    plan = _load_plan(sweep_dir)
     profile = plan["tasks"][index]
     if profile.get("kind") != "profile":
         raise LookupError(f"task {index} of {sweep_dir}/plan.json is no profiling task")
@@ -161,16 +190,23 @@ def select_profile_task(sweep_dir, index):
 
 
 def main(argv):
-    if len(argv) != 4 or argv[1] != "select-profile" or not argv[3].isdigit():
-        print(f"usage: {argv[0]} select-profile SWEEP_DIR INDEX", file=sys.stderr)
-        return 2
+    command = argv[1] if len(argv) > 1 else ""
     try:
-        threads, binary = select_profile_task(argv[2], int(argv[3]))
+        if command == "select-profile" and len(argv) == 4 and argv[3].isdigit():
+            threads, binary = select_profile_task(argv[2], int(argv[3]))
+            print(f"{threads}\t{binary}")
+            return 0
+        if command == "unfinished" and len(argv) == 3:
+            for index in unfinished_tasks(argv[2]):
+                print(index)
+            return 0
     except (LookupError, OSError, ValueError, KeyError, IndexError) as error:
-        print(f"select-profile: {error}", file=sys.stderr)
+        print(f"{command}: {error}", file=sys.stderr)
         return 1
-    print(f"{threads}\t{binary}")
-    return 0
+    print(
+        f"usage: {argv[0]} select-profile SWEEP_DIR INDEX | unfinished SWEEP_DIR", file=sys.stderr
+    )
+    return 2
 
 
 if __name__ == "__main__":
