@@ -1,0 +1,55 @@
+"""The local sweep's progress report (roles/sweep/files/progress_local.py) on a plan.json and
+the task files run-task.sh leaves: only tasks of kind run count, whatever their names."""
+
+import json
+import subprocess
+import sys
+
+from conftest import PROJECT
+from test_slurm_progress import make_sweep
+
+PROGRESS = PROJECT / "roles" / "sweep" / "files" / "progress_local.py"
+
+
+def report(sweep_dir) -> str:
+    done = subprocess.run(
+        [sys.executable, PROGRESS, sweep_dir], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_runs_are_counted_from_the_plan_and_the_driver_s_end_is_seen(tmp_path):
+    sweep = make_sweep(
+        [{"name": "local", "cores": 2}],
+        flag_sets={"O3": "-O3"},
+        models=["stories15M"],
+        warmup_runs=1,
+        bandwidth_trials=1,
+    )
+    (tmp_path / "plan.json").write_text(json.dumps(sweep))
+    tasks = sweep["tasks"]
+    runs = [task for task in tasks if task["kind"] == "run"]
+    driver = subprocess.Popen(["sleep", "600"])
+    try:
+        (tmp_path / "driver.pid").write_text(f"{driver.pid}\n")
+        for task, status in zip(tasks[:4], ["0", "0", "0", "1"], strict=True):
+            (tmp_path / task["dir"]).mkdir(parents=True)
+            (tmp_path / task["dir"] / "status").write_text(f"{status}\n")
+        # 2 thread counts x (large, the model) bandwidth measurements, then a warm-up, the runs
+        assert [task["kind"] for task in tasks[:4]] == ["bandwidth"] * 4
+        assert (
+            report(tmp_path)
+            == f"0/{len(runs)} runs done, 0 failed; running warmup {tasks[4]['dir']}"
+        )
+        for task, status in [(tasks[4], "0"), (runs[0], "1")]:
+            (tmp_path / task["dir"]).mkdir(parents=True)
+            (tmp_path / task["dir"] / "status").write_text(f"{status}\n")
+        assert report(tmp_path).startswith(f"1/{len(runs)} runs done, 1 failed; running run ")
+    finally:
+        driver.kill()
+        driver.wait()
+    assert report(tmp_path) == (
+        f"finished: 1/{len(runs)} runs done, 1 failed; the sweep stopped before the end"
+    )
+    (tmp_path / "finished").touch()
+    assert report(tmp_path) == f"finished: 1/{len(runs)} runs done, 1 failed"
