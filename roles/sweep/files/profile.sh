@@ -15,17 +15,20 @@ shift 8
 cd "$task_dir" || exit 1
 samples=0 command=""
 
+# fact KEY VALUE: one key=value line (a newline in VALUE becomes a space).
+fact() {
+  printf '%s=%s\n' "$1" "${2//$'\n'/ }"
+}
+
 # finish FAILURE: prints the facts; exits 0 when FAILURE is empty.
 finish() {
-  local key value
-  for key in event call_graph frequency samples command svg_off_reason failure; do
-    case $key in
-      call_graph) value=${call_graph%%,*} ;;
-      failure) value=$1 ;;
-      *) value=${!key} ;;
-    esac
-    printf '%s=%s\n' "$key" "${value//$'\n'/ }"
-  done
+  fact event "$event"
+  fact call_graph "${call_graph%%,*}"
+  fact frequency "$frequency"
+  fact samples "$samples"
+  fact command "$command"
+  fact svg_off_reason "$svg_off_reason"
+  fact failure "$1"
   [[ $keep_data == true ]] || rm -f perf.data
   [[ -z $1 ]]
   exit
