@@ -38,7 +38,7 @@ class ProfileAnalysis:
         text = " / ".join(str(part) for part in parts if part not in (None, ""))
         if threads not in (None, ""):
             text += " / 1 thread" if threads == 1 else f" / {threads} threads"
-        return text or self.profile.run_name
+        return text or self.profile.dir
 
 
 @dataclass

@@ -424,9 +424,9 @@ def _profile_html(item: ProfileAnalysis) -> str:
     info = profile.info
     parts = [f"<h4>{escape(item.label)}</h4>"]
     facts = [
-        f"run {profile.run_name}",
+        f"task {profile.dir}",
         *([f"selected as {info['selector']}"] if info.get("selector") else []),
-        *([f"its runs' mean {info['selected_tok_s']} tok/s"] if "selected_tok_s" in info else []),
+        *([f"its runs' median {info['median_tok_s']} tok/s"] if "median_tok_s" in info else []),
         f"event {info.get('event', '?')}",
         f"call graph {info.get('call_graph', '?')}",
         f"{info.get('samples', '?')} samples",
