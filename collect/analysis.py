@@ -82,7 +82,7 @@ class Analysis:
         """One line: whether flame graphs were recorded, and why not."""
         reason = self.files.sweep_json.get("profiles_off_reason")
         if self.profiles is None:
-            because = f": {reason}" if reason else " (the sweep wrote no profiles/ directory)"
+            because = f": {reason}" if reason else " (the plan holds no profile task)"
             return f"Flame graphs were not recorded{because}."
         if not self.profiles:
             because = f": {reason}" if reason else ""
