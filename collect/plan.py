@@ -228,7 +228,7 @@ def read_task_dir(
     """The files of a task directory inside results_dir (name: its dir, default directory)."""
     directory, name = os.fspath(directory), name or os.fspath(directory)
     if not os.path.isdir(directory) or not inside(directory, results_dir):
-        return TaskFiles(name)
+        return TaskFiles(name, extra=dict.fromkeys(extra))
 
     def text(file_name: str) -> str | None:
         return read_text(os.path.join(directory, file_name), results_dir, directory_checked=True)
