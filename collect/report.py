@@ -184,8 +184,10 @@ def _partition(analysis: Analysis, partition: str) -> str:
     parts = ["<h3>Hardware</h3>", _hardware(analysis, partition, runs)]
     parts += ["<h3>Throughput (tok/s)</h3>", _throughput(analysis.table, partition)]
     scaling = analysis.scaling[analysis.scaling["partition"] == partition]
-    if not scaling.empty:
-        parts += ["<h3>Thread scaling</h3>", _scaling(scaling)]
+    notes = analysis.single_thread_notes(partition)
+    if not scaling.empty or notes:
+        parts += ["<h3>Thread scaling</h3>", _scaling(scaling) if not scaling.empty else ""]
+        parts += [f'<p class="note">{escape(note)}.</p>' for note in notes]
     parts += ["<h3>Memory-bandwidth roofline</h3>", _roofline(analysis, partition)]
     parts += ["<h3>perf stat counters</h3>", _perf(analysis, partition)]
     parts += ["<h3>Flame graphs</h3>"]

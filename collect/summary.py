@@ -96,7 +96,8 @@ def render_summary(
         for model, model_rows in partition_rows.groupby("model", sort=False):
             lines += _model_section(model, model_rows, roofline)
         single_thread = analysis.files.single_thread_flag_sets.get(partition, [])
-        lines += _single_thread_lines(single_thread)
+        notes = analysis.single_thread_notes(partition)
+        lines += [*(f"- {markdown_text(note)}" for note in notes), *([""] if notes else [])]
         scaling = analysis.scaling
         lines += _scaling_lines(
             scaling[(scaling["partition"] == partition) & ~scaling["flag_set"].isin(single_thread)]
@@ -211,15 +212,6 @@ def cv_text(cv: float, noisy: bool) -> str:
     if pd.isna(cv):
         return "—"
     return f"{100 * cv:.1f} %" + (" noisy" if noisy else "")
-
-
-def _single_thread_lines(flag_sets: list[str]) -> list[str]:
-    """A flag set built without OpenMP runs at one thread only (plan.json says which):
-    no best thread count is named for it."""
-    if not flag_sets:
-        return []
-    lines = [f"- {markdown_text(name)}: no OpenMP, run at 1 thread only" for name in flag_sets]
-    return [*lines, ""]
 
 
 def _scaling_lines(scaling: pd.DataFrame) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
 from collect.plan import NotASweepError
 from collect.plots import BY_FLAG_SET_PLOT, BY_THREADS_PLOT
@@ -399,3 +400,49 @@ def test_run_task_that_never_started_has_a_failed_row(tmp_path):
     assert runs.loc[1, "reason"] == "run never started (no run directory)"
     assert (runs.loc[1, "partition"], runs.loc[1, "cflags"]) == ("local", "-O3 -fopenmp")
     assert runs.loc[0, "status"] == "ok"
+
+
+def test_the_profiled_fastest_configuration_is_the_one_the_report_calls_best(tmp_path):
+    """The node picks what to profile with sweep_rules.select_profile; the summary and the
+    report name each flag set's best thread count with sweep_rules.best_configurations.
+    The medians and means disagree here (O3-openmp: t1 10 10 40, mean 20, median 10; t2
+    15 15 15), so a mean anywhere would pick another configuration."""
+    sweep = SweepWriter(tmp_path / "sweep")
+    for threads, values in {1: (10.0, 10.0, 40.0), 2: (15.0, 15.0, 15.0)}.items():
+        for repetition, tok_s in enumerate(values, start=1):
+            sweep.run("local", "O3-openmp", threads, repetition, tok_s=tok_s)
+    for repetition, tok_s in enumerate((12.0, 13.0, 14.0), start=1):
+        sweep.run("local", "O3", 1, repetition, tok_s=tok_s)
+    summary = summarize(sweep.results_dir, record_history=False)
+    runs = pd.read_csv(sweep.results_dir / "runs.csv")
+    rows = runs.loc[runs["status"] == "ok", ["flag_set", "threads", "tok_s"]].to_dict("records")
+
+    fastest = sweep_rules.select_profile(rows, "fastest")
+    assert fastest[:2] == ("O3-openmp", 2)
+    assert "Best thread count: stories15M O3-openmp: 2 threads, 1.50× over 1" in summary
+    table = flag_set_table(runs)
+    best = table[table["best"]]
+    report_fastest = best.loc[best["median"].idxmax()]
+    assert (report_fastest["flag_set"], report_fastest["threads"]) == fastest[:2]
+    assert report_fastest["median"] == fastest[2]
+    for flag_set in ("O3", "O3-openmp"):
+        chosen = sweep_rules.select_profile(rows, flag_set)
+        (threads,) = best.loc[best["flag_set"] == flag_set, "threads"]
+        assert chosen[:2] == (flag_set, threads)
+    html = (sweep.results_dir / "report.html").read_text()
+    assert html.count('<tr class="best">') == 1  # O3-openmp's t2 in the scaling table
+
+
+def test_a_flag_set_without_openmp_is_said_to_run_at_one_thread_only(tmp_path):
+    sweep = SweepWriter(tmp_path / "sweep", single_thread_flag_sets={"local": ["O3"]})
+    for threads in (1, 2):
+        sweep.run("local", "O3-openmp", threads, 1, tok_s=10.0 * threads)
+    sweep.run("local", "O3", 1, 1, tok_s=9.0)
+    summary = summarize(sweep.results_dir, record_history=False)
+    assert "- O3: no OpenMP, run at 1 thread only" in summary
+    html = (sweep.results_dir / "report.html").read_text()
+    assert '<p class="note">O3: no OpenMP, run at 1 thread only.</p>' in html
+    (best_line,) = [line for line in summary.splitlines() if line.startswith("Best thread")]
+    assert best_line == (
+        "Best thread count: stories15M O3-openmp: 2 threads, 2.00× over 1, efficiency 100%."
+    )
