@@ -1,0 +1,213 @@
+"""The rules of a sweep's figures, each written once: what a run's tok/s is, whether a run is
+ok, a configuration's figure (the median over its runs), a flag set's best thread count, and
+which configuration a profiling run profiles.
+
+Standard library only: the collector imports it, and profiling tasks run it on the cluster's
+nodes (copied into the sweep's tools/) to pick their configuration from the finished runs:
+
+    python3 tools/sweep_rules.py select-profile SWEEP_DIR INDEX
+
+reads SWEEP_DIR/plan.json, the profiling task INDEX and the runs of its partition and model,
+writes the choice to the task's selection.json and prints "THREADS<TAB>BINARY";
+
+    python3 tools/sweep_rules.py unfinished SWEEP_DIR
+
+prints the index of every task of the sweep without an ok result, one a line (what a resumed
+sweep runs again).
+"""
+
+import json
+import math
+import os
+import re
+import statistics
+import sys
+
+# run.c's `achieved tok/s: %f\n`; a line without its newline was cut short (a run killed
+# while writing it) and is no figure.
+_TOK_S_LINE = re.compile(r"achieved tok/s:[ \t]*(\S*)[ \t\r]*\n")
+_TOK_S_VALUE = re.compile(r"[0-9]+(?:\.[0-9]*)?")
+
+# Profile selectors that are not flag-set names.
+RANKED_SELECTORS = ("fastest", "slowest")
+
+
+def parse_tok_s(text):
+    """tok/s from run.c's `achieved tok/s: 123.456000` line (the last complete one if
+    several); None when there is none or its value is no finite number (nan, inf)."""
+    matches = _TOK_S_LINE.findall(text or "")
+    if not matches or not _TOK_S_VALUE.fullmatch(matches[-1]):
+        return None
+    tok_s = float(matches[-1])
+    return tok_s if math.isfinite(tok_s) else None
+
+
+def exit_status(status_text):
+    """The integer of a task's status file, None when absent or unreadable."""
+    try:
+        return int(status_text)
+    except (TypeError, ValueError):
+        return None
+
+
+def run_ok(status_text, stderr_text):
+    """A run is ok when it exited 0 and printed a tok/s figure."""
+    return exit_status(status_text) == 0 and parse_tok_s(stderr_text) is not None
+
+
+def task_ok(kind, status_text, stderr_text):
+    """Whether a task of the plan has its result: a run or a warm-up is ok (run_ok), a
+    bandwidth measurement or a profiling run exited 0."""
+    if kind in ("run", "warmup"):
+        return run_ok(status_text, stderr_text)
+    return exit_status(status_text) == 0
+
+
+def configuration_medians(rows):
+    """{(flag_set, threads): (median tok/s, runs)} over rows (dicts with flag_set, threads
+    and tok_s; rows without a tok_s do not count), in the order first seen."""
+    samples = {}
+    for row in rows:
+        tok_s = row.get("tok_s")
+        if tok_s is None or (isinstance(tok_s, float) and math.isnan(tok_s)):
+            continue
+        samples.setdefault((row["flag_set"], int(row["threads"])), []).append(float(tok_s))
+    return {key: (statistics.median(values), len(values)) for key, values in samples.items()}
+
+
+def best_configurations(rows):
+    """{flag_set: {"flag_set", "threads", "median", "runs"}}: each flag set at its best
+    thread count, the one with the highest median tok/s (a tie goes to fewer threads).
+    Flag sets in the order first seen in rows."""
+    best = {}
+    for (flag_set, threads), (median, runs) in configuration_medians(rows).items():
+        current = best.get(flag_set)
+        if (
+            current is None
+            or median > current["median"]
+            or (median == current["median"] and threads < current["threads"])
+        ):
+            best[flag_set] = {
+                "flag_set": flag_set,
+                "threads": threads,
+                "median": median,
+                "runs": runs,
+            }
+    return best
+
+
+def select_profile(rows, selector):
+    """The configuration to profile, one of best_configurations(rows): fastest or slowest
+    (the flag set whose best is highest or lowest; a tie goes to the flag set seen first),
+    or the flag set named by selector. None when no run of it is ok."""
+    best = best_configurations(rows)
+    if selector == "fastest":
+        return max(best.values(), key=lambda c: c["median"], default=None)
+    if selector == "slowest":
+        return min(best.values(), key=lambda c: c["median"], default=None)
+    return best.get(selector)
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def profile_candidates(sweep_dir, plan, profile):
+    """Rows (flag_set, threads, tok_s) of the ok runs a profiling task selects from: the
+    run tasks of its partition and model."""
+    rows = []
+    for task in plan["tasks"]:
+        if (
+            task.get("kind") != "run"
+            or task.get("partition") != profile["partition"]
+            or task.get("model") != profile["model"]
+        ):
+            continue
+        run_dir = os.path.join(sweep_dir, task["dir"])
+        stderr_text = _read(os.path.join(run_dir, "stderr.txt"))
+        if task_ok("run", _read(os.path.join(run_dir, "status")), stderr_text):
+            rows.append(
+                {
+                    "flag_set": task["flag_set"],
+                    "threads": task["threads"],
+                    "tok_s": parse_tok_s(stderr_text),
+                }
+            )
+    return rows
+
+
+def _load_plan(sweep_dir):
+    with open(os.path.join(sweep_dir, "plan.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def unfinished_tasks(sweep_dir):
+    """The indices of the sweep's tasks without an ok result (task_ok), in plan order."""
+    unfinished = []
+    for task in _load_plan(sweep_dir)["tasks"]:
+        task_dir = os.path.join(sweep_dir, task["dir"])
+        status_text = _read(os.path.join(task_dir, "status"))
+        stderr_text = _read(os.path.join(task_dir, "stderr.txt"))
+        if not task_ok(task["kind"], status_text, stderr_text):
+            unfinished.append(task["index"])
+    return unfinished
+
+
+def select_profile_task(sweep_dir, index):
+    """Choose the configuration of profiling task INDEX of the sweep in sweep_dir, write it
+    to the task's selection.json (beside, then renamed) and return (threads, binary).
+    Raises LookupError with the reason when there is nothing to choose."""
+    plan = _load_plan(sweep_dir)
+    profile = plan["tasks"][index]
+    if profile.get("kind") != "profile":
+        raise LookupError(f"task {index} of {sweep_dir}/plan.json is no profiling task")
+    rows = profile_candidates(sweep_dir, plan, profile)
+    chosen = select_profile(rows, profile["selector"])
+    if chosen is None:
+        raise LookupError(
+            f"no finished run of {profile['model']} on {profile['partition']} to select from "
+            f"({profile['selector']})"
+        )
+    binary = profile["binaries"][chosen["flag_set"]]
+    selection = {
+        **chosen,
+        "selector": profile["selector"],
+        "binary": binary,
+        "runs_considered": len(rows),
+    }
+    task_dir = os.path.join(sweep_dir, profile["dir"])
+    os.makedirs(task_dir, exist_ok=True)
+    path = os.path.join(task_dir, "selection.json")
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(selection, handle, indent=2)
+        handle.write("\n")
+    os.replace(path + ".tmp", path)
+    return chosen["threads"], binary
+
+
+def main(argv):
+    command = argv[1] if len(argv) > 1 else ""
+    try:
+        if command == "select-profile" and len(argv) == 4 and argv[3].isdigit():
+            threads, binary = select_profile_task(argv[2], int(argv[3]))
+            print(f"{threads}\t{binary}")
+            return 0
+        if command == "unfinished" and len(argv) == 3:
+            for index in unfinished_tasks(argv[2]):
+                print(index)
+            return 0
+    except (LookupError, OSError, ValueError, KeyError, IndexError) as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"usage: {argv[0]} select-profile SWEEP_DIR INDEX | unfinished SWEEP_DIR", file=sys.stderr
+    )
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
