@@ -428,7 +428,7 @@ def _profile_html(item: ProfileAnalysis) -> str:
     facts = [
         f"task {profile.dir}",
         *([f"selected as {info['selector']}"] if info.get("selector") else []),
-        *([f"its runs' median {info['median_tok_s']} tok/s"] if "median_tok_s" in info else []),
+        *([f"its runs' median {info['median']} tok/s"] if "median" in info else []),
         f"event {info.get('event', '?')}",
         f"call graph {info.get('call_graph', '?')}",
         f"{info.get('samples', '?')} samples",

@@ -104,8 +104,8 @@ def best_configurations(runs: pd.DataFrame) -> set[tuple[str, str, str, int]]:
             {"flag_set": row.flag_set, "threads": int(row.threads), "tok_s": float(row.tok_s)}
             for row in group.itertuples(index=False)
         ]
-        for flag_set, (threads, _median) in sweep_rules.best_configurations(rows).items():
-            best.add((partition, model, flag_set, threads))
+        for chosen in sweep_rules.best_configurations(rows).values():
+            best.add((partition, model, chosen["flag_set"], chosen["threads"]))
     return best
 
 

@@ -55,13 +55,13 @@ _PROFILE_EXECUTION_FACTS = (
     "svg_off_reason",
 )
 # selection.json's facts shown with a profile.
-_SELECTION_FACTS = ("flag_set", "threads", "binary", "median_tok_s", "runs_considered")
+_SELECTION_FACTS = ("flag_set", "threads", "binary", "median", "runs_considered")
 
 
 @dataclass
 class Profile:
     """One profiling task: its directory, its facts (the record's partition, model,
-    selector, steps; selection.json's flag_set, threads, median_tok_s; execution.txt's
+    selector, steps; selection.json's flag_set, threads, median; execution.txt's
     host, event, call_graph, ...), its status ("ok" or why not) and its outputs."""
 
     dir: str

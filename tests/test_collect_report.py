@@ -139,7 +139,9 @@ def write_profile(
     selection = {
         **chosen,
         "binary": f"/sweep/bin/local/{chosen['flag_set']}/run",
-        "median_tok_s": 310.0,
+        "median": 310.0,
+        "runs": 3,
+        "selector": selector,
         "runs_considered": 18,
     }
     defaults = {"frequency": 499, "command": "perf record -F 499 -- run", "svg_off_reason": ""}
@@ -272,6 +274,7 @@ def test_report_is_self_contained_and_escaped(characterised, analysis):
     assert '<td class="num">568.8 M</td>' in html  # instructions per token
     assert '<td>matmul._omp_fn.0</td><td class="num">248</td><td class="num">82.7</td>' in html
     assert "Profile failed: perf record failed: Permission denied" in html
+    assert "selected as fastest; its runs&#x27; median 310.0 tok/s; event cpu-clock" in html
     assert "No flamegraph.svg (no FlameGraph renderer)" in html
     assert "2 warm-up runs (2 ok) discarded" in html
     assert "gcc -O3 -fopenmp -o /ws/bin/cache/0123abcd.tmp/run" in html

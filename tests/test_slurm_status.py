@@ -152,7 +152,7 @@ def test_profiles_that_did_not_finish_say_why(tmp_path):
     before it started, one of a local sweep that never started, one whose profile.sh
     failed."""
     sweep = SweepWriter(tmp_path / "sweep")
-    selection = {"flag_set": "O3", "threads": 4, "median_tok_s": 12.0}
+    selection = {"flag_set": "O3", "threads": 4, "median": 12.0, "runs": 3}
     sweep.profile("p1", "m", "fastest", selection, {"event": "cycles"})
     killed_dir = sweep.profile("p1", "m", "slowest", exit_status=None)
     (killed_dir / "slurm.out").write_text(
