@@ -7,6 +7,7 @@ read (collect/datafiles.py).
 """
 
 import json
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,11 @@ class Profile:
     status: str
     folded_text: str | None
     svg_text: str | None
+
+    @property
+    def run_name(self) -> str:
+        """The name of its directory under profiles/ (readable: nobody decodes it)."""
+        return posixpath.basename(self.dir)
 
 
 @dataclass

@@ -181,6 +181,7 @@ def test_profiles_that_did_not_finish_say_why(tmp_path):
         "profiles/p2-m-O3",
     ]
     ok, slowest, cancelled, never, failed = profiles
+    assert ok.run_name == "p1-m-fastest"
     assert ok.status == "ok"
     assert (ok.info["flag_set"], ok.info["threads"], ok.info["event"]) == ("O3", 4, "cycles")
     assert "reached its time limit (TIMEOUT)" in slowest.status
