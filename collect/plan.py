@@ -170,12 +170,14 @@ def record_errors(task: object, position: int) -> list[str]:
     if not isinstance(task, dict):
         return [f"a {type(task).__name__}, not an object"]
     kind = task.get("kind")
-    if kind not in _KIND_KEYS:
+    if not isinstance(kind, str) or kind not in _KIND_KEYS:
         return [f"kind {kind!r} is none of {', '.join(_KIND_KEYS)}"]
     errors = [
-        f"{key} is {task.get(key)!r}, not {' or '.join(kind_type.__name__ for kind_type in types)}"
+        f"{key} is missing"
+        if key not in task
+        else f"{key} is {task[key]!r}, not {' or '.join(expected.__name__ for expected in types)}"
         for key, types in (_COMMON_KEYS | _KIND_KEYS[kind]).items()
-        if not _has_type(task.get(key), types) or key not in task
+        if key not in task or not _has_type(task[key], types)
     ]
     if errors:
         return errors
