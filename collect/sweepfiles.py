@@ -188,7 +188,7 @@ def _profile_status(task: dict, files: TaskFiles, sweep: SweepFacts) -> str:
         if not files.started:
             return "profiling run never started (no directory)"
         return "profiling run did not finish (no status file)"
-    failure = files.execution.get("failure")
+    failure = (files.execution.get("failure") or "").strip()  # a stderr line's newline: a space
     if files.exit_status != 0 or failure:
         return failure or f"profiling run exited with status {files.exit_status}"
     return "ok"

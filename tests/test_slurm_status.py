@@ -162,7 +162,7 @@ def test_profiles_that_did_not_finish_say_why(tmp_path):
     sweep.profile("p2", "m", "fastest", started=False)
     sweep.profile("local", "m", "fastest", started=False)
     failure = "perf record -e cycles failed on n1: Permission denied"
-    sweep.profile("p2", "m", "O3", selection, {"failure": failure}, exit_status=1)
+    sweep.profile("p2", "m", "O3", selection, {"failure": failure + " "}, exit_status=1)
     (sweep.results_dir / "scheduler.json").write_text(
         json.dumps(
             {
