@@ -38,7 +38,7 @@ class ProfileAnalysis:
         text = " / ".join(str(part) for part in parts if part not in (None, ""))
         if threads not in (None, ""):
             text += " / 1 thread" if threads == 1 else f" / {threads} threads"
-        return text or self.profile.run_name
+        return text or self.profile.dir
 
 
 @dataclass
@@ -78,11 +78,19 @@ class Analysis:
         """Partitions in the sweep's order (of flag_set_table), then ones only in facts."""
         return list(dict.fromkeys([*self.table["partition"], *self.files.facts]))
 
+    def single_thread_notes(self, partition: str) -> list[str]:
+        """One sentence per flag set of the partition built without OpenMP (plan.json):
+        it ran at one thread only, so no best thread count is named for it."""
+        return [
+            f"{flag_set}: no OpenMP, run at 1 thread only"
+            for flag_set in self.files.single_thread_flag_sets.get(partition, [])
+        ]
+
     def flame_graph_status(self) -> str:
         """One line: whether flame graphs were recorded, and why not."""
         reason = self.files.sweep_json.get("profiles_off_reason")
         if self.profiles is None:
-            because = f": {reason}" if reason else " (the sweep wrote no profiles/ directory)"
+            because = f": {reason}" if reason else " (the plan holds no profile task)"
             return f"Flame graphs were not recorded{because}."
         if not self.profiles:
             because = f": {reason}" if reason else ""

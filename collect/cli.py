@@ -10,7 +10,8 @@ from collect.compare import SEED, compare
 from collect.fetch import fetch
 from collect.history import HISTORY_FILE, list_sweeps
 from collect.parse import parse_run_log
-from collect.runs import parse_run_files, read_run_files
+from collect.plan import read_task_dir
+from collect.runs import parse_run_files
 from collect.summary import summarize
 
 DEFAULT_RESULTS_DIR = Path("results/latest")
@@ -55,7 +56,7 @@ def _parse(arguments: argparse.Namespace) -> int:
     for path in arguments.files:
         try:
             if path.is_dir():
-                figures = parse_run_files(read_run_files(path))
+                figures = parse_run_files(read_task_dir(path, path))
             else:
                 figures = parse_run_log(path.read_text(errors="replace"))
         except OSError as error:
@@ -98,7 +99,7 @@ def _summarize(arguments: argparse.Namespace) -> int:
             history=arguments.history,
             record_history=not arguments.no_history,
         )
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:
         print(f"collect summarize: {error}", file=sys.stderr)
         return 2
     except sqlite3.Error as error:

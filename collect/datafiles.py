@@ -28,7 +28,7 @@ def read_text(path: str | os.PathLike, results_dir: str | os.PathLike,
     path, results_dir = os.fspath(path), _key(results_dir)
     root = _real_root(results_dir)
     if not directory_checked and not _within(os.path.realpath(os.path.dirname(path)), root):
-        _note(path, results_dir, "its directory is a link out of the results directory")
+        note(path, results_dir, "its directory is a link out of the results directory")
         return None
     try:
         descriptor = os.open(path, _OPEN_FLAGS)
@@ -37,7 +37,7 @@ def read_text(path: str | os.PathLike, results_dir: str | os.PathLike,
             return None  # missing: the readers say what is missing
         target = os.path.realpath(path)
         if not _within(target, root):
-            _note(path, results_dir, f"a link to {target}, outside the results directory")
+            note(path, results_dir, f"a link to {target}, outside the results directory")
             return None
         try:
             descriptor = os.open(target, _OPEN_FLAGS)
@@ -48,11 +48,11 @@ def read_text(path: str | os.PathLike, results_dir: str | os.PathLike,
         if stat.S_ISDIR(mode):
             return None
         if not stat.S_ISREG(mode):
-            _note(path, results_dir, "not a regular file")
+            note(path, results_dir, "not a regular file")
             return None
         data = file.read()
     if b"\0" in data:
-        _note(path, results_dir, "a binary file, not text")
+        note(path, results_dir, "a binary file, not text")
         return None
     return data.decode(errors="replace")
 
@@ -62,7 +62,7 @@ def inside(directory: str | os.PathLike, results_dir: str | os.PathLike) -> bool
     directory, results_dir = os.fspath(directory), _key(results_dir)
     if _within(os.path.realpath(directory), _real_root(results_dir)):
         return True
-    _note(directory, results_dir, "a link out of the results directory")
+    note(directory, results_dir, "a link out of the results directory")
     return False
 
 
@@ -93,5 +93,7 @@ def _within(real_path: str, root: str) -> bool:
     return real_path == root or real_path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _note(path: str, results_dir: str, why: str) -> None:
+def note(path: str | os.PathLike, results_dir: str | os.PathLike, why: str) -> None:
+    """Note path (inside results_dir) as not read, with why: for not_read."""
+    path, results_dir = os.fspath(path), _key(results_dir)
     _not_read.setdefault(results_dir, {})[os.path.relpath(path, results_dir)] = why

@@ -1,11 +1,13 @@
-"""Pure parsers for one run's logs: run.c's tok/s line and `perf stat` output.
+"""Pure parsers for one run's logs: `perf stat` output (run.c's tok/s line is
+sweep_rules.parse_tok_s, the rule the node's profile selection uses too).
 
 Every function here takes text and returns plain values, so they can be tested on
 captured outputs without touching the file system.
 """
 
-import math
 import re
+
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
 # The figures a run log can yield, in the order of the runs.csv columns.
 PERF_FIGURES = (
@@ -63,11 +65,6 @@ _GROUPED_NUMBER = re.compile(r"[0-9]{1,3}([,'’])[0-9]{3}(?:\1[0-9]{3})*(?:\.[0
 # another count (a comma-decimal locale's grouping: 5.640 page-faults) has no reading.
 _FRACTIONAL_COUNTS = {"task_clock_ms"}
 
-# run.c's `achieved tok/s: %f\n`; a line without its newline was cut short (a run killed
-# while writing it) and is no figure.
-_TOK_S_LINE = re.compile(r"achieved tok/s:[ \t]*(\S*)[ \t\r]*\n")
-_TOK_S_VALUE = re.compile(r"[0-9]+(?:\.[0-9]*)?")
-
 # Human form: "  72,184.53 msec task-clock:u   #  43.524 CPUs utilized  (83.33%)",
 # old form "72184.531234  task-clock (msec)  # ...", and "<not supported>  cycles".
 _HUMAN_COUNTER_LINE = re.compile(
@@ -93,16 +90,6 @@ _BLOCK_STARTS = ("# started on ", "Performance counter stats for ")
 
 # Hybrid and per-PMU events are printed as "cpu_core/cycles/" or "armv8_pmuv3_0/cycles/".
 _PMU_EVENT = re.compile(r"^[\w.-]+/(?P<event>[^/]+)/\w*$")
-
-
-def parse_tok_s(text: str) -> float | None:
-    """tok/s from run.c's `achieved tok/s: 123.456000` line (the last complete one if
-    several); None when there is none or its value is no finite number (nan, inf)."""
-    matches = _TOK_S_LINE.findall(text)
-    if not matches or not _TOK_S_VALUE.fullmatch(matches[-1]):
-        return None
-    tok_s = float(matches[-1])
-    return tok_s if math.isfinite(tok_s) else None
 
 
 def parse_perf_stat(text: str) -> dict[str, float | None]:
@@ -160,7 +147,7 @@ def unsupported_events(text: str) -> list[str]:
 
 def parse_run_log(text: str) -> dict[str, float | None]:
     """tok_s plus every perf figure found in one log (e.g. stderr with perf's block)."""
-    return {"tok_s": parse_tok_s(text), **parse_perf_stat(text)}
+    return {"tok_s": sweep_rules.parse_tok_s(text), **parse_perf_stat(text)}
 
 
 def _last_block(text: str) -> str:

@@ -50,14 +50,12 @@ def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
 def plot_tok_s_by_flag_set(table: pd.DataFrame) -> Figure | None:
     """Grouped bars: median tok/s per flag set, a bar per model, min–max error bars,
     one panel per partition. Where several thread counts were run, each bar shows the
-    best one (by median), labelled tN. table: stats.flag_set_table. None when no run is
-    ok."""
+    best one (stats.best_configurations), labelled tN. table: stats.flag_set_table. None
+    when no run is ok."""
     table = _ok_groups(table)
     if table.empty:
         return None
-    best_rows = table.loc[
-        table.groupby(["partition", "model", "flag_set"], sort=False)["median"].idxmax()
-    ]
+    best_rows = table[table["best"]]
     partitions = list(dict.fromkeys(best_rows["partition"]))
     figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
     axes = figure.subplots(1, len(partitions), squeeze=False)[0]

@@ -184,8 +184,10 @@ def _partition(analysis: Analysis, partition: str) -> str:
     parts = ["<h3>Hardware</h3>", _hardware(analysis, partition, runs)]
     parts += ["<h3>Throughput (tok/s)</h3>", _throughput(analysis.table, partition)]
     scaling = analysis.scaling[analysis.scaling["partition"] == partition]
-    if not scaling.empty:
-        parts += ["<h3>Thread scaling</h3>", _scaling(scaling)]
+    notes = analysis.single_thread_notes(partition)
+    if not scaling.empty or notes:
+        parts += ["<h3>Thread scaling</h3>", _scaling(scaling) if not scaling.empty else ""]
+        parts += [f'<p class="note">{escape(note)}.</p>' for note in notes]
     parts += ["<h3>Memory-bandwidth roofline</h3>", _roofline(analysis, partition)]
     parts += ["<h3>perf stat counters</h3>", _perf(analysis, partition)]
     parts += ["<h3>Flame graphs</h3>"]
@@ -424,9 +426,9 @@ def _profile_html(item: ProfileAnalysis) -> str:
     info = profile.info
     parts = [f"<h4>{escape(item.label)}</h4>"]
     facts = [
-        f"run {profile.run_name}",
+        f"task {profile.dir}",
         *([f"selected as {info['selector']}"] if info.get("selector") else []),
-        *([f"its runs' mean {info['selected_tok_s']} tok/s"] if "selected_tok_s" in info else []),
+        *([f"its runs' median {info['median']} tok/s"] if "median" in info else []),
         f"event {info.get('event', '?')}",
         f"call graph {info.get('call_graph', '?')}",
         f"{info.get('samples', '?')} samples",

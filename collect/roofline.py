@@ -11,7 +11,7 @@ stream from a large L3). GB/s are 10^9 bytes a second, as STREAM reports them.
 import pandas as pd
 
 # Sizes of the published checkpoints (group_vars/all/checkpoints.yml), used when a
-# run's meta.json has no checkpoint_bytes.
+# run's plan record has no checkpoint_bytes.
 KNOWN_CHECKPOINT_BYTES = {
     "stories15M": 60_816_028,
     "stories42M": 167_020_572,
@@ -59,7 +59,7 @@ def bound_tok_s(gb_s: float, checkpoint_bytes: float) -> float:
 
 
 def checkpoint_bytes_by_model(runs: pd.DataFrame) -> dict[str, tuple[int, str]]:
-    """model -> (checkpoint bytes, where the figure comes from): meta.json's
+    """model -> (checkpoint bytes, where the figure comes from): plan.json's
     checkpoint_bytes of the model's runs, else the published checkpoint's known size.
     Models with neither are left out."""
     sizes: dict[str, tuple[int, str]] = {}
@@ -72,7 +72,7 @@ def checkpoint_bytes_by_model(runs: pd.DataFrame) -> dict[str, tuple[int, str]]:
             else pd.Series(dtype="float64")
         )
         if not values.empty:
-            sizes[model] = (int(values.max()), "meta.json")
+            sizes[model] = (int(values.max()), "plan.json")
         elif model in KNOWN_CHECKPOINT_BYTES:
             sizes[model] = (KNOWN_CHECKPOINT_BYTES[model], "published size")
     return sizes

@@ -9,11 +9,12 @@ could give. CV needs two ok runs; with one it is NaN ("no noise estimate").
 
 import numpy as np
 import pandas as pd
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
 from collect.runs import STATUS_OK
 
-# Shown for a run whose partition, model or flag set is not known (no meta.json, no
-# manifest line and a run directory name that does not follow the layout).
+# Shown for a run whose partition, model or flag set is not known (a runs table that did
+# not come from a plan, e.g. the history's).
 UNKNOWN = "(unknown)"
 
 # A configuration whose CV of tok/s is above this is flagged as noisy.
@@ -44,9 +45,10 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
 
     Columns: partition, model, threads, flag_set, cflags, first_index, runs_ok,
     runs_total, median, min, max, mean, cv (tok/s of the ok runs), noisy (cv above
-    NOISY_CV) and speedup: the median over the median of the first flag set (lowest
-    index) with the same partition, model and thread count. Statistics of a group
-    without ok runs are NaN; cv of a group with one ok run is NaN.
+    NOISY_CV), speedup: the median over the median of the first flag set (lowest
+    index) with the same partition, model and thread count, and best: whether this is
+    the flag set's best thread count on that partition and model (best_configurations).
+    Statistics of a group without ok runs are NaN; cv of a group with one ok run is NaN.
     """
     keys = ["partition", "model", "threads", "flag_set"]
     runs = runs.assign(
@@ -83,7 +85,28 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
         "median"
     ].transform(lambda medians: medians.iloc[0])
     table["speedup"] = table["median"] / baseline_median
+    best = best_configurations(runs)
+    table["best"] = [
+        (row.partition, row.model, row.flag_set, row.threads) in best
+        for row in table.itertuples(index=False)
+    ]
     return table.drop(columns=["partition_first", "model_first"]).reset_index(drop=True)
+
+
+def best_configurations(runs: pd.DataFrame) -> set[tuple[str, str, str, int]]:
+    """(partition, model, flag_set, threads) of each flag set's best thread count on each
+    partition and model: sweep_rules.best_configurations over the ok runs, the rule the
+    node's profile selection ("fastest") uses, so the report's best is what was profiled."""
+    ok = runs[(runs["status"] == STATUS_OK) & runs["tok_s"].notna() & runs["threads"].notna()]
+    best = set()
+    for (partition, model), group in ok.groupby(["partition", "model"], sort=False):
+        rows = [
+            {"flag_set": row.flag_set, "threads": int(row.threads), "tok_s": float(row.tok_s)}
+            for row in group.itertuples(index=False)
+        ]
+        for chosen in sweep_rules.best_configurations(rows).values():
+            best.add((partition, model, chosen["flag_set"], chosen["threads"]))
+    return best
 
 
 def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -92,10 +115,11 @@ def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
     From flag_set_table's rows with ok runs. Columns: partition, model, flag_set, cflags,
     threads, median, cv, noisy, baseline_threads (1, else the fewest threads run),
     speedup (median over the baseline's median), efficiency (speedup over
-    threads / baseline_threads) and best (the thread count with the highest median).
+    threads / baseline_threads) and best (flag_set_table's: the best thread count).
     Empty when no flag set ran several thread counts.
     """
     columns = ["partition", "model", "flag_set", "cflags", "threads", "median", "cv", "noisy"]
+    columns += ["best"]
     rows = table.loc[(table["runs_ok"] > 0) & table["threads"].notna(), columns]
     group_keys = ["partition", "model", "flag_set"]
     thread_counts = rows.groupby(group_keys, sort=False)["threads"].transform("nunique")
@@ -107,7 +131,6 @@ def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
             baseline_threads=pd.Series(dtype="Int64"),
             speedup=pd.Series(dtype="float64"),
             efficiency=pd.Series(dtype="float64"),
-            best=pd.Series(dtype="bool"),
         )
     groups = rows.groupby(group_keys, sort=False)
     rows["baseline_threads"] = groups["threads"].transform("min")
@@ -115,7 +138,6 @@ def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
     rows["speedup"] = rows["median"] / baseline_median
     threads = rows["threads"].astype("float64")
     rows["efficiency"] = rows["speedup"] / (threads / rows["baseline_threads"].astype("float64"))
-    rows["best"] = rows.index.isin(groups["median"].idxmax())
     return rows.drop(columns="order").reset_index(drop=True)
 
 

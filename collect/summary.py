@@ -20,7 +20,7 @@ from collect.datafiles import forget_not_read, not_read
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
 from collect.report import REPORT_FILE, render_report
-from collect.runs import STATUS_OK, collect_runs
+from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
 from collect.stats import NOISY_CV, add_derived_metrics
 from collect.sweepfiles import read_sweep_files
 
@@ -46,10 +46,11 @@ def summarize(results_dir: Path, history: Path | None = None, record_history: bo
     if not results_dir.is_dir():
         raise FileNotFoundError(f"results directory not found: {results_dir}")
     forget_not_read(results_dir)
-    runs = add_derived_metrics(collect_runs(results_dir))
+    sweep = read_sweep_facts(results_dir)
+    runs = add_derived_metrics(collect_runs(results_dir, sweep))
     with replacing(results_dir / "runs.csv") as temporary:
         runs.to_csv(temporary, index=False)
-    analysis = analyse(runs, read_sweep_files(results_dir))
+    analysis = analyse(runs, read_sweep_files(results_dir, sweep))
     plot_files = write_plots(analysis, results_dir / "plots")
     files_not_read = not_read(results_dir)
     summary = render_summary(
@@ -94,7 +95,13 @@ def render_summary(
         lines += [_node_facts(runs[runs["partition"] == partition]), ""]
         for model, model_rows in partition_rows.groupby("model", sort=False):
             lines += _model_section(model, model_rows, roofline)
-        lines += _scaling_lines(analysis.scaling[analysis.scaling["partition"] == partition])
+        single_thread = analysis.files.single_thread_flag_sets.get(partition, [])
+        notes = analysis.single_thread_notes(partition)
+        lines += [*(f"- {markdown_text(note)}" for note in notes), *([""] if notes else [])]
+        scaling = analysis.scaling
+        lines += _scaling_lines(
+            scaling[(scaling["partition"] == partition) & ~scaling["flag_set"].isin(single_thread)]
+        )
         lines += _perf_support_lines(analysis.perf_support, partition)
     if plot_files:
         lines += ["## Plots", ""]
@@ -271,7 +278,8 @@ def _not_read_section(files_not_read: dict[str, str]) -> list[str]:
         "",
         f"## Files not read ({len(files_not_read)})",
         "",
-        "Only regular text files inside the results directory are read:",
+        "Only regular text files inside the results directory are read, and only the task "
+        "records of plan.json that a sweep writes:",
         "",
         *(f"- {markdown_code(path)}: {markdown_text(why)}" for path, why in files_not_read.items()),
     ]

@@ -1,58 +1,80 @@
-"""The files of a results directory beside runs/ (docs/results-layout.md): sweep.json,
-the scripts that ran, builds/, and the characterisation files facts/, bandwidth/,
-warmup/ and profiles/. Every reader tolerates a missing or malformed file: the report
-then says what is missing instead of failing. Only regular text files inside the results
-directory are read (collect/datafiles.py).
+"""The tasks and files of a results directory other than the runs
+(docs/results-layout.md): sweep.json, the scripts that ran, builds/, facts/, and the
+bandwidth, warm-up and profile tasks of plan.json, each joined with what it left in its
+directory. Every reader tolerates a missing or malformed file: the report then says what
+is missing instead of failing. Only regular text files inside the results directory are
+read (collect/datafiles.py).
 """
 
 import json
-import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from collect.datafiles import read_text
+from collect.plan import (
+    KIND_BANDWIDTH,
+    KIND_PROFILE,
+    KIND_WARMUP,
+    Plan,
+    TaskFiles,
+    read_task_files,
+)
 from collect.profiles import fold_perf_script, format_folded
 from collect.roofline import BANDWIDTH_COLUMNS
 from collect.runs import (
-    RunFiles,
     SweepFacts,
-    read_manifest_lines,
-    read_run_files,
+    collect_task_rows,
     read_sweep_facts,
-    run_record,
     runs_table,
     slurm_facts,
     slurm_status,
 )
 
-# Longest text of one recorded file shown in the report (a manifest of 10,000 runs is
-# not): longer files are cut, saying so.
+# Longest text of one recorded file shown in the report (a plan of 10,000 tasks is not):
+# longer files are cut, saying so.
 MAX_RECORDED_TEXT = 20_000
 
 # `perf script` output of a profiling run, folded by the collector when the run has no
 # profile.folded: the sweep leaves it when FlameGraph could not fold it on the node.
 PERF_SCRIPT_FILE = "perf.script"
-# Run names of the manifest's profiling lines: profile/<name> runs in profiles/<name>/.
-PROFILE_PREFIX = "profile/"
+# What the node's profile selection chose (sweep_rules.py select-profile).
+SELECTION_FILE = "selection.json"
+_PROFILE_FILES = ("profile.folded", "flamegraph.svg", PERF_SCRIPT_FILE, SELECTION_FILE)
+
+# The profile facts profile.sh adds to execution.txt, beside every task's.
+_PROFILE_EXECUTION_FACTS = (
+    "host",
+    "event",
+    "call_graph",
+    "frequency",
+    "samples",
+    "command",
+    "duration_s",
+    "svg_off_reason",
+)
+# selection.json's facts shown with a profile.
+_SELECTION_FACTS = ("flag_set", "threads", "binary", "median", "runs_considered")
 
 
 @dataclass
 class Profile:
-    """One profiling run, profiles/<run_name>/."""
+    """One profiling task: its directory, its facts (the record's partition, model,
+    selector, steps; selection.json's flag_set, threads, median; execution.txt's
+    host, event, call_graph, ...), its status ("ok" or why not) and its outputs."""
 
-    run_name: str
-    info: dict  # profile.json
+    dir: str
+    info: dict
+    status: str
     folded_text: str | None
     svg_text: str | None
 
     @property
-    def status(self) -> str:
-        """ "ok", or why the profile failed (profile.json's status, else what is missing)."""
-        if not self.info:
-            return "no profile.json"
-        return str(self.info.get("status") or "no status in profile.json")
+    def run_name(self) -> str:
+        """The name of its directory under profiles/ (readable: nobody decodes it)."""
+        return posixpath.basename(self.dir)
 
 
 @dataclass
@@ -60,23 +82,28 @@ class SweepFiles:
     """Everything of a results directory that is not a benchmark run."""
 
     sweep_json: dict = field(default_factory=dict)
+    # partition -> its flag sets without OpenMP, run at 1 thread only (plan.json)
+    single_thread_flag_sets: dict[str, list[str]] = field(default_factory=dict)
     facts: dict[str, dict] = field(default_factory=dict)
     bandwidth: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=list(BANDWIDTH_COLUMNS))
+        default_factory=lambda: pd.DataFrame(columns=[*BANDWIDTH_COLUMNS, "file"])
     )
     warmups: pd.DataFrame | None = None
-    profiles: list[Profile] | None = None  # None: no profiles/ directory
+    profiles: list[Profile] | None = None  # None: the plan holds no profile task
     recorded: list[tuple[str, str]] = field(default_factory=list)  # (path, text)
 
 
-def read_sweep_files(results_dir: Path) -> SweepFiles:
-    """Read the non-run files of a results directory."""
+def read_sweep_files(results_dir: Path, sweep: SweepFacts | None = None) -> SweepFiles:
+    """Read the non-run tasks and files of a results directory (sweep: its plan.json and
+    scheduler view, read when not given; NotASweepError without plan.json)."""
+    sweep = sweep or read_sweep_facts(results_dir)
     return SweepFiles(
         sweep_json=_read_json_object(results_dir / "sweep.json", results_dir) or {},
+        single_thread_flag_sets=sweep.plan.single_thread_flag_sets(),
         facts=read_facts(results_dir),
-        bandwidth=read_bandwidth(results_dir),
-        warmups=read_warmups(results_dir),
-        profiles=read_profiles(results_dir),
+        bandwidth=read_bandwidth(results_dir, sweep.plan),
+        warmups=read_warmups(results_dir, sweep),
+        profiles=read_profiles(results_dir, sweep),
         recorded=read_recorded(results_dir),
     )
 
@@ -90,16 +117,20 @@ def read_facts(results_dir: Path) -> dict[str, dict]:
     }
 
 
-def read_bandwidth(results_dir: Path) -> pd.DataFrame:
-    """One row per bandwidth/*.json measurement (BANDWIDTH_COLUMNS, then file)."""
+def read_bandwidth(results_dir: Path, plan: Plan) -> pd.DataFrame:
+    """One row per bandwidth task that measured (triad's JSON object in its stdout.txt):
+    BANDWIDTH_COLUMNS, then file (its stdout.txt). partition, threads, label and
+    working_set_bytes are the record's, host execution.txt's, best_gb_s and trials triad's."""
     records = []
-    for path in _sorted_files(results_dir / "bandwidth", ".json"):
-        measurement = _read_json_object(path, results_dir)
-        if measurement is None:
+    for task in plan.of_kind(KIND_BANDWIDTH):
+        files = read_task_files(results_dir, task)
+        measurement = _json_object(files.stdout_text)
+        if measurement is None or files.exit_status != 0:
             continue
         records.append(
             {column: measurement.get(column) for column in BANDWIDTH_COLUMNS}
-            | {"file": f"bandwidth/{path.name}"}
+            | {key: task[key] for key in ("partition", "threads", "label", "working_set_bytes")}
+            | {"host": files.execution.get("host"), "file": f"{task['dir']}/stdout.txt"}
         )
     table = pd.DataFrame.from_records(records, columns=[*BANDWIDTH_COLUMNS, "file"])
     for column in ("threads", "working_set_bytes", "trials"):
@@ -108,94 +139,75 @@ def read_bandwidth(results_dir: Path) -> pd.DataFrame:
     return table
 
 
-def read_warmups(results_dir: Path) -> pd.DataFrame | None:
-    """The warm-up runs under warmup/ as runs rows (run_dir = warmup/<name>); None when
-    the sweep made no warm-up runs. They are never rows of runs.csv."""
-    warmup_dir = results_dir / "warmup"
-    if not warmup_dir.is_dir():
+def read_warmups(results_dir: Path, sweep: SweepFacts) -> pd.DataFrame | None:
+    """The warm-up tasks as runs rows (with a warmup column); None when the plan holds
+    none. They are never rows of runs.csv."""
+    if not sweep.plan.of_kind(KIND_WARMUP):
         return None
-    sweep = SweepFacts(results_dir.resolve().name, {}, {}, {})
-    records = []
-    for entry in sorted(os.scandir(warmup_dir), key=lambda entry: entry.name):
-        if not entry.is_dir():
-            continue
-        files: RunFiles = read_run_files(entry.path, results_dir)
-        record = run_record(files, sweep)
-        record["run_dir"] = f"warmup/{entry.name}"
-        records.append(record)
-    return runs_table(records)
+    return runs_table(collect_task_rows(results_dir, sweep, KIND_WARMUP))
 
 
-def read_profiles(results_dir: Path) -> list[Profile] | None:
-    """The profiling runs, by name: every directory under profiles/ and every profile/ line
-    of the manifest. One that left no profile.json gets the manifest's facts and a status
-    saying why (the scheduler's view on Slurm: timeout, cancelled, ...). None when the sweep
-    planned none and wrote no profiles/ directory."""
-    profiles_dir = results_dir / "profiles"
-    planned = {
-        fields[1].removeprefix(PROFILE_PREFIX): meta
-        for fields, meta in read_manifest_lines(
-            read_text(results_dir / "manifest.tsv", results_dir) or ""
-        )
-        if fields[1].startswith(PROFILE_PREFIX)
-    }
-    if not planned and not profiles_dir.is_dir():
+def read_profiles(results_dir: Path, sweep: SweepFacts) -> list[Profile] | None:
+    """The profile tasks of the plan, in order, whether or not they ran; None when the
+    plan holds none."""
+    tasks = sweep.plan.of_kind(KIND_PROFILE)
+    if not tasks:
         return None
-    started = (
-        {path.name for path in profiles_dir.iterdir() if path.is_dir()}
-        if profiles_dir.is_dir()
-        else set()
-    )
-    sweep = None  # read once, when a profile needs the scheduler's view
     profiles = []
-    for name in sorted(started | planned.keys()):
-        path = profiles_dir / name
-        info = _read_json_object(path / "profile.json", results_dir)
-        if info is None:
-            sweep = sweep or read_sweep_facts(results_dir)
-            status = _unfinished_status(
-                path, results_dir, name in started, planned.get(name, {}), sweep
-            )
-            info = {**planned.get(name, {}), "status": status}
+    for task in tasks:
+        files = read_task_files(results_dir, task, _PROFILE_FILES)
+        execution = files.execution
+        selection = _json_object(files.extra[SELECTION_FILE]) or {}
+        info = {
+            "partition": task["partition"],
+            "model": task["model"],
+            "selector": task["selector"],
+            "steps": task["steps"],
+            **{key: selection.get(key) for key in _SELECTION_FACTS if key in selection},
+            **{key: execution[key] for key in _PROFILE_EXECUTION_FACTS if key in execution},
+        }
         profiles.append(
             Profile(
-                run_name=name,
+                dir=task["dir"],
                 info=info,
-                folded_text=_folded_text(path, results_dir),
-                svg_text=read_text(path / "flamegraph.svg", results_dir),
+                status=_profile_status(task, files, sweep),
+                folded_text=_folded_text(files.extra),
+                svg_text=files.extra["flamegraph.svg"],
             )
         )
     return profiles
 
 
-def _unfinished_status(
-    path: Path, results_dir: Path, started: bool, planned: dict, sweep: SweepFacts
-) -> str:
-    """Why a profiling run left no profile.json."""
-    slurm_text = read_text(path / "slurm.out", results_dir)
-    files = RunFiles(path.name, started=started, slurm_text=slurm_text)
-    scheduled = slurm_status(files, slurm_facts(planned, sweep))
-    if scheduled is not None:
-        return scheduled[1]
-    if started:
-        return "profiling run did not finish (no profile.json)"
-    return "profiling run never started (no directory under profiles/)"
+def _profile_status(task: dict, files: TaskFiles, sweep: SweepFacts) -> str:
+    """ "ok", or why the profile task failed or did not finish (the scheduler's view on
+    Slurm: timeout, cancelled, ...)."""
+    if files.exit_status is None:
+        scheduled = slurm_status(files, slurm_facts(task, sweep))
+        if scheduled is not None:
+            return scheduled[1]
+        if not files.started:
+            return "profiling run never started (no directory)"
+        return "profiling run did not finish (no status file)"
+    failure = (files.execution.get("failure") or "").strip()  # a stderr line's newline: a space
+    if files.exit_status != 0 or failure:
+        return failure or f"profiling run exited with status {files.exit_status}"
+    return "ok"
 
 
-def _folded_text(profile_dir: Path, results_dir: Path) -> str | None:
+def _folded_text(outputs: dict[str, str | None]) -> str | None:
     # profile.folded, else the collector folds `perf script` output left as perf.script
     # (for nodes without FlameGraph's stackcollapse-perf.pl).
-    folded = read_text(profile_dir / "profile.folded", results_dir)
-    if folded is not None:
-        return folded
-    script = read_text(profile_dir / PERF_SCRIPT_FILE, results_dir)
+    if outputs["profile.folded"] is not None:
+        return outputs["profile.folded"]
+    script = outputs[PERF_SCRIPT_FILE]
     return None if script is None else format_folded(fold_perf_script(script))
 
 
 def read_recorded(results_dir: Path) -> list[tuple[str, str]]:
     """(path relative to results_dir, text) of the files that say exactly what ran:
-    sweep.json, the rendered scripts (*.sh), the first lines of manifest.tsv, and every
-    builds/ record (compile commands, compiler versions). Long files are cut."""
+    sweep.json, the rendered scripts (*.sh), the first lines of tasks.tsv, and every
+    builds/ record (compile commands, compiler versions, binaries' sha256). Long files
+    are cut."""
     paths = [results_dir / "sweep.json", *_sorted_files(results_dir, ".sh")]
     paths += sorted(path for path in (results_dir / "builds").rglob("*") if path.is_file())
     recorded = []
@@ -203,12 +215,12 @@ def read_recorded(results_dir: Path) -> list[tuple[str, str]]:
         text = read_text(path, results_dir)
         if text is not None:
             recorded.append((path.relative_to(results_dir).as_posix(), _cut(text)))
-    manifest = read_text(results_dir / "manifest.tsv", results_dir)
-    if manifest is not None:
-        lines = manifest.splitlines()
+    tasks = read_text(results_dir / "tasks.tsv", results_dir)
+    if tasks is not None:
+        lines = tasks.splitlines()
         head = "\n".join(lines[:3])
-        more = f"\n… ({len(lines)} lines in all, one a run)" if len(lines) > 3 else ""
-        recorded.append(("manifest.tsv", head + more))
+        more = f"\n… ({len(lines)} lines in all, one a task)" if len(lines) > 3 else ""
+        recorded.append(("tasks.tsv", head + more))
     return recorded
 
 
@@ -225,7 +237,10 @@ def _sorted_files(directory: Path, suffix: str) -> list[Path]:
 
 
 def _read_json_object(path: Path, results_dir: Path) -> dict | None:
-    text = read_text(path, results_dir)
+    return _json_object(read_text(path, results_dir))
+
+
+def _json_object(text: str | None) -> dict | None:
     if text is None:
         return None
     try:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from test_collect_summarize import SweepWriter
+
 from collect.cli import SUBCOMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,17 +64,16 @@ def test_parse_reports_unreadable_files_and_goes_on(tmp_path):
 
 
 def test_summarize_defaults_to_results_latest_and_prints_summary(tmp_path):
-    sweep_dir = tmp_path / "results" / "20261125-131500"
-    run_dir = sweep_dir / "runs" / "0000-stories15M-O3-t2-r1"
+    sweep = SweepWriter(tmp_path / "results" / "20261125-131500")
+    sweep_dir = sweep.results_dir
+    run_dir = sweep_dir / sweep.run("local", "O3", 2, 1, started=False)
     shutil.copytree(DATA / "runs" / "human", run_dir)
-    (run_dir / "meta.json").write_text(
-        json.dumps({"index": 0, "partition": "local", "model": "stories15M", "flag_set": "O3"})
-    )
+    (run_dir / "execution.txt").write_text("host=local-01\nexit_status=0\n")
     (tmp_path / "results" / "latest").symlink_to("20261125-131500")
     result = collect("summarize", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == (sweep_dir / "summary.md").read_text()
-    assert "| O3 |  | 1/1 | 165.35 | 165.35 | 165.35 | — | 1.00× |" in result.stdout
+    assert "| O3 | `-O3` | 1/1 | 165.35 | 165.35 | 165.35 | — | 1.00× |" in result.stdout
     assert (sweep_dir / "runs.csv").exists()
 
 
@@ -81,6 +82,16 @@ def test_summarize_missing_directory_exits_2(tmp_path):
     assert result.returncode == 2
     assert "results directory not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_summarize_an_older_sweep_exits_2_naming_it(tmp_path):
+    old = tmp_path / "20261101-120000"
+    shutil.copytree(DATA / "runs" / "human", old / "runs" / "0000-stories15M-O3-t1-r1")
+    result = collect("summarize", str(old))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"collect summarize: {old} has no plan.json: not a sweep of this version\n"
+    )
 
 
 def test_fetch_failure_messages_come_from_runner_events():

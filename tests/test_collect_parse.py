@@ -1,17 +1,18 @@
-"""collect.parse on real perf stat and run.c outputs (tests/data/README.md says where
-each comes from)."""
+"""collect.parse and sweep_rules.parse_tok_s (the tok/s rule the collector and the
+node's profile selection share) on real perf stat and run.c outputs (tests/data/README.md
+says where each comes from)."""
 
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import parse_tok_s
 from test_collect_summarize import SweepWriter
 
 from collect.parse import (
     PERF_FIGURES,
     parse_perf_stat,
     parse_run_log,
-    parse_tok_s,
     unsupported_events,
 )
 from collect.summary import summarize

@@ -13,7 +13,7 @@ Figures of the characterised sweep (partition `local`, 2 cores, 3 repetitions):
 | stories110M | O3-openmp | 1 | 40 42 44 | 42 | 31 (large) | 70.71 | 59.4 % |
 | stories110M | O3-openmp | 2 | 58 59 60 | 59 | 37 (large) | 84.40 | 69.9 % |
 
-stories15M's runs carry checkpoint_bytes in meta.json (60,816,028); stories110M's do
+stories15M's run records carry checkpoint_bytes in plan.json (60,816,028); stories110M's do
 not (the published size, 438,381,596, is used). 200/210/230: mean 213.33, sample
 standard deviation 15.275, CV 7.16 % (noisy).
 """
@@ -54,13 +54,18 @@ BANDWIDTH = {
 
 
 def write_characterised_sweep(results_dir: Path, profiles: bool = True) -> Path:
-    """A local sweep with every characterisation file of the contract."""
+    """A local sweep with every kind of task of the contract, in its order: bandwidth,
+    warm-ups, runs, profiles."""
     sweep = SweepWriter(results_dir)
+    for (threads, label), gb_s in BANDWIDTH.items():
+        working_set = 3 * 64 * 2**20 if label == "large" else 60_816_028
+        sweep.bandwidth("local", threads, label, working_set, gb_s)
+    sweep.bandwidth("local", 2, "stories110M", 438_381_596, None)  # triad failed
+    for flag_set in CFLAGS:
+        sweep.run("local", flag_set, 1, 1, tok_s=12.5, model="stories110M", kind="warmup")
     for repetition in (1, 2, 3):
         for (model, flag_set, threads), values in TOK_S.items():
-            meta = {"nproc": 2}
-            if model == "stories15M":
-                meta["checkpoint_bytes"] = 60_816_028
+            record = {"checkpoint_bytes": 60_816_028} if model == "stories15M" else {}
             sweep.run(
                 "local",
                 flag_set,
@@ -69,7 +74,8 @@ def write_characterised_sweep(results_dir: Path, profiles: bool = True) -> Path:
                 tok_s=values[repetition - 1],
                 model=model,
                 perf=SEED_PERF,
-                meta=meta,
+                record=record,
+                execution={"nproc": 2},
             )
     write_json(
         results_dir / "facts" / "local.json",
@@ -85,80 +91,69 @@ def write_characterised_sweep(results_dir: Path, profiles: bool = True) -> Path:
             "perf_unsupported": ["cycles", "instructions"],
         },
     )
-    for (threads, label), gb_s in BANDWIDTH.items():
-        write_json(
-            results_dir / "bandwidth" / f"local-t{threads}-{label}.json",
-            {
-                "partition": "local",
-                "threads": threads,
-                "label": label,
-                "working_set_bytes": 3 * 64 * 2**20 if label == "large" else 60_816_028,
-                "best_gb_s": gb_s,
-                "trials": 5,
-                "host": "local-01",
-            },
-        )
-    for flag_set in CFLAGS:
-        warmup = results_dir / "warmup" / f"warmup-stories110M-{flag_set}"
-        warmup.mkdir(parents=True)
-        (warmup / "stderr.txt").write_text("achieved tok/s: 12.500000\n")
-        (warmup / "status").write_text("0\n")
-        write_json(
-            warmup / "meta.json",
-            {"partition": "local", "model": "stories110M", "flag_set": flag_set, "threads": 1},
-        )
     builds = results_dir / "builds" / "local"
     builds.mkdir(parents=True)
-    (builds / "compiler-version.txt").write_text("gcc (Debian 12.2.0-14) 12.2.0\n")
     (builds / "O3-openmp.txt").write_text(
-        "gcc -O3 -fopenmp -o /ws/bin/local/O3-openmp/run.new /ws/llama2.c/run.c -lm \n"
-        "gcc (Debian 12.2.0-14) 12.2.0\n350e04f\n"
+        "key=0123abcd\ncache_path=/ws/bin/cache/0123abcd/run\nsha256=" + "cd" * 32 + "\n"
+        "outcome=built\ncommand=gcc -O3 -fopenmp -o /ws/bin/cache/0123abcd.tmp/run "
+        "/ws/llama2.c/run.c -lm\ncompiler_version=gcc (Debian 12.2.0-14) 12.2.0\n"
+        "llama2c_commit=350e04f\n"
     )
-    (results_dir / "run-config.sh").write_text("#!/bin/bash\necho '<run & measure>'\n")
+    (results_dir / "run-task.sh").write_text("#!/bin/bash\necho '<run & measure>'\n")
     if profiles:
         write_profile(
-            results_dir,
-            "0011-stories15M-O3-openmp-t2",
-            {"event": "cpu-clock", "call_graph": "dwarf", "samples": 300, "status": "ok"},
+            sweep,
+            "stories15M",
+            "fastest",
+            {"flag_set": "O3-openmp", "threads": 2},
+            {"event": "cpu-clock", "call_graph": "dwarf", "samples": 300},
             PERF_SCRIPT / "llama2c-omp-t2-dwarf",
             svg=True,
         )
         write_profile(
-            results_dir,
-            "0004-stories110M-O3-openmp-t1",
-            {"event": "cpu-clock", "call_graph": "fp", "samples": 242, "status": "ok"},
+            sweep,
+            "stories110M",
+            "O3-openmp",
+            {"flag_set": "O3-openmp", "threads": 1},
+            {"event": "cpu-clock", "call_graph": "fp", "samples": 242},
             PERF_SCRIPT / "llama2c-t1-fp",
             svg=False,
         )
         write_profile(
-            results_dir,
-            "0002-stories110M-O3-t1",
-            {"event": None, "status": "perf record failed: Permission denied"},
+            sweep,
+            "stories110M",
+            "slowest",
+            {"flag_set": "O3", "threads": 1},
+            {"event": "", "samples": 0, "failure": "perf record failed: Permission denied"},
             None,
             svg=False,
         )
     return results_dir
 
 
-def write_profile(results_dir: Path, name: str, info: dict, capture, svg: bool) -> None:
-    directory = results_dir / "profiles" / name
-    directory.mkdir(parents=True)
-    _, model, flag_set, threads = re.match(r"(\d+)-(\w+)-(.+)-t(\d+)$", name).groups()
-    write_json(
-        directory / "profile.json",
-        {
-            "run_name": name,
-            "partition": "local",
-            "model": model,
-            "flag_set": flag_set,
-            "threads": int(threads),
-            **info,
-        },
+def write_profile(
+    sweep: SweepWriter, model: str, selector: str, chosen: dict, execution: dict, capture, svg: bool
+) -> Path:
+    """A profile task of partition local: selection.json (chosen: flag_set, threads),
+    profile.sh's execution.txt facts (failure: exit status 1), the captured folded stacks."""
+    selection = {
+        **chosen,
+        "binary": f"/sweep/bin/local/{chosen['flag_set']}/run",
+        "median": 310.0,
+        "runs": 3,
+        "selector": selector,
+        "runs_considered": 18,
+    }
+    defaults = {"frequency": 499, "command": "perf record -F 499 -- run", "svg_off_reason": ""}
+    execution = {**defaults, "failure": "", **execution}
+    directory = sweep.profile(
+        "local", model, selector, selection, execution, exit_status=1 if execution["failure"] else 0
     )
     if capture is not None:
         shutil.copy(capture.with_suffix(".folded"), directory / "profile.folded")
         if svg:
             shutil.copy(capture.with_suffix(".svg"), directory / "flamegraph.svg")
+    return directory
 
 
 def write_json(path: Path, value: dict) -> None:
@@ -182,11 +177,24 @@ def test_warmup_runs_are_read_apart_and_not_rows_of_runs(characterised, analysis
     assert not analysis.runs["run_dir"].str.startswith("warmup/").any()
     warmups = analysis.files.warmups
     assert list(warmups["run_dir"]) == [
-        "warmup/warmup-stories110M-O3",
-        "warmup/warmup-stories110M-O3-openmp",
+        "warmup/local-stories110M-O3-w1",
+        "warmup/local-stories110M-O3-openmp-w1",
     ]
     assert list(warmups["status"]) == ["ok", "ok"]
     assert list(warmups["tok_s"]) == [12.5, 12.5]
+    assert list(warmups["warmup"]) == [1, 1]
+    assert list(warmups["binary_sha256"]) == ["cd" * 32] * 2
+
+
+def test_bandwidth_rows_join_the_record_with_triads_json(analysis):
+    bandwidth = analysis.files.bandwidth
+    assert list(
+        zip(bandwidth["threads"], bandwidth["label"], bandwidth["best_gb_s"], strict=True)
+    ) == [
+        (threads, label, gb_s) for (threads, label), gb_s in BANDWIDTH.items()
+    ]  # the failed measurement (exit 1, no JSON) is no row
+    assert set(bandwidth["host"]) == {"local-01"}  # execution.txt's
+    assert bandwidth["file"].iloc[0] == "bandwidth/local-t1-large/stdout.txt"
 
 
 def test_roofline_figures_by_hand(analysis):
@@ -209,7 +217,7 @@ def test_roofline_figures_by_hand(analysis):
     assert serial["gb_s"] == 31.0
     assert "not an OpenMP build" in serial["note"]
     assert analysis.checkpoint_bytes == {
-        "stories15M": (60_816_028, "meta.json"),
+        "stories15M": (60_816_028, "plan.json"),
         "stories110M": (438_381_596, "published size"),
     }
 
@@ -237,7 +245,8 @@ def test_flame_graph_status_and_top_functions(analysis):
         "Failed: perf record failed: Permission denied. Without an SVG (no flamegraph.svg): "
         "their top functions are still listed."
     )
-    dwarf = next(item for item in analysis.profiles if item.profile.run_name.startswith("0011"))
+    dwarf = next(item for item in analysis.profiles if item.profile.info["selector"] == "fastest")
+    assert dwarf.label == "local / stories15M / O3-openmp / 2 threads"  # from selection.json
     assert dwarf.period == 2004008
     assert dwarf.samples == 300 * 2004008
     assert dwarf.top.iloc[0]["function"] == "matmul._omp_fn.0"
@@ -265,9 +274,10 @@ def test_report_is_self_contained_and_escaped(characterised, analysis):
     assert '<td class="num">568.8 M</td>' in html  # instructions per token
     assert '<td>matmul._omp_fn.0</td><td class="num">248</td><td class="num">82.7</td>' in html
     assert "Profile failed: perf record failed: Permission denied" in html
+    assert "selected as fastest; its runs&#x27; median 310.0 tok/s; event cpu-clock" in html
     assert "No flamegraph.svg (no FlameGraph renderer)" in html
     assert "2 warm-up runs (2 ok) discarded" in html
-    assert "gcc -O3 -fopenmp -o /ws/bin/local/O3-openmp/run.new" in html
+    assert "gcc -O3 -fopenmp -o /ws/bin/cache/0123abcd.tmp/run" in html
     assert "perf_event_paranoid" in html
 
 
@@ -306,7 +316,7 @@ def test_summary_essentials_and_pointer_to_the_report(characterised):
 def test_without_profiles_the_summary_says_why(tmp_path):
     results_dir = write_characterised_sweep(tmp_path / "sweep", profiles=False)
     summary = summarize(results_dir)
-    assert "Flame graphs were not recorded (the sweep wrote no profiles/ directory)." in summary
+    assert "Flame graphs were not recorded (the plan holds no profile task)." in summary
     sweep_json = json.loads((results_dir / "sweep.json").read_text())
     sweep_json["profiles_off_reason"] = "perf record does not work (perf_event_paranoid 3)"
     (results_dir / "sweep.json").write_text(json.dumps(sweep_json))
@@ -320,15 +330,17 @@ def test_without_profiles_the_summary_says_why(tmp_path):
 
 
 def test_profile_without_folded_stacks_is_folded_from_perf_script(tmp_path):
-    results_dir = write_characterised_sweep(tmp_path / "sweep", profiles=False)
-    write_profile(
-        results_dir,
-        "0011-stories15M-O3-openmp-t2",
-        {"event": "cpu-clock", "call_graph": "dwarf", "samples": 300, "status": "ok"},
+    sweep = SweepWriter(tmp_path / "sweep2")
+    profile_dir = write_profile(
+        sweep,
+        "stories15M",
+        "fastest",
+        {"flag_set": "O3-openmp", "threads": 2},
+        {"event": "cpu-clock", "call_graph": "dwarf", "samples": 300},
         None,
         svg=False,
     )
-    profile_dir = results_dir / "profiles" / "0011-stories15M-O3-openmp-t2"
+    results_dir = sweep.results_dir
     shutil.copy(PERF_SCRIPT / "llama2c-omp-t2-dwarf.txt", profile_dir / "perf.script")
     files = read_sweep_files(results_dir)
     assert (

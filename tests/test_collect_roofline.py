@@ -47,7 +47,7 @@ def test_uses_openmp(cflags, expected):
     assert uses_openmp(cflags) is expected
 
 
-def test_checkpoint_bytes_from_meta_json_else_the_published_size():
+def test_checkpoint_bytes_from_plan_json_else_the_published_size():
     runs = pd.DataFrame(
         {
             "model": ["stories15M", "stories15M", "stories42M", "tiny"],
@@ -55,7 +55,7 @@ def test_checkpoint_bytes_from_meta_json_else_the_published_size():
         }
     )
     assert checkpoint_bytes_by_model(runs) == {
-        "stories15M": (1000, "meta.json"),
+        "stories15M": (1000, "plan.json"),
         "stories42M": (167_020_572, "published size"),
     }
     without_column = checkpoint_bytes_by_model(pd.DataFrame({"model": ["stories110M"]}))
@@ -96,7 +96,7 @@ def test_roofline_table_prefers_the_models_working_set_and_says_when_it_falls_ba
         ("sg2042", 1, "large", 4.0),
         ("sg2042", 1, "large", 5.0),  # a repeated measurement: the best counts
     )
-    sizes = {"stories15M": (60_816_028, "meta.json"), "stories42M": (167_020_572, "x")}
+    sizes = {"stories15M": (60_816_028, "plan.json"), "stories42M": (167_020_572, "x")}
     roofline = roofline_table(table, measured, sizes).set_index(["model", "flag_set", "threads"])
 
     own = roofline.loc[("stories15M", "omp", 64)]
@@ -125,7 +125,7 @@ def test_roofline_table_prefers_the_models_working_set_and_says_when_it_falls_ba
 def test_roofline_without_any_bandwidth_measurement():
     table = configuration_table(("local", "stories15M", "omp", "-O3 -fopenmp", 2, 300.0))
     empty = pd.DataFrame(columns=["partition", "threads", "label", "best_gb_s"])
-    roofline = roofline_table(table, empty, {"stories15M": (60_816_028, "meta.json")})
+    roofline = roofline_table(table, empty, {"stories15M": (60_816_028, "plan.json")})
     assert len(roofline) == 1
     assert roofline["fraction"].isna().all()
     assert roofline.iloc[0]["note"] == "no bandwidth measurement at 2 threads"

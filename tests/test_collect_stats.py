@@ -2,13 +2,15 @@
 on small tables checked by hand."""
 
 import math
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_collect_summarize import SweepWriter
 
 from collect.parse import parse_perf_stat
-from collect.runs import SweepFacts, read_run_files, run_record, runs_table
+from collect.runs import collect_runs, runs_table
 from collect.stats import (
     NOISY_CV,
     add_derived_metrics,
@@ -135,23 +137,17 @@ def test_perf_metrics_are_medians_with_their_range(runs):
     assert t1["instructions_per_token"] == pytest.approx(1e9 / 256)
 
 
-def captured_run(name: str, partition: str) -> dict:
-    files = read_run_files(DATA / "runs" / name)
-    record = run_record(files, SweepFacts("s", {}, {}, {}))
-    return {**record, "partition": partition}
-
-
-def test_unsupported_counters_of_captured_runs():
-    runs = add_derived_metrics(
-        runs_table(
-            [
-                captured_run("human", "vm"),
-                captured_run("csv", "vm"),
-                captured_run("events-u", "chosen"),
-                captured_run("killed", "chosen"),  # empty perf.txt: tells nothing
-            ]
-        )
-    )
+def test_unsupported_counters_of_captured_runs(tmp_path):
+    sweep = SweepWriter(tmp_path / "sweep")
+    for name, partition in [
+        ("human", "vm"),
+        ("csv", "vm"),
+        ("events-u", "chosen"),
+        ("killed", "chosen"),  # empty perf.txt: tells nothing
+    ]:
+        run_dir = sweep.run(partition, "O3", 1, 1, started=False)
+        shutil.copytree(DATA / "runs" / name, sweep.results_dir / run_dir)
+    runs = add_derived_metrics(collect_runs(sweep.results_dir))
     facts = {"vm": {"perf_unsupported": ["cycles"]}, "nodes": {"perf": False}}
     support = perf_support(runs, facts).set_index("partition")
     vm = support.loc["vm"]

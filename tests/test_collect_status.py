@@ -1,86 +1,68 @@
-"""A run's status and reason (collect.runs.run_status), run names and the manifest."""
+"""A run's status and reason (collect.runs.run_status), execution.txt, and plan.json read
+as data (collect.plan)."""
 
-from dataclasses import replace
+import json
+import shutil
 from pathlib import Path
 
 import pytest
+from test_collect_summarize import SweepWriter
 
-from collect.runs import (
-    RunFiles,
-    parse_run_files,
-    parse_run_name,
-    read_manifest,
-    read_run_files,
-    run_status,
-)
+from collect.datafiles import forget_not_read, not_read
+from collect.plan import TaskFiles, parse_execution, read_plan, read_task_dir
+from collect.runs import collect_runs, parse_run_files, run_status
 
 RUNS = Path(__file__).parent / "data" / "runs"
 
-META = '{"index": 0, "partition": "local"}'
+EXECUTION = "host=n1\nexit_status=0\n"
 TOK_S_LINE = "achieved tok/s: 165.354331\n"
 
 
-def status_of(files: RunFiles) -> tuple[str, str]:
-    return run_status(files, parse_run_files(files)["tok_s"])
+def files(execution: str | None, status: str | None, stderr: str | None) -> TaskFiles:
+    return TaskFiles(
+        "runs/r", started=True, execution_text=execution, status_text=status, stderr_text=stderr
+    )
 
 
 def test_finished_run_with_tok_s_is_ok():
-    files = RunFiles("0000-m-O3-t1-r1", META, "0\n", TOK_S_LINE)
-    assert status_of(files) == ("ok", "")
+    assert run_status(files(EXECUTION, "0\n", TOK_S_LINE)) == ("ok", "")
 
 
 @pytest.mark.parametrize(
-    ("files", "reason"),
+    ("task_files", "reason"),
     [
+        (TaskFiles("runs/r"), "run never started (no run directory)"),
+        (files(None, None, TOK_S_LINE), "run did not finish (no execution.txt)"),
+        (files(EXECUTION, None, TOK_S_LINE), "run did not finish (no status file)"),
+        (files(EXECUTION, "", TOK_S_LINE), "status file holds no exit status: ''"),
         (
-            RunFiles("r", None, None, TOK_S_LINE),
-            "run did not finish (no meta.json)",
-        ),
-        (
-            RunFiles("r", '{"index": 0, "partit', "0\n", TOK_S_LINE),
-            "meta.json is not a complete JSON object",
-        ),
-        (
-            RunFiles("r", META, None, TOK_S_LINE),
-            "run did not finish (no status file)",
-        ),
-        (
-            RunFiles("r", META, "", TOK_S_LINE),
-            "status file holds no exit status: ''",
-        ),
-        (
-            RunFiles("r", META, "1\n", "Couldn't open file x.bin\n\n"),
+            files(EXECUTION, "1\n", "Couldn't open file x.bin\n\n"),
             "exit status 1: Couldn't open file x.bin",
         ),
+        (files(EXECUTION, "137\n", ""), "exit status 137: (stderr.txt is empty)"),
+        (files(EXECUTION, "2\n", None), "exit status 2: (no stderr.txt)"),
+        (files(EXECUTION, "0\n", None), "no stderr.txt"),
         (
-            RunFiles("r", META, "137\n", ""),
-            "exit status 137: (stderr.txt is empty)",
+            files(EXECUTION, "0\n", "something else\n"),
+            "no complete 'achieved tok/s' line with a finite figure in stderr.txt",
         ),
         (
-            RunFiles("r", META, "2\n", None),
-            "exit status 2: (no stderr.txt)",
-        ),
-        (
-            RunFiles("r", META, "0\n", None),
-            "no stderr.txt",
-        ),
-        (
-            RunFiles("r", META, "0\n", "something else\n"),
-            "no 'achieved tok/s' line in stderr.txt",
+            files(EXECUTION, "0\n", "achieved tok/s: nan\n"),
+            "no complete 'achieved tok/s' line with a finite figure in stderr.txt",
         ),
     ],
 )
-def test_failed_runs_say_why(files, reason):
-    assert status_of(files) == ("failed", reason)
+def test_failed_runs_say_why(task_files, reason):
+    assert run_status(task_files) == ("failed", reason)
 
 
 def test_nonzero_exit_fails_even_with_a_tok_s_line():
-    files = RunFiles("r", META, "1\n", TOK_S_LINE + "free(): invalid pointer\n")
-    assert status_of(files) == ("failed", "exit status 1: free(): invalid pointer")
+    task_files = files(EXECUTION, "1\n", TOK_S_LINE + "free(): invalid pointer\n")
+    assert run_status(task_files) == ("failed", "exit status 1: free(): invalid pointer")
 
 
 def test_long_stderr_line_is_shortened_in_the_reason():
-    status, reason = status_of(RunFiles("r", META, "1\n", "x" * 1000))
+    status, reason = run_status(files(EXECUTION, "1\n", "x" * 1000))
     assert status == "failed"
     assert reason == "exit status 1: " + "x" * 200
 
@@ -88,69 +70,113 @@ def test_long_stderr_line_is_shortened_in_the_reason():
 @pytest.mark.parametrize(
     ("run", "status", "reason"),
     [
+        ("human", "ok", ""),
         ("missing-checkpoint", "failed", "exit status 1: Couldn't open file "),
         ("timeout-124", "failed", "exit status 124: (stderr.txt is empty)"),
-        ("killed", "failed", "run did not finish (no meta.json)"),
+        ("killed", "failed", "run did not finish (no execution.txt)"),
     ],
 )
-def test_captured_failures(run, status, reason):
-    # Captured run directories have no meta.json; give the finished ones one.
-    files = read_run_files(RUNS / run)
-    if files.status_text is not None:
-        files = replace(files, meta_text=META)
-    actual_status, actual_reason = status_of(files)
-    assert actual_status == status
-    assert actual_reason.startswith(reason)
-
-
-def test_run_name_split_by_a_known_flag_set():
-    assert parse_run_name("0007-tiny-llama-O3-openmp-t4-r2", {"O3", "O3-openmp"}) == {
-        "index": 7,
-        "model": "tiny-llama",
-        "flag_set": "O3-openmp",
-        "threads": 4,
-        "repetition": 2,
-    }
-
-
-def test_run_name_without_known_flag_sets_ends_the_model_at_the_first_dash():
-    planned = parse_run_name("0012-stories15M-Ofast-openmp-t64-r3")
-    assert (planned["model"], planned["flag_set"]) == ("stories15M", "Ofast-openmp")
-    assert (planned["index"], planned["threads"], planned["repetition"]) == (12, 64, 3)
-
-
-def test_run_name_outside_the_layout_gives_nothing():
-    assert parse_run_name("scratch") == {}
-
-
-def test_manifest_ignores_extra_columns_malformed_lines_and_characterisation():
-    text = (
-        "0\t0000-stories15M-O3-t4-r1\tstories15M\tO3\t4\t1\t/bin/run\tckpt.bin\t{}\n"
-        "garbage line\n"
-        "x\t0001-stories15M-O3-t4-r2\tstories15M\tO3\t4\t2\n"
-        "2\t0002-tiny-llama-O3-openmp-t2-r1\ttiny-llama\tO3-openmp\t2\t1\n"
-        "3\tbandwidth/local-t2-large\tlarge\tbandwidth\t2\t0\ttriad\t805306368\t{}\n"
-        "4\twarmup/0004-stories15M-O3-t4-w1\tstories15M\tO3\t4\t0\t/bin/run\tckpt.bin\t{}\n"
-    )
-    assert read_manifest(text) == {
-        "0000-stories15M-O3-t4-r1": {
-            "index": 0,
-            "model": "stories15M",
-            "flag_set": "O3",
-            "threads": 4,
-            "repetition": 1,
-        },
-        "0002-tiny-llama-O3-openmp-t2-r1": {
-            "index": 2,
-            "model": "tiny-llama",
-            "flag_set": "O3-openmp",
-            "threads": 2,
-            "repetition": 1,
-        },
-    }
+def test_captured_runs_joined_with_their_plan_record(tmp_path, run, status, reason):
+    # Captured run directories hold what run.c and perf left, and status when the run
+    # ended: the job script's execution.txt is written before status, so the finished
+    # ones get one.
+    sweep = SweepWriter(tmp_path / "sweep")
+    run_dir = sweep.run("local", "O3", 1, 1, started=False)
+    shutil.copytree(RUNS / run, tmp_path / "sweep" / run_dir)
+    if (RUNS / run / "status").exists():
+        (tmp_path / "sweep" / run_dir / "execution.txt").write_text(EXECUTION)
+    (row,) = collect_runs(tmp_path / "sweep").to_dict("records")
+    assert row["status"] == status
+    assert row["reason"].startswith(reason)
+    assert row["run_dir"] == run_dir
 
 
 def test_perf_figures_come_from_stderr_when_there_is_no_perf_txt():
-    figures = parse_run_files(read_run_files(RUNS / "perf-to-stderr"))
+    figures = parse_run_files(read_task_dir(RUNS / "perf-to-stderr", RUNS))
     assert figures["tok_s"] == 166.226913
     assert figures["context_switches"] == 81
+
+
+def test_execution_txt_values_are_raw_to_the_end_of_the_line_and_typed():
+    text = (
+        "host=node-01\ncpu_model=AMD EPYC 7713 64-Core Processor = fast\nnproc=128\n"
+        "start_time=2026-11-27T14:00:00+00:00\nduration_s=12.345\nexit_status=0\n"
+        "perf=true\nbinary_sha256=\nslurm_job_id=\nslurm_array_job_id=42\n"
+        "slurm_array_task_id=x\nno separator\n=no key\n"
+    )
+    assert parse_execution(text) == {
+        "host": "node-01",
+        "cpu_model": "AMD EPYC 7713 64-Core Processor = fast",
+        "nproc": 128,
+        "start_time": "2026-11-27T14:00:00+00:00",
+        "duration_s": 12.345,
+        "exit_status": 0,
+        "perf": True,
+        "binary_sha256": None,
+        "slurm_job_id": None,
+        "slurm_array_job_id": 42,
+        "slurm_array_task_id": None,  # unreadable: no figure, never an exception
+    }
+
+
+def plan_with(tmp_path: Path, *changes: dict) -> Path:
+    """A sweep of three run tasks; changes[i] updates task i's record (None values delete)."""
+    sweep = SweepWriter(tmp_path / "sweep")
+    for repetition in (1, 2, 3):
+        sweep.run("local", "O3", 1, repetition, tok_s=10.0 + repetition)
+    plan = json.loads((sweep.results_dir / "plan.json").read_text())
+    for task, change in zip(plan["tasks"], changes, strict=False):
+        task.update(change)
+        for key in [key for key, value in change.items() if value is None]:
+            del task[key]
+    (sweep.results_dir / "plan.json").write_text(json.dumps(plan))
+    forget_not_read(sweep.results_dir)
+    return sweep.results_dir
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"kind": "shell"}, "kind 'shell' is none of run, warmup, bandwidth, profile"),
+        ({"threads": "4; rm -rf ~"}, "threads is '4; rm -rf ~', not int"),
+        ({"threads": True}, "threads is True, not int"),
+        ({"openmp": "yes"}, "openmp is 'yes', not bool"),
+        ({"repetition": None}, "repetition is missing"),
+        ({"repetition": 1.5}, "repetition is 1.5, not int"),
+        ({"kind": ["run"]}, "kind ['run'] is none of run, warmup, bandwidth, profile"),
+        ({"checkpoint_sha256": 7}, "checkpoint_sha256 is 7, not str or NoneType"),
+        ({"dir": "../../etc"}, "dir '../../etc' is not a path inside the results directory"),
+        ({"dir": "/etc"}, "dir '/etc' is not a path inside the results directory"),
+        ({"index": 7}, "index 7 is not its position 1"),
+    ],
+)
+def test_a_task_record_a_sweep_does_not_write_is_skipped_with_a_note(tmp_path, change, why):
+    results_dir = plan_with(tmp_path, {}, change)
+    plan = read_plan(results_dir)
+    assert [task["index"] for task in plan.tasks] == [0, 2]
+    noted = not_read(results_dir)
+    assert list(noted) == ["plan.json tasks[1]"]
+    assert noted["plan.json tasks[1]"] == f"not a task record a sweep writes, skipped: {why}"
+    assert list(collect_runs(results_dir)["index"]) == [0, 2]
+
+
+def test_record_keys_beyond_the_contract_are_ignored(tmp_path):
+    results_dir = plan_with(tmp_path, {"cpus_per_task": 4})
+    assert len(read_plan(results_dir).tasks) == 3
+    assert "cpus_per_task" not in collect_runs(results_dir).columns
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "is not JSON"),
+        ("[]", "is not a JSON object: list"),
+        ('{"sweep_id": 3, "partitions": [], "tasks": []}', "sweep_id is 3, not a sweep id"),
+        ('{"sweep_id": "s", "partitions": {}, "tasks": []}', "partitions and tasks must be"),
+    ],
+)
+def test_a_malformed_plan_is_an_error_naming_it(tmp_path, text, message):
+    (tmp_path / "plan.json").write_text(text)
+    with pytest.raises(ValueError, match=message) as error:
+        read_plan(tmp_path)
+    assert str(tmp_path / "plan.json") in str(error.value)

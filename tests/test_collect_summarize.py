@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
+from collect.plan import NotASweepError
 from collect.plots import BY_FLAG_SET_PLOT, BY_THREADS_PLOT
 from collect.runs import collect_runs
 from collect.stats import UNKNOWN, flag_set_table
@@ -21,14 +23,63 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class SweepWriter:
-    """Writes a results directory the way a sweep does (docs/results-layout.md)."""
+    """Writes a results directory the way a sweep does (docs/results-layout.md): plan.json
+    (rewritten as tasks are added) and each task's directory with what the node leaves."""
 
-    def __init__(self, results_dir: Path):
+    def __init__(self, results_dir: Path, single_thread_flag_sets: dict | None = None):
+        """single_thread_flag_sets: partition -> its flag sets without OpenMP."""
         self.results_dir = results_dir
-        self.index = 0
-        (results_dir / "runs").mkdir(parents=True)
+        self.tasks: list[dict] = []
+        self.single_thread_flag_sets = single_thread_flag_sets or {}
+        results_dir.mkdir(parents=True)
         sweep = {"sweep_id": results_dir.name, "steps": 256, "llama2c_commit": "350e04f"}
         (results_dir / "sweep.json").write_text(json.dumps({**sweep, "flag_sets": CFLAGS}))
+        self.write_plan()
+
+    def write_plan(self) -> None:
+        partitions = list(dict.fromkeys(task["partition"] for task in self.tasks))
+        plan = {
+            "sweep_id": self.results_dir.name,
+            "partitions": [
+                {
+                    "name": name,
+                    "single_thread_flag_sets": self.single_thread_flag_sets.get(name, []),
+                }
+                for name in partitions
+            ],
+            "tasks": self.tasks,
+        }
+        (self.results_dir / "plan.json").write_text(json.dumps(plan, indent=2))
+
+    def task(self, kind: str, directory: str, partition: str, threads: int | None, **facts) -> Path:
+        """Adds a task record to plan.json; its directory's path (not made)."""
+        index = len(self.tasks)
+        record = {"index": index, "kind": kind, "dir": directory, "partition": partition}
+        self.tasks.append({**record, "threads": threads, **facts})
+        self.write_plan()
+        return self.results_dir / directory
+
+    def finish(self, task_dir: Path, exit_status: int, **facts) -> None:
+        """execution.txt (defaults, then facts: key=value lines, raw), then status."""
+        partition = self.tasks[-1]["partition"]
+        execution = {
+            "host": f"{partition}-01",
+            "nproc": 4 if partition == "nodes" else 64,
+            "cpu_model": f"{partition} cpu",
+            "start_time": "2026-11-25T13:15:00+01:00",
+            "end_time": "2026-11-25T13:16:00+01:00",
+            "duration_s": "60.000",
+            "exit_status": exit_status,
+            "perf": "true",
+            "binary_sha256": "cd" * 32,
+            "slurm_job_id": "",
+            "slurm_array_job_id": "",
+            "slurm_array_task_id": "",
+            **facts,
+        }
+        text = "".join(f"{key}={value}\n" for key, value in execution.items())
+        (task_dir / "execution.txt").write_text(text)
+        (task_dir / "status").write_text(f"{exit_status}\n")
 
     def run(
         self,
@@ -40,53 +91,115 @@ class SweepWriter:
         exit_status: int = 0,
         stderr: str = "",
         finished: bool = True,
+        started: bool = True,
         model: str = "stories15M",
         perf: Path = CAPTURED_PERF,
-        meta: dict | None = None,
+        record: dict | None = None,
+        execution: dict | None = None,
+        kind: str = "run",
     ) -> str:
-        """One run; tok_s adds run.c's line to stderr, finished=False leaves no meta.json;
-        perf is the perf.txt to copy, meta extra meta.json keys."""
-        run_name = f"{self.index:04d}-{model}-{flag_set}-t{threads}-r{repetition}"
-        with (self.results_dir / "manifest.tsv").open("a") as manifest:
-            manifest.write(
-                f"{self.index}\t{run_name}\t{model}\t{flag_set}\t{threads}\t{repetition}"
-                "\t/bin/run\tckpt.bin\t{}\n"
-            )
-        run_dir = self.results_dir / "runs" / run_name
-        run_dir.mkdir()
-        (run_dir / "stdout.txt").write_text("Once upon a time\n")
-        if tok_s is not None:
-            stderr = f"achieved tok/s: {tok_s:.6f}\n" + stderr
-        (run_dir / "stderr.txt").write_text(stderr)
-        if finished:
-            shutil.copy(perf, run_dir / "perf.txt")
-            extra_meta = meta or {}
-            meta = {
-                "sweep_id": self.results_dir.name,
-                "index": self.index,
-                "partition": partition,
-                "model": model,
-                "flag_set": flag_set,
-                "cflags": CFLAGS[flag_set],
-                "threads": threads,
-                "repetition": repetition,
-                "steps": 256,
-                "llama2c_commit": "350e04f",
-                "checkpoint_sha256": "ab" * 32,
-                "host": f"{partition}-01",
-                "cpu_model": f"{partition} cpu",
-                "nproc": 4 if partition == "nodes" else 64,
-                "exit_status": exit_status,
-                "start_time": "2026-11-25T13:15:00+01:00",
-                "end_time": "2026-11-25T13:16:00+01:00",
-                "duration_s": 60.0,
-                "perf": True,
-                **extra_meta,
-            }
-            (run_dir / "meta.json").write_text(json.dumps(meta))
-            (run_dir / "status").write_text(f"{exit_status}\n")
-        self.index += 1
-        return f"runs/{run_name}"
+        """One run task; tok_s adds run.c's line to stderr, finished=False leaves no
+        execution.txt nor status, started=False no directory; perf is the perf.txt to
+        copy, record extra or other plan facts, execution other execution.txt facts.
+        kind "warmup" makes a warm-up (repetition is then its warmup number)."""
+        index = len(self.tasks)
+        if kind == "run":
+            directory = f"runs/{index:04d}-{model}-{flag_set}-t{threads}-r{repetition}"
+            numbering = {"repetition": repetition}
+        else:
+            directory = f"warmup/{partition}-{model}-{flag_set}-w{repetition}"
+            numbering = {"warmup": repetition}
+        facts = {
+            "model": model,
+            "flag_set": flag_set,
+            "cflags": CFLAGS[flag_set],
+            "openmp": "-fopenmp" in CFLAGS[flag_set],
+            **numbering,
+            "binary": f"/sweep/bin/{partition}/{flag_set}/run",
+            "checkpoint": f"/checkpoints/{model}.bin",
+            "checkpoint_sha256": "ab" * 32,
+            "checkpoint_bytes": None,
+            "steps": 256,
+            "llama2c_commit": "350e04f",
+            **(record or {}),
+        }
+        run_dir = self.task(kind, directory, partition, threads, **facts)
+        if started:
+            run_dir.mkdir(parents=True)
+            (run_dir / "stdout.txt").write_text("Once upon a time\n")
+            if tok_s is not None:
+                stderr = f"achieved tok/s: {tok_s:.6f}\n" + stderr
+            (run_dir / "stderr.txt").write_text(stderr)
+            if finished:
+                shutil.copy(perf, run_dir / "perf.txt")
+                self.finish(run_dir, exit_status, **(execution or {}))
+        return directory
+
+    def bandwidth(self, partition: str, threads: int, label: str, working_set_bytes: int,
+                  best_gb_s: float | None, trials: int = 5) -> str:  # fmt: skip
+        """One bandwidth task; best_gb_s None: triad failed (exit 1, no JSON)."""
+        directory = f"bandwidth/{partition}-t{threads}-{label}"
+        task_dir = self.task(
+            "bandwidth",
+            directory,
+            partition,
+            threads,
+            label=label,
+            working_set_bytes=working_set_bytes,
+            trials=trials,
+            binary=f"/sweep/builds/{partition}/triad",
+        )
+        task_dir.mkdir(parents=True)
+        if best_gb_s is None:
+            (task_dir / "stderr.txt").write_text("triad: cannot allocate 1 bytes\n")
+            self.finish(task_dir, 1, perf="false", binary_sha256="ef" * 32)
+            return directory
+        triad = {
+            "label": label,
+            "working_set_bytes": working_set_bytes,
+            "threads": threads,
+            "trials": trials,
+            "best_gb_s": best_gb_s,
+            "mean_gb_s": best_gb_s * 0.9,
+        }
+        (task_dir / "stdout.txt").write_text(json.dumps(triad) + "\n")
+        self.finish(task_dir, 0, perf="false", binary_sha256="ef" * 32)
+        return directory
+
+    def profile(
+        self,
+        partition: str,
+        model: str,
+        selector: str,
+        selection: dict | None = None,
+        execution: dict | None = None,
+        exit_status: int | None = 0,
+        started: bool = True,
+    ) -> Path:
+        """One profile task; selection: selection.json's object (None: none), execution:
+        profile.sh's execution.txt facts; exit_status None leaves no execution.txt nor
+        status; started=False no directory."""
+        task_dir = self.task(
+            "profile",
+            f"profiles/{partition}-{model}-{selector}",
+            partition,
+            None,
+            model=model,
+            selector=selector,
+            checkpoint=f"/checkpoints/{model}.bin",
+            checkpoint_sha256="ab" * 32,
+            steps=256,
+            llama2c_commit="350e04f",
+            binaries={name: f"/sweep/bin/{partition}/{name}/run" for name in CFLAGS},
+        )
+        if not started:
+            return task_dir
+        task_dir.mkdir(parents=True)
+        if selection is not None:
+            (task_dir / "selection.json").write_text(json.dumps(selection))
+        if exit_status is not None:
+            self.finish(task_dir, exit_status, **(execution or {}))
+        return task_dir
 
 
 @pytest.fixture
@@ -122,10 +235,13 @@ def test_runs_table_has_a_row_per_run_directory_in_index_order(two_partitions):
         "cflags", "threads", "repetition", "status", "reason", "tok_s", "task_clock_ms",
         "cpus_utilized", "context_switches", "cpu_migrations", "page_faults", "cycles",
         "instructions", "ipc", "branches", "branch_misses", "elapsed_s", "user_s",
-        "sys_s", "start_time", "end_time", "run_dir",
+        "sys_s", "start_time", "end_time", "binary_sha256", "openmp", "run_dir",
     ]:  # fmt: skip
         assert column in runs.columns
-    assert runs["duration_s"].iloc[0] == 60.0  # meta.json keys beyond the layout's
+    assert runs["duration_s"].iloc[0] == 60.0  # execution.txt's, typed
+    assert runs["binary_sha256"].iloc[0] == "cd" * 32
+    assert list(runs["openmp"].iloc[[0, 3]]) == [False, True]
+    assert runs["run_dir"].iloc[0] == "runs/0000-stories15M-O3-t4-r1"  # the record's dir
     assert runs["tok_s"].iloc[0] == 4.7
     assert runs["page_faults"].iloc[0] == 878
     assert pd.isna(runs["cycles"].iloc[0])
@@ -137,26 +253,25 @@ def test_failed_and_unfinished_runs_keep_their_row(two_partitions):
     assert runs.loc[4, "reason"] == "exit status 1: malloc failed!"
     unfinished = runs.loc[14]
     assert unfinished["status"] == "failed"
-    assert unfinished["reason"] == "run did not finish (no meta.json)"
-    # Planned facts come from the manifest, cflags from sweep.json, the rest is unknown.
+    assert unfinished["reason"] == "run did not finish (no execution.txt)"
+    # The plan's facts; what only the node knows is unknown.
     assert (unfinished["model"], unfinished["flag_set"]) == ("stories15M", "O3-openmp")
     assert (unfinished["threads"], unfinished["repetition"]) == (64, 3)
-    assert unfinished["cflags"] == "-O3 -fopenmp"
+    assert (unfinished["partition"], unfinished["cflags"]) == ("milkvs", "-O3 -fopenmp")
     assert unfinished["sweep_id"] == "20261125-131500"
-    assert pd.isna(unfinished["partition"])  # two partitions: cannot tell which
+    assert pd.isna(unfinished["host"]) and pd.isna(unfinished["binary_sha256"])
     assert (runs["status"] == "ok").sum() == 13
 
 
-def test_unfinished_run_without_manifest_line_is_named_by_its_directory(tmp_path):
+def test_a_directory_that_no_task_record_names_is_no_row(tmp_path):
     sweep = SweepWriter(tmp_path / "sweep")
     sweep.run("local", "O3", 2, 1, tok_s=10.0)
-    run_dir = tmp_path / "sweep" / "runs" / "0001-stories15M-O3-openmp-t2-r1"
-    run_dir.mkdir()
-    runs = collect_runs(tmp_path / "sweep").set_index("index")
-    assert runs.loc[1, "flag_set"] == "O3-openmp"  # known flag set from sweep.json
-    assert runs.loc[1, "reason"] == "run did not finish (no meta.json)"
-    # One partition in the whole sweep: the unfinished run is counted in it.
-    assert runs.loc[1, "partition"] == "local"
+    stray = tmp_path / "sweep" / "runs" / "0001-stories15M-O3-openmp-t2-r1"
+    stray.mkdir()
+    (stray / "stderr.txt").write_text("achieved tok/s: 99.000000\n")
+    (stray / "status").write_text("0\n")
+    runs = collect_runs(tmp_path / "sweep")
+    assert list(runs["run_dir"]) == ["runs/0000-stories15M-O3-t2-r1"]
 
 
 def test_flag_set_table_medians_and_speedups(two_partitions):
@@ -175,10 +290,9 @@ def test_flag_set_table_medians_and_speedups(two_partitions):
     assert nodes_openmp.speedup == pytest.approx(17.0 / 4.8)
     assert rows[("milkvs", 1, "O3-openmp")].speedup == pytest.approx(35.0 / 35.5)
     milkvs_64 = rows[("milkvs", 64, "O3-openmp")]
-    assert (milkvs_64.runs_ok, milkvs_64.runs_total) == (2, 2)
+    assert (milkvs_64.runs_ok, milkvs_64.runs_total) == (2, 3)
     assert milkvs_64.speedup == pytest.approx(155.0 / 35.5)
-    unknown = rows[(UNKNOWN, 64, "O3-openmp")]
-    assert (unknown.runs_ok, unknown.runs_total) == (0, 1)
+    assert UNKNOWN not in set(table["partition"])  # every row's partition is the plan's
     # Sweep order: nodes (index 0) before milkvs (index 6), threads, then flag sets.
     assert list(zip(table["partition"], table["threads"], table["flag_set"], strict=True)) == [
         ("nodes", 4, "O3"),
@@ -187,7 +301,6 @@ def test_flag_set_table_medians_and_speedups(two_partitions):
         ("milkvs", 1, "O3-openmp"),
         ("milkvs", 64, "O3"),
         ("milkvs", 64, "O3-openmp"),
-        (UNKNOWN, 64, "O3-openmp"),
     ]
 
 
@@ -205,7 +318,7 @@ def test_summary_tables_and_failures(two_partitions):
         "| O3-openmp | `-O3 -fopenmp` | 1 | 2/2 | 35.00 | 34.00 | 36.00 | 4.0 % | 0.99× |"
     ) in summary
     assert (
-        "| O3-openmp | `-O3 -fopenmp` | 64 | 2/2 | 155.00 | 150.00 | 160.00 | 4.6 % | 4.37× |"
+        "| O3-openmp | `-O3 -fopenmp` | 64 | 2/3 | 155.00 | 150.00 | 160.00 | 4.6 % | 4.37× |"
     ) in summary
     assert "Hosts: milkvs-01; CPU: milkvs cpu; nproc: 64." in summary
     assert "## Failures (2)" in summary
@@ -214,8 +327,8 @@ def test_summary_tables_and_failures(two_partitions):
         in (summary)
     )
     assert (
-        "| `runs/0014-stories15M-O3-openmp-t64-r3` | failed | run did not finish (no meta.json) |"
-        in summary
+        "| `runs/0014-stories15M-O3-openmp-t64-r3` | failed | "
+        "run did not finish (no execution.txt) |" in summary
     )
 
 
@@ -253,15 +366,24 @@ def test_sweep_where_every_run_failed_still_summarizes(tmp_path):
     assert "3 runs: 0 ok, 3 failed." in summary
     assert "| O3 | `-O3` | 0/1 | — | — | — | — | — |" in summary
     assert "| O3-openmp | `-O3 -fopenmp` | 0/2 | — | — | — | — | — |" in summary
-    assert "no 'achieved tok/s' line in stderr.txt" in summary
+    assert "no complete 'achieved tok/s' line with a finite figure in stderr.txt" in summary
     assert not (tmp_path / "sweep" / "plots" / BY_FLAG_SET_PLOT).exists()
 
 
-def test_results_directory_without_runs(tmp_path):
-    (tmp_path / "empty").mkdir()
+def test_sweep_without_run_tasks(tmp_path):
+    SweepWriter(tmp_path / "empty")
     summary = summarize(tmp_path / "empty")
     assert "No runs" in summary
     assert pd.read_csv(tmp_path / "empty" / "runs.csv").empty
+
+
+def test_results_directory_without_plan_json_is_not_a_sweep_of_this_version(tmp_path):
+    old = tmp_path / "20261101-120000"
+    (old / "runs" / "0000-stories15M-O3-t1-r1").mkdir(parents=True)
+    (old / "manifest.tsv").write_text("0\t0000-stories15M-O3-t1-r1\tstories15M\tO3\t1\t1\n")
+    with pytest.raises(NotASweepError, match=f"^{old} has no plan.json: not a sweep of this"):
+        summarize(old)
+    assert not (old / "runs.csv").exists()
 
 
 def test_missing_results_directory_is_an_error(tmp_path):
@@ -269,17 +391,58 @@ def test_missing_results_directory_is_an_error(tmp_path):
         summarize(tmp_path / "nowhere")
 
 
-def test_run_in_manifest_that_never_started_has_a_failed_row(tmp_path):
+def test_run_task_that_never_started_has_a_failed_row(tmp_path):
     sweep = SweepWriter(tmp_path / "sweep")
     sweep.run("local", "O3", 2, 1, tok_s=10.0)
-    static = {"partition": "local", "cflags": "-O3 -fopenmp", "steps": 256}
-    (tmp_path / "sweep" / "manifest.tsv").write_text(
-        "7\t0007-stories15M-O3-openmp-t2-r1\tstories15M\tO3-openmp\t2\t1\t/bin/run\t/ckpt\t"
-        + json.dumps(static)
-        + "\n"
-    )
+    sweep.run("local", "O3-openmp", 2, 1, started=False)
     runs = collect_runs(tmp_path / "sweep").set_index("index")
-    assert runs.loc[7, "status"] == "failed"
-    assert runs.loc[7, "reason"] == "run never started (no run directory)"
-    assert (runs.loc[7, "partition"], runs.loc[7, "cflags"]) == ("local", "-O3 -fopenmp")
+    assert runs.loc[1, "status"] == "failed"
+    assert runs.loc[1, "reason"] == "run never started (no run directory)"
+    assert (runs.loc[1, "partition"], runs.loc[1, "cflags"]) == ("local", "-O3 -fopenmp")
     assert runs.loc[0, "status"] == "ok"
+
+
+def test_the_profiled_fastest_configuration_is_the_one_the_report_calls_best(tmp_path):
+    """The node picks what to profile with sweep_rules.select_profile; the summary and the
+    report name each flag set's best thread count with sweep_rules.best_configurations.
+    The medians and means disagree here (O3-openmp: t1 10 10 40, mean 20, median 10; t2
+    15 15 15), so a mean anywhere would pick another configuration."""
+    sweep = SweepWriter(tmp_path / "sweep")
+    for threads, values in {1: (10.0, 10.0, 40.0), 2: (15.0, 15.0, 15.0)}.items():
+        for repetition, tok_s in enumerate(values, start=1):
+            sweep.run("local", "O3-openmp", threads, repetition, tok_s=tok_s)
+    for repetition, tok_s in enumerate((12.0, 13.0, 14.0), start=1):
+        sweep.run("local", "O3", 1, repetition, tok_s=tok_s)
+    summary = summarize(sweep.results_dir, record_history=False)
+    runs = pd.read_csv(sweep.results_dir / "runs.csv")
+    rows = runs.loc[runs["status"] == "ok", ["flag_set", "threads", "tok_s"]].to_dict("records")
+
+    fastest = sweep_rules.select_profile(rows, "fastest")
+    assert (fastest["flag_set"], fastest["threads"]) == ("O3-openmp", 2)
+    assert "Best thread count: stories15M O3-openmp: 2 threads, 1.50× over 1" in summary
+    table = flag_set_table(runs)
+    best = table[table["best"]]
+    report_fastest = best.loc[best["median"].idxmax()]
+    assert (report_fastest["flag_set"], report_fastest["threads"]) == ("O3-openmp", 2)
+    assert report_fastest["median"] == fastest["median"]
+    for flag_set in ("O3", "O3-openmp"):
+        chosen = sweep_rules.select_profile(rows, flag_set)
+        (threads,) = best.loc[best["flag_set"] == flag_set, "threads"]
+        assert chosen["threads"] == threads
+    html = (sweep.results_dir / "report.html").read_text()
+    assert html.count('<tr class="best">') == 1  # O3-openmp's t2 in the scaling table
+
+
+def test_a_flag_set_without_openmp_is_said_to_run_at_one_thread_only(tmp_path):
+    sweep = SweepWriter(tmp_path / "sweep", single_thread_flag_sets={"local": ["O3"]})
+    for threads in (1, 2):
+        sweep.run("local", "O3-openmp", threads, 1, tok_s=10.0 * threads)
+    sweep.run("local", "O3", 1, 1, tok_s=9.0)
+    summary = summarize(sweep.results_dir, record_history=False)
+    assert "- O3: no OpenMP, run at 1 thread only" in summary
+    html = (sweep.results_dir / "report.html").read_text()
+    assert '<p class="note">O3: no OpenMP, run at 1 thread only.</p>' in html
+    (best_line,) = [line for line in summary.splitlines() if line.startswith("Best thread")]
+    assert best_line == (
+        "Best thread count: stories15M O3-openmp: 2 threads, 2.00× over 1, efficiency 100%."
+    )

@@ -16,8 +16,8 @@ from test_collect_cli import collect
 from test_collect_summarize import SweepWriter
 
 from collect.datafiles import forget_not_read, not_read
+from collect.plan import read_task_dir
 from collect.remote import RemoteRefused, check_remote
-from collect.runs import read_run_files
 from collect.summary import markdown_code, markdown_text, summarize
 
 SECRET = "SECRET-OUTSIDE-THE-RESULTS"
@@ -29,7 +29,8 @@ def outside(tmp_path: Path) -> Path:
     directory = tmp_path / "home"
     (directory / "run").mkdir(parents=True)
     (directory / "id_ed25519").write_text(f"{SECRET} private key\n")
-    (directory / "run" / "meta.json").write_text(json.dumps({"host": SECRET}))
+    (directory / "run" / "execution.txt").write_text(f"host={SECRET}\nexit_status=0\n")
+    (directory / "run" / "status").write_text("0\n")
     (directory / "run" / "stderr.txt").write_text(f"achieved tok/s: 1.0\n{SECRET}\n")
     return directory
 
@@ -47,12 +48,8 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     (results / binary / "perf.txt").write_bytes(b"\x7fELF\x00\x01 cycles\n")
     (results / fifo / "perf.txt").unlink()
     os.mkfifo(results / fifo / "perf.txt")
-    linked_run = "runs/0005-stories15M-O3-openmp-t4-r3"
+    linked_run = sweep.run("nodes", "O3-openmp", 4, 3, started=False)
     (results / linked_run).symlink_to(outside / "run", target_is_directory=True)
-    with (results / "manifest.tsv").open("a") as manifest:
-        manifest.write(
-            "5\t0005-stories15M-O3-openmp-t4-r3\tstories15M\tO3-openmp\t4\t3\t/bin/run\tckpt.bin\t{}\n"
-        )
     # A Slurm run's slurm.out points inside: read.
     (results / "slurm").mkdir()
     (results / "slurm" / "41_4.out").write_text("slurmstepd: task output\n")
@@ -76,7 +73,8 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
         assert f"- {markdown_code(path)}: {markdown_text(why)}" in summary
         assert f"<tr><th>{escape(path)}</th><td>{escape(why)}</td></tr>" in report
     forget_not_read(results)
-    assert read_run_files(results / slurm_linked).slurm_text == "slurmstepd: task output\n"
+    slurm_out = read_task_dir(results / slurm_linked, results).slurm_text
+    assert slurm_out == "slurmstepd: task output\n"
     assert not_read(results) == {}
 
 
@@ -103,7 +101,7 @@ def test_summary_escapes_the_text_it_quotes(tmp_path):
     sweep = SweepWriter(results)
     hostile_flag_set = "*bold* <b>x</b>"
     hostile_reason = "<img src=x onerror=alert(1)> [click](http://evil.example) `code`"
-    sweep.run("nodes", "O3", 4, 1, tok_s=4.7, meta={"flag_set": hostile_flag_set})
+    sweep.run("nodes", "O3", 4, 1, tok_s=4.7, record={"flag_set": hostile_flag_set})
     sweep.run("nodes", "O3", 4, 2, tok_s=4.9)
     sweep.run("nodes", "O3", 4, 3, exit_status=1, stderr=f"first\n{hostile_reason}\n")
 

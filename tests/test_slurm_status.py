@@ -3,18 +3,19 @@ own files are the ground truth; scheduler.json and slurm.out explain runs that c
 write them (TIMEOUT, CANCELLED, OUT_OF_MEMORY, a failed build)."""
 
 import json
-from pathlib import Path
 
 import pytest
+from test_collect_summarize import SweepWriter
 
+from collect.plan import TaskFiles
 from collect.runs import (
     STATUS_CANCELLED,
     STATUS_FAILED,
     STATUS_OK,
     STATUS_TIMEOUT,
-    RunFiles,
     SlurmFacts,
     collect_runs,
+    read_sweep_facts,
     run_status,
 )
 from collect.sweepfiles import read_profiles
@@ -30,8 +31,8 @@ def task(state, reason="None", job_id=73, task_id=1):
 
 
 def killed(slurm_text=None):
-    """A run the job script started but never finished: no meta.json, no status."""
-    return RunFiles("0001-m-O3-t4-r1", stderr_text="", slurm_text=slurm_text)
+    """A run the job script started but never finished: no execution.txt, no status."""
+    return TaskFiles("runs/0001-m-O3-t4-r1", started=True, stderr_text="", slurm_text=slurm_text)
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def killed(slurm_text=None):
         (killed(), SlurmFacts(job=task("NODE_FAIL")), STATUS_FAILED, ["NODE_FAIL"]),
         (killed(), SlurmFacts(job=task("FAILED", "NonZeroExitCode")), STATUS_FAILED, ["FAILED"]),
         (
-            RunFiles("0001-m-O3-t4-r1", started=False),
+            TaskFiles("runs/0001-m-O3-t4-r1"),
             SlurmFacts(
                 partition="p1",
                 job={**task("CANCELLED", "DependencyNeverSatisfied"), "job_id": None},
@@ -69,51 +70,45 @@ def killed(slurm_text=None):
             STATUS_FAILED,
             ["build job 69", "p1", "never started", "flag set bad", "-mfoo"],
         ),
-        (killed(), SlurmFacts(job=task("UNKNOWN")), STATUS_FAILED, ["no meta.json"]),
-        (killed(), SlurmFacts(), STATUS_FAILED, ["no meta.json"]),
+        (killed(), SlurmFacts(job=task("UNKNOWN")), STATUS_FAILED, ["no execution.txt"]),
+        (killed(), SlurmFacts(), STATUS_FAILED, ["no execution.txt"]),
     ],
 )
 def test_status_of_a_run_that_could_not_finish(files, slurm, status, words):
-    got, reason = run_status(files, None, slurm)
+    got, reason = run_status(files, slurm)
     assert got == status, reason
     for word in words:
         assert word in reason
 
 
 def test_the_run_s_own_status_wins_over_the_scheduler():
-    files = RunFiles("0001-m-O3-t4-r1", meta_text="{}", status_text="0\n", stderr_text=OK_STDERR)
-    assert run_status(files, 123.4, SlurmFacts(job=task("TIMEOUT"))) == (STATUS_OK, "")
-    failed = RunFiles("0001-m-O3-t4-r1", meta_text="{}", status_text="1\n", stderr_text="boom\n")
-    assert run_status(failed, None, SlurmFacts(job=task("CANCELLED")))[0] == STATUS_FAILED
+    def finished(status: str, stderr: str) -> TaskFiles:
+        return TaskFiles(
+            "runs/0001-m-O3-t4-r1", True, "exit_status=0\n", status, stderr, slurm_text=""
+        )
 
-
-def write_run(runs: Path, name: str, meta: dict | None, status: str | None, slurm_out=None):
-    run = runs / name
-    run.mkdir(parents=True)
-    (run / "stderr.txt").write_text(OK_STDERR if status == "0" else "")
-    if meta is not None:
-        (run / "meta.json").write_text(json.dumps(meta))
-    if status is not None:
-        (run / "status").write_text(status + "\n")
-    if slurm_out is not None:
-        (run / "slurm.out").write_text(slurm_out)
+    assert run_status(finished("0\n", OK_STDERR), SlurmFacts(job=task("TIMEOUT"))) == (
+        STATUS_OK,
+        "",
+    )
+    failed = finished("1\n", "boom\n")
+    assert run_status(failed, SlurmFacts(job=task("CANCELLED")))[0] == STATUS_FAILED
 
 
 def test_collect_runs_of_a_slurm_sweep(tmp_path):
     """Two partitions: p1's build failed (its runs never started), on p2 one run ok, one
     over its time limit, one cancelled while pending."""
-    names = ["0000-m-O3-t4-r1", "0001-m-O3-t4-r1", "0002-m-O3-t4-r1", "0003-m-O3-t4-r1",
-             "0004-m-O3-t4-r1"]  # fmt: skip
+    sweep = SweepWriter(tmp_path / "sweep")
+    sweep.run("p1", "O3", 4, 1, started=False)
+    sweep.run("p1", "O3", 4, 2, started=False)
+    execution = {"host": "n2", "slurm_job_id": 22, "slurm_array_job_id": 21,
+                 "slurm_array_task_id": 0}  # fmt: skip
+    sweep.run("p2", "O3", 4, 1, tok_s=123.4, execution=execution)
+    timed_out = sweep.run("p2", "O3", 4, 2, finished=False)
+    (sweep.results_dir / timed_out / "slurm.out").write_text("start\n")
+    sweep.run("p2", "O3", 4, 3, started=False)
     partitions = ["p1", "p1", "p2", "p2", "p2"]
-    (tmp_path / "manifest.tsv").write_text(
-        "".join(
-            f"{i}\t{name}\tm\tO3\t4\t1\tbin\tckpt\t"
-            + json.dumps({"index": i, "partition": partition, "cflags": "-O3"})
-            + "\n"
-            for i, (name, partition) in enumerate(zip(names, partitions, strict=True))
-        )
-    )
-    (tmp_path / "sweep.json").write_text(json.dumps({"sweep_id": "s", "steps": 8}))
+    tmp_path = sweep.results_dir
     (tmp_path / "builds" / "p1").mkdir(parents=True)
     (tmp_path / "builds" / "p1" / "build.err").write_text(
         "flag set x (CFLAGS: -mbad) was rejected by gcc:\ngcc: error: -mbad\n"
@@ -139,12 +134,6 @@ def test_collect_runs_of_a_slurm_sweep(tmp_path):
             }
         )
     )  # fmt: skip
-    runs = tmp_path / "runs"
-    meta = {"index": 2, "partition": "p2", "host": "n2", "slurm_job_id": 22,
-            "slurm_array_job_id": 21, "nproc": 4}  # fmt: skip
-    write_run(runs, names[2], meta, "0")
-    write_run(runs, names[3], None, None, slurm_out="start\n")
-
     table = collect_runs(tmp_path).set_index("index")
     assert list(table["status"]) == ["failed", "failed", "ok", "timeout", "cancelled"]
     assert list(table["partition"]) == partitions
@@ -158,48 +147,46 @@ def test_collect_runs_of_a_slurm_sweep(tmp_path):
     assert str(table["slurm_job_id"].dtype) == "Int64"
 
 
-def test_profiles_that_left_no_profile_json_say_why(tmp_path):
-    """Profiling runs of the manifest: one ok, one killed by its time limit, one cancelled
-    before it started, one of a local sweep that never started."""
-    planned = {
-        5: ("p1-m-fastest", "p1"),
-        6: ("p1-m-slowest", "p1"),
-        7: ("p2-m-fastest", "p2"),
-        8: ("local-m-fastest", "local"),
-    }
-    (tmp_path / "manifest.tsv").write_text(
-        "".join(
-            f"{i}\tprofile/{name}\tm\t{name.rsplit('-', 1)[1]}\t0\t0\t-\tckpt\t"
-            + json.dumps({"index": i, "run_name": name, "partition": partition, "model": "m"})
-            + "\n"
-            for i, (name, partition) in planned.items()
-        )
-    )
-    ok = tmp_path / "profiles" / "p1-m-fastest"
-    ok.mkdir(parents=True)
-    (ok / "profile.json").write_text(json.dumps({"status": "ok", "flag_set": "O3"}))
-    killed_dir = tmp_path / "profiles" / "p1-m-slowest"
-    killed_dir.mkdir()
+def test_profiles_that_did_not_finish_say_why(tmp_path):
+    """Profile tasks of the plan: one ok, one killed by its time limit, one cancelled
+    before it started, one of a local sweep that never started, one whose profile.sh
+    failed."""
+    sweep = SweepWriter(tmp_path / "sweep")
+    selection = {"flag_set": "O3", "threads": 4, "median": 12.0, "runs": 3}
+    sweep.profile("p1", "m", "fastest", selection, {"event": "cycles"})
+    killed_dir = sweep.profile("p1", "m", "slowest", exit_status=None)
     (killed_dir / "slurm.out").write_text(
         "slurmstepd: error: *** JOB 81 ON n1 CANCELLED AT 2026-11-25T13:28:41 DUE TO TIME "
         "LIMIT ***\n"
     )
-    (tmp_path / "scheduler.json").write_text(
+    sweep.profile("p2", "m", "fastest", started=False)
+    sweep.profile("local", "m", "fastest", started=False)
+    failure = "perf record -e cycles failed on n1: Permission denied"
+    sweep.profile("p2", "m", "O3", selection, {"failure": failure + " "}, exit_status=1)
+    (sweep.results_dir / "scheduler.json").write_text(
         json.dumps(
             {
                 "builds": {"p1": {"state": "COMPLETED"}, "p2": {"state": "COMPLETED"}},
-                "runs": {"7": {"job_id": None, "array_job_id": 90, "array_task_id": 0,
+                "runs": {"2": {"job_id": None, "array_job_id": 90, "array_task_id": 0,
                                "state": "CANCELLED", "reason": "None"}},
             }
         )
     )  # fmt: skip
-    profiles = {p.run_name: p for p in read_profiles(tmp_path)}
-    assert sorted(profiles) == sorted(name for name, _ in planned.values())
-    assert profiles["p1-m-fastest"].status == "ok"
-    assert "reached its time limit (TIMEOUT)" in profiles["p1-m-slowest"].status
-    assert "90_0" in profiles["p2-m-fastest"].status
-    assert "was cancelled" in profiles["p2-m-fastest"].status
-    assert profiles["p2-m-fastest"].info["model"] == "m"  # the manifest's facts
-    assert profiles["local-m-fastest"].status == (
-        "profiling run never started (no directory under profiles/)"
-    )
+    profiles = read_profiles(sweep.results_dir, read_sweep_facts(sweep.results_dir))
+    assert [profile.dir for profile in profiles] == [
+        "profiles/p1-m-fastest",
+        "profiles/p1-m-slowest",
+        "profiles/p2-m-fastest",
+        "profiles/local-m-fastest",
+        "profiles/p2-m-O3",
+    ]
+    ok, slowest, cancelled, never, failed = profiles
+    assert ok.run_name == "p1-m-fastest"
+    assert ok.status == "ok"
+    assert (ok.info["flag_set"], ok.info["threads"], ok.info["event"]) == ("O3", 4, "cycles")
+    assert "reached its time limit (TIMEOUT)" in slowest.status
+    assert "90_0" in cancelled.status
+    assert "was cancelled" in cancelled.status
+    assert cancelled.info["model"] == "m"  # the record's facts
+    assert never.status == "profiling run never started (no directory)"
+    assert failed.status == failure
