@@ -4,6 +4,8 @@
 # writable (access(2), which sees a read-only mount: yes or no), free_bytes.
 set -euo pipefail
 path=$1 mode=$2
+# A literal `~` (the argument is quoted): the user's home, as Ansible's modules take it.
+# shellcheck disable=SC2088
 if [[ $path == "~" || $path == "~/"* ]]; then
   path=$HOME${path:1}
 fi
