@@ -35,7 +35,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 # results/latest points at by then.
 sweep: setup ## Provision, compile, run every configuration, then summarise that sweep
 	results=$$(mktemp) && trap 'rm -f "$$results"' EXIT && \
-	  $(PLAYBOOK) playbooks/sweep.yml -e sweep_results_path_file="$$results" $(ARGS) && \
+	  $(PLAYBOOK) playbooks/sweep.yml $(ARGS) -e sweep_results_path_file="$$results" && \
 	  $(MAKE) --no-print-directory collect RESULTS="$$(cat "$$results")"
 
 collect: setup ## Fetch a cluster sweep's results if needed, then summarise (RESULTS, default results/latest)

@@ -62,7 +62,7 @@ def unpack(archive: Path, results_dir: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     (results_dir / MARKER).unlink(missing_ok=True)
     staging.mkdir(mode=0o700)
-    with tarfile.open(archive) as tar:
+    with tarfile.open(archive, "r|gz") as tar:  # read as a stream: from a pipe too
         tar.extractall(staging, filter="data")  # nothing outside staging, no devices
     (top,) = staging.iterdir()
     for directory, subdirectories, files in os.walk(top):

@@ -7,8 +7,9 @@ import time
 
 from ansible.plugins.action import ActionBase
 
-# 65536 suffixes a second: only a run of clashes this long means something else is wrong.
-ATTEMPTS = 100
+# 65536 suffixes a second: a run of clashes this long means something else is wrong (the
+# target's directory and the controller's are the same, or the target's is full).
+ATTEMPTS = 20
 
 
 def new_sweep_id() -> str:
