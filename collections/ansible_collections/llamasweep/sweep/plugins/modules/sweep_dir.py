@@ -28,7 +28,9 @@ options:
     description: Directory on the controller that must also get the id's directory.
     type: path
   sweep_id:
-    description: The id to create (set by the action plugin, not by a playbook).
+    description:
+      - The id to create, set by the action plugin (a playbook gives none). An existing
+        directory is not an error here but a clash, and the action plugin tries another id.
     type: str
 author: llamasweep developers
 """
@@ -61,7 +63,6 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "parent": {"type": "path", "required": True},
-            "controller_parent": {"type": "path"},
             "sweep_id": {"type": "str", "required": True},
         }
     )
