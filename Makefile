@@ -31,9 +31,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
-sweep: setup ## Provision, compile, run every configuration, then summarise
-	$(PLAYBOOK) playbooks/sweep.yml $(ARGS)
-	$(MAKE) --no-print-directory collect
+# The playbook names its own results directory in a file: summarised is this sweep, whatever
+# results/latest points at by then.
+sweep: setup ## Provision, compile, run every configuration, then summarise that sweep
+	results=$$(mktemp) && trap 'rm -f "$$results"' EXIT && \
+	  $(PLAYBOOK) playbooks/sweep.yml $(ARGS) -e sweep_results_path_file="$$results" && \
+	  $(MAKE) --no-print-directory collect RESULTS="$$(cat "$$results")"
 
 collect: setup ## Fetch a cluster sweep's results if needed, then summarise (RESULTS, default results/latest)
 	$(BIN)/python -m collect fetch $(RESULTS)

@@ -3,10 +3,12 @@
 A Slurm sweep leaves on the controller only results/<sweep_id>/remote.json (which host and
 inventory hold it, and where); this runs playbooks/fetch.yml through ansible-runner with that
 inventory, limited to that host, which archives the remote directory, fetches it in one
-transfer and unpacks it into results/<sweep_id>/. A local sweep's results are complete
-already: nothing to do; nor for a sweep fetched once every job had ended (its
-scheduler.json, brought up to date just before the archive is made, says finished), as
-after a waited `make sweep`, unless forced.
+transfer and unpacks it into results/<sweep_id>/ with `python -m collect.fetch` (unpack
+below): all or nothing, the marker `fetched` written last. A local sweep's results are
+complete already: nothing to do; nor for a sweep whose marker says the fetch was made once
+every job had ended (scheduler.json, brought up to date just before the archive is made), as
+after a waited `make sweep`, unless forced. Without the marker (never fetched, or a fetch
+interrupted) the next fetch brings everything again.
 
 remote.json is data (collect/remote.py checks it before anything runs), and host-key
 checking stays on: ansible-runner turns it off unless told otherwise, so it is told. A host
@@ -16,10 +18,14 @@ message says what to do.
 
 import json
 import os
+import shutil
 import sys
+import tarfile
 import tempfile
+import time
 from pathlib import Path
 
+from collect.atomic import write_text
 from collect.remote import RemoteRefused, read_remote
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -28,13 +34,54 @@ PLAYBOOK = PROJECT / "playbooks" / "fetch.yml"
 HOST_KEY_REFUSED = "Host key verification failed"
 
 
+MARKER = "fetched"
+# What the controller itself writes in results/<sweep_id>/ (the pointer, the marker, what
+# `collect summarize` writes): a fetch never brings nor replaces these.
+CONTROLLER_FILES = frozenset(
+    {"remote.json", MARKER, "runs.csv", "summary.md", "report.html", "plots"}
+)
+
+
 def fetched_finished(results_dir: Path) -> bool:
-    """Whether results_dir holds a fetch made after every job of the sweep had ended."""
+    """Whether results_dir holds a complete fetch made after every job of the sweep had
+    ended (its marker says so)."""
     try:
-        state = json.loads((results_dir / "scheduler.json").read_text())
+        marker = json.loads((results_dir / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(state, dict) and state.get("finished") is True
+    return isinstance(marker, dict) and marker.get("finished") is True
+
+
+def unpack(archive: Path, results_dir: Path) -> None:
+    """Unpack the fetched archive of a sweep's directory (its one top directory) over
+    results_dir, all or nothing: the marker goes first; the archive is extracted into a
+    sibling directory (what an interrupted fetch left there is thrown away), each file is
+    renamed into place whole, then the marker is written, saying when and whether every job
+    had ended (the fetched scheduler.json)."""
+    staging = results_dir.with_name(f".{results_dir.name}.fetching")
+    shutil.rmtree(staging, ignore_errors=True)
+    (results_dir / MARKER).unlink(missing_ok=True)
+    staging.mkdir(mode=0o700)
+    with tarfile.open(archive, "r|gz") as tar:  # read as a stream: from a pipe too
+        tar.extractall(staging, filter="data")  # nothing outside staging, no devices
+    (top,) = staging.iterdir()
+    for directory, subdirectories, files in os.walk(top):
+        # Links to directories are moved as they are, never followed.
+        links = [name for name in subdirectories if os.path.islink(os.path.join(directory, name))]
+        for name in [*files, *links]:
+            relative = Path(directory, name).relative_to(top)
+            if relative.parts[0] in CONTROLLER_FILES:
+                continue
+            (results_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(top / relative, results_dir / relative)
+    try:
+        scheduler = json.loads((results_dir / "scheduler.json").read_text())
+    except (OSError, ValueError):
+        scheduler = {}
+    finished = isinstance(scheduler, dict) and scheduler.get("finished") is True
+    marker = {"fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "finished": finished}
+    write_text(results_dir / MARKER, json.dumps(marker) + "\n")
+    shutil.rmtree(staging)
 
 
 def fetch(results_dir: Path, quiet: bool = False, force: bool = False) -> int:
@@ -52,7 +99,7 @@ def fetch(results_dir: Path, quiet: bool = False, force: bool = False) -> int:
         return 0
     if not force and fetched_finished(results_dir):
         print(
-            f"{results_dir}: fetched after every job had ended (scheduler.json), nothing "
+            f"{results_dir}: fetched whole after every job had ended ({MARKER}), nothing "
             "new to fetch (--force fetches again)"
         )
         return 0
@@ -104,3 +151,20 @@ def host_key_advice(remote: dict) -> str:
         f"`ssh-keygen -R '{entry}'` and run `make onboard` again to check and record the "
         "new one against its published fingerprint; otherwise do not connect, and tell them."
     )
+
+
+def main(argv: list[str]) -> int:
+    """python -m collect.fetch ARCHIVE RESULTS_DIR: the unpack step of playbooks/fetch.yml."""
+    if len(argv) != 2:
+        print("usage: python -m collect.fetch ARCHIVE RESULTS_DIR", file=sys.stderr)
+        return 2
+    try:
+        unpack(Path(argv[0]), Path(argv[1]))
+    except (OSError, tarfile.TarError, ValueError) as error:
+        print(f"collect.fetch: cannot unpack {argv[0]} into {argv[1]}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -106,22 +106,26 @@ def test_fetch_failure_messages_come_from_runner_events():
     assert failure_messages([]) == []
 
 
-def test_fetch_skips_a_sweep_fetched_after_it_finished(tmp_path):
-    from collect.fetch import fetched_finished
+def test_fetch_skips_a_sweep_fetched_whole_after_it_finished(tmp_path):
+    """The marker a whole fetch writes last decides, not scheduler.json (a fetch interrupted
+    after unpacking it left no marker)."""
+    from collect.fetch import MARKER, fetched_finished
 
-    results = tmp_path / "20261125-131500"
+    results = tmp_path / "20261125-131500-3fa2"
     results.mkdir()
-    # A host that cannot be reached: any attempt to fetch would fail.
+    # A host that cannot be reached: any attempt to fetch fails.
     inventory = tmp_path / "inventory.yml"
     inventory.write_text("all:\n  hosts:\n    nowhere:\n")
     remote = {"host": "nowhere", "inventory": [str(inventory)],
-              "remote_dir": "/nowhere/sweeps/20261125-131500"}  # fmt: skip
+              "remote_dir": "/nowhere/sweeps/20261125-131500-3fa2"}  # fmt: skip
     (results / "remote.json").write_text(json.dumps(remote))
-    assert not fetched_finished(results)  # never fetched: no scheduler.json
-    (results / "scheduler.json").write_text(json.dumps({"finished": False}))
-    assert not fetched_finished(results)  # fetched while jobs ran: fetch again
     (results / "scheduler.json").write_text(json.dumps({"finished": True}))
+    assert not fetched_finished(results)  # no marker: never fetched whole
+    assert collect("fetch", str(results)).returncode != 0  # so fetched again
+    (results / MARKER).write_text(json.dumps({"fetched": "2026-11-25T13:20:00", "finished": False}))
+    assert not fetched_finished(results)  # fetched whole while jobs ran: fetch again
+    (results / MARKER).write_text(json.dumps({"fetched": "2026-11-25T14:00:00", "finished": True}))
     result = collect("fetch", str(results))
     assert result.returncode == 0, result.stderr
-    assert "fetched after every job had ended" in result.stdout
+    assert "fetched whole after every job had ended" in result.stdout
     assert "--force fetches again" in result.stdout

@@ -5,8 +5,10 @@ it starts with "finished" once nothing is left to wait for.
 Usage: progress_local.py SWEEP_DIR
 
 Reads SWEEP_DIR/plan.json (the task records: only tasks of kind run are counted) and each
-task's status file; run-local.sh leaves driver.pid and, at its end, finished. Standard
-library only: it runs with the target's python3.
+task's status file; run-local.sh leaves driver.pid and, at its end, finished; while it waits
+for another local sweep, waiting-for.txt (that sweep's id), and refused.txt when it was told
+not to wait (then this exits 1 with its message). Standard library only: it runs with the
+target's python3.
 """
 
 import json
@@ -22,7 +24,14 @@ def read_status(path):
         return None
 
 
+class Refused(Exception):
+    """The sweep did not run (refused.txt says why)."""
+
+
 def progress(sweep_dir):
+    refused = read_status(os.path.join(sweep_dir, "refused.txt"))
+    if refused is not None:
+        raise Refused(refused)
     with open(os.path.join(sweep_dir, "plan.json")) as plan_file:
         tasks = json.load(plan_file)["tasks"]
     statuses = [
@@ -36,6 +45,9 @@ def progress(sweep_dir):
         return f"finished: {summary}"
     if not driver_alive(sweep_dir):
         return f"finished: {summary}; the sweep stopped before the end"
+    waiting_for = read_status(os.path.join(sweep_dir, "waiting-for.txt"))
+    if waiting_for is not None:
+        return f"{summary}; waiting for sweep {waiting_for} to finish (one local sweep at a time)"
     # One task at a time, in index order: the first without a status runs now.
     running = next((task for task, status in statuses if status is None), None)
     now = f"{running['kind']} {running['dir']}" if running else "(finishing)"
@@ -60,7 +72,14 @@ def main(argv):
     if len(argv) != 2 or not os.path.isfile(os.path.join(argv[1], "plan.json")):
         print(f"usage: {argv[0]} SWEEP_DIR (a local sweep, with its plan.json)", file=sys.stderr)
         return 2
-    print(progress(argv[1]))
+    try:
+        print(progress(argv[1]))
+    except Refused as refused:
+        print(
+            f"Sweep {os.path.basename(os.path.abspath(argv[1]))} refused: {refused}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -1,0 +1,181 @@
+"""A fetch is all or nothing: the unpack (python -m collect.fetch, the step of fetch.yml)
+killed halfway leaves nothing truncated and nothing that looks complete, and the next fetch
+brings everything again; what the controller wrote itself is never replaced. The unpack on
+real archives, then end to end: a sweep on the local Slurm, `python -m collect fetch`."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from conftest import PROJECT, run_playbook, slurm_args
+
+from collect.fetch import CONTROLLER_FILES, MARKER
+
+
+def archive_sweep(sweep_dir: Path, archive: Path) -> None:
+    """The archive fetch.yml makes on the target: the sweep's directory, one top directory."""
+    subprocess.run(
+        ["tar", "--create", "--gzip", f"--file={archive}", f"--directory={sweep_dir.parent}",
+         sweep_dir.name],
+        check=True,
+    )  # fmt: skip
+
+
+def tree(directory: Path) -> dict[str, bytes | str]:
+    """Every file under directory: its content, or for a link where it points."""
+    return {
+        str(path.relative_to(directory)): os.readlink(path)
+        if path.is_symlink()
+        else path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_symlink() or path.is_file()
+    }
+
+
+def fetched_part(sweep_dir: Path) -> dict[str, bytes | str]:
+    """What a fetch brings of the sweep's directory (not what the controller writes)."""
+    return {name: content for name, content in tree(sweep_dir).items()
+            if Path(name).parts[0] not in CONTROLLER_FILES}  # fmt: skip
+
+
+def unpack(archive: Path, results: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "collect.fetch", str(archive), str(results)],
+        cwd=PROJECT, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def kill_unpack_halfway(archive: Path, results: Path, tmp_path: Path) -> None:
+    """Feed the unpack the first half of the archive through a pipe, and once it has begun to
+    write a file of it, kill it (SIGKILL: nothing of its own runs after)."""
+    pipe = tmp_path / "archive.pipe"
+    os.mkfifo(pipe)
+    unpacking = subprocess.Popen(
+        [sys.executable, "-m", "collect.fetch", str(pipe), str(results)], cwd=PROJECT
+    )
+    staging = results.with_name(f".{results.name}.fetching")
+    data = archive.read_bytes()
+    with open(pipe, "wb") as feed:
+        feed.write(data[: len(data) // 2])
+        feed.flush()
+        deadline = time.monotonic() + 120
+        while not any(path.is_file() and path.stat().st_size for path in staging.rglob("*")):
+            assert unpacking.poll() is None, "the unpack ended on half an archive"
+            assert time.monotonic() < deadline, "the unpack never began to write"
+            time.sleep(0.05)
+        unpacking.send_signal(signal.SIGKILL)
+        unpacking.wait()
+
+
+def remote_sweep(directory: Path) -> Path:
+    """A sweep's directory as it lies on cluster storage: runs with their files (one large
+    enough that half the archive holds part of it), a link, the scheduler's last state, and
+    a summary someone made there."""
+    sweep = directory / "20261127-101500-3fa2"
+    run = sweep / "runs" / "0000-stories15M-O3-t1-r1"
+    run.mkdir(parents=True)
+    (run / "stdout.txt").write_bytes(os.urandom(4 * 2**20))  # incompressible
+    (run / "stderr.txt").write_text("achieved tok/s: 123.456\n")
+    (run / "status").write_text("0\n")
+    (sweep / "slurm").mkdir()
+    (sweep / "slurm" / "17_0.out").write_text("")
+    (run / "slurm.out").symlink_to("../../slurm/17_0.out")
+    (sweep / "scheduler.json").write_text(json.dumps({"finished": True}))
+    (sweep / "summary.md").write_text("made on the cluster\n")
+    return sweep
+
+
+def test_unpack_killed_halfway_leaves_nothing_truncated_and_the_next_does_it_all(tmp_path):
+    sweep = remote_sweep(tmp_path / "cluster")
+    archive = tmp_path / "remote.tar.gz"
+    archive_sweep(sweep, archive)
+    # The controller's results of the sweep, fetched before while the jobs ran: its own
+    # summary and plots, the marker, and a run's stderr.txt cut short and newer than the
+    # archive's (what an unpack in place used to leave).
+    results = tmp_path / "results" / sweep.name
+    (results / "plots").mkdir(parents=True)
+    (results / "plots" / "tok_s.png").write_bytes(b"local plot")
+    (results / "summary.md").write_text("made here\n")
+    (results / "remote.json").write_text("{}\n")
+    (results / MARKER).write_text(json.dumps({"fetched": "earlier", "finished": False}))
+    cut = results / "runs" / "0000-stories15M-O3-t1-r1" / "stderr.txt"
+    cut.parent.mkdir(parents=True)
+    cut.write_text("achieved tok/s: 12")
+    before = tree(results)
+
+    kill_unpack_halfway(archive, results, tmp_path)
+    # Nothing looks complete, and nothing changed but that.
+    assert not (results / MARKER).exists()
+    assert tree(results) == {name: content for name, content in before.items() if name != MARKER}
+
+    done = unpack(archive, results)
+    assert done.returncode == 0, done.stderr
+    assert fetched_part(results) == fetched_part(sweep)
+    assert (results / "runs" / "0000-stories15M-O3-t1-r1" / "slurm.out").is_symlink()
+    # The controller's own files stay as they were.
+    for name in ["summary.md", "remote.json", "plots/tok_s.png"]:
+        assert (results / name).read_bytes() == before[name], name
+    marker = json.loads((results / MARKER).read_text())
+    assert marker["finished"] is True and marker["fetched"] != "earlier"
+    assert [path.name for path in results.parent.iterdir()] == [results.name]  # nothing beside
+
+
+def test_unpack_refuses_an_archive_reaching_out_of_its_directory(tmp_path):
+    """The archive comes from the cluster: a member outside the results directory is refused,
+    and nothing is marked fetched."""
+    evil = tmp_path / "evil.tar.gz"
+    with tarfile.open(evil, "w:gz") as tar:
+        member = tarfile.TarInfo("sweep/../../outside.txt")
+        tar.addfile(member)
+    results = tmp_path / "results" / "sweep"
+    results.mkdir(parents=True)
+    done = unpack(evil, results)
+    assert done.returncode == 1
+    assert f"cannot unpack {evil}" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "outside.txt").exists() and not (results / MARKER).exists()
+
+
+def test_slurm_fetch_interrupted_in_its_unpack_is_redone_in_full(slurm, workspace, tmp_path):
+    """A waited sweep on the local Slurm (fetched whole once), then a fetch killed in its
+    unpack: `python -m collect fetch` brings everything again, byte for byte."""
+    results = tmp_path / "results"
+    run_playbook(
+        "sweep.yml",
+        *slurm_args(
+            workspace, results, {"sweep_partitions": [{"name": "mcimone-nodes"}]},
+            {"sweep_flag_sets": {"O3": "-O3"}}, {"sweep_threads": [1]}, "sweep_repetitions=1",
+            "sweep_steps=8", "sweep_bandwidth=false", "sweep_warmup_runs=0",
+            "sweep_profile=false",
+        ),
+        env=slurm,
+    )  # fmt: skip
+    fetched = (results / "latest").resolve()
+    remote_dir = Path(json.loads((fetched / "remote.json").read_text())["remote_dir"])
+    assert json.loads((fetched / MARKER).read_text())["finished"] is True
+    assert fetched_part(fetched) == fetched_part(remote_dir)
+
+    archive = tmp_path / "remote.tar.gz"
+    (remote_dir / "padding.bin").write_bytes(os.urandom(4 * 2**20))  # half an archive is data
+    archive_sweep(remote_dir, archive)
+    kill_unpack_halfway(archive, fetched, tmp_path)
+    assert not (fetched / MARKER).exists()
+
+    again = subprocess.run(
+        [sys.executable, "-m", "collect", "fetch", str(fetched)],
+        cwd=PROJECT, capture_output=True, text=True, env=slurm,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert json.loads((fetched / MARKER).read_text())["finished"] is True
+    assert fetched_part(fetched) == fetched_part(remote_dir)
+    assert (fetched / "padding.bin").exists()
+    # Fetched whole once every job had ended: the next fetch has nothing to do.
+    final = subprocess.run(
+        [sys.executable, "-m", "collect", "fetch", str(fetched)],
+        cwd=PROJECT, capture_output=True, text=True, env=slurm, check=True,
+    )  # fmt: skip
+    assert "nothing new to fetch" in final.stdout
