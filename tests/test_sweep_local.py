@@ -50,11 +50,8 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     assert "runs done" in run.stdout  # progress while the runs go on
     for flag_set in FLAG_SETS:
         assert flag_set in summary.stdout
-    if os.cpu_count() > 1:
-        median = runs[runs["threads"] == os.cpu_count()].groupby("flag_set")["tok_s"].median()
-        single = runs[runs["flag_set"] == "O3"]["tok_s"].median()
-        assert median["O3-openmp"] > single
-        assert median["Ofast-openmp"] > single
+    # How fast each configuration ran depends on the machine and its load: speed is measured
+    # by bench/, never asserted here.
 
     # The characterisation: the node's facts, bandwidth per thread count and working set
     # (run before the runs), one warm-up run per flag set; the report has the roofline.
@@ -67,7 +64,8 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
             assert measured["best_gb_s"] > 0, measured
             assert (measured["threads"], measured["label"]) == (threads, label)
             assert abs(measured["working_set_bytes"] - size) < 24 and measured["trials"] == 3
-            assert "\nhost=" in (path / "execution.txt").read_text()
+            facts = (path / "execution.txt").read_text().splitlines()
+            assert any(line.startswith("host=") for line in facts)
             first_run = min((latest / "runs").glob("*/status"), key=lambda p: p.stat().st_mtime)
             assert (path / "status").stat().st_mtime <= first_run.stat().st_mtime
     warmups = sorted(path.name for path in (latest / "warmup").iterdir())

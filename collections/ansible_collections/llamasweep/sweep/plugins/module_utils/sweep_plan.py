@@ -16,6 +16,8 @@ list, never computed beside it.
 import math
 import re
 
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import RANKED_SELECTORS
+
 
 class PlanError(ValueError):
     """A sweep definition the plan cannot resolve (the message says what and why)."""
@@ -55,8 +57,6 @@ TSV_FIELDS = (
     "trials",
     "label",
 )
-# Profile selectors that are not flag-set names.
-RANKED_SELECTORS = ("fastest", "slowest")
 
 
 def partition_errors(partitions):

@@ -169,8 +169,7 @@ def select_profile_task(sweep_dir, index):
     chosen = select_profile(rows, profile["selector"])
     if chosen is None:
         raise LookupError(
-            f"no finished run of {profile['model']} on {profile['partition']} to select from "
-            f"({profile['selector']})"
+            f"no finished run of {profile['model']} on {profile['partition']} to select from"
         )
     binary = profile["binaries"][chosen["flag_set"]]
     selection = {
@@ -200,7 +199,10 @@ def main(argv):
             for index in unfinished_tasks(argv[2]):
                 print(index)
             return 0
-    except (LookupError, OSError, ValueError, KeyError, IndexError) as error:
+    except LookupError as error:  # nothing to select: the reason is the profile's failure
+        print(error, file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as error:
         print(f"{command}: {error}", file=sys.stderr)
         return 1
     print(
