@@ -18,10 +18,11 @@ from collect.fetch import CONTROLLER_FILES, MARKER
 
 
 def archive_sweep(sweep_dir: Path, archive: Path) -> None:
-    """The archive fetch.yml makes on the target: the sweep's directory, one top directory."""
+    """The archive fetch.yml makes on the target: the sweep's directory, one top directory,
+    without bin/ (links into the build cache)."""
     subprocess.run(
         ["tar", "--create", "--gzip", f"--file={archive}", f"--directory={sweep_dir.parent}",
-         sweep_dir.name],
+         f"--exclude={sweep_dir.name}/bin", sweep_dir.name],
         check=True,
     )  # fmt: skip
 
@@ -38,9 +39,10 @@ def tree(directory: Path) -> dict[str, bytes | str]:
 
 
 def fetched_part(sweep_dir: Path) -> dict[str, bytes | str]:
-    """What a fetch brings of the sweep's directory (not what the controller writes)."""
+    """What a fetch brings of the sweep's directory (not what the controller writes, nor
+    bin/)."""
     return {name: content for name, content in tree(sweep_dir).items()
-            if Path(name).parts[0] not in CONTROLLER_FILES}  # fmt: skip
+            if Path(name).parts[0] not in (*CONTROLLER_FILES, "bin")}  # fmt: skip
 
 
 def unpack(archive: Path, results: Path) -> subprocess.CompletedProcess:
