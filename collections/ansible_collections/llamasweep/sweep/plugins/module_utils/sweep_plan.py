@@ -547,6 +547,25 @@ def partition_arrays(partition, block, first_index):
     }
 
 
+def resume_partitions(partitions, tasks, indices):
+    """A resumed sweep's submission: the plan's partitions (plan.json's) that hold any of
+    these task indices (its unfinished tasks), each with the arrays and profile_array of
+    those tasks alone (partition_arrays; task ids still relative to the partition's
+    first_index, so one array per thread count when not exclusive), in plan order."""
+    wanted = {int(index) for index in indices}
+    resumed = []
+    for partition in partitions:
+        block = [
+            task
+            for task in tasks
+            if task["partition"] == partition["name"] and task["index"] in wanted
+        ]
+        if block:
+            arrays = partition_arrays(partition, block, partition["first_index"])
+            resumed.append({**partition, **arrays})
+    return resumed
+
+
 def array_list(task_ids):
     """Slurm's --array list of these task ids (ascending), arithmetic runs folded into
     FIRST-LAST:STEP: [0, 3, ..., 20, 22] -> "0-20:3,22"."""

@@ -13,13 +13,20 @@ writes the choice to the task's selection.json and prints "THREADS<TAB>BINARY";
     python3 tools/sweep_rules.py unfinished SWEEP_DIR
 
 prints the index of every task of the sweep without an ok result, one a line (what a resumed
-sweep runs again).
+sweep runs again);
+
+    python3 tools/sweep_rules.py requeue SWEEP_DIR
+
+removes the directory of each of those tasks (no status or execution.txt of an earlier try
+survives), writes their indices to SWEEP_DIR/queue.txt (what run-local.sh runs: every task of
+a new sweep) and prints them.
 """
 
 import json
 import math
 import os
 import re
+import shutil
 import statistics
 import sys
 
@@ -157,6 +164,23 @@ def unfinished_tasks(sweep_dir):
     return unfinished
 
 
+def requeue(sweep_dir):
+    """Make the unfinished tasks ready to run again: remove their directories, write their
+    indices to queue.txt (beside, then renamed) and return them."""
+    tasks = _load_plan(sweep_dir)["tasks"]
+    unfinished = unfinished_tasks(sweep_dir)
+    for index in unfinished:
+        task_dir = tasks[index]["dir"]
+        if os.path.isabs(task_dir) or ".." in task_dir.split("/"):
+            raise ValueError(f"task {index} of {sweep_dir}/plan.json has dir {task_dir!r}")
+        shutil.rmtree(os.path.join(sweep_dir, task_dir), ignore_errors=True)
+    path = os.path.join(sweep_dir, "queue.txt")
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        handle.writelines(f"{index}\n" for index in unfinished)
+    os.replace(path + ".tmp", path)
+    return unfinished
+
+
 def select_profile_task(sweep_dir, index):
     """Choose the configuration of profiling task INDEX of the sweep in sweep_dir, write it
     to the task's selection.json (beside, then renamed) and return (threads, binary).
@@ -195,8 +219,8 @@ def main(argv):
             threads, binary = select_profile_task(argv[2], int(argv[3]))
             print(f"{threads}\t{binary}")
             return 0
-        if command == "unfinished" and len(argv) == 3:
-            for index in unfinished_tasks(argv[2]):
+        if command in ("unfinished", "requeue") and len(argv) == 3:
+            for index in (unfinished_tasks if command == "unfinished" else requeue)(argv[2]):
                 print(index)
             return 0
     except LookupError as error:  # nothing to select: the reason is the profile's failure
@@ -206,7 +230,9 @@ def main(argv):
         print(f"{command}: {error}", file=sys.stderr)
         return 1
     print(
-        f"usage: {argv[0]} select-profile SWEEP_DIR INDEX | unfinished SWEEP_DIR", file=sys.stderr
+        f"usage: {argv[0]} select-profile SWEEP_DIR INDEX | unfinished SWEEP_DIR"
+        " | requeue SWEEP_DIR",
+        file=sys.stderr,
     )
     return 2
 
