@@ -154,3 +154,19 @@ def test_unfinished_lists_every_task_without_its_result(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "4", "5", "6"]
+
+
+def test_requeue_removes_the_unfinished_tasks_directories_and_queues_them(tmp_path):
+    tasks = [run_task(0, "O3", 1), run_task(1, "O3", 2), run_task(2, "O3", 4)]
+    (tmp_path / "plan.json").write_text(json.dumps({"tasks": tasks}))
+    write_task(tmp_path, tasks[0], "0", "3")
+    write_task(tmp_path, tasks[1], "1", "3")
+    (tmp_path / tasks[1]["dir"] / "execution.txt").write_text("host=old\n")
+    done = subprocess.run(
+        [sys.executable, RULES, "requeue", tmp_path], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "2"]
+    assert (tmp_path / "queue.txt").read_text() == "1\n2\n"
+    assert (tmp_path / tasks[0]["dir"] / "status").read_text().strip() == "0"
+    assert not (tmp_path / tasks[1]["dir"]).exists()
