@@ -183,3 +183,43 @@ def test_slurm_resume_after_scancel_reruns_only_the_cancelled(slurm, workspace, 
     before = (sweep_dir / "runs.csv").read_bytes()
     summarize(sweep_dir)
     assert (sweep_dir / "runs.csv").read_bytes() == before
+
+
+def set_tok_s(sweep_dir: Path, task: dict, tok_s: float):
+    """Make a finished run's figure this one (its run stays ok): noise, made to order."""
+    stderr = sweep_dir / task["dir"] / "stderr.txt"
+    lines = [line for line in stderr.read_text().splitlines() if "achieved tok/s" not in line]
+    stderr.write_text("\n".join([*lines, f"achieved tok/s: {tok_s}"]) + "\n")
+
+
+def test_topup_repeats_only_the_noisy_configurations(sweep_args, tmp_path):
+    results_file = tmp_path / "sweep-path"
+    settings = {**TINY, "sweep_results_path_file": str(results_file)}
+    run_playbook("sweep.yml", *sweep_args, "-e", json.dumps(settings))
+    sweep_dir = Path(results_file.read_text().strip())
+    plan = json.loads((sweep_dir / "plan.json").read_text())
+    runs = {(t["flag_set"], t["repetition"]): t for t in plan["tasks"] if t["kind"] == "run"}
+    assert sorted(runs) == [("O2", 1), ("O2", 2), ("O3", 1), ("O3", 2)]
+    # O3's two runs differ threefold (CV far above the threshold), O2's agree.
+    set_tok_s(sweep_dir, runs["O3", 1], 100.0)
+    set_tok_s(sweep_dir, runs["O3", 2], 300.0)
+    set_tok_s(sweep_dir, runs["O2", 1], 200.0)
+    set_tok_s(sweep_dir, runs["O2", 2], 200.0)
+    before = executions(sweep_dir)
+
+    run_playbook("sweep.yml", *sweep_args, "-e", f"sweep_topup={sweep_dir.name}")
+    topped = json.loads((sweep_dir / "plan.json").read_text())
+    assert topped["tasks"][: len(plan["tasks"])] == plan["tasks"]
+    added = topped["tasks"][len(plan["tasks"]) :]
+    assert [(t["index"], t["flag_set"], t["repetition"]) for t in added] == [
+        (len(plan["tasks"]), "O3", 3),
+        (len(plan["tasks"]) + 1, "O3", 4),
+    ]
+    tsv = (sweep_dir / "tasks.tsv").read_text().splitlines()
+    assert [line.split("\t")[2] for line in tsv] == [t["dir"] for t in topped["tasks"]]
+    after = executions(sweep_dir)
+    assert {d: after[d] for d in before} == before
+    assert sorted(set(after) - set(before)) == sorted(t["dir"] for t in added)
+    table = runs_table(sweep_dir)
+    assert list(table["status"]) == ["ok"] * 6, table["reason"].to_list()
+    assert sorted(table.loc[table["flag_set"] == "O3", "repetition"]) == [1, 2, 3, 4]

@@ -11,7 +11,7 @@ description:
     counts per flag set, cores) and derives its Slurm time limit. C(sweep_plan) then lists
     every task of the sweep (plan.json) and C(tasks_tsv) writes the job script's tasks.tsv;
     C(resume_partitions) gives a resumed sweep's partitions with arrays over its unfinished
-    tasks alone.
+    tasks alone, C(topup_plan) a plan with more repetitions of its noisy configurations.
 positional: _input
 options:
   _input:
@@ -56,5 +56,6 @@ class FilterModule:
                 "sweep_plan",
                 "tasks_tsv",
                 "resume_partitions",
+                "topup_plan",
             )
         }
