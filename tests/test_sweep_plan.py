@@ -168,3 +168,32 @@ def test_a_resumed_sweep_submits_arrays_of_its_unfinished_tasks_alone(sweep):
         } == {array["cpus_per_task"]}
     assert resumed["task_counts"]["run"] == 2 and resumed["task_counts"]["profile"] == 1
     assert plan.resume_partitions(sweep["partitions"], tasks, []) == []
+
+
+def test_topup_appends_as_many_repetitions_again_of_each_configuration(sweep):
+    tasks = sweep["tasks"]
+    noisy = [
+        {"partition": "a", "model": "stories15M", "flag_set": "omp", "threads": 4},
+        {"partition": "b", "model": "stories110M", "flag_set": "O3", "threads": 1},
+    ]
+    topped = plan.topup_plan(sweep, noisy)
+    assert topped["tasks"][: len(tasks)] == tasks
+    assert topped["partitions"] == sweep["partitions"]
+    added = topped["tasks"][len(tasks) :]
+    assert [task["index"] for task in added] == list(range(len(tasks), len(tasks) + 4))
+    # the extra repetitions outermost, as in a sweep; each a copy of its configuration's runs
+    assert [(task["partition"], task["repetition"]) for task in added] == [
+        ("a", 3), ("b", 3), ("a", 4), ("b", 4),
+    ]  # fmt: skip
+    for task in added:
+        (same,) = {
+            (t["binary"], t["checkpoint"], t["cflags"])
+            for t in tasks
+            if t["kind"] == "run" and all(t[key] == task[key] for key in noisy[0])
+        }
+        assert (task["binary"], task["checkpoint"], task["cflags"]) == same
+        assert task["dir"].startswith(f"runs/{task['index']:04d}-")
+    assert len({task["dir"] for task in topped["tasks"]}) == len(topped["tasks"])
+    plan.tasks_tsv(topped["tasks"])  # every field still a safe word
+    with pytest.raises(plan.PlanError, match="no run of the plan"):
+        plan.topup_plan(sweep, [{**noisy[0], "threads": 3}])
