@@ -104,12 +104,20 @@ def test_local_resume_after_a_failed_build_runs_only_what_is_missing(sweep_args,
 
 def test_resume_of_an_unknown_sweep_names_the_sweeps_there(sweep_args, tmp_path):
     results = tmp_path / "results"
-    (results / "20990101-000000-abcd").mkdir(parents=True)
-    done = run_playbook("sweep.yml", *sweep_args, "-e", "sweep_resume=nosuch", check=False)
-    assert done.returncode != 0
-    text = " ".join(done.stdout.split())
-    assert 'sweep_resume "nosuch" is no local sweep' in text
-    assert "20990101-000000-abcd" in text
+    for sweep_id, name in [
+        ("20990101-000000-abcd", "plan.json"),
+        ("20990101-000000-ef01", "remote.json"),
+    ]:
+        (results / sweep_id).mkdir(parents=True)
+        (results / sweep_id / name).write_text("{}\n")
+    for sweep_id in ["nosuch", "20990101-000000-ef01"]:  # the second: a Slurm sweep's
+        done = run_playbook("sweep.yml", *sweep_args, "-e", f"sweep_resume={sweep_id}", check=False)
+        assert done.returncode != 0
+        text = " ".join(done.stdout.split())
+        assert (
+            f'sweep_resume "{sweep_id}" is no local sweep in {results}; its local sweeps are: '
+            "20990101-000000-abcd."
+        ) in text
 
 
 def squeue_json(env) -> list[dict]:
