@@ -38,9 +38,10 @@ def tree(directory: Path) -> dict[str, bytes | str]:
 
 
 def fetched_part(sweep_dir: Path) -> dict[str, bytes | str]:
-    """What a fetch brings of the sweep's directory (not what the controller writes)."""
+    """What a fetch brings of the sweep's directory (not what the controller writes, nor bin/:
+    links into the target's build cache, left out of the archive)."""
     return {name: content for name, content in tree(sweep_dir).items()
-            if Path(name).parts[0] not in CONTROLLER_FILES}  # fmt: skip
+            if Path(name).parts[0] not in {*CONTROLLER_FILES, "bin"}}  # fmt: skip
 
 
 def unpack(archive: Path, results: Path) -> subprocess.CompletedProcess:
