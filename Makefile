@@ -12,7 +12,7 @@ CLUSTER ?= inventory/montecimone.yml
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
 
-.PHONY: help setup setup-dev sweep collect wait test lint docs onboard setup-cluster slurm-up slurm-down
+.PHONY: help setup setup-dev sweep resume topup collect wait test lint docs onboard setup-cluster slurm-up slurm-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,14 @@ sweep: setup ## Provision, compile, run every configuration, then summarise that
 	results=$$(mktemp) && trap 'rm -f "$$results"' EXIT && \
 	  $(PLAYBOOK) playbooks/sweep.yml $(ARGS) -e sweep_results_path_file="$$results" && \
 	  $(MAKE) --no-print-directory collect RESULTS="$$(cat "$$results")"
+
+resume: ## Run again the tasks of sweep SWEEP (an id in results/) without an ok result, then summarise it
+	@test -n "$(SWEEP)" || { echo 'give the sweep: make resume SWEEP=<sweep id>' >&2; exit 2; }
+	$(MAKE) --no-print-directory sweep ARGS='$(ARGS) -e sweep_resume=$(SWEEP)'
+
+topup: ## More repetitions of every noisy configuration (CV above the threshold) of sweep SWEEP, then summarise it
+	@test -n "$(SWEEP)" || { echo 'give the sweep: make topup SWEEP=<sweep id>' >&2; exit 2; }
+	$(MAKE) --no-print-directory sweep ARGS='$(ARGS) -e sweep_topup=$(SWEEP)'
 
 collect: setup ## Fetch a cluster sweep's results if needed, then summarise (RESULTS, default results/latest)
 	$(BIN)/python -m collect fetch $(RESULTS)

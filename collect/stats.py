@@ -17,8 +17,9 @@ from collect.runs import STATUS_OK
 # not come from a plan, e.g. the history's).
 UNKNOWN = "(unknown)"
 
-# A configuration whose CV of tok/s is above this is flagged as noisy.
-NOISY_CV = 0.05
+# A configuration whose CV of tok/s is above this is flagged as noisy (sweep_rules' rule,
+# which -e sweep_topup applies too).
+NOISY_CV = sweep_rules.NOISY_CV
 
 # Derived per-run perf metrics (columns added by add_derived_metrics), then the perf
 # figures shown beside them; the order of the perf metrics table.
@@ -38,6 +39,12 @@ COUNTER_FIGURES = {
 }
 
 _NAME_COLUMNS = ("partition", "model", "flag_set")
+
+
+def _cv(ok_tok_s: pd.Series) -> float:
+    """sweep_rules.coefficient_of_variation of a group's ok figures (NaN: none)."""
+    cv = sweep_rules.coefficient_of_variation(ok_tok_s.dropna())
+    return np.nan if cv is None else cv
 
 
 def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -66,12 +73,11 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
             min=("ok_tok_s", "min"),
             max=("ok_tok_s", "max"),
             mean=("ok_tok_s", "mean"),
-            std=("ok_tok_s", "std"),
+            cv=("ok_tok_s", _cv),
         )
         .reset_index()
     )
-    table["cv"] = table.pop("std") / table["mean"]
-    table["noisy"] = table["cv"] > NOISY_CV
+    table["noisy"] = table["cv"].map(sweep_rules.is_noisy)
     # Sweep order: partitions and models by their first run, then threads, then flag sets.
     table = table.assign(
         partition_first=table.groupby("partition")["first_index"].transform("min"),

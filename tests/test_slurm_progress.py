@@ -775,3 +775,41 @@ def test_poll_backs_off_while_nothing_changes_and_starts_again_on_a_change(tmp_p
     # after: same (new), same, same, same (capped), changed (new), changed; then finished
     assert json.loads((tmp_path / "waits.json").read_text()) == [0.1, 0.2, 0.4, 0.4, 0.1, 0.2]
     assert len((tmp_path / "calls").read_text().splitlines()) == 7
+
+
+def test_a_resumed_sweep_s_jobs_replace_the_earlier_ones_of_their_tasks(sweep):
+    # p1's array 11 ran tasks 0-2; task 1 was cancelled, then resumed: build 30, array 31
+    # over task 1 alone (the arrays as submitted in slurm-jobs.tsv's fifth column).
+    for index in (0, 2, 3, 4):
+        sweep.status(index, 0)
+    with open(sweep.dir / "slurm-jobs.tsv", "a") as jobs:
+        jobs.write("p1\t30\t31\t-\t0:1\n")
+    sweep.sacct([])
+    sweep.squeue(
+        [
+            job(30, "RUNNING"),
+            job(31, "PENDING", 31, tasks="1", reason="Dependency"),
+            job(10, "COMPLETED"),  # the earlier jobs listed after: still not the newest
+            job(12, "COMPLETED", 11, task=0),
+            job(13, "CANCELLED", 11, task=1),
+            job(14, "COMPLETED", 11, task=2),
+            job(20, "COMPLETED"),
+            job(22, "COMPLETED", 21, task=0),
+            job(23, "COMPLETED", 21, task=1),
+        ]
+    )
+    assert sweep.report() == (
+        "pending 1 (Dependency 1), running 0, done 4 (0 failed) of 5 runs; builds: p1 RUNNING"
+    )
+    state = sweep.state()
+    assert state["runs"]["1"]["array_job_id"] == 31 and state["runs"]["1"]["state"] == "PENDING"
+    assert state["runs"]["0"]["array_job_id"] == 11
+    assert state["builds"]["p1"]["job_id"] == 30
+    # Later the earlier array's records come again (sacct): they do not replace the newer.
+    sweep.status(1, 0)
+    sweep.squeue([job(30, "COMPLETED"), job(15, "COMPLETED", 31, task=1)])
+    sweep.sacct([])
+    line = sweep.report()
+    assert line.startswith("finished: pending 0, running 0, done 5 (0 failed) of 5 runs")
+    assert sweep.state()["runs"]["1"]["state"] == "COMPLETED"
+    assert sweep.state()["runs"]["1"]["array_job_id"] == 31

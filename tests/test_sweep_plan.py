@@ -145,3 +145,55 @@ def test_tasks_tsv_has_one_line_a_task_with_a_dash_where_nothing_applies(sweep):
     bad = [{**sweep["tasks"][0], "label": "two\twords"}]
     with pytest.raises(plan.PlanError, match="label 'two\\\\tword"):
         plan.tasks_tsv(bad)
+
+
+def test_a_resumed_sweep_submits_arrays_of_its_unfinished_tasks_alone(sweep):
+    tasks = sweep["tasks"]
+    a, b = sweep["partitions"]
+    # two runs of b (other thread counts) and a profile of b; nothing of a
+    runs_of_b = [t["index"] for t in tasks if t["partition"] == "b" and t["kind"] == "run"]
+    missing = [runs_of_b[0], runs_of_b[-1], b["profile_array"]["first_index"] + 1]
+    (resumed,) = plan.resume_partitions(sweep["partitions"], tasks, [str(i) for i in missing])
+    assert resumed["name"] == "b" and resumed["first_index"] == b["first_index"]
+    covered = sorted(
+        array["first_index"] + task
+        for array in [*resumed["arrays"], resumed["profile_array"]]
+        for task in progress.array_ids(array["array"])
+    )
+    assert covered == sorted(missing)
+    for array in resumed["arrays"]:  # not exclusive: each array at its tasks' thread count
+        assert array["first_index"] == b["first_index"]
+        assert {
+            tasks[b["first_index"] + task]["threads"] for task in progress.array_ids(array["array"])
+        } == {array["cpus_per_task"]}
+    assert resumed["task_counts"]["run"] == 2 and resumed["task_counts"]["profile"] == 1
+    assert plan.resume_partitions(sweep["partitions"], tasks, []) == []
+
+
+def test_topup_appends_as_many_repetitions_again_of_each_configuration(sweep):
+    tasks = sweep["tasks"]
+    noisy = [
+        {"partition": "a", "model": "stories15M", "flag_set": "omp", "threads": 4},
+        {"partition": "b", "model": "stories110M", "flag_set": "O3", "threads": 1},
+    ]
+    topped = plan.topup_plan(sweep, noisy)
+    assert topped["tasks"][: len(tasks)] == tasks
+    assert topped["partitions"] == sweep["partitions"]
+    added = topped["tasks"][len(tasks) :]
+    assert [task["index"] for task in added] == list(range(len(tasks), len(tasks) + 4))
+    # the extra repetitions outermost, as in a sweep; each a copy of its configuration's runs
+    assert [(task["partition"], task["repetition"]) for task in added] == [
+        ("a", 3), ("b", 3), ("a", 4), ("b", 4),
+    ]  # fmt: skip
+    for task in added:
+        (same,) = {
+            (t["binary"], t["checkpoint"], t["cflags"])
+            for t in tasks
+            if t["kind"] == "run" and all(t[key] == task[key] for key in noisy[0])
+        }
+        assert (task["binary"], task["checkpoint"], task["cflags"]) == same
+        assert task["dir"].startswith(f"runs/{task['index']:04d}-")
+    assert len({task["dir"] for task in topped["tasks"]}) == len(topped["tasks"])
+    plan.tasks_tsv(topped["tasks"])  # every field still a safe word
+    with pytest.raises(plan.PlanError, match="no run of the plan"):
+        plan.topup_plan(sweep, [{**noisy[0], "threads": 3}])

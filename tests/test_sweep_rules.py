@@ -154,3 +154,37 @@ def test_unfinished_lists_every_task_without_its_result(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["3", "4", "5", "6"]
+
+
+def test_requeue_removes_the_unfinished_tasks_directories_and_queues_them(tmp_path):
+    tasks = [run_task(0, "O3", 1), run_task(1, "O3", 2), run_task(2, "O3", 4)]
+    (tmp_path / "plan.json").write_text(json.dumps({"tasks": tasks}))
+    write_task(tmp_path, tasks[0], "0", "3")
+    write_task(tmp_path, tasks[1], "1", "3")
+    (tmp_path / tasks[1]["dir"] / "execution.txt").write_text("host=old\n")
+    done = subprocess.run(
+        [sys.executable, RULES, "requeue", tmp_path], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "2"]
+    assert (tmp_path / "queue.txt").read_text() == "1\n2\n"
+    assert (tmp_path / tasks[0]["dir"] / "status").read_text().strip() == "0"
+    assert not (tmp_path / tasks[1]["dir"]).exists()
+
+
+@pytest.mark.parametrize(
+    ("figures", "noisy"),
+    [(["100", "300"], True), (["100", "100"], False), (["100", "101"], False), (["100"], False)],
+)
+def test_noisy_configurations_by_the_cv_of_their_ok_runs(tmp_path, figures, noisy):
+    tasks = [{**run_task(i, "O3", 1), "dir": f"runs/{i}"} for i in range(len(figures) + 1)]
+    (tmp_path / "plan.json").write_text(json.dumps({"tasks": tasks}))
+    for task, tok_s in zip(tasks, figures, strict=False):
+        write_task(tmp_path, task, "0", tok_s)
+    write_task(tmp_path, tasks[-1], "1", "900")  # failed: not a figure of the configuration
+    done = subprocess.run(
+        [sys.executable, RULES, "noisy", tmp_path], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    expected = [{"partition": "p", "model": "m", "flag_set": "O3", "threads": 1}]
+    assert json.loads(done.stdout) == (expected if noisy else [])

@@ -80,35 +80,49 @@ QUERY_ENVIRONMENT = {**os.environ, "SLURM_BITSTR_LEN": "0"}
 
 
 def read_jobs(sweep_dir):
-    """The sweep's partitions and tasks: plan.json's (written before submitting) joined with
-    slurm-jobs.tsv's job ids (written at submit time: partition, build job, the job ids of
-    its arrays comma-joined in the order of the plan's arrays, and its profiling array's job
-    or "-"). Each partition gets "jobs": {array job id: (first_index, task ids)} (task id i
-    runs task first_index + i)."""
+    """The sweep's submissions and tasks: plan.json's tasks, and a record per line of
+    slurm-jobs.tsv (written at submit time: partition, build job, the job ids of its arrays
+    comma-joined, its profiling array's job or "-", and the arrays as submitted,
+    FIRST_INDEX:ARRAY space-separated, runs then profiles; a line without them has the
+    plan's arrays). A resumed sweep adds lines for the same partitions. Each record gets
+    "jobs": {array job id: (first_index, task ids)} (task id i runs task first_index + i)."""
     with open(os.path.join(sweep_dir, "plan.json")) as plan_file:
         plan = json.load(plan_file)
     planned = {partition["name"]: partition for partition in plan["partitions"]}
     partitions = []
     with open(os.path.join(sweep_dir, "slurm-jobs.tsv")) as jobs:
         for line in jobs:
-            name, build, arrays, profile_job = line.rstrip("\n").split("\t")
+            name, build, arrays, profile_job, *submitted = line.rstrip("\n").split("\t")
             partition = planned[name]
             array_jobs = [int(array) for array in arrays.split(",")]
-            submitted = [(job, partition["arrays"][i]) for i, job in enumerate(array_jobs)]
-            if profile_job != "-":
-                submitted.append((int(profile_job), partition["profile_array"]))
+            if submitted:
+                specs = [spec.split(":", 1) for spec in submitted[0].split()]
+            else:
+                specs = [(array["first_index"], array["array"]) for array in partition["arrays"]]
+                if profile_job != "-":
+                    profile = partition["profile_array"]
+                    specs.append((profile["first_index"], profile["array"]))
+            job_ids = array_jobs + ([int(profile_job)] if profile_job != "-" else [])
+            if len(specs) != len(job_ids):
+                raise ValueError(f"slurm-jobs.tsv: {len(job_ids)} jobs for {len(specs)} arrays")
+            arrays_by_job = {
+                job: (int(specs[i][0]), array_ids(specs[i][1])) for i, job in enumerate(job_ids)
+            }
             partitions.append(
                 {
                     "name": name,
                     "build_job_id": int(build),
                     "array_job_ids": array_jobs,
-                    "jobs": {
-                        job: (array["first_index"], array_ids(array["array"]))
-                        for job, array in submitted
-                    },
+                    "jobs": arrays_by_job,
                 }
             )
     return partitions, plan["tasks"]
+
+
+def newest(previous, entry, key):
+    """Whether a scheduler record (entry) of a task or build is no older than what state
+    holds (previous): a resumed sweep's jobs replace the earlier ones (job ids grow)."""
+    return ((previous or {}).get(key) or 0) <= (entry.get(key) or 0)
 
 
 def array_ids(array):
@@ -321,8 +335,9 @@ def apply(records, partitions, state):
             for key in ("job_id", "array_job_id", "state", "reason", "exit_code", "node")
         }
         if record["job_id"] in builds and not record.get("array_job_id"):
-            partition = builds[record["job_id"]]
-            state["builds"][partition["name"]] = entry
+            name = builds[record["job_id"]]["name"]
+            if newest(state["builds"].get(name), entry, "job_id"):
+                state["builds"][name] = entry
             seen.add(record["job_id"])
             continue
         if record["array_job_id"] not in arrays:
@@ -335,8 +350,9 @@ def apply(records, partitions, state):
             tasks = task_ids(record.get("array_tasks"), max(ids) + 1)
             entry["job_id"] = None
         for task in tasks:
-            if task in ids:
-                state["runs"][str(first + task)] = {**entry, "array_task_id": task}
+            index = str(first + task)
+            if task in ids and newest(state["runs"].get(index), entry, "array_job_id"):
+                state["runs"][index] = {**entry, "array_task_id": task}
     return seen
 
 
@@ -345,7 +361,9 @@ def run_progress(sweep_dir, partitions, tasks, state, active_arrays):
     status files are ground truth. Only the plan's tasks of kind run count."""
     counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
     reasons = collections.Counter()
-    array_jobs = {p["name"]: p["array_job_ids"] for p in partitions}
+    array_jobs = collections.defaultdict(set)
+    for partition in partitions:
+        array_jobs[partition["name"]].update(partition["array_job_ids"])
     for task in tasks:
         if task["kind"] != "run" or task["partition"] not in array_jobs:
             continue
@@ -377,14 +395,22 @@ def known_reason(reason):
 
 
 def final_jobs(partitions, state):
-    """The sweep's jobs seen in a final state: a build job, or an array whose tasks all were."""
+    """The sweep's jobs seen in a final state: a build job, or an array whose tasks all were;
+    a job whose tasks a later submission (a resumed sweep's) took over counts as final."""
     final = set()
     for partition in partitions:
-        if state["builds"].get(partition["name"], {}).get("state") in FINAL_STATES:
+        build = state["builds"].get(partition["name"], {})
+        if (
+            build.get("state") in FINAL_STATES
+            or (build.get("job_id") or 0) > partition["build_job_id"]
+        ):
             final.add(partition["build_job_id"])
     for array, (first, ids) in arrays_of(partitions).items():
         tasks = [state["runs"].get(str(first + task), {}) for task in ids]
-        if all(task.get("state") in FINAL_STATES for task in tasks):
+        if all(
+            task.get("state") in FINAL_STATES or (task.get("array_job_id") or 0) > array
+            for task in tasks
+        ):
             final.add(array)
     return final
 
@@ -474,13 +500,13 @@ def progress(sweep_dir):
         f"{counts['pending'] + counts['running'] + counts['done']} runs"
     )
     builds = []
-    for partition in partitions:
-        build = state["builds"].get(partition["name"], {})
+    for name in dict.fromkeys(partition["name"] for partition in partitions):
+        build = state["builds"].get(name, {})
         build_state = build.get("state", "UNKNOWN" if finished else "PENDING")
         if build_state in WAITING_STATES and known_reason(build.get("reason")):
             build_state += f" ({build['reason']})"
         if build_state != "COMPLETED":
-            builds.append(f"{partition['name']} {build_state}")
+            builds.append(f"{name} {build_state}")
     if builds:
         line += "; builds: " + ", ".join(builds)
     profiles = [task["dir"] for task in tasks if task["kind"] == "profile"]

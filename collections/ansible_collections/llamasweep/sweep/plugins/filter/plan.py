@@ -9,7 +9,9 @@ short_description: Resolve the sweep's partitions into what is compiled and subm
 description:
   - Fills in each partition's defaults (compiler, flag sets merged over the sweep's, thread
     counts per flag set, cores) and derives its Slurm time limit. C(sweep_plan) then lists
-    every task of the sweep (plan.json) and C(tasks_tsv) writes the job script's tasks.tsv.
+    every task of the sweep (plan.json) and C(tasks_tsv) writes the job script's tasks.tsv;
+    C(resume_partitions) gives a resumed sweep's partitions with arrays over its unfinished
+    tasks alone, C(topup_plan) a plan with more repetitions of its noisy configurations.
 positional: _input
 options:
   _input:
@@ -53,5 +55,7 @@ class FilterModule:
                 "profile_selector_errors",
                 "sweep_plan",
                 "tasks_tsv",
+                "resume_partitions",
+                "topup_plan",
             )
         }

@@ -402,14 +402,46 @@ def sweep_plan(
         )
         block = [{"index": index, **task} for index, task in enumerate(block, first_index)]
         for task in block:
-            if task["kind"] == "run":  # the index makes the name unique across partitions
-                task["dir"] = (
-                    f"runs/{task['index']:04d}-{task['model']}-{task['flag_set']}"
-                    f"-t{task['threads']}-r{task['repetition']}"
-                )
+            if task["kind"] == "run":
+                task["dir"] = run_dir(task)
         tasks += block
         resolved.append({**partition, **partition_arrays(partition, block, first_index)})
     return {"sweep_id": sweep_id, "partitions": resolved, "tasks": tasks}
+
+
+def run_dir(task):
+    """A run task's directory; its index makes the name unique across partitions."""
+    return (
+        f"runs/{task['index']:04d}-{task['model']}-{task['flag_set']}"
+        f"-t{task['threads']}-r{task['repetition']}"
+    )
+
+
+def topup_plan(plan, configurations):
+    """plan.json topped up (-e sweep_topup): each configuration (a mapping of partition, model,
+    flag_set and threads: sweep_rules.noisy_configurations) gets as many more repetitions as
+    it has, appended as run tasks at the end (new indices, repetitions numbered on, the
+    configuration's own record otherwise), the extra repetitions outermost as in a sweep.
+    Nothing else of the plan changes."""
+    tasks = list(plan["tasks"])
+    repetitions = []
+    for configuration in configurations:
+        runs = [
+            task
+            for task in plan["tasks"]
+            if task["kind"] == "run"
+            and all(task[key] == value for key, value in configuration.items())
+        ]
+        if not runs:
+            raise PlanError(f"no run of the plan has {configuration}")
+        repetitions.append(runs)
+    for extra in range(1, max(map(len, repetitions), default=0) + 1):
+        for runs in repetitions:
+            if extra <= len(runs):
+                last = max(task["repetition"] for task in runs)
+                task = {**runs[-1], "index": len(tasks), "repetition": last + extra}
+                tasks.append({**task, "dir": run_dir(task)})
+    return {**plan, "tasks": tasks}
 
 
 def partition_tasks(
@@ -545,6 +577,25 @@ def partition_arrays(partition, block, first_index):
         "arrays": arrays,
         "profile_array": profile_array,
     }
+
+
+def resume_partitions(partitions, tasks, indices):
+    """A resumed sweep's submission: the plan's partitions (plan.json's) that hold any of
+    these task indices (its unfinished tasks), each with the arrays and profile_array of
+    those tasks alone (partition_arrays; task ids still relative to the partition's
+    first_index, so one array per thread count when not exclusive), in plan order."""
+    wanted = {int(index) for index in indices}
+    resumed = []
+    for partition in partitions:
+        block = [
+            task
+            for task in tasks
+            if task["partition"] == partition["name"] and task["index"] in wanted
+        ]
+        if block:
+            arrays = partition_arrays(partition, block, partition["first_index"])
+            resumed.append({**partition, **arrays})
+    return resumed
 
 
 def array_list(task_ids):

@@ -13,13 +13,25 @@ writes the choice to the task's selection.json and prints "THREADS<TAB>BINARY";
     python3 tools/sweep_rules.py unfinished SWEEP_DIR
 
 prints the index of every task of the sweep without an ok result, one a line (what a resumed
-sweep runs again).
+sweep runs again);
+
+    python3 tools/sweep_rules.py requeue SWEEP_DIR
+
+removes the directory of each of those tasks (no status or execution.txt of an earlier try
+survives), writes their indices to SWEEP_DIR/queue.txt (what run-local.sh runs: every task of
+a new sweep) and prints them;
+
+    python3 tools/sweep_rules.py noisy SWEEP_DIR
+
+prints, as a JSON list, the configurations (partition, model, flag_set, threads) whose CV of
+tok/s is above NOISY_CV (what -e sweep_topup repeats).
 """
 
 import json
 import math
 import os
 import re
+import shutil
 import statistics
 import sys
 
@@ -30,6 +42,13 @@ _TOK_S_VALUE = re.compile(r"[0-9]+(?:\.[0-9]*)?")
 
 # Profile selectors that are not flag-set names.
 RANKED_SELECTORS = ("fastest", "slowest")
+
+# What makes a configuration: its runs are its repetitions.
+CONFIGURATION = ("partition", "model", "flag_set", "threads")
+
+# A configuration whose CV of tok/s is above this is noisy (flagged in the report, topped
+# up by -e sweep_topup).
+NOISY_CV = 0.05
 
 
 def parse_tok_s(text):
@@ -61,6 +80,20 @@ def task_ok(kind, status_text, stderr_text):
     if kind in ("run", "warmup"):
         return run_ok(status_text, stderr_text)
     return exit_status(status_text) == 0
+
+
+def coefficient_of_variation(values):
+    """A configuration's CV of tok/s: the sample standard deviation (ddof=1) over the mean of
+    its ok runs' figures; None with fewer than two."""
+    values = [float(value) for value in values]
+    if len(values) < 2:
+        return None
+    return statistics.stdev(values) / statistics.fmean(values)
+
+
+def is_noisy(cv):
+    """Whether a configuration with this CV is noisy (no CV: not)."""
+    return cv is not None and not math.isnan(cv) and cv > NOISY_CV
 
 
 def configuration_medians(rows):
@@ -157,6 +190,43 @@ def unfinished_tasks(sweep_dir):
     return unfinished
 
 
+def requeue(sweep_dir):
+    """Make the unfinished tasks ready to run again: remove their directories, write their
+    indices to queue.txt (beside, then renamed) and return them."""
+    tasks = _load_plan(sweep_dir)["tasks"]
+    unfinished = unfinished_tasks(sweep_dir)
+    for index in unfinished:
+        task_dir = tasks[index]["dir"]
+        if os.path.isabs(task_dir) or ".." in task_dir.split("/"):
+            raise ValueError(f"task {index} of {sweep_dir}/plan.json has dir {task_dir!r}")
+        shutil.rmtree(os.path.join(sweep_dir, task_dir), ignore_errors=True)
+    path = os.path.join(sweep_dir, "queue.txt")
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        handle.writelines(f"{index}\n" for index in unfinished)
+    os.replace(path + ".tmp", path)
+    return unfinished
+
+
+def noisy_configurations(sweep_dir):
+    """The run configurations of the sweep (partition, model, flag_set, threads) whose CV of
+    tok/s over their ok runs is noisy (is_noisy), in plan order."""
+    figures = {}
+    for task in _load_plan(sweep_dir)["tasks"]:
+        if task.get("kind") != "run":
+            continue
+        key = tuple(task[field] for field in CONFIGURATION)
+        run_dir = os.path.join(sweep_dir, task["dir"])
+        stderr_text = _read(os.path.join(run_dir, "stderr.txt"))
+        figures.setdefault(key, [])
+        if run_ok(_read(os.path.join(run_dir, "status")), stderr_text):
+            figures[key].append(parse_tok_s(stderr_text))
+    return [
+        {field: key[position] for position, field in enumerate(CONFIGURATION)}
+        for key, values in figures.items()
+        if is_noisy(coefficient_of_variation(values))
+    ]
+
+
 def select_profile_task(sweep_dir, index):
     """Choose the configuration of profiling task INDEX of the sweep in sweep_dir, write it
     to the task's selection.json (beside, then renamed) and return (threads, binary).
@@ -195,8 +265,11 @@ def main(argv):
             threads, binary = select_profile_task(argv[2], int(argv[3]))
             print(f"{threads}\t{binary}")
             return 0
-        if command == "unfinished" and len(argv) == 3:
-            for index in unfinished_tasks(argv[2]):
+        if command == "noisy" and len(argv) == 3:
+            print(json.dumps(noisy_configurations(argv[2])))
+            return 0
+        if command in ("unfinished", "requeue") and len(argv) == 3:
+            for index in (unfinished_tasks if command == "unfinished" else requeue)(argv[2]):
                 print(index)
             return 0
     except LookupError as error:  # nothing to select: the reason is the profile's failure
@@ -206,7 +279,9 @@ def main(argv):
         print(f"{command}: {error}", file=sys.stderr)
         return 1
     print(
-        f"usage: {argv[0]} select-profile SWEEP_DIR INDEX | unfinished SWEEP_DIR", file=sys.stderr
+        f"usage: {argv[0]} select-profile SWEEP_DIR INDEX | unfinished SWEEP_DIR"
+        " | requeue SWEEP_DIR | noisy SWEEP_DIR",
+        file=sys.stderr,
     )
     return 2
 
