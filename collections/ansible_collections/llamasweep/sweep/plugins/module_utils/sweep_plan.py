@@ -3,7 +3,8 @@ the filter plugins, the collector and the nodes' tools).
 
 partition_plan resolves the sweep's partitions (inventory data): each is a mapping with a
 name and optionally cores, compiler, flag_sets (merged over the sweep's), threads,
-time_limit, sbatch_options, exclusive, array_throttle, seconds_per_gb_token, perf_events.
+time_limit, sbatch_options, exclusive, array_throttle, seconds_per_gb_token, perf_events,
+emulator (an emulated partition: its runs execute under qemu-user, EMULATOR_KEYS).
 It fills in every default, derives each partition's Slurm time limit from the models' sizes
 (derive_time_limit), its array throttle from its node count (derive_array_throttle) and each
 flag set's thread counts (one thread without OpenMP: is_openmp). sweep_plan then lists every
