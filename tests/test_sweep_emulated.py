@@ -89,3 +89,36 @@ def test_emulated_partition_cross_compiles_runs_under_qemu_and_stays_out_of_perf
     assert f"## Partition `{PARTITION}`" not in summary and "## Partition `local`" in summary
     assert "| `riscv64-qemu` | `bogus` | no | 0 of 1 ok | no |" in summary
     assert "| `riscv64-qemu` | `rv64gc` | yes | 1 of 1 ok | yes | ok |" in summary
+
+
+def test_emulated_partition_without_its_tools_is_skipped_and_the_rest_runs(sweep_args, tmp_path):
+    missing = {
+        "name": "riscv64-missing",
+        "compiler": "riscv64-llamasweep-missing-gcc",
+        "emulator": {"cpu": "rv64", "sysroot": "/usr/riscv64-linux-gnu"},
+    }
+    settings = {
+        "sweep_emulated_partitions": [missing],
+        "sweep_emulate": "riscv64-missing",
+        "sweep_flag_sets": {"O2": "-O2"},
+        "sweep_threads": [1],
+        "sweep_steps": 4,
+        "sweep_repetitions": 1,
+        "sweep_warmup_runs": 0,
+        "sweep_bandwidth": False,
+        "sweep_profile": False,
+    }
+    run = run_playbook("sweep.yml", *sweep_args, "-e", json.dumps(settings))
+    assert "Emulated partition riscv64-missing skipped" in run.stdout
+    assert "make riscv-tools" in run.stdout
+    summarize(tmp_path / "results" / "latest")
+    runs = pd.read_csv(tmp_path / "results" / "latest" / "runs.csv")
+    assert list(runs["partition"]) == ["local"] and list(runs["status"]) == ["ok"]
+
+
+def test_unknown_emulated_partition_is_refused_naming_the_known_ones(sweep_args, tmp_path):
+    run = run_playbook("sweep.yml", *sweep_args, "-e", "sweep_emulate=riscv32-qemu", check=False)
+    assert run.returncode != 0
+    assert "no emulated partition riscv32-qemu" in run.stdout
+    assert "The emulated partitions are riscv64-qemu" in run.stdout
+    assert not (tmp_path / "results").exists()
