@@ -76,8 +76,11 @@ def vector_count(record: dict) -> int | None:
         return None
 
 
-def rejection(record: dict | None) -> str:
+def rejection(flag_set: str, record: dict | None) -> str:
     """Why the compiler rejected the flag set ("" when it did not)."""
     if not record or record.get("outcome") != OUTCOME_REJECTED:
         return ""
-    return f"the compiler rejected the flag set: {record.get('error') or '(no message)'}"
+    return (
+        f"build failed: the compiler rejected flag set {flag_set}: "
+        f"{record.get('error') or '(no message)'}"
+    )

@@ -254,7 +254,8 @@ def run_record(task: dict, files: TaskFiles, sweep: SweepFacts) -> dict:
     if files.exit_status is not None:
         row["exit_status"] = files.exit_status
     # A flag set the compiler rejected left no binary: its compiler's message says why.
-    rejected = rejection(sweep.builds.get((task["partition"], task.get("flag_set"))))
+    flag_set = task.get("flag_set")
+    rejected = rejection(flag_set, sweep.builds.get((task["partition"], flag_set)))
     if status != STATUS_OK and rejected:
         reason = rejected
     row.update(figures, status=status, reason=reason, run_dir=task["dir"])

@@ -261,7 +261,7 @@ def _emulated_section(analysis: Analysis) -> list[str]:
         ["partition", "flag_set"], sort=False
     ):
         record = analysis.files.builds.get((partition, flag_set))
-        rejected = rejection(record)
+        rejected = rejection(flag_set, record)
         compiles = "no" if rejected else ("yes" if record else "?")
         ok = rows[rows["status"] == STATUS_OK]
         failed = rows[rows["status"] != STATUS_OK]
@@ -290,7 +290,7 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
     reported vectorised; a flag set whose -march asks for vectors and got none is flagged."""
     lines = []
     for (partition, flag_set), record in analysis.files.builds.items():
-        if not is_riscv(record) or rejection(record):
+        if not is_riscv(record) or rejection(flag_set, record):
             continue
         count = vector_count(record)
         loops = record.get("vectorized_loops")

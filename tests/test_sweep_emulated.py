@@ -63,7 +63,7 @@ def test_emulated_partition_cross_compiles_runs_under_qemu_and_stays_out_of_perf
     # the rejected flag set: its row fails with the compiler's message, the others ran
     rejected = runs.loc[(PARTITION, "bogus")]
     assert rejected["status"] == "failed"
-    assert "the compiler rejected the flag set" in rejected["reason"], rejected["reason"]
+    assert "the compiler rejected flag set bogus: " in rejected["reason"], rejected["reason"]
     assert "rv64gcq_bogus" in rejected["reason"] and "error" in rejected["reason"]
     assert runs.loc[(PARTITION, "rv64gcv"), "status"] == "ok"
 
