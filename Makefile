@@ -12,7 +12,7 @@ CLUSTER ?= inventory/montecimone.yml
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
 
-.PHONY: help setup setup-dev sweep resume topup collect wait test lint docs onboard setup-cluster slurm-up slurm-down
+.PHONY: help setup setup-dev sweep resume topup collect wait test lint docs onboard setup-cluster slurm-up slurm-down riscv-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -78,3 +78,10 @@ slurm-up: ## Start a one-node Slurm on this machine (Debian's slurm-wlm and mung
 
 slurm-down: ## Stop it
 	scripts/slurm-local down
+
+# The emulated RISC-V partition (sweep_emulate): Debian's cross compiler, its OpenMP runtime
+# and binutils (objdump counts the vector instructions), and qemu-user to run the binaries.
+RISCV_TOOLS := gcc-riscv64-linux-gnu libgomp1-riscv64-cross binutils-riscv64-linux-gnu qemu-user
+
+riscv-tools: ## Install the RISC-V cross compiler and qemu-user (apt, as root) for the emulated partition
+	apt-get install -y --no-install-recommends $(RISCV_TOOLS)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from collect.profiles import parse_folded, top_functions
 from collect.roofline import checkpoint_bytes_by_model, roofline_table
+from collect.runs import emulated_rows
 from collect.stats import (
     flag_set_table,
     perf_metrics_table,
@@ -43,7 +44,8 @@ class ProfileAnalysis:
 
 @dataclass
 class Analysis:
-    """The tables of one sweep; runs holds add_derived_metrics's columns."""
+    """The tables of one sweep; runs holds add_derived_metrics's columns. Rows of emulated
+    partitions move from runs to emulated: no performance table sees them."""
 
     runs: pd.DataFrame
     files: SweepFiles = field(default_factory=SweepFiles)
@@ -54,8 +56,12 @@ class Analysis:
     perf_support: pd.DataFrame = field(init=False)
     checkpoint_bytes: dict[str, tuple[int, str]] = field(init=False)
     profiles: list[ProfileAnalysis] | None = field(init=False)
+    emulated: pd.DataFrame = field(init=False)
 
     def __post_init__(self) -> None:
+        emulated = emulated_rows(self.runs)
+        self.emulated = self.runs[emulated]
+        self.runs = self.runs[~emulated]
         self.table = flag_set_table(self.runs)
         self.scaling = scaling_table(self.table)
         self.checkpoint_bytes = checkpoint_bytes_by_model(self.runs)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from collect.history import read_history_runs
-from collect.runs import STATUS_OK, collect_runs, runs_table
+from collect.runs import STATUS_OK, collect_runs, emulated_rows, runs_table
 from collect.stats import flag_set_table
 
 SEED = "seed"
@@ -97,8 +97,8 @@ def seed_runs(path: Path = SEED_REFERENCE) -> pd.DataFrame:
 
 def configuration_stats(runs: pd.DataFrame) -> pd.DataFrame:
     """flag_set_table of runs with a `flags` matching key: the cflags' words sorted
-    (`-O3 -fopenmp`), else the flag-set name."""
-    table = flag_set_table(runs)
+    (`-O3 -fopenmp`), else the flag-set name. Emulated rows (qemu) are no performance."""
+    table = flag_set_table(runs[~emulated_rows(runs)])
     table["flags"] = [
         " ".join(sorted(cflags.split())) if isinstance(cflags, str) and cflags.strip() else name
         for cflags, name in zip(table["cflags"], table["flag_set"], strict=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
+from collect.builds import read_build_records, rejection
 from collect.datafiles import read_text
 from collect.parse import PERF_FIGURES, parse_perf_stat, unsupported_events
 from collect.plan import KIND_RUN, Plan, TaskFiles, read_plan, read_task_files
@@ -54,7 +55,8 @@ RUN_COLUMNS = (
 )
 
 # Facts a row carries beyond RUN_COLUMNS (warm-up rows add "warmup").
-EXTRA_COLUMNS = ("checkpoint_bytes", "duration_s", "perf_unsupported")
+# emulated: a run of an emulated partition (under qemu), kept out of every performance figure.
+EXTRA_COLUMNS = ("checkpoint_bytes", "duration_s", "perf_unsupported", "emulated")
 
 # The record's facts a row takes (the plan's), and execution.txt's (the node's).
 _RECORD_FACTS = (
@@ -132,6 +134,8 @@ class SweepFacts:
     plan: Plan
     scheduler: dict = field(default_factory=dict)
     build_errors: dict[str, str] = field(default_factory=dict)
+    # (partition, flag_set) -> builds/<partition>/<flag_set>.txt's keys (collect.builds)
+    builds: dict[tuple[str, str], dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -249,8 +253,22 @@ def run_record(task: dict, files: TaskFiles, sweep: SweepFacts) -> dict:
             row[column] = slurm.job[key]
     if files.exit_status is not None:
         row["exit_status"] = files.exit_status
+    # A flag set the compiler rejected left no binary: its compiler's message says why.
+    flag_set = task.get("flag_set")
+    rejected = rejection(flag_set, sweep.builds.get((task["partition"], flag_set)))
+    if status != STATUS_OK and rejected:
+        reason = rejected
     row.update(figures, status=status, reason=reason, run_dir=task["dir"])
+    row["emulated"] = task.get("emulated") is True
     return row
+
+
+def emulated_rows(runs: pd.DataFrame) -> pd.Series:
+    """Which rows are of emulated partitions (qemu): they prove a flag set compiles, runs
+    and generates tokens, and are kept out of every performance table and comparison."""
+    if "emulated" not in runs:
+        return pd.Series(False, index=runs.index, dtype=bool)
+    return runs["emulated"].map(lambda value: value is True or value == 1).astype(bool)
 
 
 def slurm_facts(task: dict, sweep: SweepFacts) -> SlurmFacts:
@@ -280,7 +298,12 @@ def read_sweep_facts(results_dir: Path) -> SweepFacts:
             ]
             message = " ".join(line for line in lines[:2] if line)
             build_errors[build_err.parent.name] = message[: 2 * _MAX_REASON_LINE]
-    return SweepFacts(plan=plan, scheduler=scheduler, build_errors=build_errors)
+    return SweepFacts(
+        plan=plan,
+        scheduler=scheduler,
+        build_errors=build_errors,
+        builds=read_build_records(results_dir),
+    )
 
 
 def collect_task_rows(results_dir: Path, sweep: SweepFacts, kind: str) -> list[dict]:

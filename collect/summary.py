@@ -16,6 +16,7 @@ import pandas as pd
 
 from collect.analysis import Analysis, analyse
 from collect.atomic import replacing, write_text
+from collect.builds import asks_for_vectors, is_riscv, march, rejection, vector_count
 from collect.datafiles import forget_not_read, not_read
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
@@ -107,6 +108,8 @@ def render_summary(
         lines += ["## Plots", ""]
         lines += [f"- [{path.stem}]({path.as_posix()})" for path in plot_files]
         lines += [""]
+    lines += _emulated_section(analysis)
+    lines += _riscv_builds_section(analysis)
     lines += ["## Flame graphs", "", markdown_text(analysis.flame_graph_status()), ""]
     lines += _hottest_frame_lines(analysis)
     lines += _failures_section(runs)
@@ -245,6 +248,67 @@ def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
         parts.append(f"not measured: {markdown_text(', '.join(row['never_measured']))}")
     text = "; ".join(parts) if parts else "every counter of the event list was counted"
     return [f"perf stat counters: {text}.", ""]
+
+
+def _emulated_section(analysis: Analysis) -> list[str]:
+    """Per emulated partition and flag set: whether it compiled, its runs ran and generated
+    tokens (ok, or the first failure's reason). Never a performance figure: qemu's tok/s
+    says nothing of the chip."""
+    if analysis.emulated.empty:
+        return []
+    body = []
+    for (partition, flag_set), rows in analysis.emulated.groupby(
+        ["partition", "flag_set"], sort=False
+    ):
+        record = analysis.files.builds.get((partition, flag_set))
+        rejected = rejection(flag_set, record)
+        compiles = "no" if rejected else ("yes" if record else "?")
+        ok = rows[rows["status"] == STATUS_OK]
+        failed = rows[rows["status"] != STATUS_OK]
+        runs = f"{len(ok)} of {len(rows)} ok"
+        tokens = "yes" if len(ok) else "no"
+        outcome = "ok" if failed.empty else _text(failed["reason"].iloc[0])
+        body.append(
+            [markdown_code(partition), markdown_code(flag_set), compiles, runs, tokens,
+             markdown_text(outcome)]
+        )  # fmt: skip
+    return [
+        "## Emulated (qemu) partitions",
+        "",
+        "Whether each flag set compiles, runs and generates tokens under the emulator: "
+        "these rows are in no performance table (qemu's speed is not the chip's).",
+        "",
+        *_markdown_table(
+            ["partition", "flag set", "compiles", "runs", "tokens", "outcome"], body, 6
+        ),
+        "",
+    ]
+
+
+def _riscv_builds_section(analysis: Analysis) -> list[str]:
+    """What each RISC-V binary holds: its vector instructions and the loops the compiler
+    reported vectorised; a flag set whose -march asks for vectors and got none is flagged."""
+    lines = []
+    for (partition, flag_set), record in analysis.files.builds.items():
+        if not is_riscv(record) or rejection(flag_set, record):
+            continue
+        count = vector_count(record)
+        loops = record.get("vectorized_loops")
+        line = (
+            f"- {markdown_code(partition)} / {markdown_code(flag_set)} "
+            f"(-march={markdown_text(march(record) or 'default')}): "
+            f"{'?' if count is None else count} vector instructions, "
+            f"{'?' if loops is None else loops} loops vectorised"
+        )
+        if count == 0 and asks_for_vectors(march(record)):
+            line += (
+                " — **asks for a vector extension but the binary holds no vector "
+                "instruction**: its figures say nothing about what vectors do"
+            )
+        lines.append(line)
+    if not lines:
+        return []
+    return ["## RISC-V builds", "", *lines, ""]
 
 
 def _failures_section(runs: pd.DataFrame) -> list[str]:

@@ -91,6 +91,8 @@ class SweepFiles:
     warmups: pd.DataFrame | None = None
     profiles: list[Profile] | None = None  # None: the plan holds no profile task
     recorded: list[tuple[str, str]] = field(default_factory=list)  # (path, text)
+    # (partition, flag_set) -> its build record (collect.builds)
+    builds: dict[tuple[str, str], dict] = field(default_factory=dict)
 
 
 def read_sweep_files(results_dir: Path, sweep: SweepFacts | None = None) -> SweepFiles:
@@ -105,6 +107,7 @@ def read_sweep_files(results_dir: Path, sweep: SweepFacts | None = None) -> Swee
         warmups=read_warmups(results_dir, sweep),
         profiles=read_profiles(results_dir, sweep),
         recorded=read_recorded(results_dir),
+        builds=sweep.builds,
     )
 
 

@@ -140,7 +140,7 @@ def test_tasks_tsv_has_one_line_a_task_with_a_dash_where_nothing_applies(sweep):
     for row in fields:
         by_kind.setdefault(row[1], row)  # the first line of each kind
     assert by_kind["profile"][3:5] == ["-", "-"]  # threads and binary: chosen when it runs
-    assert by_kind["run"][6:] == ["-", "-", "-"]
+    assert by_kind["run"][6:] == ["-", "-", "-", "-"]  # no emulator either
     assert by_kind["bandwidth"][5] == "-" and by_kind["bandwidth"][8] == "large"
     bad = [{**sweep["tasks"][0], "label": "two\twords"}]
     with pytest.raises(plan.PlanError, match="label 'two\\\\tword"):
@@ -197,3 +197,53 @@ def test_topup_appends_as_many_repetitions_again_of_each_configuration(sweep):
     plan.tasks_tsv(topped["tasks"])  # every field still a safe word
     with pytest.raises(plan.PlanError, match="no run of the plan"):
         plan.topup_plan(sweep, [{**noisy[0], "threads": 3}])
+
+
+EMULATED = {
+    "name": "riscv64-qemu",
+    "cores": 2,
+    "compiler": "riscv64-linux-gnu-gcc",
+    "emulator": {"cpu": "rv64,v=true,vlen=128", "sysroot": "/usr/riscv64-linux-gnu"},
+}
+
+
+def test_an_emulated_partition_runs_under_its_emulator_without_perf_or_calibration():
+    local, emulated = make_sweep(
+        [{"name": "local", "cores": 2}, EMULATED],
+        flag_sets={"rv64gc": "-O3 -march=rv64gc -fopenmp"},
+        warmup_runs=1,
+        bandwidth_trials=3,
+        profile_selectors=["fastest"],
+    )["partitions"]
+    assert (local["emulated"], local["emulator"]) == (False, [])
+    assert emulated["emulated"] and emulated["emulator"] == [
+        "qemu-riscv64", "-L", "/usr/riscv64-linux-gnu", "-cpu", "rv64,v=true,vlen=128"
+    ]  # fmt: skip
+    # qemu's runs prove that a flag set runs, never how fast: runs only
+    assert emulated["task_counts"] == {"bandwidth": 0, "warmup": 0, "run": 2 * 2 * 2, "profile": 0}
+    assert local["task_counts"]["profile"] == 2 and local["task_counts"]["bandwidth"] > 0
+    sweep = make_sweep([{"name": "local", "cores": 2}, EMULATED], flag_sets={"O3": "-O3"})
+    runs = [task for task in sweep["tasks"] if task["kind"] == "run"]
+    assert {task["partition"] for task in runs if task["emulated"]} == {"riscv64-qemu"}
+    rows = [line.split("\t") for line in plan.tasks_tsv(sweep["tasks"]).splitlines()]
+    emulator_column = plan.TSV_FIELDS.index("emulator")
+    assert {row[emulator_column] for row in rows if "/riscv64-qemu/" in row[4]} == {
+        "qemu-riscv64 -L /usr/riscv64-linux-gnu -cpu rv64,v=true,vlen=128"
+    }
+    assert {row[emulator_column] for row in rows if "/local/" in row[4]} == {"-"}
+
+
+@pytest.mark.parametrize(
+    ("emulator", "message"),
+    [
+        ("qemu-riscv64", "emulator 'qemu-riscv64' is not a mapping"),
+        ({"sysroot": "/usr/riscv64-linux-gnu"}, "emulator has no cpu"),
+        ({"cpu": "rv64", "sysroot": "usr/riscv64"}, "sysroot 'usr/riscv64' is not an absolute"),
+        ({"cpu": "rv64 v=true", "sysroot": "/s"}, "emulator cpu 'rv64 v=true' is not one word"),
+        ({"cpu": "rv64", "sysroot": "/s", "vlen": 128}, "unknown keys ['vlen']"),
+    ],
+)
+def test_a_bad_emulator_is_named_with_what_is_valid(emulator, message):
+    errors = plan.partition_errors([{**EMULATED, "emulator": emulator}])
+    assert any(message in error for error in errors), errors
+    assert all(error.startswith("partition 'riscv64-qemu': ") for error in errors)

@@ -3,7 +3,8 @@ the filter plugins, the collector and the nodes' tools).
 
 partition_plan resolves the sweep's partitions (inventory data): each is a mapping with a
 name and optionally cores, compiler, flag_sets (merged over the sweep's), threads,
-time_limit, sbatch_options, exclusive, array_throttle, seconds_per_gb_token, perf_events.
+time_limit, sbatch_options, exclusive, array_throttle, seconds_per_gb_token, perf_events,
+emulator (an emulated partition: its runs execute under qemu-user, EMULATOR_KEYS).
 It fills in every default, derives each partition's Slurm time limit from the models' sizes
 (derive_time_limit), its array throttle from its node count (derive_array_throttle) and each
 flag set's thread counts (one thread without OpenMP: is_openmp). sweep_plan then lists every
@@ -40,8 +41,16 @@ KNOWN_KEYS = frozenset(
         "array_throttle",
         "seconds_per_gb_token",
         "perf_events",
+        "emulator",
     )
 )
+# An emulated partition (a partition with `emulator`): its flag sets are cross-compiled by
+# the partition's compiler and its runs execute under qemu-user, which proves that a flag
+# set compiles, runs and generates tokens, never how fast: no perf, no bandwidth, no
+# warm-up, no profile, and the collector keeps its rows out of every performance table.
+EMULATOR_KEYS = frozenset(("command", "cpu", "sysroot"))
+EMULATOR_COMMAND = "qemu-riscv64"
+
 # Compiler switches that link an OpenMP runtime (GCC/clang, Intel's two).
 OPENMP_FLAGS = frozenset(("-fopenmp", "-qopenmp", "-fiopenmp"))
 TASK_KINDS = ("bandwidth", "warmup", "run", "profile")
@@ -56,6 +65,7 @@ TSV_FIELDS = (
     "working_set_bytes",
     "trials",
     "label",
+    "emulator",
 )
 
 
@@ -122,10 +132,48 @@ def partition_errors(partitions):
             )
         if "exclusive" in partition and not isinstance(partition["exclusive"], bool):
             errors.append(f"{label}: exclusive {partition['exclusive']!r} is not true or false")
+        if "emulator" in partition:
+            errors += [f"{label}: {error}" for error in emulator_errors(partition["emulator"])]
     duplicates = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
     if duplicates:
         errors.append(f"partitions {duplicates} are listed more than once")
     return errors
+
+
+def emulator_errors(emulator):
+    """What is wrong with a partition's `emulator` (empty when valid): a mapping of command
+    (default qemu-riscv64), cpu (qemu's -cpu, e.g. rv64,v=true,vlen=128) and sysroot (qemu's
+    -L, the cross compiler's libraries, e.g. /usr/riscv64-linux-gnu), each one word."""
+    example = "{cpu: 'rv64,v=true,vlen=128', sysroot: /usr/riscv64-linux-gnu}"
+    if not isinstance(emulator, dict):
+        return [f"emulator {emulator!r} is not a mapping, e.g. {example}"]
+    errors = []
+    unknown = sorted(set(emulator) - EMULATOR_KEYS)
+    if unknown:
+        errors.append(f"emulator has unknown keys {unknown}; known: {sorted(EMULATOR_KEYS)}")
+    for key in sorted(EMULATOR_KEYS & set(emulator)):
+        value = emulator[key]
+        if not isinstance(value, str) or not value or any(c.isspace() for c in value):
+            errors.append(f"emulator {key} {value!r} is not one word without spaces")
+    for key in ("cpu", "sysroot"):
+        if key not in emulator:
+            errors.append(f"emulator has no {key}, e.g. {example}")
+    if isinstance(emulator.get("sysroot"), str) and not emulator["sysroot"].startswith("/"):
+        errors.append(f"emulator sysroot {emulator['sysroot']!r} is not an absolute path")
+    return errors
+
+
+def emulator_words(emulator):
+    """The words put before an emulated partition's run command ([] for a real one)."""
+    if not emulator:
+        return []
+    return [
+        emulator.get("command", EMULATOR_COMMAND),
+        "-L",
+        emulator["sysroot"],
+        "-cpu",
+        emulator["cpu"],
+    ]
 
 
 def _positive_int(value, zero=False):
@@ -291,6 +339,7 @@ def partition_plan(
             float(time_floor),
         )
         time_limit = partition.get("time_limit")
+        emulator = emulator_words(partition.get("emulator"))
         throttle = int(partition.get("array_throttle") or array_throttle or 0)
         nodes = node_counts.get(name)
         resolved = {
@@ -320,7 +369,12 @@ def partition_plan(
                 "profile_time_limit": str(time_limit) if time_limit else str(2 * minutes),
                 "perf_events": str(partition.get("perf_events", perf_events) or ""),
                 "time_estimates_s": estimates,
-                "profile_selectors": partition_selectors(profile_selectors, merged_flag_sets),
+                "emulated": bool(emulator),
+                "emulator": emulator,
+                # perf record does not work under qemu-user
+                "profile_selectors": []
+                if emulator
+                else partition_selectors(profile_selectors, merged_flag_sets),
             }
         )
     return plan
@@ -479,8 +533,12 @@ def partition_tasks(
             "checkpoint_bytes": int(catalog[model]["size"]),
             "steps": int(steps),
             "llama2c_commit": llama2c_commit,
+            "emulated": partition["emulated"],
+            "emulator": partition["emulator"],
         }
 
+    if partition["emulated"]:  # its runs measure qemu, not the chip: nothing to calibrate
+        bandwidth_trials, warmup_runs = 0, 0
     tasks = []
     if int(bandwidth_trials) > 0:
         for threads in partition["threads"]:
@@ -625,6 +683,8 @@ def tasks_tsv(tasks):
         fields = []
         for field in TSV_FIELDS:
             value = task.get(field)
+            if isinstance(value, list):  # the emulator's words, checked one word each
+                value = " ".join(value) or None
             # a profile's binary is chosen when it runs
             text = (
                 "-"
