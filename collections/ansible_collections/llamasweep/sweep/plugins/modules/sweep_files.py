@@ -1,0 +1,121 @@
+"""Write a sweep's files in one transfer (the module part of llamasweep.sweep.sweep_files).
+
+Each file is written beside its place and renamed into it, so that a reader sees the whole
+file or none; a file whose content and mode are already those asked for is left alone.
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: sweep_files
+short_description: Write many files on the target in one transfer
+description:
+  - Creates I(directories) and writes I(files) under I(dest), all in one module call. The
+    contents travel with the module's arguments, so the cost is one round trip whatever the
+    number of files.
+  - Each file is written beside its place and renamed into it (readers see the whole file
+    or none); a file that already has the content and mode asked for is not rewritten.
+  - Implemented by the action plugin of the same name, which reads I(src) and
+    I(python_package) entries on the controller and passes every file's content.
+options:
+  dest:
+    description: The directory that relative paths are under (it must exist).
+    type: path
+    required: true
+  directories:
+    description: Directories to create (mode 0700) under I(dest), with their parents.
+    type: list
+    elements: str
+    default: []
+  files:
+    description:
+      - The files to write. Each is a mapping with C(path) (relative to I(dest), or
+        absolute), C(mode) (octal string, default C(0600)) and one of C(content) (the text),
+        C(src) (a file on the controller, found like the copy module's, in the role's files/
+        first) or C(python_package) (an importable pure-Python package of the controller:
+        its .py files are written under C(path)/<package>/).
+    type: list
+    elements: dict
+    default: []
+author: llamasweep developers
+"""
+
+EXAMPLES = r"""
+- name: Write the sweep's files
+  llamasweep.sweep.sweep_files:
+    dest: "{{ sweep_dir }}"
+    directories: [runs, tools]
+    files:
+      - {path: plan.json, content: "{{ sweep_plan | to_nice_json }}\n"}
+      - {path: run-task.sh, content: "{{ lookup('template', 'run-task.sh.j2') }}", mode: "0700"}
+      - {path: tools/triad.c, src: triad.c}
+      - {path: /home/me/llamasweep/lib/python, python_package: jmespath}
+"""
+
+RETURN = r"""
+written:
+  description: The paths written (as given), in order; the files left alone are not listed.
+  type: list
+  elements: str
+  returned: success
+"""
+
+
+def unchanged(path: str, content: bytes, mode: int) -> bool:
+    """Whether path is a regular file with this content and mode already."""
+    try:
+        if not os.path.isfile(path) or os.stat(path).st_mode & 0o7777 != mode:
+            return False
+        with open(path, "rb") as current:
+            return current.read() == content
+    except OSError:
+        return False
+
+
+def write_beside(path: str, content: bytes, mode: int) -> None:
+    """Write content to a new file beside path, then rename it into place."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    handle, part = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
+    try:
+        with os.fdopen(handle, "wb") as new:
+            new.write(content)
+        os.chmod(part, mode)
+        os.replace(part, path)
+    except BaseException:
+        os.unlink(part)
+        raise
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "dest": {"type": "path", "required": True},
+            "directories": {"type": "list", "elements": "str", "default": []},
+            "files": {"type": "list", "elements": "dict", "default": []},
+        }
+    )
+    dest = module.params["dest"]
+    if not os.path.isdir(dest):
+        module.fail_json(msg=f"dest {dest} is not a directory")
+    written = []
+    try:
+        for directory in module.params["directories"]:
+            os.makedirs(os.path.join(dest, directory), mode=0o700, exist_ok=True)
+        for entry in module.params["files"]:
+            path = os.path.join(dest, entry["path"])
+            content = entry["content"].encode()
+            mode = int(entry["mode"], 8)
+            if not unchanged(path, content, mode):
+                write_beside(path, content, mode)
+                written.append(entry["path"])
+    except OSError as error:
+        module.fail_json(msg=f"cannot write under {dest}: {error}", written=written)
+    module.exit_json(changed=bool(written), written=written)
+
+
+if __name__ == "__main__":
+    main()
