@@ -35,8 +35,8 @@ options:
       - The files to write. Each is a mapping with C(path) (relative to I(dest), or
         absolute), C(mode) (octal string, default C(0600)) and one of C(content) (the text),
         C(src) (a file on the controller, found like the copy module's, in the role's files/
-        first) or C(python_package) (an importable pure-Python package of the controller:
-        its .py files are written under C(path)/<package>/).
+        first) or C(python_package) (an importable pure-Python package of the controller,
+        whose .py files are written under C(path)/<package>/).
     type: list
     elements: dict
     default: []
