@@ -1,12 +1,15 @@
 """Write a sweep's files in one transfer: the contents are gathered on the controller
-(src files, Python packages) and written on the target by one call of the module."""
+(src files, Python packages) and written on the target by one call of the module, or on
+the controller by this plugin itself (controller: true)."""
 
 import importlib.util
 import os
 import re
 
 from ansible.errors import AnsibleActionFail
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible_collections.llamasweep.sweep.plugins.module_utils.file_writes import write_all
 
 SOURCES = ("content", "src", "python_package")
 MODE = re.compile(r"^0?[0-7]{3,4}$")
@@ -14,7 +17,7 @@ MODE = re.compile(r"^0?[0-7]{3,4}$")
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(("dest", "directories", "files"))
+    _VALID_ARGS = frozenset(("dest", "directories", "files", "links", "controller"))
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -23,14 +26,21 @@ class ActionModule(ActionBase):
             for position, entry in enumerate(self._task.args.get("files") or [])
             for written in self._contents(position, entry)
         ]
+        arguments = {
+            "dest": self._task.args["dest"],
+            "directories": self._task.args.get("directories") or [],
+            "files": files,
+            "links": self._task.args.get("links") or {},
+        }
+        if boolean(self._task.args.get("controller", False)):
+            try:
+                written = write_all(**arguments)
+            except OSError as error:
+                message = f"cannot write under {arguments['dest']}: {error}"
+                raise AnsibleActionFail(message) from None
+            return {**result, "changed": bool(written), "written": written}
         made = self._execute_module(
-            module_name="llamasweep.sweep.sweep_files",
-            module_args={
-                "dest": self._task.args["dest"],
-                "directories": self._task.args.get("directories") or [],
-                "files": files,
-            },
-            task_vars=task_vars,
+            module_name="llamasweep.sweep.sweep_files", module_args=arguments, task_vars=task_vars
         )
         made.pop("invocation", None)  # every file's content: not worth echoing back
         return {**result, **made}

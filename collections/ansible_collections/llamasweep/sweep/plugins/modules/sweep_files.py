@@ -1,13 +1,12 @@
 """Write a sweep's files in one transfer (the module part of llamasweep.sweep.sweep_files).
 
 Each file is written beside its place and renamed into it, so that a reader sees the whole
-file or none; a file whose content and mode are already those asked for is left alone.
+file or none; a file whose content and mode are already those asked for is left alone
+(module_utils/file_writes.py).
 """
 
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.llamasweep.sweep.plugins.module_utils.file_writes import write_all
 
 DOCUMENTATION = r"""
 module: sweep_files
@@ -40,6 +39,16 @@ options:
     type: list
     elements: dict
     default: []
+  links:
+    description: Symbolic links to make under I(dest), {name relative to I(dest) = target}.
+    type: dict
+    default: {}
+  controller:
+    description:
+      - Write on the controller, by the action plugin itself (no module call, no
+        connection), instead of on the target.
+    type: bool
+    default: false
 author: llamasweep developers
 """
 
@@ -57,37 +66,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 written:
-  description: The paths written (as given), in order; the files left alone are not listed.
+  description:
+    - The paths written and the links made (as given), in order; what was as asked already
+      is not listed.
   type: list
   elements: str
   returned: success
 """
-
-
-def unchanged(path: str, content: bytes, mode: int) -> bool:
-    """Whether path is a regular file with this content and mode already."""
-    try:
-        if not os.path.isfile(path) or os.stat(path).st_mode & 0o7777 != mode:
-            return False
-        with open(path, "rb") as current:
-            return current.read() == content
-    except OSError:
-        return False
-
-
-def write_beside(path: str, content: bytes, mode: int) -> None:
-    """Write content to a new file beside path, then rename it into place."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    handle, part = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(handle, "wb") as new:
-            new.write(content)
-        os.chmod(part, mode)
-        os.replace(part, path)
-    except BaseException:
-        os.unlink(part)
-        raise
 
 
 def main():
@@ -96,24 +81,14 @@ def main():
             "dest": {"type": "path", "required": True},
             "directories": {"type": "list", "elements": "str", "default": []},
             "files": {"type": "list", "elements": "dict", "default": []},
+            "links": {"type": "dict", "default": {}},
         }
     )
-    dest = module.params["dest"]
-    if not os.path.isdir(dest):
-        module.fail_json(msg=f"dest {dest} is not a directory")
-    written = []
+    params = module.params
     try:
-        for directory in module.params["directories"]:
-            os.makedirs(os.path.join(dest, directory), mode=0o700, exist_ok=True)
-        for entry in module.params["files"]:
-            path = os.path.join(dest, entry["path"])
-            content = entry["content"].encode()
-            mode = int(entry["mode"], 8)
-            if not unchanged(path, content, mode):
-                write_beside(path, content, mode)
-                written.append(entry["path"])
+        written = write_all(params["dest"], params["directories"], params["files"], params["links"])
     except OSError as error:
-        module.fail_json(msg=f"cannot write under {dest}: {error}", written=written)
+        module.fail_json(msg=f"cannot write under {params['dest']}: {error}")
     module.exit_json(changed=bool(written), written=written)
 
 
