@@ -210,7 +210,7 @@ def test_benchmarks_never_share_the_node(full_sweep):
 
 
 def test_time_limit_is_derived_and_recorded(full_sweep):
-    sweep = json.loads((full_sweep["results"] / "sweep.json").read_text())
+    sweep = json.loads((full_sweep["results"] / "plan.json").read_text())
     for partition in sweep["partitions"]:
         estimates = partition["time_estimates_s"]
         assert estimates["stories42M"] > estimates["stories15M"]
@@ -445,7 +445,7 @@ def test_default_thread_counts_come_from_the_partition_s_cores(slurm, workspace,
     )  # fmt: skip
     cores = os.cpu_count()
     expected = [1 << power for power in range(cores.bit_length()) if 1 << power < cores] + [cores]
-    (partition,) = json.loads((tmp_path / "latest" / "sweep.json").read_text())["partitions"]
+    (partition,) = json.loads((tmp_path / "latest" / "plan.json").read_text())["partitions"]
     assert (partition["cores"], partition["threads"]) == (cores, expected)
     runs = runs_csv(tmp_path / "latest")
     assert sorted(runs["threads"]) == expected
