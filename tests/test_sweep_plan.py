@@ -140,7 +140,7 @@ def test_tasks_tsv_has_one_line_a_task_with_a_dash_where_nothing_applies(sweep):
     for row in fields:
         by_kind.setdefault(row[1], row)  # the first line of each kind
     assert by_kind["profile"][3:5] == ["-", "-"]  # threads and binary: chosen when it runs
-    assert by_kind["run"][6:] == ["-", "-", "-", "-"]  # no emulator either
+    assert by_kind["run"][6:] == ["-", "-", "-", "-", "-"]  # no emulator, perf's default set
     assert by_kind["bandwidth"][5] == "-" and by_kind["bandwidth"][8] == "large"
     bad = [{**sweep["tasks"][0], "label": "two\twords"}]
     with pytest.raises(plan.PlanError, match="label 'two\\\\tword"):
@@ -195,6 +195,7 @@ def test_topup_appends_as_many_repetitions_again_of_each_configuration(sweep):
         assert task["dir"].startswith(f"runs/{task['index']:04d}-")
     assert len({task["dir"] for task in topped["tasks"]}) == len(topped["tasks"])
     plan.tasks_tsv(topped["tasks"])  # every field still a safe word
+
     with pytest.raises(plan.PlanError, match="no run of the plan"):
         plan.topup_plan(sweep, [{**noisy[0], "threads": 3}])
 
@@ -247,3 +248,20 @@ def test_a_bad_emulator_is_named_with_what_is_valid(emulator, message):
     errors = plan.partition_errors([{**EMULATED, "emulator": emulator}])
     assert any(message in error for error in errors), errors
     assert all(error.startswith("partition 'riscv64-qemu': ") for error in errors)
+
+
+def test_each_task_carries_its_partition_s_perf_events_even_when_appended():
+    sweep = make_sweep(
+        [{"name": "a", "cores": 2, "perf_events": "task-clock"}, {"name": "b", "cores": 2}],
+        flag_sets={"omp": "-O3 -fopenmp"},
+    )
+    noisy = [{"partition": "a", "model": "stories15M", "flag_set": "omp", "threads": 2}]
+    topped = plan.topup_plan(sweep, noisy)
+    appended = topped["tasks"][-1]
+    assert (appended["partition"], appended["perf_events"]) == ("a", "task-clock")
+    column = plan.TSV_FIELDS.index("perf_events")
+    rows = [line.split("\t") for line in plan.tasks_tsv(topped["tasks"]).splitlines()]
+    by_partition = {}
+    for task, row in zip(topped["tasks"], rows, strict=True):
+        by_partition.setdefault(task["partition"], set()).add(row[column])
+    assert by_partition == {"a": {"task-clock"}, "b": {"-"}}

@@ -66,6 +66,7 @@ TSV_FIELDS = (
     "trials",
     "label",
     "emulator",
+    "perf_events",
 )
 
 
@@ -535,6 +536,9 @@ def partition_tasks(
             "llama2c_commit": llama2c_commit,
             "emulated": partition["emulated"],
             "emulator": partition["emulator"],
+            # perf stat -e list (None: perf's default set); a field of the task, so that a
+            # task appended by a top-up keeps its own partition's.
+            "perf_events": partition["perf_events"] or None,
         }
 
     if partition["emulated"]:  # its runs measure qemu, not the chip: nothing to calibrate
