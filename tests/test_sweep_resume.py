@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan
 from conftest import run_playbook, slurm_args, summarize
 from pandas.testing import assert_frame_equal
 
@@ -230,3 +231,59 @@ def test_topup_repeats_only_the_noisy_configurations(sweep_args, tmp_path):
     table = runs_table(sweep_dir)
     assert list(table["status"]) == ["ok"] * 6, table["reason"].to_list()
     assert sorted(table.loc[table["flag_set"] == "O3", "repetition"]) == [1, 2, 3, 4]
+
+
+@pytest.mark.skipif(
+    shutil.which("slurmctld", path=SBIN_PATH) is None, reason="slurmctld not installed"
+)
+def test_slurm_topup_adds_an_array_of_the_noisy_configuration_on_its_own_partition(
+    slurm, workspace, tmp_path
+):
+    # Two partitions with their own perf events: the first partition's topped-up runs come
+    # after the second's tasks in the plan, and keep the first partition's events.
+    results = tmp_path / "results"
+    settings = [
+        "sweep_repetitions=2", "sweep_steps=8", "sweep_profile=false", "sweep_bandwidth=false",
+        "sweep_warmup_runs=0",
+        {"sweep_flag_sets": {"O3": "-O3"}, "sweep_threads": [1],
+         "sweep_partitions": [
+             {"name": "mcimone-nodes", "exclusive": False, "perf_events": "task-clock"},
+             {"name": "mcimone-milkvs", "exclusive": False, "perf_events": "page-faults"}]},
+    ]  # fmt: skip
+    run_playbook("sweep.yml", *slurm_args(workspace, results, *settings))
+    sweep_dir = (results / "latest").resolve()
+    remote_dir = Path(json.loads((sweep_dir / "remote.json").read_text())["remote_dir"])
+    plan = json.loads((remote_dir / "plan.json").read_text())
+    runs = {(t["partition"], t["repetition"]): t for t in plan["tasks"] if t["kind"] == "run"}
+    set_tok_s(remote_dir, runs["mcimone-nodes", 1], 100.0)
+    set_tok_s(remote_dir, runs["mcimone-nodes", 2], 300.0)
+    set_tok_s(remote_dir, runs["mcimone-milkvs", 1], 200.0)
+    set_tok_s(remote_dir, runs["mcimone-milkvs", 2], 200.0)
+    jobs_before = (remote_dir / "slurm-jobs.tsv").read_text().splitlines()
+    before = executions(remote_dir)
+
+    run_playbook(
+        "sweep.yml", *slurm_args(workspace, results, f"sweep_topup={sweep_dir.name}", *settings)
+    )
+    topped = json.loads((remote_dir / "plan.json").read_text())
+    added = topped["tasks"][len(plan["tasks"]) :]
+    assert [(t["partition"], t["repetition"]) for t in added] == [
+        ("mcimone-nodes", 3),
+        ("mcimone-nodes", 4),
+    ]
+    # One new array on the noisy configuration's partition, over the added indices alone.
+    jobs = (remote_dir / "slurm-jobs.tsv").read_text().splitlines()
+    assert jobs[: len(jobs_before)] == jobs_before
+    (first,) = [p["first_index"] for p in plan["partitions"] if p["name"] == "mcimone-nodes"]
+    added_ids = sweep_plan.array_list(task["index"] - first for task in added)
+    assert [line.split("\t")[::4] for line in jobs[len(jobs_before) :]] == [
+        ["mcimone-nodes", f"{first}:{added_ids}"]
+    ]
+    after = executions(remote_dir)
+    assert {d: after[d] for d in before} == before
+    for task in added:
+        perf = (remote_dir / task["dir"] / "perf.txt").read_text()
+        assert "task-clock" in perf and "page-faults" not in perf, perf
+    table = runs_table(sweep_dir)
+    assert list(table["status"]) == ["ok"] * 6, table["reason"].to_list()
+    assert sorted(table.loc[table["partition"] == "mcimone-nodes", "repetition"]) == [1, 2, 3, 4]
