@@ -22,17 +22,22 @@ STATUS_CANCELLED = "cancelled"  # scancel, preemption
 _SLURM_FAILED_STATES = ("FAILED", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE")
 _SLURM_CANCELLED_STATES = ("CANCELLED", "PREEMPTED")
 
-# runs.csv columns in order; then EXTRA_COLUMNS, then any other column of the records.
-RUN_COLUMNS = (
-    "index",
-    "sweep_id",
-    "partition",
+# Where a task ran (execution.txt's facts; runs.csv's columns after the partition).
+_WHERE_IT_RAN = (
     "host",
     "slurm_job_id",
     "slurm_array_job_id",
     "slurm_array_task_id",
     "cpu_model",
     "nproc",
+)
+
+# runs.csv columns in order; then EXTRA_COLUMNS, then any other column of the records.
+RUN_COLUMNS = (
+    "index",
+    "sweep_id",
+    "partition",
+    *_WHERE_IT_RAN,
     "model",
     "flag_set",
     "cflags",
@@ -75,12 +80,7 @@ _RECORD_FACTS = (
     "checkpoint_bytes",
 )
 _EXECUTION_FACTS = (
-    "host",
-    "slurm_job_id",
-    "slurm_array_job_id",
-    "slurm_array_task_id",
-    "cpu_model",
-    "nproc",
+    *_WHERE_IT_RAN,
     "exit_status",
     "perf",
     "start_time",
