@@ -206,13 +206,21 @@ def _folded_text(outputs: dict[str, str | None]) -> str | None:
     return None if script is None else format_folded(fold_perf_script(script))
 
 
+# builds/<partition>/: records (*.txt), compiler, build job and probe output (*.log, *.out, *.err).
+_BUILD_RECORD_SUFFIXES = (".txt", ".log", ".out", ".err")
+
+
 def read_recorded(results_dir: Path) -> list[tuple[str, str]]:
     """(path relative to results_dir, text) of the files that say exactly what ran:
     sweep.json, the rendered scripts (*.sh), the first lines of tasks.tsv, and every
-    builds/ record (compile commands, compiler versions, binaries' sha256). Long files
-    are cut."""
+    builds/ record (compile commands, compiler versions, binaries' sha256, compiler
+    output; not the bandwidth benchmark's binary beside them). Long files are cut."""
     paths = [results_dir / "sweep.json", *_sorted_files(results_dir, ".sh")]
-    paths += sorted(path for path in (results_dir / "builds").rglob("*") if path.is_file())
+    paths += sorted(
+        path
+        for path in (results_dir / "builds").rglob("*")
+        if path.suffix in _BUILD_RECORD_SUFFIXES and path.is_file()
+    )
     recorded = []
     for path in paths:
         text = read_text(path, results_dir)

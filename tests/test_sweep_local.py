@@ -50,6 +50,8 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     assert "runs done" in run.stdout  # progress while the runs go on
     for flag_set in FLAG_SETS:
         assert flag_set in summary.stdout
+    # The sweep's own files are all read (the bandwidth benchmark's binary is not a record).
+    assert "Files not read" not in summary.stdout
     # How fast each configuration ran depends on the machine and its load: speed is measured
     # by bench/, never asserted here.
 
