@@ -263,6 +263,7 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
         ("sweep_repetitions=0", ['sweep_repetitions "0"', "positive integer"]),
         ("sweep_repetitions=three", ['sweep_repetitions "three"', "positive integer"]),
         ("sweep_warmup_runs=-1", ['sweep_warmup_runs "-1"', "integer >= 0"]),
+        ("sweep_order_seed=-3", ['sweep_order_seed "-3"', "non-negative integer"]),
         ("sweep_bandwidth_trials=0", ['sweep_bandwidth_trials "0"', "positive integer"]),
         ("sweep_bandwidth_large_bytes=8", ['sweep_bandwidth_large_bytes "8"', "at least 24"]),
         ("llama2c_repo=/nonexistent/llama2.c.git", ["llama2c_repo '/nonexistent/llama2.c.git'"]),
