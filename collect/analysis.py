@@ -7,6 +7,7 @@ from math import gcd
 
 import pandas as pd
 
+from collect.drift import drift_table
 from collect.profiles import parse_folded, top_functions
 from collect.roofline import checkpoint_bytes_by_model, roofline_table
 from collect.runs import emulated_rows
@@ -57,6 +58,7 @@ class Analysis:
     checkpoint_bytes: dict[str, tuple[int, str]] = field(init=False)
     profiles: list[ProfileAnalysis] | None = field(init=False)
     emulated: pd.DataFrame = field(init=False)
+    drift: pd.DataFrame = field(init=False)
 
     def __post_init__(self) -> None:
         emulated = emulated_rows(self.runs)
@@ -68,6 +70,7 @@ class Analysis:
         self.roofline = roofline_table(self.table, self.files.bandwidth, self.checkpoint_bytes)
         self.perf_metrics = perf_metrics_table(self.runs, self.table)
         self.perf_support = perf_support(self.runs, self.files.facts)
+        self.drift = drift_table(self.runs)
         self.profiles = (
             None
             if self.files.profiles is None

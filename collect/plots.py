@@ -61,7 +61,7 @@ def plot_tok_s_by_flag_set(table: pd.DataFrame) -> Figure | None:
     axes = figure.subplots(1, len(partitions), squeeze=False)[0]
     for axis, partition in zip(axes, partitions, strict=True):
         rows = best_rows[best_rows["partition"] == partition]
-        flag_sets = list(rows.sort_values("first_index")["flag_set"].unique())
+        flag_sets = list(rows.sort_values("declared_order")["flag_set"].unique())
         models = list(dict.fromkeys(rows["model"]))
         label_threads = table.loc[table["partition"] == partition, "threads"].nunique() > 1
         bar_width = 0.8 / len(models)
@@ -98,8 +98,8 @@ def plot_tok_s_by_threads(table: pd.DataFrame) -> Figure | None:
     partitions = list(thread_counts[thread_counts > 1].index)
     if not partitions:
         return None
-    flag_sets = list(table.sort_values("first_index")["flag_set"].unique())
-    models = list(table.sort_values("first_index")["model"].unique())
+    flag_sets = list(table.sort_values("declared_order")["flag_set"].unique())
+    models = list(table.sort_values("declared_order")["model"].unique())
     colors = {flag_set: f"C{position % 10}" for position, flag_set in enumerate(flag_sets)}
     figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
     axes = figure.subplots(1, len(partitions), squeeze=False)[0]

@@ -61,7 +61,9 @@ RUN_COLUMNS = (
 
 # Facts a row carries beyond RUN_COLUMNS (warm-up rows add "warmup").
 # emulated: a run of an emulated partition (under qemu), kept out of every performance figure.
-EXTRA_COLUMNS = ("checkpoint_bytes", "duration_s", "perf_unsupported", "emulated")
+# declared_order: its configuration's place in the sweep's declared order (index is its
+# place in the run order, shuffled within each repetition round).
+EXTRA_COLUMNS = ("checkpoint_bytes", "duration_s", "perf_unsupported", "emulated", "declared_order")
 
 # The record's facts a row takes (the plan's), and execution.txt's (the node's).
 _RECORD_FACTS = (
@@ -78,6 +80,7 @@ _RECORD_FACTS = (
     "llama2c_commit",
     "checkpoint_sha256",
     "checkpoint_bytes",
+    "declared_order",
 )
 _EXECUTION_FACTS = (
     *_WHERE_IT_RAN,
@@ -99,6 +102,7 @@ _INTEGER_COLUMNS = (
     "repetition",
     "warmup",
     "checkpoint_bytes",
+    "declared_order",
     "steps",
     "exit_status",
     "context_switches",

@@ -50,10 +50,10 @@ def _cv(ok_tok_s: pd.Series) -> float:
 def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per partition, model, thread count and flag set, in the sweep's order.
 
-    Columns: partition, model, threads, flag_set, cflags, first_index, runs_ok,
+    Columns: partition, model, threads, flag_set, cflags, declared_order, runs_ok,
     runs_total, median, min, max, mean, cv (tok/s of the ok runs), noisy (cv above
-    NOISY_CV), speedup: the median over the median of the first flag set (lowest
-    index) with the same partition, model and thread count, and best: whether this is
+    NOISY_CV), speedup: the median over the median of the first flag set in the declared
+    order with the same partition, model and thread count, and best: whether this is
     the flag set's best thread count on that partition and model (best_configurations).
     Statistics of a group without ok runs are NaN; cv of a group with one ok run is NaN.
     """
@@ -61,12 +61,13 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
     runs = runs.assign(
         **{column: runs[column].fillna(UNKNOWN) for column in _NAME_COLUMNS},
         ok_tok_s=runs["tok_s"].where(runs["status"] == STATUS_OK),
+        declared_order=declared_order(runs),
     )
     table = (
         runs.groupby(keys, dropna=False, sort=False)
         .agg(
             cflags=("cflags", "first"),
-            first_index=("index", "min"),
+            declared_order=("declared_order", "min"),
             runs_ok=("ok_tok_s", "count"),
             runs_total=("status", "size"),
             median=("ok_tok_s", "median"),
@@ -78,12 +79,12 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     table["noisy"] = table["cv"].map(sweep_rules.is_noisy)
-    # Sweep order: partitions and models by their first run, then threads, then flag sets.
+    # Declared order: partitions and models as listed, then threads, then flag sets.
     table = table.assign(
-        partition_first=table.groupby("partition")["first_index"].transform("min"),
-        model_first=table.groupby(["partition", "model"])["first_index"].transform("min"),
+        partition_first=table.groupby("partition")["declared_order"].transform("min"),
+        model_first=table.groupby(["partition", "model"])["declared_order"].transform("min"),
     ).sort_values(
-        ["partition_first", "model_first", "threads", "first_index"],
+        ["partition_first", "model_first", "threads", "declared_order"],
         na_position="last",
         kind="stable",
     )
@@ -97,6 +98,15 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
         for row in table.itertuples(index=False)
     ]
     return table.drop(columns=["partition_first", "model_first"]).reset_index(drop=True)
+
+
+def declared_order(runs: pd.DataFrame) -> pd.Series:
+    """Each run's configuration's place in the sweep's declared order: the plan's
+    declared_order; a run without one (a plan from before the shuffled run order, whose
+    runs ran as declared; a table not from a plan) its index."""
+    if "declared_order" not in runs:
+        return runs["index"]
+    return runs["declared_order"].fillna(runs["index"])
 
 
 def best_configurations(runs: pd.DataFrame) -> set[tuple[str, str, str, int]]:

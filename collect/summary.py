@@ -18,6 +18,7 @@ from collect.analysis import Analysis, analyse
 from collect.atomic import replacing, write_text
 from collect.builds import asks_for_vectors, is_riscv, march, rejection, vector_count
 from collect.datafiles import forget_not_read, not_read
+from collect.drift import drift_sentence
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
 from collect.report import REPORT_FILE, render_report
@@ -104,6 +105,7 @@ def render_summary(
             scaling[(scaling["partition"] == partition) & ~scaling["flag_set"].isin(single_thread)]
         )
         lines += _perf_support_lines(analysis.perf_support, partition)
+    lines += _drift_section(analysis)
     if plot_files:
         lines += ["## Plots", ""]
         lines += [f"- [{path.stem}]({path.as_posix()})" for path in plot_files]
@@ -115,6 +117,33 @@ def render_summary(
     lines += _failures_section(runs)
     lines += _not_read_section(files_not_read or {})
     return "\n".join(lines) + "\n"
+
+
+def _drift_section(analysis: Analysis) -> list[str]:
+    """How much tok/s drifted over the sweep, a line per partition (collect/drift.py)."""
+    if analysis.drift.empty:
+        return []
+    seed = analysis.files.sweep_json.get("order_seed")
+    order = (
+        "Within each repetition round the configurations ran in a shuffled order "
+        f"({markdown_code(f'-e sweep_order_seed={seed}')} repeats it), so drift spreads "
+        "over every configuration. "
+        if seed is not None
+        else ""
+    )
+    lines = [
+        "## Drift over the sweep",
+        "",
+        f"{order}Each ok run's tok/s over its configuration's median, against its start "
+        "time: the median of the configurations' Theil-Sen slopes times the sweep's span, "
+        "with a bootstrap interval over the configurations (collect/drift.py).",
+        "",
+    ]
+    lines += [
+        f"- {markdown_code(row.partition)}: {markdown_text(drift_sentence(row))}"
+        for row in analysis.drift.itertuples(index=False)
+    ]
+    return [*lines, ""]
 
 
 def _hottest_frame_lines(analysis: Analysis) -> list[str]:

@@ -46,7 +46,9 @@ def make_plan(partitions, **overrides):
     return plan.partition_plan(partitions, **arguments)
 
 
-def make_sweep(partitions, repetitions=2, warmup_runs=0, bandwidth_trials=0, **overrides):
+def make_sweep(
+    partitions, repetitions=2, warmup_runs=0, bandwidth_trials=0, order_seed=1, **overrides
+):
     """plan.json of a sweep of these partitions (make_plan's arguments in overrides)."""
     models = overrides.get("models", ["stories15M", "stories110M"])
     checkpoints = {model: {"path": f"/c/{model}.bin", "sha256": "0" * 64} for model in models}
@@ -63,6 +65,7 @@ def make_sweep(partitions, repetitions=2, warmup_runs=0, bandwidth_trials=0, **o
         warmup_runs=warmup_runs,
         bandwidth_trials=bandwidth_trials,
         bandwidth_large_bytes=1000,
+        order_seed=order_seed,
     )
 
 

@@ -23,6 +23,9 @@ def default_threads(cores: int) -> list[int]:
 
 
 THREADS = default_threads(os.cpu_count())
+# The seed of the run order of the end-to-end sweep (any: its order is checked from the plan).
+ORDER_SEED = 2026
+PLAN_FILES = ("plan.json", "sweep.json")
 
 
 def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
@@ -33,6 +36,7 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
         "-e", "sweep_repetitions=2",
         "-e", f"sweep_bandwidth_large_bytes={48 * 2**20}",
         "-e", "sweep_bandwidth_trials=3",
+        "-e", f"sweep_order_seed={ORDER_SEED}",
     )  # fmt: skip
     latest = tmp_path / "results" / "latest"
     summary = summarize(latest)
@@ -54,6 +58,21 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     assert "Files not read" not in summary.stdout
     # How fast each configuration ran depends on the machine and its load: speed is measured
     # by bench/, never asserted here.
+
+    # The run order is the plan's index order: round 1 of every configuration, then round
+    # 2, each round in the order the recorded seed shuffled it (not the declared one).
+    assert json.loads((latest / "plan.json").read_text())["order_seed"] == ORDER_SEED
+    assert json.loads((latest / "sweep.json").read_text())["order_seed"] == ORDER_SEED
+    started = pd.to_datetime(runs.sort_values("index")["start_time"], format="ISO8601")
+    assert started.is_monotonic_increasing and started.is_unique
+    by_round = runs.assign(started=started).groupby("repetition")["started"]
+    assert by_round.max()[1] < by_round.min()[2]
+    first_round = runs[runs["repetition"] == 1].sort_values("index")
+    assert list(first_round["declared_order"]) != sorted(first_round["declared_order"])
+    drift = summary.stdout.split("## Drift over the sweep")[1].split("\n## ")[0]
+    assert f"sweep_order_seed={ORDER_SEED}" in drift
+    (line,) = [line for line in drift.splitlines() if line.startswith("- `local`: ")]
+    assert "tok/s drifted by " in line or "no detectable drift (" in line, line
 
     # The characterisation: the node's facts, bandwidth per thread count and working set
     # (run before the runs), one warm-up run per flag set; the report has the roofline.
@@ -172,6 +191,9 @@ def test_profile_with_no_finished_run_is_failed_with_its_reason(sweep_args, tmp_
     assert list(runs["status"]) == ["failed"]
     (profile,) = read_sweep_files(latest).profiles
     assert profile.status == "no finished run of stories15M on local to select from"
+    # no sweep_order_seed: a fresh one, recorded where plan.json and sweep.json agree
+    seeds = {json.loads((latest / name).read_text())["order_seed"] for name in PLAN_FILES}
+    assert len(seeds) == 1 and isinstance(seeds.pop(), int)
     assert (
         "0 of 1 profiling runs ok, 0 with a flame graph. "
         "Failed: no finished run of stories15M on local to select from."
@@ -265,6 +287,7 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
         ("sweep_repetitions=0", ['sweep_repetitions "0"', "positive integer"]),
         ("sweep_repetitions=three", ['sweep_repetitions "three"', "positive integer"]),
         ("sweep_warmup_runs=-1", ['sweep_warmup_runs "-1"', "integer >= 0"]),
+        ("sweep_order_seed=-3", ['sweep_order_seed "-3"', "non-negative integer"]),
         ("sweep_bandwidth_trials=0", ['sweep_bandwidth_trials "0"', "positive integer"]),
         ("sweep_bandwidth_large_bytes=8", ['sweep_bandwidth_large_bytes "8"', "at least 24"]),
         ("llama2c_repo=/nonexistent/llama2.c.git", ["llama2c_repo '/nonexistent/llama2.c.git'"]),

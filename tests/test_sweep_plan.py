@@ -181,10 +181,10 @@ def test_topup_appends_as_many_repetitions_again_of_each_configuration(sweep):
     assert topped["partitions"] == sweep["partitions"]
     added = topped["tasks"][len(tasks) :]
     assert [task["index"] for task in added] == list(range(len(tasks), len(tasks) + 4))
-    # the extra repetitions outermost, as in a sweep; each a copy of its configuration's runs
-    assert [(task["partition"], task["repetition"]) for task in added] == [
-        ("a", 3), ("b", 3), ("a", 4), ("b", 4),
-    ]  # fmt: skip
+    # the extra repetitions in rounds, as in a sweep; each a copy of its configuration's runs
+    assert [task["repetition"] for task in added] == [3, 3, 4, 4]
+    assert {task["partition"] for task in added[:2]} == {task["partition"] for task in added[2:]}
+    assert plan.topup_plan(sweep, noisy) == topped  # its order is the plan's seed's
     for task in added:
         (same,) = {
             (t["binary"], t["checkpoint"], t["cflags"])
@@ -265,3 +265,104 @@ def test_each_task_carries_its_partition_s_perf_events_even_when_appended():
     for task, row in zip(topped["tasks"], rows, strict=True):
         by_partition.setdefault(task["partition"], set()).add(row[column])
     assert by_partition == {"a": {"task-clock"}, "b": {"-"}}
+
+
+def run_tasks(sweep, partition):
+    return [t for t in sweep["tasks"] if t["kind"] == "run" and t["partition"] == partition]
+
+
+def configuration(task):
+    return (task["model"], task["flag_set"], task["threads"])
+
+
+def test_each_round_runs_every_configuration_in_an_order_shuffled_by_the_recorded_seed():
+    partitions = [{"name": "a", "cores": 4}, {"name": "b", "cores": 2}]
+    flag_sets = {"O3": "-O3", "omp": "-O3 -fopenmp", "fast": "-Ofast -fopenmp"}
+    sweep = make_sweep(partitions, repetitions=3, flag_sets=flag_sets, order_seed=7)
+    assert sweep["order_seed"] == 7
+    declared = [
+        (model, flag_set, threads)
+        for model in ("stories15M", "stories110M")
+        for flag_set, threads_of in (("O3", [1]), ("omp", [1, 2, 4]), ("fast", [1, 2, 4]))
+        for threads in threads_of
+    ]
+    orders = []
+    for name in ("a", "b"):
+        runs = run_tasks(sweep, name)
+        # rounds one after another, each holding every configuration once
+        assert [t["repetition"] for t in runs] == sorted(t["repetition"] for t in runs)
+        for repetition in (1, 2, 3):
+            round_order = [configuration(t) for t in runs if t["repetition"] == repetition]
+            orders.append(round_order)
+            if name == "a":
+                assert sorted(round_order) == sorted(declared)
+        # declared_order: the configuration's place as listed, the same in every round
+        by_configuration = {}
+        for task in runs:
+            by_configuration.setdefault(configuration(task), set()).add(task["declared_order"])
+        assert all(len(orders_of) == 1 for orders_of in by_configuration.values())
+        if name == "a":
+            assert sorted(by_configuration, key=lambda key: min(by_configuration[key])) == declared
+    # shuffled: no two rounds (of either partition) in the same order, none as declared
+    assert len({tuple(order) for order in orders}) == len(orders)
+    assert declared not in orders
+    # a's configurations are declared before b's
+    assert max(t["declared_order"] for t in run_tasks(sweep, "a")) < min(
+        t["declared_order"] for t in run_tasks(sweep, "b")
+    )
+    # the same seed gives the same plan, another seed another order of the same runs
+    assert make_sweep(partitions, repetitions=3, flag_sets=flag_sets, order_seed=7) == sweep
+    other = make_sweep(partitions, repetitions=3, flag_sets=flag_sets, order_seed=8)
+    assert [configuration(t) for t in other["tasks"] if t["kind"] == "run"] != [
+        configuration(t) for t in sweep["tasks"] if t["kind"] == "run"
+    ]
+    assert sorted(map(configuration, run_tasks(other, "a"))) == sorted(
+        map(configuration, run_tasks(sweep, "a"))
+    )
+
+
+def test_without_a_seed_a_fresh_one_is_drawn_and_recorded_so_the_order_can_be_repeated():
+    partitions = [{"name": "a", "cores": 4}]
+    sweep = make_sweep(partitions, order_seed=None)
+    seed = sweep["order_seed"]
+    assert isinstance(seed, int) and 0 <= seed < plan.ORDER_SEED_LIMIT
+    assert make_sweep(partitions, order_seed=seed) == sweep
+    assert make_sweep(partitions, order_seed=str(seed)) == sweep  # -e gives a string
+
+
+@pytest.mark.parametrize("seed", [-1, "x", 1.5, True, "1e3"])
+def test_a_bad_order_seed_is_named_with_what_is_valid(seed):
+    with pytest.raises(plan.PlanError, match=f"sweep_order_seed {seed!r} is not valid: give a"):
+        make_sweep([{"name": "a", "cores": 2}], order_seed=seed)
+
+
+def test_warmups_bandwidth_and_profiles_keep_their_places_around_the_shuffled_runs(sweep):
+    for partition in sweep["partitions"]:
+        block = [t for t in sweep["tasks"] if t["partition"] == partition["name"]]
+        warmups = [(t["model"], t["flag_set"]) for t in block if t["kind"] == "warmup"]
+        declared = [
+            (model, flag_set) for model in ("stories15M", "stories110M")
+            for flag_set in partition["flag_sets"]
+        ]  # fmt: skip
+        assert warmups == declared  # not measured: in the declared order, before every run
+        kinds = [t["kind"] for t in block]
+        assert kinds.index("run") > max(
+            i for i, kind in enumerate(kinds) if kind != "run" and kind != "profile"
+        )
+        assert (
+            kinds[-partition["task_counts"]["profile"] :]
+            == ["profile"] * partition["task_counts"]["profile"]
+        )
+
+
+def test_slurm_arrays_start_their_tasks_in_the_run_order_round_by_round(sweep):
+    tasks = sweep["tasks"]
+    for partition in sweep["partitions"]:
+        first = partition["first_index"]
+        for array in partition["arrays"]:
+            # Slurm starts an array's tasks in ascending task id: the plan's index order
+            ids = sorted(progress.array_ids(array["array"]))
+            repetitions = [
+                tasks[first + i]["repetition"] for i in ids if tasks[first + i]["kind"] == "run"
+            ]
+            assert repetitions == sorted(repetitions) and repetitions

@@ -200,6 +200,27 @@ def test_runs_are_traced_to_their_jobs(full_sweep):
         assert task["nodes"] == row.host
 
 
+def test_each_partition_s_array_starts_its_runs_in_the_plan_s_order_round_by_round(full_sweep):
+    runs = full_sweep["runs"]
+    seed = json.loads((full_sweep["results"] / "plan.json").read_text())["order_seed"]
+    assert json.loads((full_sweep["results"] / "sweep.json").read_text())["order_seed"] == seed
+    for partition in PARTITIONS:
+        rows = runs[runs["partition"] == partition].sort_values("index")
+        # execution.txt's start times: Slurm started the array's tasks in ascending id
+        started = pd.to_datetime(rows["start_time"], format="ISO8601")
+        assert started.is_monotonic_increasing, rows[["index", "start_time"]].to_string()
+        by_round = rows.assign(started=started).groupby("repetition")["started"]
+        assert by_round.max()[1] < by_round.min()[2]
+        # each round holds every configuration once
+        rounds = rows.groupby("repetition")["declared_order"].agg(sorted)
+        assert rounds[1] == rounds[2] and len(rounds[1]) == len(set(rounds[1]))
+    summary = (full_sweep["results"] / "summary.md").read_text()
+    drift = summary.split("## Drift over the sweep")[1].split("\n## ")[0]
+    assert f"sweep_order_seed={seed}" in drift
+    for partition in PARTITIONS:
+        assert f"- `{partition}`: " in drift
+
+
 def test_benchmarks_never_share_the_node(full_sweep):
     # --exclusive: the tasks of both partitions' arrays ran one after the other
     spans = sorted(

@@ -12,10 +12,19 @@ task of the sweep as a record (plan.json: bandwidth measurements, warm-up runs, 
 profiling runs) and each partition's job arrays; tasks_tsv is the text of tasks.tsv, which
 the job script reads. Counts, offsets and array lists are lengths and contents of the task
 list, never computed beside it.
+
+The run order is decided here and nowhere else: a task's index is its place in the order
+(run-local.sh runs the indices in turn, a Slurm array its task ids in ascending order).
+Repetition rounds run one after another; within a round the partition's configurations run
+in an order shuffled by the sweep's order seed (run_order), so that drift over time
+(thermal, other load) spreads over every configuration instead of biasing some.
 """
 
 import math
+import random
 import re
+import secrets
+from dataclasses import dataclass
 
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import RANKED_SELECTORS
 
@@ -410,6 +419,50 @@ def profile_selector_errors(selectors, flag_sets, partitions=()):
     ]
 
 
+@dataclass(frozen=True)
+class SweepSettings:
+    """What every partition's block of tasks is made from (sweep_plan's arguments)."""
+
+    sweep_dir: str
+    models: list
+    catalog: dict
+    checkpoints: dict  # {model: {"path", "sha256"}} as provisioned
+    steps: int
+    repetitions: int
+    llama2c_commit: str
+    warmup_runs: int
+    bandwidth_trials: int
+    bandwidth_large_bytes: int
+    profile_call_graph: str
+    order_seed: int
+
+
+# A fresh order seed is drawn below this (it fits any JSON reader's integers).
+ORDER_SEED_LIMIT = 2**32
+
+
+def order_seed_value(order_seed):
+    """The sweep's order seed: order_seed as an int (a non-negative integer, or its digits),
+    or a fresh random one when it is None or empty (sweep_order_seed unset)."""
+    if order_seed is None or order_seed == "":
+        return secrets.randbelow(ORDER_SEED_LIMIT)
+    if isinstance(order_seed, bool) or not str(order_seed).isdigit():
+        raise PlanError(
+            f"sweep_order_seed {order_seed!r} is not valid: give a non-negative integer "
+            "(the seed of the shuffled run order), or leave it unset for a fresh one"
+        )
+    return int(order_seed)
+
+
+def run_order(configurations, order_seed, *round_key):
+    """configurations (a list) in the order one round runs them: shuffled by a generator
+    seeded from the order seed and the round's key (partition and repetition), so that the
+    same seed gives the same order, whatever else the sweep holds, and each round its own."""
+    shuffled = list(configurations)
+    random.Random(":".join(map(str, (order_seed, *round_key)))).shuffle(shuffled)
+    return shuffled
+
+
 def sweep_plan(
     partitions,
     sweep_id,
@@ -424,44 +477,56 @@ def sweep_plan(
     bandwidth_trials=0,
     bandwidth_large_bytes=0,
     profile_call_graph="dwarf",
+    order_seed=None,
 ):
-    """plan.json: {"sweep_id", "partitions", "tasks"}, see docs/results-layout.md.
+    """plan.json: {"sweep_id", "order_seed", "partitions", "tasks"}, see
+    docs/results-layout.md.
 
     partitions: partition_plan's. checkpoints: {model: {"path", "sha256"}} as provisioned.
-    Each partition's block of tasks holds, in this order: with bandwidth_trials > 0, one
-    bandwidth measurement per thread count and label (large, then each model); warmup_runs
-    warm-up runs per model and flag set, at the flag set's largest thread count; the runs,
-    repetitions outermost (so drift over time spreads over every configuration); then one
-    profiling run per model and profile selector (the configuration is chosen from the
-    finished runs when it runs, so these come after every run of the partition). Each
-    partition record gains first_index, its task counts by kind, arrays (the job arrays of
-    its bandwidth, warm-up and run tasks: task id i runs task first_index + i; one array
-    when exclusive, else one per thread count) and profile_array (or None)."""
+    order_seed: the seed of the run order (order_seed_value: None draws a fresh one, which
+    plan.json records). Each partition's block of tasks holds, in this order: with
+    bandwidth_trials > 0, one bandwidth measurement per thread count and label (large, then
+    each model); warmup_runs warm-up runs per model and flag set, at the flag set's largest
+    thread count; the runs, repetition rounds one after another, each round's
+    configurations in a shuffled order (run_order); then one profiling run per model and
+    profile selector (the configuration is chosen from the finished runs when it runs, so
+    these come after every run of the partition). Each partition record gains first_index,
+    its task counts by kind, arrays (the job arrays of its bandwidth, warm-up and run
+    tasks: task id i runs task first_index + i; one array when exclusive, else one per
+    thread count) and profile_array (or None)."""
+    settings = SweepSettings(
+        sweep_dir=sweep_dir,
+        models=list(models),
+        catalog=catalog,
+        checkpoints=checkpoints,
+        steps=int(steps),
+        repetitions=int(repetitions),
+        llama2c_commit=llama2c_commit,
+        warmup_runs=int(warmup_runs),
+        bandwidth_trials=int(bandwidth_trials),
+        bandwidth_large_bytes=int(bandwidth_large_bytes),
+        profile_call_graph=profile_call_graph,
+        order_seed=order_seed_value(order_seed),
+    )
     tasks = []
     resolved = []
+    configurations_before = 0
     for partition in partitions:
         first_index = len(tasks)
-        block = partition_tasks(
-            partition,
-            sweep_dir,
-            models,
-            catalog,
-            checkpoints,
-            steps,
-            repetitions,
-            llama2c_commit,
-            warmup_runs,
-            bandwidth_trials,
-            bandwidth_large_bytes,
-            profile_call_graph,
-        )
+        block = partition_tasks(partition, settings, configurations_before)
         block = [{"index": index, **task} for index, task in enumerate(block, first_index)]
         for task in block:
             if task["kind"] == "run":
                 task["dir"] = run_dir(task)
+                configurations_before = max(configurations_before, task["declared_order"] + 1)
         tasks += block
         resolved.append({**partition, **partition_arrays(partition, block, first_index)})
-    return {"sweep_id": sweep_id, "partitions": resolved, "tasks": tasks}
+    return {
+        "sweep_id": sweep_id,
+        "order_seed": settings.order_seed,
+        "partitions": resolved,
+        "tasks": tasks,
+    }
 
 
 def run_dir(task):
@@ -476,8 +541,9 @@ def topup_plan(plan, configurations):
     """plan.json topped up (-e sweep_topup): each configuration (a mapping of partition, model,
     flag_set and threads: sweep_rules.noisy_configurations) gets as many more repetitions as
     it has, appended as run tasks at the end (new indices, repetitions numbered on, the
-    configuration's own record otherwise), the extra repetitions outermost as in a sweep.
-    Nothing else of the plan changes."""
+    configuration's own record otherwise), the extra repetitions in rounds as in a sweep,
+    each round shuffled by the plan's order seed (a plan without one keeps the order of
+    configurations). Nothing else of the plan changes."""
     tasks = list(plan["tasks"])
     repetitions = []
     for configuration in configurations:
@@ -491,33 +557,25 @@ def topup_plan(plan, configurations):
             raise PlanError(f"no run of the plan has {configuration}")
         repetitions.append(runs)
     for extra in range(1, max(map(len, repetitions), default=0) + 1):
-        for runs in repetitions:
-            if extra <= len(runs):
-                last = max(task["repetition"] for task in runs)
-                task = {**runs[-1], "index": len(tasks), "repetition": last + extra}
-                tasks.append({**task, "dir": run_dir(task)})
+        round_runs = [runs for runs in repetitions if extra <= len(runs)]
+        if plan.get("order_seed") is not None:
+            round_runs = run_order(round_runs, plan["order_seed"], "topup", len(tasks))
+        for runs in round_runs:
+            last = max(task["repetition"] for task in runs)
+            task = {**runs[-1], "index": len(tasks), "repetition": last + extra}
+            tasks.append({**task, "dir": run_dir(task)})
     return {**plan, "tasks": tasks}
 
 
-def partition_tasks(
-    partition,
-    sweep_dir,
-    models,
-    catalog,
-    checkpoints,
-    steps,
-    repetitions,
-    llama2c_commit,
-    warmup_runs,
-    bandwidth_trials,
-    bandwidth_large_bytes,
-    profile_call_graph,
-):
-    """The task records of one partition, in order, without index (see sweep_plan)."""
+def partition_tasks(partition, settings, configurations_before):
+    """The task records of one partition, in order, without index (see sweep_plan); its
+    runs' declared_order counts on from configurations_before (the configurations of the
+    partitions before it)."""
     name = partition["name"]
+    models, catalog, checkpoints = settings.models, settings.catalog, settings.checkpoints
 
     def binary(flag_set):
-        return f"{sweep_dir}/bin/{name}/{flag_set}/run"
+        return f"{settings.sweep_dir}/bin/{name}/{flag_set}/run"
 
     def execution(model, flag_set, threads):
         checkpoint = checkpoints[model]
@@ -532,8 +590,8 @@ def partition_tasks(
             "checkpoint": checkpoint["path"],
             "checkpoint_sha256": checkpoint["sha256"],
             "checkpoint_bytes": int(catalog[model]["size"]),
-            "steps": int(steps),
-            "llama2c_commit": llama2c_commit,
+            "steps": settings.steps,
+            "llama2c_commit": settings.llama2c_commit,
             "emulated": partition["emulated"],
             "emulator": partition["emulator"],
             # perf stat -e list (None: perf's default set); a field of the task, so that a
@@ -541,10 +599,11 @@ def partition_tasks(
             "perf_events": partition["perf_events"] or None,
         }
 
+    bandwidth_trials, warmup_runs = settings.bandwidth_trials, settings.warmup_runs
     if partition["emulated"]:  # its runs measure qemu, not the chip: nothing to calibrate
         bandwidth_trials, warmup_runs = 0, 0
     tasks = []
-    if int(bandwidth_trials) > 0:
+    if bandwidth_trials > 0:
         for threads in partition["threads"]:
             for label in ["large", *models]:
                 tasks.append(
@@ -555,14 +614,17 @@ def partition_tasks(
                         "threads": threads,
                         "label": label,
                         "working_set_bytes": int(
-                            bandwidth_large_bytes if label == "large" else catalog[label]["size"]
+                            settings.bandwidth_large_bytes
+                            if label == "large"
+                            else catalog[label]["size"]
                         ),
-                        "trials": int(bandwidth_trials),
-                        "binary": f"{sweep_dir}/builds/{name}/triad",
+                        "trials": bandwidth_trials,
+                        "binary": f"{settings.sweep_dir}/builds/{name}/triad",
                     }
                 )
     thread_lists = partition["flag_set_threads"]
-    for warmup in range(1, int(warmup_runs) + 1):
+    # Warm-ups are not measured: they run first, in the declared order.
+    for warmup in range(1, warmup_runs + 1):
         for model in models:
             for flag_set in partition["flag_sets"]:
                 tasks.append(
@@ -573,20 +635,34 @@ def partition_tasks(
                         "warmup": warmup,
                     }
                 )
-    for repetition in range(1, int(repetitions) + 1):
-        for model in models:
-            for flag_set in partition["flag_sets"]:
-                for threads in thread_lists[flag_set]:
-                    tasks.append(
-                        {
-                            "kind": "run",
-                            "dir": None,  # named by sweep_plan, from its index
-                            **execution(model, flag_set, threads),
-                            "repetition": repetition,
-                        }
-                    )
+    # The configurations in the declared order (models, flag sets, thread counts as
+    # listed): declared_order is the position the collector's tables keep.
+    configurations = list(
+        enumerate(
+            (
+                (model, flag_set, threads)
+                for model in models
+                for flag_set in partition["flag_sets"]
+                for threads in thread_lists[flag_set]
+            ),
+            configurations_before,
+        )
+    )
+    for repetition in range(1, settings.repetitions + 1):
+        for declared_order, (model, flag_set, threads) in run_order(
+            configurations, settings.order_seed, name, repetition
+        ):
+            tasks.append(
+                {
+                    "kind": "run",
+                    "dir": None,  # named by sweep_plan, from its index
+                    **execution(model, flag_set, threads),
+                    "repetition": repetition,
+                    "declared_order": declared_order,
+                }
+            )
     # fp call graphs profile build.sh's frame-pointer build of each flag set.
-    suffix = "+fp" if profile_call_graph == "fp" else ""
+    suffix = "+fp" if settings.profile_call_graph == "fp" else ""
     for model in models:
         for selector in partition["profile_selectors"]:
             tasks.append(
@@ -599,8 +675,8 @@ def partition_tasks(
                     "selector": selector,
                     "checkpoint": checkpoints[model]["path"],
                     "checkpoint_sha256": checkpoints[model]["sha256"],
-                    "steps": int(steps),
-                    "llama2c_commit": llama2c_commit,
+                    "steps": settings.steps,
+                    "llama2c_commit": settings.llama2c_commit,
                     "binaries": {
                         flag_set: binary(flag_set + suffix) for flag_set in partition["flag_sets"]
                     },
