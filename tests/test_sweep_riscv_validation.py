@@ -83,3 +83,41 @@ def test_required_validation_without_the_tools_submits_nothing(slurm, workspace,
     assert "sweep_validate_riscv is true, but riscv64-llamasweep-missing-gcc" in output
     assert "make riscv-tools" in output and "Nothing was submitted" in output
     assert not (tmp_path / "latest").exists()
+
+
+def test_a_flag_set_requiring_compiler_support_is_kept_only_where_the_probe_found_it(
+    slurm, workspace, tmp_path
+):
+    """requires_compiler_support: the setup probe (an srun on the partition) compiles an empty
+    program with each flag set's -march; the sweep drops those the compiler refused, with
+    one message, and runs the rest. This node's gcc accepts x86-64-v2, not xtheadvector."""
+    partition = "mcimone-milkvs"
+    optional = {"xtheadvector": "-O2 -march=rv64gc_xtheadvector", "v2": "-O2 -march=x86-64-v2"}
+    settings = {
+        **SMALL,
+        "sweep_flag_sets": {"O2": "-O2"},
+        "sweep_partitions": [
+            {"name": partition, "exclusive": False, "cores": 1, "flag_sets": optional,
+             "requires_compiler_support": list(optional)}
+        ],
+    }  # fmt: skip
+    done = run_playbook("sweep.yml", *slurm_args(workspace, tmp_path, settings), env=slurm)
+    output = " ".join(done.stdout.split())
+    facts = json.loads((workspace / "facts" / f"{partition}.json").read_text())
+    assert "x86-64-v2" in facts["march"] and "rv64gc_xtheadvector" not in facts["march"]
+    message = (
+        f"Not submitted to partition {partition}: flag set xtheadvector requires compiler "
+        f"support: the compiler of the partition ({facts['compiler_version']}) does not accept "
+        "-march=rv64gc_xtheadvector (setup probe)"
+    )
+    assert message in output
+    assert "flag set v2 requires" not in output
+
+    latest = tmp_path / "latest"
+    (planned,) = json.loads((latest / "plan.json").read_text())["partitions"]
+    assert list(planned["flag_sets"]) == ["O2", "v2"]
+    assert list(planned["dropped_flag_sets"]) == ["xtheadvector"]
+    summarize(latest)
+    runs = pd.read_csv(latest / "runs.csv")
+    assert sorted(runs["flag_set"]) == ["O2", "v2"]
+    assert (runs["status"] == "ok").all(), runs["reason"].to_list()

@@ -63,17 +63,22 @@ def _message(text):
     return line[:_MESSAGE_CHARS] + ("..." if len(line) > _MESSAGE_CHARS else "")
 
 
-def validation_outcome(builds, compiled, ran, ignore=()):
+def validation_outcome(builds, compiled, ran, ignore=(), partitions=()):
     """{"dropped": {partition: {flag_set: reason}}, "ignored": [message, ...]} from the
     registered results of validation: compiled and ran are Ansible loop results over builds
     (rc, stdout, stderr, item; ran holds one per build that compiled, skipped ones without
     rc). A flag set fails when its compile fails, or its qemu run does not exit 0 with a
-    tok/s figure (sweep_rules.run_ok); named in ignore, it is reported and kept."""
+    tok/s figure (sweep_rules.run_ok); named in ignore, it is reported and kept. A flag set
+    a partition lists in requires_compiler_support (so kept by the setup probe: the
+    partition's own compiler accepts its -march) that this machine's cross compiler rejects
+    is reported and kept too: the partition's compiler is the one that builds it."""
+    probed = {p["name"]: p.get("requires_compiler_support") or [] for p in partitions}
     ran_by_cflags = {r["item"]["cflags"]: r for r in ran if "rc" in r}
     dropped, ignored = {}, []
     for build, compile_result in zip(builds, compiled, strict=True):
         cflags = build["cflags"]
-        if compile_result["rc"] != 0:
+        compiles = compile_result["rc"] == 0
+        if not compiles:
             reason = (
                 f"the RISC-V cross compiler rejected it: "
                 f"{_message(compile_result['stderr'] or compile_result['stdout'])}"
@@ -91,7 +96,14 @@ def validation_outcome(builds, compiled, ran, ignore=()):
         for partition, flag_set in build["uses"]:
             message = f"flag set {flag_set} ({cflags}) failed validation: {reason}"
             if flag_set in ignore:
-                ignored.append(f"{partition}: {message}; submitted anyway (sweep_validate_riscv_ignore)")
+                ignored.append(
+                    f"{partition}: {message}; submitted anyway (sweep_validate_riscv_ignore)"
+                )
+            elif not compiles and flag_set in probed.get(partition, []):
+                ignored.append(
+                    f"{partition}: {message}; submitted unvalidated: the setup probe found "
+                    "the partition's own compiler accepts its -march"
+                )
             else:
                 dropped.setdefault(partition, {})[flag_set] = message
     return {"dropped": dropped, "ignored": ignored}
@@ -110,12 +122,12 @@ def unsupported_flag_sets(partitions, flag_sets, facts):
         for flag_set in partition.get("requires_compiler_support") or []:
             march = march_of(merged[flag_set])
             if probed is None:
-                reason = "the setup probe recorded no facts for this partition (playbooks/setup.yml)"
+                reason = "the setup probe recorded no facts for this partition (setup.yml)"
             elif march in (probed.get("march") or []):
                 continue
             else:
                 reason = (
-                    f"the partition's compiler ({probed.get('compiler_version') or '?'}) does "
+                    f"the compiler of the partition ({probed.get('compiler_version') or '?'}) does "
                     f"not accept -march={march} (setup probe)"
                 )
             dropped.setdefault(name, {})[flag_set] = (

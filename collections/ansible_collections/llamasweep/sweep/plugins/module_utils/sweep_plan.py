@@ -75,9 +75,9 @@ TSV_FIELDS = (
 )
 
 
-def partition_errors(partitions, flag_sets=None):
+def partition_errors(partitions, sweep_flag_sets=None):
     """What is wrong with sweep_partitions, one message per problem (empty when valid);
-    with the sweep's flag_sets, requires_compiler_support's names are checked against them."""
+    with sweep_flag_sets, requires_compiler_support's names are checked against them."""
     if not isinstance(partitions, list) or not partitions:
         return [f"sweep_partitions {partitions!r} is not a non-empty list of partitions"]
     errors = []
@@ -148,8 +148,10 @@ def partition_errors(partitions, flag_sets=None):
                 f"{label}: arch {partition['arch']!r} is not an architecture as uname -m "
                 "names it, e.g. riscv64"
             )
-        if isinstance(flag_sets, dict) and isinstance(partition.get("flag_sets", {}), dict):
-            errors += [f"{label}: {e}" for e in compiler_support_errors(partition, flag_sets)]
+        if isinstance(sweep_flag_sets, dict) and isinstance(flag_sets, dict):
+            errors += [
+                f"{label}: {error}" for error in compiler_support_errors(partition, sweep_flag_sets)
+            ]
     duplicates = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
     if duplicates:
         errors.append(f"partitions {duplicates} are listed more than once")
