@@ -160,3 +160,15 @@ def test_the_plan_leaves_dropped_flag_sets_out_with_their_reasons():
             [{"name": "a", "cores": 2}], catalog=catalog,
             dropped_flag_sets={"a": {"O2": "x", "omp": "y"}}, **resolve,
         )  # fmt: skip
+
+
+def test_a_partition_without_arch_takes_the_machine_the_probe_found():
+    facts = {"a": json.dumps({"machine": "riscv64"}), "b": json.dumps({"machine": "riscv64"})}
+    partitions = [{"name": "a"}, {"name": "b", "arch": "x86_64"}, {"name": "c"}]
+    resolved = checks.with_probed_arch(partitions, {**facts, "c": ""})
+    assert resolved == [
+        {"name": "a", "arch": "riscv64"},
+        {"name": "b", "arch": "x86_64"},
+        {"name": "c"},
+    ]
+    assert [p["name"] for p in checks.validated_partitions(resolved)] == ["a"]

@@ -2,7 +2,8 @@
 # probe-node.sh [--emulator 'EMULATOR WORDS'] COMPILER MARCH...: what this node offers a
 # llama2.c benchmark, as one JSON object: hostname, CPU model, cores, memory, compiler
 # version, perf and what perf_event_paranoid allows, which of the given -march values the
-# compiler accepts. With --emulator (an emulated partition, whose runs execute under
+# compiler accepts, and the node's machine (uname -m: riscv64 marks a RISC-V partition for
+# validation before queueing). With --emulator (an emulated partition, whose runs execute under
 # qemu-user here) it describes the emulation, so that nobody reads it as the chip's:
 # "emulated": true, "emulator": its words, cpu_model the emulator's -cpu, host_cpu_model
 # this host's CPU, perf false (qemu-user gives no counters of the program).
@@ -47,6 +48,6 @@ for march in "$@"; do
     | "$compiler" -march="$march" -x c - -o /dev/null 2>/dev/null && accepted+=("\"$(clean <<<"$march")\"")
 done
 join() { local IFS=,; echo "$*"; }
-printf '{%s"hostname": "%s", "cpu_model": "%s", "nproc": %d, "mem_total_kb": %d, "compiler": "%s", "compiler_version": "%s", "perf": %s, "perf_version": "%s", "perf_event_paranoid": %s, "perf_unsupported": [%s], "march": [%s]}\n' \
-  "$emulation" "$(hostname | clean)" "$cpu_model" "$(nproc)" "${mem_kb:-0}" "$(clean <<<"$compiler")" "$compiler_version" \
+printf '{%s"hostname": "%s", "machine": "%s", "cpu_model": "%s", "nproc": %d, "mem_total_kb": %d, "compiler": "%s", "compiler_version": "%s", "perf": %s, "perf_version": "%s", "perf_event_paranoid": %s, "perf_unsupported": [%s], "march": [%s]}\n' \
+  "$emulation" "$(hostname | clean)" "$(uname -m | clean)" "$cpu_model" "$(nproc)" "${mem_kb:-0}" "$(clean <<<"$compiler")" "$compiler_version" \
   "$perf" "$perf_version" "$paranoid" "$(join "${unsupported[@]}")" "$(join "${accepted[@]}")"

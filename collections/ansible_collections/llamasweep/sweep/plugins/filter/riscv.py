@@ -36,6 +36,7 @@ class FilterModule:
         return {
             name: getattr(riscv_checks, name)
             for name in (
+                "with_probed_arch",
                 "validated_partitions",
                 "validation_builds",
                 "validation_outcome",

@@ -34,6 +34,19 @@ def merged_flag_sets(partition, flag_sets):
     return {**flag_sets, **(partition.get("flag_sets") or {})}
 
 
+def with_probed_arch(partitions, facts):
+    """The partitions, each without `arch` given that from the setup probe's facts (facts:
+    {partition: the text of facts/<partition>.json, "" when none}: its machine, uname -m),
+    so that a RISC-V partition of a user's inventory is validated without saying so."""
+    resolved = []
+    for partition in partitions:
+        machine = (_json_object(facts.get(partition["name"])) or {}).get("machine")
+        if "arch" not in partition and machine:
+            partition = {**partition, "arch": machine}
+        resolved.append(partition)
+    return resolved
+
+
 def validated_partitions(partitions):
     """The partitions validation before queueing covers: real (not emulated) RISC-V ones."""
     return [p for p in partitions if p.get("arch") == RISCV_ARCH and not p.get("emulator")]
