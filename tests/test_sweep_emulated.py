@@ -8,10 +8,11 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import run_playbook, summarize
+from conftest import run_playbook, slurm_args, summarize
 
 TOOLS = ("riscv64-linux-gnu-gcc", "riscv64-linux-gnu-objdump", "qemu-riscv64")
 PARTITION = "riscv64-qemu"
+EMULATOR = {"cpu": "rv64,v=true,vlen=128", "sysroot": "/usr/riscv64-linux-gnu"}
 FLAG_SETS = {
     "rv64gc": "-O3 -march=rv64gc -fopenmp",
     "bogus": "-O3 -march=rv64gcq_bogus",
@@ -32,7 +33,7 @@ def test_emulated_partition_cross_compiles_runs_under_qemu_and_stays_out_of_perf
     emulated = {
         "name": PARTITION,
         "compiler": "riscv64-linux-gnu-gcc",
-        "emulator": {"cpu": "rv64,v=true,vlen=128", "sysroot": "/usr/riscv64-linux-gnu"},
+        "emulator": EMULATOR,
         "flag_sets": FLAG_SETS,
     }
     settings = {
@@ -89,6 +90,57 @@ def test_emulated_partition_cross_compiles_runs_under_qemu_and_stays_out_of_perf
     assert f"## Partition `{PARTITION}`" not in summary and "## Partition `local`" in summary
     assert "| `riscv64-qemu` | `bogus` | no | 0 of 1 ok | no |" in summary
     assert "| `riscv64-qemu` | `rv64gc` | yes | 1 of 1 ok | yes | ok |" in summary
+    assert_facts_describe_the_emulation(latest / "facts" / f"{PARTITION}.json")
+
+
+def assert_facts_describe_the_emulation(path):
+    """facts/<emulated partition>.json: the emulated CPU (qemu's -cpu), the host apart."""
+    facts = json.loads(path.read_text())
+    assert facts["emulated"] is True and facts["perf"] is False
+    assert facts["cpu_model"] == f"{EMULATOR['cpu']} under qemu-riscv64 (emulated)"
+    assert facts["emulator"].endswith(f"-cpu {EMULATOR['cpu']}")
+    assert facts["host_cpu_model"] and facts["host_cpu_model"] != facts["cpu_model"]
+    assert facts["compiler"] == "riscv64-linux-gnu-gcc"
+
+
+def test_emulated_partition_on_slurm_fails_only_the_rows_of_a_rejected_flag_set(
+    riscv_tools, slurm, workspace, tmp_path
+):
+    """On Slurm too, a flag set the cross compiler rejects fails its own rows, with the
+    compiler's message; the build job succeeds, so that the other flag sets run."""
+    partition = "mcimone-nodes"
+    emulated = {
+        "name": partition,
+        "compiler": "riscv64-linux-gnu-gcc",
+        "emulator": EMULATOR,
+        "flag_sets": {"bogus": FLAG_SETS["bogus"]},
+        "exclusive": False,
+        "cores": 1,
+    }
+    settings = {
+        "sweep_partitions": [emulated],
+        "sweep_flag_sets": {"rv64gc": FLAG_SETS["rv64gc"]},
+        "sweep_threads": [1],
+        "sweep_steps": 8,
+        "sweep_repetitions": 1,
+        "sweep_warmup_runs": 0,
+        "sweep_bandwidth": False,
+        "sweep_profile": False,
+    }
+    run_playbook("sweep.yml", *slurm_args(workspace, tmp_path, settings), env=slurm)
+    latest = tmp_path / "latest"
+    summarize(latest)
+    runs = pd.read_csv(latest / "runs.csv").set_index("flag_set")
+    assert sorted(runs.index) == ["bogus", "rv64gc"] and runs["emulated"].all()
+    valid = runs.loc["rv64gc"]
+    assert valid["status"] == "ok" and valid["tok_s"] > 0, valid["reason"]
+    assert valid["slurm_job_id"] > 0 and not valid["perf"]
+    rejected = runs.loc["bogus"]
+    assert rejected["status"] == "failed"
+    assert "the compiler rejected flag set bogus: " in rejected["reason"], rejected["reason"]
+    assert "rv64gcq_bogus" in rejected["reason"]
+    assert "outcome=rejected" in (latest / "builds" / partition / "bogus.txt").read_text()
+    assert_facts_describe_the_emulation(latest / "facts" / f"{partition}.json")
 
 
 def test_emulated_partition_without_its_tools_is_skipped_and_the_rest_runs(sweep_args, tmp_path):

@@ -51,6 +51,8 @@ class FilterModule:
             for name in (
                 "partition_plan",
                 "partition_errors",
+                "emulator_errors",
+                "emulator_words",
                 "sinfo_partitions",
                 "profile_selector_errors",
                 "sweep_plan",

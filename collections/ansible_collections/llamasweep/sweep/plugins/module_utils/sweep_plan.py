@@ -4,7 +4,10 @@ the filter plugins, the collector and the nodes' tools).
 partition_plan resolves the sweep's partitions (inventory data): each is a mapping with a
 name and optionally cores, compiler, flag_sets (merged over the sweep's), threads,
 time_limit, sbatch_options, exclusive, array_throttle, seconds_per_gb_token, perf_events,
-emulator (an emulated partition: its runs execute under qemu-user, EMULATOR_KEYS).
+emulator (an emulated partition: its runs execute under qemu-user, EMULATOR_KEYS), arch (the
+nodes' `uname -m`: riscv64 partitions are validated before queueing) and
+requires_compiler_support (flag sets kept only where the partition's compiler accepts their
+-march; riscv_checks.py).
 It fills in every default, derives each partition's Slurm time limit from the models' sizes
 (derive_time_limit), its array throttle from its node count (derive_array_throttle) and each
 flag set's thread counts (one thread without OpenMP: is_openmp). sweep_plan then lists every
@@ -51,6 +54,8 @@ KNOWN_KEYS = frozenset(
         "seconds_per_gb_token",
         "perf_events",
         "emulator",
+        "arch",
+        "requires_compiler_support",
     )
 )
 # An emulated partition (a partition with `emulator`): its flag sets are cross-compiled by
@@ -79,8 +84,9 @@ TSV_FIELDS = (
 )
 
 
-def partition_errors(partitions):
-    """What is wrong with sweep_partitions, one message per problem (empty when valid)."""
+def partition_errors(partitions, sweep_flag_sets=None):
+    """What is wrong with sweep_partitions, one message per problem (empty when valid);
+    with sweep_flag_sets, requires_compiler_support's names are checked against them."""
     if not isinstance(partitions, list) or not partitions:
         return [f"sweep_partitions {partitions!r} is not a non-empty list of partitions"]
     errors = []
@@ -144,9 +150,42 @@ def partition_errors(partitions):
             errors.append(f"{label}: exclusive {partition['exclusive']!r} is not true or false")
         if "emulator" in partition:
             errors += [f"{label}: {error}" for error in emulator_errors(partition["emulator"])]
+        if "arch" in partition and not (
+            isinstance(partition["arch"], str) and NAME.match(partition["arch"])
+        ):
+            errors.append(
+                f"{label}: arch {partition['arch']!r} is not an architecture as uname -m "
+                "names it, e.g. riscv64"
+            )
+        if isinstance(sweep_flag_sets, dict) and isinstance(flag_sets, dict):
+            errors += [
+                f"{label}: {error}" for error in compiler_support_errors(partition, sweep_flag_sets)
+            ]
     duplicates = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
     if duplicates:
         errors.append(f"partitions {duplicates} are listed more than once")
+    return errors
+
+
+def compiler_support_errors(partition, flag_sets):
+    """What is wrong with a partition's requires_compiler_support (empty when valid): a list
+    of its flag sets' names (its own or the sweep's), each with a -march to probe."""
+    names = partition.get("requires_compiler_support", [])
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        return [f"requires_compiler_support {names!r} is not a list of flag-set names"]
+    merged = {**flag_sets, **(partition.get("flag_sets") or {})}
+    errors = []
+    for name in names:
+        if name not in merged:
+            errors.append(
+                f"requires_compiler_support names {name!r}, which is not one of its flag sets "
+                f"({', '.join(merged)})"
+            )
+        elif not any(word.startswith("-march=") for word in str(merged[name]).split()):
+            errors.append(
+                f"requires_compiler_support names {name!r}, whose CFLAGS {merged[name]!r} "
+                "have no -march for the setup probe to check"
+            )
     return errors
 
 
@@ -303,6 +342,7 @@ def partition_plan(
     time_floor=300,
     perf_events="",
     profile_selectors=(),
+    dropped_flag_sets=None,
 ):
     """The partitions with every default filled in; see the module docstring. What each
     partition runs, and how many, is sweep_plan's (from its task list).
@@ -311,8 +351,11 @@ def partition_plan(
     flag set built without OpenMP (single_thread_flag_sets), whose threads would only
     repeat its one-thread run. array_throttle (a partition's own, else the sweep's) caps
     each array at that many tasks at once; 0 derives it from the partition's node count
-    (node_counts, from sinfo) and node_share."""
+    (node_counts, from sinfo) and node_share. dropped_flag_sets ({partition: {flag_set:
+    reason}}, riscv_checks.py) leaves those flag sets out of their partition, recorded with
+    their reasons; a partition left with none is an error."""
     node_cores = node_cores or {}
+    dropped_flag_sets = dropped_flag_sets or {}
     node_counts = node_counts or {}
     plan = []
     for partition in partitions:
@@ -331,7 +374,16 @@ def partition_plan(
                 f"the scheduler reported {node_cores.get(name)!r})"
             )
         cores = int(cores)
-        merged_flag_sets = {**flag_sets, **(partition.get("flag_sets") or {})}
+        dropped = dropped_flag_sets.get(name) or {}
+        merged_flag_sets = {
+            flag_set: cflags
+            for flag_set, cflags in {**flag_sets, **(partition.get("flag_sets") or {})}.items()
+            if flag_set not in dropped
+        }
+        if not merged_flag_sets:
+            raise PlanError(
+                f"partition {name} has no flag set left to submit: {'; '.join(dropped.values())}"
+            )
         thread_counts = [int(t) for t in threads] or [
             int(t) for t in partition.get("threads") or default_threads(cores)
         ]
@@ -363,6 +415,7 @@ def partition_plan(
                 **resolved,
                 "compiler": partition.get("compiler") or compiler,
                 "flag_sets": merged_flag_sets,
+                "dropped_flag_sets": dict(dropped),
                 "flag_set_threads": flag_set_threads,
                 "single_thread_flag_sets": [
                     flag_set
