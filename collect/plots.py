@@ -1,5 +1,13 @@
-"""PNG plots of the analysis (matplotlib, Agg backend, no pyplot state): tok/s by flag
-set, tok/s and speedup against threads, fraction of the bandwidth roofline."""
+"""PNG plots of the analysis (matplotlib, Agg backend, no pyplot state): the roofline
+(tok/s against threads under the memory-bandwidth bound), thread scaling, and tok/s by
+flag set.
+
+Every plot has one panel per partition and model (a row per partition, a column per
+model: models differ several-fold in tok/s, so they never share an axis), the same
+colour and marker for a flag set in every panel and plot, the legend outside the panels,
+and interval bars: the range (min–max) of the repetitions. The analysis holds no
+emulated (qemu) row, so no plot shows one.
+"""
 
 from pathlib import Path
 
@@ -7,18 +15,39 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from collect.analysis import Analysis
 from collect.atomic import replacing
+from collect.roofline import LARGE_WORKING_SET, bound_table
 
-BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
-BY_THREADS_PLOT = "tok_s_by_threads.png"
+ROOFLINE_PLOT = "roofline.png"
 SPEEDUP_PLOT = "speedup_by_threads.png"
-ROOFLINE_PLOT = "roofline_fraction.png"
+BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
+# Plots earlier versions wrote, removed by write_plots so that no stale one is shown.
+_RETIRED_PLOTS = ("tok_s_by_threads.png", "roofline_fraction.png")
 
-_LINE_STYLES = ("-", "--", ":", "-.")
-_MARKERS = ("o", "s", "^", "D", "v", "P")
+RANGE_NOTE = "bars: range (min–max) of the repetitions"
+OWN_BOUND_LABEL = "bandwidth bound (triad at the checkpoint's size)"
+DRAM_BOUND_LABEL = "DRAM bandwidth bound (triad beyond the cache)"
+IDEAL_LABEL = "ideal (linear) speedup"
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+# The bound at the checkpoint's size (False) and beyond the cache (True).
+_BOUND_LABELS = {False: OWN_BOUND_LABEL, True: DRAM_BOUND_LABEL}
+_BOUND_STYLES = {
+    False: {"color": "black", "linestyle": "-", "linewidth": 1.6, "marker": "_", "markersize": 10},
+    True: {
+        "color": "dimgrey",
+        "linestyle": "--",
+        "linewidth": 1.2,
+        "marker": "_",
+        "markersize": 10,
+    },
+}
+_PANEL_SIZE = (4.2, 3.4)  # inches, one partition's model
+_LEGEND_WIDTH = 2.8  # inches beside the panels
 
 
 def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
@@ -28,11 +57,12 @@ def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
     measurement) is removed, so a previous summarize of the same directory leaves no
     stale picture behind.
     """
+    bounds = bound_table(analysis.files.bandwidth, analysis.checkpoint_bytes)
     figures = {
+        ROOFLINE_PLOT: plot_roofline(analysis.table, bounds, analysis.roofline),
+        SPEEDUP_PLOT: plot_speedup_by_threads(analysis.scaling, analysis.table),
         BY_FLAG_SET_PLOT: plot_tok_s_by_flag_set(analysis.table),
-        BY_THREADS_PLOT: plot_tok_s_by_threads(analysis.table),
-        SPEEDUP_PLOT: plot_speedup_by_threads(analysis.scaling),
-        ROOFLINE_PLOT: plot_roofline_fraction(analysis.roofline),
+        **dict.fromkeys(_RETIRED_PLOTS),
     }
     written = []
     for name, figure in figures.items():
@@ -47,149 +77,213 @@ def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
     return written
 
 
+def plot_roofline(
+    table: pd.DataFrame, bounds: pd.DataFrame, roofline: pd.DataFrame
+) -> Figure | None:
+    """The roofline: median tok/s against threads (log2) on a log scale, a line per flag
+    set with the range of its repetitions, under the bandwidth bound at each thread count
+    measured (roofline.bound_table: at the checkpoint's size, and beyond the cache), one
+    panel per partition and model. Each panel names its fastest configuration and the
+    fraction of its bound (roofline.roofline_table's). None without ok runs, or when no
+    partition ran several thread counts nor measured its bandwidth."""
+    table = _ok_groups(table)
+    several_thread_counts = table.groupby("partition")["threads"].nunique().max() > 1
+    if table.empty or (bounds.empty and not several_thread_counts):
+        return None
+    figure, panels = _facets(table)
+    styles = _flag_set_styles(table)
+    for (partition, model), axis in panels.items():
+        rows = table[(table["partition"] == partition) & (table["model"] == model)]
+        for flag_set, line in rows.groupby("flag_set", sort=False):
+            line = line.sort_values("threads")
+            _range_line(axis, line, line["median"], flag_set, styles[flag_set])
+        panel_bounds = bounds[(bounds["partition"] == partition) & (bounds["model"] == model)]
+        for working_set, bound in panel_bounds.groupby("working_set", sort=False):
+            axis.plot(
+                bound["threads"].to_numpy(dtype=float),
+                bound["bound_tok_s"].to_numpy(),
+                **_BOUND_STYLES[working_set == LARGE_WORKING_SET],
+                label=_BOUND_LABELS[working_set == LARGE_WORKING_SET],
+            )
+        axis.set_title(_roofline_title(roofline, partition, model), fontsize=9)
+        ticks = [*rows["threads"].dropna(), *panel_bounds["threads"]]
+        _threads_axis(axis, ticks)
+        _log_tok_s_axis(axis)
+    dram = sorted(set(bounds["working_set"] == LARGE_WORKING_SET))
+    _legend(figure, styles, [(Line2D([], [], **_BOUND_STYLES[d]), _BOUND_LABELS[d]) for d in dram])
+    bound_note = "" if bounds.empty else " under the memory-bandwidth bound"
+    figure.suptitle(f"roofline: tok/s against threads{bound_note}\n({RANGE_NOTE})")
+    return figure
+
+
+def plot_speedup_by_threads(scaling: pd.DataFrame, table: pd.DataFrame) -> Figure | None:
+    """Speedup over the baseline thread count against threads (both log2), a line per flag
+    set with the range of its repetitions over the baseline's median, the ideal (linear)
+    speedup dotted, one panel per partition and model. scaling: stats.scaling_table;
+    table: stats.flag_set_table (its min and max). None when scaling is empty."""
+    if scaling.empty:
+        return None
+    keys = ["partition", "model", "flag_set", "threads"]
+    scaling = scaling.merge(table[[*keys, "min", "max"]], on=keys, how="left")
+    figure, panels = _facets(scaling)
+    styles = _flag_set_styles(table)
+    for (partition, model), axis in panels.items():
+        rows = scaling[(scaling["partition"] == partition) & (scaling["model"] == model)]
+        ticks = sorted(rows["threads"].unique())
+        ideal = np.array(ticks, dtype=float)
+        axis.plot(ideal, ideal / ideal[0], color="grey", linestyle=":")
+        for flag_set, line in rows.groupby("flag_set", sort=False):
+            per_median = line["speedup"] / line["median"]  # 1 / the baseline's median
+            line = line.assign(min=line["min"] * per_median, max=line["max"] * per_median)
+            _range_line(axis, line, line["speedup"], flag_set, styles[flag_set])
+        axis.set_title(f"{partition} · {model}", fontsize=9)
+        _threads_axis(axis, ticks)
+        axis.set_yscale("log", base=2)
+        axis.yaxis.set_major_formatter(FuncFormatter(_number))
+        baseline = int(rows["baseline_threads"].min())
+        axis.set_ylabel(f"speedup over {baseline} thread{'s' if baseline > 1 else ''}")
+    shown = {
+        flag_set: styles[flag_set] for flag_set in styles if flag_set in set(scaling["flag_set"])
+    }
+    _legend(figure, shown, [(Line2D([], [], color="grey", linestyle=":"), IDEAL_LABEL)])
+    figure.suptitle(f"thread scaling: speedup of the median tok/s\n({RANGE_NOTE})")
+    return figure
+
+
 def plot_tok_s_by_flag_set(table: pd.DataFrame) -> Figure | None:
-    """Grouped bars: median tok/s per flag set, a bar per model, min–max error bars,
-    one panel per partition. Where several thread counts were run, each bar shows the
-    best one (stats.best_configurations), labelled tN. table: stats.flag_set_table. None
-    when no run is ok."""
+    """A bar per flag set: the median tok/s at its best thread count (stats.
+    best_configurations, labelled tN), with the range of its repetitions, one panel per
+    partition and model. table: stats.flag_set_table. None when no run is ok."""
     table = _ok_groups(table)
     if table.empty:
         return None
     best_rows = table[table["best"]]
-    partitions = list(dict.fromkeys(best_rows["partition"]))
-    figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
-    axes = figure.subplots(1, len(partitions), squeeze=False)[0]
-    for axis, partition in zip(axes, partitions, strict=True):
-        rows = best_rows[best_rows["partition"] == partition]
-        flag_sets = list(rows.sort_values("first_index")["flag_set"].unique())
-        models = list(dict.fromkeys(rows["model"]))
-        label_threads = table.loc[table["partition"] == partition, "threads"].nunique() > 1
-        bar_width = 0.8 / len(models)
-        for position, model in enumerate(models):
-            model_rows = rows[rows["model"] == model].set_index("flag_set").reindex(flag_sets)
-            offsets = np.arange(len(flag_sets)) + (position - (len(models) - 1) / 2) * bar_width
-            medians = model_rows["median"].to_numpy()
-            errors = [
-                medians - model_rows["min"].to_numpy(),
-                model_rows["max"].to_numpy() - medians,
-            ]
-            bars = axis.bar(offsets, medians, bar_width, yerr=errors, capsize=3, label=model)
-            if label_threads:
-                labels = [
-                    "" if pd.isna(threads) else f"t{threads}" for threads in model_rows["threads"]
-                ]
-                axis.bar_label(bars, labels=labels, padding=2, fontsize=8)
-        axis.set_xticks(np.arange(len(flag_sets)), flag_sets)
-        axis.set_title(f"partition {partition}")
-        axis.set_xlabel("flag set")
-        axis.set_ylabel("tok/s (median, min–max)")
-        axis.legend(title="model")
-    several_thread_counts = table.groupby("partition")["threads"].nunique().max() > 1
-    best_note = " (tN: the best thread count)" if several_thread_counts else ""
-    figure.suptitle(f"tok/s by flag set and model{best_note}")
-    return figure
-
-
-def plot_tok_s_by_threads(table: pd.DataFrame) -> Figure | None:
-    """Median tok/s against threads, a line per model and flag set, min–max error bars,
-    one panel per partition that ran several thread counts. None when none did."""
-    table = _ok_groups(table)
-    thread_counts = table.groupby("partition", sort=False)["threads"].nunique()
-    partitions = list(thread_counts[thread_counts > 1].index)
-    if not partitions:
-        return None
-    flag_sets = list(table.sort_values("first_index")["flag_set"].unique())
-    models = list(table.sort_values("first_index")["model"].unique())
-    colors = {flag_set: f"C{position % 10}" for position, flag_set in enumerate(flag_sets)}
-    figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
-    axes = figure.subplots(1, len(partitions), squeeze=False)[0]
-    for axis, partition in zip(axes, partitions, strict=True):
-        rows = table[table["partition"] == partition]
-        for (model, flag_set), line in rows.groupby(["model", "flag_set"], sort=False):
-            line = line.sort_values("threads")
-            style = models.index(model)
-            axis.errorbar(
-                line["threads"].to_numpy(dtype=float),
-                line["median"].to_numpy(),
-                yerr=[line["median"] - line["min"], line["max"] - line["median"]],
-                color=colors[flag_set],
-                linestyle=_LINE_STYLES[style % len(_LINE_STYLES)],
-                marker=_MARKERS[style % len(_MARKERS)],
-                capsize=3,
-                label=f"{model} {flag_set}",
-            )
-        _label_thread_axis(axis, partition, rows, "tok/s (median, min–max)")
-    figure.suptitle("tok/s against threads")
-    return figure
-
-
-def plot_speedup_by_threads(scaling: pd.DataFrame) -> Figure | None:
-    """Speedup over the baseline thread count against threads, a line per model and
-    flag set, the ideal (linear) speedup dotted, one panel per partition.
-    scaling: stats.scaling_table. None when it is empty."""
-    if scaling.empty:
-        return None
-    partitions = list(dict.fromkeys(scaling["partition"]))
-    flag_sets = list(dict.fromkeys(scaling["flag_set"]))
-    models = list(dict.fromkeys(scaling["model"]))
-    colors = {flag_set: f"C{position % 10}" for position, flag_set in enumerate(flag_sets)}
-    figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
-    axes = figure.subplots(1, len(partitions), squeeze=False)[0]
-    for axis, partition in zip(axes, partitions, strict=True):
-        rows = scaling[scaling["partition"] == partition]
-        thread_ticks = sorted(rows["threads"].dropna().unique())
-        baseline = float(rows["baseline_threads"].min())
-        ideal = np.array(thread_ticks, dtype=float)
-        axis.plot(ideal, ideal / baseline, color="grey", linestyle=":", label="ideal")
-        for (model, flag_set), line in rows.groupby(["model", "flag_set"], sort=False):
-            style = models.index(model)
-            axis.plot(
-                line["threads"].to_numpy(dtype=float),
-                line["speedup"].to_numpy(),
-                color=colors[flag_set],
-                linestyle=_LINE_STYLES[style % len(_LINE_STYLES)],
-                marker=_MARKERS[style % len(_MARKERS)],
-                label=f"{model} {flag_set}",
-            )
-        axis.set_yscale("log", base=2)
-        axis.yaxis.set_major_formatter(ScalarFormatter())
-        _label_thread_axis(axis, partition, rows, "speedup of the median tok/s")
-    figure.suptitle("thread scaling (speedup over the fewest threads run, usually 1)")
-    return figure
-
-
-def plot_roofline_fraction(roofline: pd.DataFrame) -> Figure | None:
-    """Fraction of the memory-bandwidth bound reached, a bar per configuration (model,
-    flag set, threads), one panel per partition, 100 % marked. roofline:
-    roofline.roofline_table. None when no configuration has a bound."""
-    rows = roofline[roofline["fraction"].notna()]
-    if rows.empty:
-        return None
-    partitions = list(dict.fromkeys(rows["partition"]))
-    widths = [max(5.5, 0.35 * (rows["partition"] == partition).sum()) for partition in partitions]
-    figure = Figure(figsize=(1.5 + sum(widths), 5.2), layout="constrained")
-    axes = figure.subplots(1, len(partitions), squeeze=False, width_ratios=widths)[0]
-    models = list(dict.fromkeys(rows["model"]))
-    for axis, partition in zip(axes, partitions, strict=True):
-        part = rows[rows["partition"] == partition]
+    figure, panels = _facets(best_rows)
+    styles = _flag_set_styles(table)
+    for (partition, model), axis in panels.items():
+        rows = best_rows[(best_rows["partition"] == partition) & (best_rows["model"] == model)]
+        rows = rows.sort_values("first_index")
+        positions = np.arange(len(rows))
+        medians = rows["median"].to_numpy()
+        axis.bar(
+            positions,
+            medians,
+            0.7,
+            yerr=[medians - rows["min"].to_numpy(), rows["max"].to_numpy() - medians],
+            capsize=3,
+            color=[styles[flag_set]["color"] for flag_set in rows["flag_set"]],
+        )
         labels = [
-            f"{row.model} {row.flag_set} t{_threads_text(row.threads)}"
-            for row in part.itertuples(index=False)
+            f"{flag_set} (t{_threads_text(threads)})"
+            for flag_set, threads in zip(rows["flag_set"], rows["threads"], strict=True)
         ]
-        colors = [f"C{models.index(model) % 10}" for model in part["model"]]
-        hatches = ["//" if working_set == "large" else "" for working_set in part["working_set"]]
-        positions = np.arange(len(part))
-        bars = axis.bar(positions, 100 * part["fraction"].to_numpy(), color=colors)
-        for bar, hatch in zip(bars, hatches, strict=True):
-            bar.set_hatch(hatch)
-        axis.axhline(100, color="black", linewidth=0.8, linestyle="--")
-        axis.set_xticks(positions, labels, rotation=60, ha="right", fontsize=7)
-        axis.set_title(f"partition {partition}")
-        axis.set_ylabel("% of the bandwidth bound (median tok/s)")
-    figure.suptitle(
-        "fraction of the bandwidth roofline\n(hatched: bound from the large working set)"
-    )
+        axis.set_xticks(positions, labels, rotation=30, ha="right", fontsize=8)
+        axis.set_title(f"{partition} · {model}", fontsize=9)
+        axis.set_ylabel("tok/s (median)")
+    figure.suptitle(f"tok/s by flag set at its best thread count (tN: N threads)\n({RANGE_NOTE})")
     return figure
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _roofline_title(roofline: pd.DataFrame, partition: str, model: str) -> str:
+    """The panel's name, and its fastest configuration with the fraction of its bound."""
+    rows = roofline[(roofline["partition"] == partition) & (roofline["model"] == model)]
+    rows = rows.dropna(subset=["median"]).sort_values("median", ascending=False, kind="stable")
+    title = f"{partition} · {model}"
+    if rows.empty:
+        return title
+    fastest = rows.iloc[0]
+    bound = (
+        "no bound" if pd.isna(fastest["fraction"]) else f"{fastest['fraction']:.0%} of its bound"
+    )
+    return f"{title}\nfastest: {fastest['flag_set']} t{_threads_text(fastest['threads'])}, {bound}"
+
+
+def _facets(rows: pd.DataFrame) -> tuple[Figure, dict[tuple[str, str], object]]:
+    """A figure with a panel per (partition, model) of rows, in their order: a row of
+    panels per partition, a column per model; panels a partition does not fill are off."""
+    partitions = list(dict.fromkeys(rows["partition"]))
+    models = list(dict.fromkeys(rows["model"]))
+    width, height = _PANEL_SIZE
+    figure = Figure(
+        figsize=(width * len(models) + _LEGEND_WIDTH, height * len(partitions) + 0.9),
+        layout="constrained",
+    )
+    grid = figure.subplots(len(partitions), len(models), squeeze=False)
+    present = set(zip(rows["partition"], rows["model"], strict=True))
+    panels = {}
+    for row, partition in enumerate(partitions):
+        for column, model in enumerate(models):
+            if (partition, model) in present:
+                panels[(partition, model)] = grid[row][column]
+            else:
+                grid[row][column].set_axis_off()
+    return figure, panels
+
+
+def _flag_set_styles(table: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """flag set -> its colour and marker, picked by the sweep's order of the flag sets of
+    flag_set_table `table`: the same in every panel and every plot."""
+    flag_sets = dict.fromkeys(table.sort_values("first_index")["flag_set"])
+    return {
+        flag_set: {"color": f"C{position % 10}", "marker": _MARKERS[position % len(_MARKERS)]}
+        for position, flag_set in enumerate(flag_sets)
+    }
+
+
+def _range_line(
+    axis, line: pd.DataFrame, values: pd.Series, flag_set: str, style: dict[str, str]
+) -> None:
+    """values against threads, with bars from line's min to its max, labelled flag_set."""
+    values = values.to_numpy(dtype=float)
+    axis.errorbar(
+        line["threads"].to_numpy(dtype=float),
+        values,
+        yerr=[values - line["min"].to_numpy(dtype=float), line["max"].to_numpy() - values],
+        **style,
+        markersize=5,
+        capsize=3,
+        linewidth=1.4,
+        label=flag_set,
+    )
+
+
+def _legend(figure: Figure, styles: dict, extra: list[tuple[Line2D, str]]) -> None:
+    """One legend for the figure, right of the panels: flag sets, then extra lines."""
+    handles = [Line2D([], [], **style) for style in styles.values()]
+    figure.legend(
+        [*handles, *(handle for handle, _ in extra)],
+        [*styles, *(label for _, label in extra)],
+        loc="outside right upper",
+        title="flag set",
+        fontsize=8,
+    )
+
+
+def _threads_axis(axis, threads: list) -> None:
+    """A log2 threads axis ticked at the thread counts given."""
+    ticks = sorted({int(value) for value in threads})
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(ticks, [str(tick) for tick in ticks])
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.set_xlabel("threads (OMP_NUM_THREADS)")
+    axis.grid(True, which="major", alpha=0.3)
+
+
+def _log_tok_s_axis(axis) -> None:
+    """A log10 tok/s axis labelled in plain numbers at 1-2-5 steps (a decade or two is
+    what a panel spans)."""
+    axis.set_yscale("log")
+    axis.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.yaxis.set_major_formatter(FuncFormatter(_number))
+    axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.set_ylabel("tok/s (median)")
+
+
+def _number(value: float, _position: int) -> str:
+    return f"{value:g}"
 
 
 def _threads_text(threads: object) -> str:
@@ -198,15 +292,3 @@ def _threads_text(threads: object) -> str:
 
 def _ok_groups(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["runs_ok"] > 0]
-
-
-def _label_thread_axis(axis, partition: str, rows: pd.DataFrame, ylabel: str) -> None:
-    """A log2 threads axis ticked at the thread counts run, titles and legend."""
-    thread_ticks = sorted(rows["threads"].dropna().unique())
-    axis.set_xscale("log", base=2)
-    axis.set_xticks(thread_ticks, [str(threads) for threads in thread_ticks])
-    axis.minorticks_off()
-    axis.set_title(f"partition {partition}")
-    axis.set_xlabel("threads (OMP_NUM_THREADS)")
-    axis.set_ylabel(ylabel)
-    axis.legend(fontsize=8)

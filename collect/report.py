@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
+from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
+from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
 from collect.stats import NOISY_CV
 
@@ -48,15 +50,16 @@ th { background: #eef; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.best td { font-weight: 600; }
 .noisy { background: #fde2c8; }
+td.failed { background: #f9d6d5; }
 .off { background: #fff4d6; border-left: 4px solid #e0a800; padding: .4rem .7rem; }
 .note { color: #555; font-size: .85rem; }
 .flex { display: flex; gap: 1.5rem; flex-wrap: wrap; align-items: flex-start; }
 pre { background: #f6f6f9; padding: .5rem; overflow-x: auto; font-size: .8rem;
       white-space: pre-wrap; word-break: break-all; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr));
-         gap: 1rem; }
+.plots { display: grid; gap: 1.5rem; }
 figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: .3rem; }
-img.plot { width: 100%; border: 1px solid #ddd; }
+figcaption .note { font-weight: normal; display: block; }
+img.plot { max-width: 100%; border: 1px solid #ddd; }
 .flamegraph { overflow-x: auto; border: 1px solid #ddd; }
 nav ul { columns: 2; }
 code { background: #f3f3f6; padding: 0 .2rem; }
@@ -83,6 +86,12 @@ def render_report(
         sections.append(
             (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
         )
+    emulated = emulated_outcomes(analysis.emulated, analysis.files.builds)
+    if not emulated.empty:
+        sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated)))
+    builds = riscv_builds(analysis.files.builds)
+    if not builds.empty:
+        sections.append(("riscv-builds", "RISC-V builds", _riscv_builds(builds, analysis)))
     orphans = _profiles_of(analysis, None, exclude=partitions)
     if orphans:
         sections.append(("other-profiles", "Other profiles", _profiles_html(orphans)))
@@ -162,20 +171,39 @@ def _plots(plot_files: Sequence[Path]) -> str:
     parts = []
     for path in plot_files:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        title = _PLOT_TITLES.get(path.name, path.stem.replace("_", " "))
+        title, reading = _PLOT_TITLES.get(path.name, (path.stem.replace("_", " "), ""))
         parts.append(
             f"<figure><figcaption>{escape(title)} (<code>plots/{escape(path.name)}</code>)"
-            f'</figcaption><img class="plot" alt="{escape(title)}" '
-            f'src="data:image/png;base64,{data}"></figure>'
+            f'<span class="note">{escape(reading)}</span></figcaption><img class="plot" '
+            f'alt="{escape(title)}" src="data:image/png;base64,{data}"></figure>'
         )
-    return f'<div class="plots">{"".join(parts)}</div>'
+    return (
+        '<p class="note">A panel per partition and model; a flag set has the same colour '
+        "in every panel; bars are the range (min–max) of the repetitions. Emulated (qemu) "
+        "partitions are in no plot.</p>"
+        f'<div class="plots">{"".join(parts)}</div>'
+    )
 
 
+# file name -> (title, how to read it)
 _PLOT_TITLES = {
-    "tok_s_by_flag_set.png": "tok/s by flag set and model",
-    "tok_s_by_threads.png": "tok/s against threads",
-    "speedup_by_threads.png": "thread scaling: speedup against threads",
-    "roofline_fraction.png": "fraction of the memory-bandwidth roofline",
+    ROOFLINE_PLOT: (
+        "roofline: tok/s against threads under the memory-bandwidth bound",
+        "Both axes logarithmic. The solid black line is the bound from the triad at the "
+        "checkpoint's size at each thread count, the dashed grey one the bound beyond the "
+        "cache (DRAM). The gap between a flag set's line and the bound is how far it is "
+        "from the memory roofline; where a line flattens while the bound still rises, "
+        "more threads stop paying for a reason other than memory bandwidth.",
+    ),
+    SPEEDUP_PLOT: (
+        "thread scaling: speedup against threads",
+        "Median tok/s over the median at the fewest threads run (usually 1); the dotted "
+        "line is the ideal, linear speedup. Flag sets without OpenMP ran 1 thread only.",
+    ),
+    BY_FLAG_SET_PLOT: (
+        "tok/s by flag set at its best thread count",
+        "Each bar is the flag set's best thread count (tN), the one the tables mark best.",
+    ),
 }
 
 
@@ -493,6 +521,72 @@ def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
     return 1.0, "count"
 
 
+def _emulated(outcomes: pd.DataFrame) -> str:
+    header = ["partition", "flag set", "compiles", "runs", "tokens", "outcome"]
+    body = [
+        (
+            [
+                row.partition,
+                row.flag_set,
+                row.compiles,
+                f"{row.runs_ok} of {row.runs} ok",
+                "yes" if row.runs_ok else "no",
+                row.outcome,
+            ],
+            {"outcome": "" if row.outcome == "ok" else "failed"},
+            "",
+        )
+        for row in outcomes.itertuples(index=False)
+    ]
+    return (
+        "<p>Whether each flag set compiles, runs and generates tokens under the emulator "
+        "(qemu-user). These rows are in no performance table, plot, comparison or "
+        "roofline: qemu's speed is not the chip's, and it counts no perf event.</p>"
+        + _table(header, body, numeric=set())
+    )
+
+
+def _riscv_builds(builds: pd.DataFrame, analysis: Analysis) -> str:
+    recorded = {path for path, _ in analysis.files.recorded}
+    header = ["partition", "flag set", "-march", "vector instructions", "loops vectorised"]
+    header += ["vectors"]
+    body = []
+    for row in builds.itertuples(index=False):
+        report = f"builds/{row.partition}/{row.flag_set}.vec.txt"
+        loops = _count(row.vectorized_loops)
+        if report in recorded:
+            loops = Html(f'<a href="#{escape(_file_anchor(report))}">{escape(loops)}</a>')
+        body.append(
+            (
+                [
+                    row.partition,
+                    row.flag_set,
+                    Html(f"<code>{escape(row.march or 'default')}</code>"),
+                    _count(row.vector_instructions),
+                    loops,
+                    "asked for, none in the binary" if row.vectors_missing else "",
+                ],
+                {"vectors": "failed" if row.vectors_missing else ""},
+                "",
+            )
+        )
+    missing = builds[builds["vectors_missing"].astype(bool)]
+    warning = (
+        f'<p class="off">{escape(", ".join(missing["flag_set"]))}: the -march asks for a '
+        "vector extension but the binary holds no vector instruction, so its figures say "
+        "nothing about what vectors do.</p>"
+        if not missing.empty
+        else ""
+    )
+    return (
+        "<p>What each RISC-V binary holds: the vector instructions in it (counted in "
+        "<code>objdump -d</code>) and the loops the compiler reported vectorised "
+        "(<code>-fopt-info-vec-optimized</code>; the count links to its report).</p>"
+        + warning
+        + _table(header, body, numeric={"vector instructions", "loops vectorised"})
+    )
+
+
 def _warmups(analysis: Analysis) -> str:
     warmups = analysis.files.warmups
     if warmups is None:
@@ -553,13 +647,22 @@ def _commands(analysis: Analysis) -> str:
     for path, text in analysis.files.recorded:
         short = len(text) < 2000 and path.startswith("builds/")
         parts.append(
-            f"<details{' open' if short else ''}><summary><code>{escape(path)}</code></summary>"
-            f"<pre>{escape(text)}</pre></details>"
+            f'<details id="{escape(_file_anchor(path))}"{" open" if short else ""}>'
+            f"<summary><code>{escape(path)}</code></summary><pre>{escape(text)}</pre></details>"
         )
     return "".join(parts)
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _file_anchor(path: str) -> str:
+    """The id of a recorded file's block in "Commands and versions"."""
+    return "file-" + re.sub(r"[^A-Za-z0-9._/-]", "_", path)
+
+
+def _count(value: object) -> str:
+    return "?" if value is None or pd.isna(value) else str(value)
 
 
 def _embed_svg(svg_text: str) -> str:

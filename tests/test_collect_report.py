@@ -258,8 +258,8 @@ def test_report_is_self_contained_and_escaped(characterised, analysis):
     assert html.startswith("<!DOCTYPE html>")
     # Nothing is fetched: no external URL in src/href attributes, images are data URIs.
     assert not re.search(r'(?:src|href|data)="(?:https?:)?//', html)
-    assert html.count('<img class="plot"') == 4
-    assert html.count('src="data:image/png;base64,') == 4
+    assert html.count('<img class="plot"') == 3
+    assert html.count('src="data:image/png;base64,') == 3
     # One flame graph, an <object> data URI that keeps FlameGraph's script.
     assert html.count('<object type="image/svg+xml" width="1200" height="534"') == 1
     # Escaped text from the sweep.
