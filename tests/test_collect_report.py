@@ -349,3 +349,88 @@ def test_profile_without_folded_stacks_is_folded_from_perf_script(tmp_path):
     summarize(results_dir)
     html = (results_dir / REPORT_FILE).read_text()
     assert '<td>matmul._omp_fn.0</td><td class="num">248</td>' in html
+
+
+RISCV_FLAG_SETS = {
+    "rv64gc": "-O3 -march=rv64gc -fopenmp",
+    "bogus": "-O3 -march=rv64gcq_bogus",
+    "rv64gcv": "-O3 -march=rv64gcv",
+}
+
+
+def write_emulated_sweep(results_dir: Path) -> Path:
+    """A local partition's runs beside an emulated one's: rv64gc runs (3.1 tok/s under
+    qemu), bogus is rejected by the compiler, rv64gcv runs but holds no vector instruction."""
+    sweep = SweepWriter(results_dir)
+    sweep.run("local", "O3", 1, 1, tok_s=50.0)
+    sweep.run("local", "O3-openmp", 2, 1, tok_s=80.0)
+    for flag_set, cflags in RISCV_FLAG_SETS.items():
+        tok_s = None if flag_set == "bogus" else 3.1
+        exit_status = 1 if flag_set == "bogus" else 0
+        record = {"cflags": cflags, "emulated": True}
+        sweep.run("riscv64-qemu", flag_set, 1, 1, tok_s=tok_s, exit_status=exit_status,
+                  record=record)  # fmt: skip
+    builds = results_dir / "builds" / "riscv64-qemu"
+    builds.mkdir(parents=True)
+    built = "outcome=built\ntarget=riscv64-linux-gnu\n"
+    (builds / "rv64gc.txt").write_text(
+        f"{built}command='riscv64-linux-gnu-gcc' '-O3' '-march=rv64gc' '-fopenmp'\n"
+        "vector_instructions=0\n"
+    )
+    (builds / "rv64gc.vec.txt").write_text("")
+    (builds / "rv64gcv.txt").write_text(
+        f"{built}command='riscv64-linux-gnu-gcc' '-O3' '-march=rv64gcv'\nvector_instructions=0\n"
+    )
+    (builds / "rv64gcv.vec.txt").write_text(
+        "run.c:231:5: optimized: loop vectorized using 16 byte vectors\n"
+        "run.c:260:9: optimized: loop vectorized using 16 byte vectors\n"
+    )
+    (builds / "bogus.txt").write_text(
+        "outcome=rejected\ntarget=riscv64-linux-gnu\n"
+        "error=riscv64-linux-gnu-gcc: error: '-march=rv64gcq_bogus': unsupported ISA\n"
+    )
+    return results_dir
+
+
+def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary_does(tmp_path):
+    results_dir = write_emulated_sweep(tmp_path / "sweep")
+    summary = summarize(results_dir)
+    html = (results_dir / REPORT_FILE).read_text()
+    sections = dict(re.findall(r'<section id="([^"]+)"><h2>[^<]*</h2>(.*?)</section>', html))
+    # the emulated partition has no performance section, and is in no plot or table of one
+    assert "Partition riscv64-qemu" not in html and "Partition local" in html
+    assert "riscv64-qemu" not in sections["plots"] + sections["partition-0"]
+    emulated = table_cells(sections["emulated"])
+    assert [cells[:5] for cells in emulated] == [
+        ["riscv64-qemu", "rv64gc", "yes", "1 of 1 ok", "yes"],
+        ["riscv64-qemu", "bogus", "no", "0 of 1 ok", "no"],
+        ["riscv64-qemu", "rv64gcv", "yes", "1 of 1 ok", "yes"],
+    ]
+    assert [cells[5] for cells in emulated] == [
+        "ok",
+        "build failed: the compiler rejected flag set bogus: riscv64-linux-gnu-gcc: error: "
+        "&#x27;-march=rv64gcq_bogus&#x27;: unsupported ISA",
+        "ok",
+    ]
+    assert "| `riscv64-qemu` | `bogus` | no | 0 of 1 ok | no |" in summary  # the same rows
+    # RISC-V builds: the rejected flag set built nothing; rv64gcv asked for vectors, got none
+    builds = sections["riscv-builds"]
+    assert table_cells(builds) == [
+        ["riscv64-qemu", "rv64gc", "rv64gc", "0", "0", ""],
+        ["riscv64-qemu", "rv64gcv", "rv64gcv", "0", "2", "asked for, none in the binary"],
+    ]
+    assert '<td class="failed">asked for, none in the binary</td>' in builds
+    assert "rv64gcv: the -march asks for a vector extension but the binary holds no" in builds
+    # the loop count links to the compiler's report, shown under Commands and versions
+    link = re.search(r'<a href="#([^"]+)">2</a>', builds).group(1)
+    assert f'<details id="{link}" open><summary><code>builds/riscv64-qemu/rv64gcv.vec.txt' in html
+    assert "(-march=rv64gcv): 0 vector instructions, 2 loops vectorised — **asks for" in summary
+
+
+def table_cells(html: str) -> list[list[str]]:
+    """The text of each body row's cells of the tables in html."""
+    rows = re.findall(r"<tr>(<td.*?)</tr>", html)
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in rows
+    ]

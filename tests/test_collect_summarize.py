@@ -100,7 +100,8 @@ class SweepWriter:
     ) -> str:
         """One run task; tok_s adds run.c's line to stderr, finished=False leaves no
         execution.txt nor status, started=False no directory; perf is the perf.txt to
-        copy, record extra or other plan facts, execution other execution.txt facts.
+        copy, record extra or other plan facts (cflags: those of a flag set not in CFLAGS),
+        execution other execution.txt facts.
         kind "warmup" makes a warm-up (repetition is then its warmup number)."""
         index = len(self.tasks)
         if kind == "run":
@@ -109,11 +110,12 @@ class SweepWriter:
         else:
             directory = f"warmup/{partition}-{model}-{flag_set}-w{repetition}"
             numbering = {"warmup": repetition}
+        cflags = (record or {}).get("cflags") or CFLAGS[flag_set]
         facts = {
             "model": model,
             "flag_set": flag_set,
-            "cflags": CFLAGS[flag_set],
-            "openmp": "-fopenmp" in CFLAGS[flag_set],
+            "cflags": cflags,
+            "openmp": "-fopenmp" in cflags,
             **numbering,
             "binary": f"/sweep/bin/{partition}/{flag_set}/run",
             "checkpoint": f"/checkpoints/{model}.bin",
