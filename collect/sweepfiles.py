@@ -40,6 +40,8 @@ MAX_RECORDED_TEXT = 20_000
 # `perf script` output of a profiling run, folded by the collector when the run has no
 # profile.folded: the sweep leaves it when FlameGraph could not fold it on the node.
 PERF_SCRIPT_FILE = "perf.script"
+# The bandwidth benchmark build.sh compiles into builds/<partition>/: a binary, no record.
+TRIAD_BINARY = "triad"
 # What the node's profile selection chose (sweep_rules.py select-profile).
 SELECTION_FILE = "selection.json"
 _PROFILE_FILES = ("profile.folded", "flamegraph.svg", PERF_SCRIPT_FILE, SELECTION_FILE)
@@ -209,10 +211,14 @@ def _folded_text(outputs: dict[str, str | None]) -> str | None:
 def read_recorded(results_dir: Path) -> list[tuple[str, str]]:
     """(path relative to results_dir, text) of the files that say exactly what ran:
     sweep.json, the rendered scripts (*.sh), the first lines of tasks.tsv, and every
-    builds/ record (compile commands, compiler versions, binaries' sha256). Long files
-    are cut."""
+    builds/ record (compile commands, compiler versions, binaries' sha256; not the
+    triad binary). Long files are cut."""
     paths = [results_dir / "sweep.json", *_sorted_files(results_dir, ".sh")]
-    paths += sorted(path for path in (results_dir / "builds").rglob("*") if path.is_file())
+    paths += sorted(
+        path
+        for path in (results_dir / "builds").rglob("*")
+        if path.is_file() and path.name != TRIAD_BINARY
+    )
     recorded = []
     for path in paths:
         text = read_text(path, results_dir)

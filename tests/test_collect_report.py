@@ -99,6 +99,7 @@ def write_characterised_sweep(results_dir: Path, profiles: bool = True) -> Path:
         "/ws/llama2.c/run.c -lm\ncompiler_version=gcc (Debian 12.2.0-14) 12.2.0\n"
         "llama2c_commit=350e04f\n"
     )
+    (builds / "triad").write_bytes(b"\x7fELF\x02\x01\x01\x00")  # the bandwidth benchmark
     (results_dir / "run-task.sh").write_text("#!/bin/bash\necho '<run & measure>'\n")
     if profiles:
         write_profile(
@@ -279,6 +280,8 @@ def test_report_is_self_contained_and_escaped(characterised, analysis):
     assert "2 warm-up runs (2 ok) discarded" in html
     assert "gcc -O3 -fopenmp -o /ws/bin/cache/0123abcd.tmp/run" in html
     assert "perf_event_paranoid" in html
+    # the triad binary build.sh leaves in builds/ is no record to read
+    assert "Files not read" not in html and "builds/local/triad" not in html
 
 
 def test_flame_graph_svg_gets_the_replace_state_shim(analysis, characterised):
