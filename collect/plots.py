@@ -29,11 +29,13 @@ BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
 _RETIRED_PLOTS = ("tok_s_by_threads.png", "roofline_fraction.png")
 
 RANGE_NOTE = "bars: range (min–max) of the repetitions"
-OWN_BOUND_LABEL = "bandwidth bound (triad at the checkpoint's size)"
-DRAM_BOUND_LABEL = "DRAM bandwidth bound (triad beyond the cache)"
+OWN_BOUND_LABEL = "bound: triad at the checkpoint's size"
+DRAM_BOUND_LABEL = "bound: triad beyond the cache (DRAM)"
 IDEAL_LABEL = "ideal (linear) speedup"
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+# How far apart (in doublings of threads) the first and last flag set are drawn.
+_DODGE = 0.2
 # The bound at the checkpoint's size (False) and beyond the cache (True).
 _BOUND_LABELS = {False: OWN_BOUND_LABEL, True: DRAM_BOUND_LABEL}
 _BOUND_STYLES = {
@@ -47,7 +49,9 @@ _BOUND_STYLES = {
     },
 }
 _PANEL_SIZE = (4.2, 3.4)  # inches, one partition's model
-_LEGEND_WIDTH = 2.8  # inches beside the panels
+_MIN_WIDTH = 6.4  # inches: a figure of one model still holds its titles
+_LEGEND_COLUMN = 2.4  # inches a legend entry takes
+_LEGEND_ROW = 0.3  # inches
 
 
 def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
@@ -96,7 +100,7 @@ def plot_roofline(
         rows = table[(table["partition"] == partition) & (table["model"] == model)]
         for flag_set, line in rows.groupby("flag_set", sort=False):
             line = line.sort_values("threads")
-            _range_line(axis, line, line["median"], flag_set, styles[flag_set])
+            _range_line(axis, line, line["median"], flag_set, styles)
         panel_bounds = bounds[(bounds["partition"] == partition) & (bounds["model"] == model)]
         for working_set, bound in panel_bounds.groupby("working_set", sort=False):
             axis.plot(
@@ -135,7 +139,7 @@ def plot_speedup_by_threads(scaling: pd.DataFrame, table: pd.DataFrame) -> Figur
         for flag_set, line in rows.groupby("flag_set", sort=False):
             per_median = line["speedup"] / line["median"]  # 1 / the baseline's median
             line = line.assign(min=line["min"] * per_median, max=line["max"] * per_median)
-            _range_line(axis, line, line["speedup"], flag_set, styles[flag_set])
+            _range_line(axis, line, line["speedup"], flag_set, styles)
         axis.set_title(f"{partition} · {model}", fontsize=9)
         _threads_axis(axis, ticks)
         axis.set_yscale("log", base=2)
@@ -208,7 +212,7 @@ def _facets(rows: pd.DataFrame) -> tuple[Figure, dict[tuple[str, str], object]]:
     models = list(dict.fromkeys(rows["model"]))
     width, height = _PANEL_SIZE
     figure = Figure(
-        figsize=(width * len(models) + _LEGEND_WIDTH, height * len(partitions) + 0.9),
+        figsize=(max(_MIN_WIDTH, width * len(models)), height * len(partitions) + 0.9),
         layout="constrained",
     )
     grid = figure.subplots(len(partitions), len(models), squeeze=False)
@@ -234,15 +238,18 @@ def _flag_set_styles(table: pd.DataFrame) -> dict[str, dict[str, str]]:
 
 
 def _range_line(
-    axis, line: pd.DataFrame, values: pd.Series, flag_set: str, style: dict[str, str]
+    axis, line: pd.DataFrame, values: pd.Series, flag_set: str, styles: dict[str, dict]
 ) -> None:
-    """values against threads, with bars from line's min to its max, labelled flag_set."""
+    """values against threads, with bars from line's min to its max, labelled flag_set.
+    Flag sets are set a little apart along the threads axis (never more than a tenth of
+    a doubling), so that their bars at one thread count do not hide each other."""
     values = values.to_numpy(dtype=float)
+    shift = _DODGE * (list(styles).index(flag_set) - (len(styles) - 1) / 2) / len(styles)
     axis.errorbar(
-        line["threads"].to_numpy(dtype=float),
+        line["threads"].to_numpy(dtype=float) * 2**shift,
         values,
         yerr=[values - line["min"].to_numpy(dtype=float), line["max"].to_numpy() - values],
-        **style,
+        **styles[flag_set],
         markersize=5,
         capsize=3,
         linewidth=1.4,
@@ -251,12 +258,18 @@ def _range_line(
 
 
 def _legend(figure: Figure, styles: dict, extra: list[tuple[Line2D, str]]) -> None:
-    """One legend for the figure, right of the panels: flag sets, then extra lines."""
+    """One legend for the figure, below the panels (the figure grows to hold it): flag
+    sets, then extra lines."""
     handles = [Line2D([], [], **style) for style in styles.values()]
+    handles += [handle for handle, _ in extra]
+    width, height = figure.get_size_inches()
+    columns = max(1, min(len(handles), int(width // _LEGEND_COLUMN)))
+    figure.set_size_inches(width, height + _LEGEND_ROW * -(-len(handles) // columns))
     figure.legend(
-        [*handles, *(handle for handle, _ in extra)],
+        handles,
         [*styles, *(label for _, label in extra)],
-        loc="outside right upper",
+        loc="outside lower center",
+        ncols=columns,
         title="flag set",
         fontsize=8,
     )

@@ -5,6 +5,8 @@ partition: what each figure draws (panels, lines, bars, legend), never its pixel
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.container import ErrorbarContainer
 
 from collect.analysis import analyse
 from collect.plots import (
@@ -115,6 +117,14 @@ def panel_titles(figure) -> list[str]:
     return [axis.get_title().split("\n")[0] for axis in figure.axes if axis.axison]
 
 
+def drawn_threads(container) -> list[int]:
+    """The thread counts of an errorbar line: flag sets are drawn a little apart along the
+    log2 threads axis, less than a tenth of a doubling."""
+    exponents = np.log2(container.lines[0].get_xdata())
+    assert np.all(np.abs(exponents - np.round(exponents)) < 0.1)
+    return [int(threads) for threads in 2 ** np.round(exponents)]
+
+
 def legend_labels(figure) -> list[str]:
     (legend,) = figure.legends
     return [text.get_text() for text in legend.get_texts()]
@@ -148,8 +158,8 @@ def test_roofline_has_a_panel_per_model_a_line_per_flag_set_and_the_bound(analys
     # a line per flag set, with its range bars; a flag set without OpenMP is one point
     drawn = {container.get_label(): container for container in stories15m.containers}
     assert list(drawn) == list(FLAG_SETS)
-    assert list(drawn["O2"].lines[0].get_xdata()) == [1]
-    assert list(drawn["Ofast-openmp"].lines[0].get_xdata()) == list(THREADS)
+    assert drawn_threads(drawn["O2"]) == [1]
+    assert drawn_threads(drawn["Ofast-openmp"]) == list(THREADS)
     # the bound from the triad at each thread count, at the model's size and beyond the cache
     bounds = {line.get_label(): line for line in stories15m.get_lines()}
     for label, measured in [(OWN_BOUND_LABEL, OWN_GB_S), (DRAM_BOUND_LABEL, LARGE_GB_S)]:
@@ -180,7 +190,8 @@ def test_roofline_bars_are_the_range_of_the_repetitions(analysis):
     _, _, (bars,) = container.lines
     table = analysis.table.set_index(["model", "flag_set"]).loc[("stories110M", "Ofast-openmp")]
     segments = np.array(bars.get_segments())  # one (x, low), (x, high) per thread count
-    assert list(segments[:, 0, 0]) == list(THREADS)
+    assert drawn_threads(container) == list(THREADS)
+    assert list(segments[:, 0, 0]) == list(container.lines[0].get_xdata())
     assert list(segments[:, 0, 1]) == pytest.approx(list(table["min"]))
     assert list(segments[:, 1, 1]) == pytest.approx(list(table["max"]))
     assert (table["min"] < table["median"]).all() and (table["median"] < table["max"]).all()
@@ -216,33 +227,39 @@ def test_speedup_has_a_panel_per_model_and_the_ideal_line(analysis):
     ]
 
 
-def test_colours_of_a_flag_set_are_the_same_in_every_panel_and_plot(analysis):
+def test_flag_set_bars_are_the_best_thread_count_with_its_range(analysis):
+    figure = plot_tok_s_by_flag_set(analysis.table)
+    assert panel_titles(figure) == [f"{PARTITION} · {model}" for model in MODELS]
+    axis = next(axis for axis in figure.axes if axis.get_title() == f"{PARTITION} · stories42M")
+    best = analysis.table[analysis.table["best"] & (analysis.table["model"] == "stories42M")]
+    assert [tick.get_text() for tick in axis.get_xticklabels()] == [
+        f"{row.flag_set} (t{row.threads})" for row in best.itertuples()
+    ]
+    assert [patch.get_height() for patch in axis.patches] == pytest.approx(list(best["median"]))
+    (bars,) = next(c for c in axis.containers if isinstance(c, ErrorbarContainer)).lines[2]
+    assert [high - low for (_, low), (_, high) in bars.get_segments()] == pytest.approx(
+        list(best["max"] - best["min"])
+    )
+
+
+def test_a_flag_set_has_one_colour_in_every_panel_and_plot(analysis):
     bounds = bound_table(analysis.files.bandwidth, analysis.checkpoint_bytes)
     roofline = plot_roofline(analysis.table, bounds, analysis.roofline)
     speedup = plot_speedup_by_threads(analysis.scaling, analysis.table)
-    bars = plot_tok_s_by_flag_set(analysis.table)
-
-    def legend_colours(figure):
-        (legend,) = figure.legends
-        return dict(
-            zip(legend_labels(figure), (h.get_color() for h in legend.legend_handles), strict=True)
-        )
-
-    roofline_colours = legend_colours(roofline)
-    speedup_colours = legend_colours(speedup)
-    for flag_set, colour in speedup_colours.items():
-        if flag_set in FLAG_SETS:
-            assert roofline_colours[flag_set] == colour
-    for axis in bars.axes:
-        if not axis.axison:
-            continue
-        labels = [tick.get_text().split(" (t")[0] for tick in axis.get_xticklabels()]
-        assert labels == list(FLAG_SETS)
-        for label, patch in zip(labels, axis.patches, strict=True):
-            assert tuple(patch.get_facecolor()[:3]) == pytest.approx(_rgb(roofline_colours[label]))
-
-
-def _rgb(colour) -> tuple[float, float, float]:
-    from matplotlib.colors import to_rgb
-
-    return to_rgb(colour)
+    (legend,) = roofline.legends
+    colours = {
+        label: to_rgba(handle.get_color())
+        for label, handle in zip(legend_labels(roofline), legend.legend_handles, strict=True)
+        if label in FLAG_SETS
+    }
+    assert len(set(colours.values())) == len(FLAG_SETS)
+    for figure in (roofline, speedup):
+        for axis in figure.axes:
+            for container in axis.containers:
+                assert to_rgba(container.lines[0].get_color()) == colours[container.get_label()]
+    for axis in plot_tok_s_by_flag_set(analysis.table).axes:
+        if axis.axison:
+            flag_sets = [tick.get_text().split(" (t")[0] for tick in axis.get_xticklabels()]
+            assert [colours[flag_set] for flag_set in flag_sets] == [
+                patch.get_facecolor() for patch in axis.patches
+            ]
