@@ -28,7 +28,7 @@ BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
 # Plots earlier versions wrote, removed by write_plots so that no stale one is shown.
 _RETIRED_PLOTS = ("tok_s_by_threads.png", "roofline_fraction.png")
 
-RANGE_NOTE = "bars: range (min–max) of the repetitions"
+RANGE_NOTE = "error bars: the range (min–max) of the repetitions"
 OWN_BOUND_LABEL = "bound: triad at the checkpoint's size"
 DRAM_BOUND_LABEL = "bound: triad beyond the cache (DRAM)"
 IDEAL_LABEL = "ideal (linear) speedup"

@@ -48,6 +48,7 @@ table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .85rem; }
 th, td { border: 1px solid #ccd; padding: .2rem .45rem; vertical-align: top; }
 th { background: #eef; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+thead ~ tbody td:nth-child(-n+2) { white-space: nowrap; }  /* names in tables */
 tr.best td { font-weight: 600; }
 .noisy { background: #fde2c8; }
 td.failed { background: #f9d6d5; }
@@ -179,7 +180,7 @@ def _plots(plot_files: Sequence[Path]) -> str:
         )
     return (
         '<p class="note">A panel per partition and model; a flag set has the same colour '
-        "in every panel; bars are the range (min–max) of the repetitions. Emulated (qemu) "
+        "in every panel; error bars are the range (min–max) of the repetitions. Emulated (qemu) "
         "partitions are in no plot.</p>"
         f'<div class="plots">{"".join(parts)}</div>'
     )
@@ -309,7 +310,8 @@ def _roofline(analysis: Analysis, partition: str) -> str:
         )
     header = ["model", "flag set", "threads", "median tok/s", "checkpoint", "working set"]
     header += ["GB/s", "bound tok/s", "of bound", "DRAM GB/s", "DRAM bound", "of DRAM bound"]
-    header += ["note"]
+    with_notes = bool(rows["note"].astype(bool).any())
+    header += ["note"] if with_notes else []
     body = [
         (
             [
@@ -325,7 +327,7 @@ def _roofline(analysis: Analysis, partition: str) -> str:
                 _fixed(row.large_gb_s),
                 _fixed(row.large_bound_tok_s),
                 _percent(row.large_fraction),
-                row.note,
+                *([row.note] if with_notes else []),
             ],
             {},
             "",
@@ -333,7 +335,7 @@ def _roofline(analysis: Analysis, partition: str) -> str:
         for row in rows.itertuples(index=False)
     ]
     if not measured.empty or not rows["gb_s"].isna().all():
-        parts.append(_table(header, body, numeric=set(header[2:12])))
+        parts.append(_table(header, body, numeric=set(header[2:12]) - {"working set"}))
     sizes = ", ".join(
         f"{model} {size:,} bytes ({source})"
         for model, (size, source) in analysis.checkpoint_bytes.items()
