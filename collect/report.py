@@ -89,7 +89,7 @@ def render_report(
         )
     emulated = emulated_outcomes(analysis.emulated, analysis.files.builds)
     if not emulated.empty:
-        sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated)))
+        sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated, analysis)))
     builds = riscv_builds(analysis.files.builds)
     if not builds.empty:
         sections.append(("riscv-builds", "RISC-V builds", _riscv_builds(builds, analysis)))
@@ -97,7 +97,7 @@ def render_report(
     if orphans:
         sections.append(("other-profiles", "Other profiles", _profiles_html(orphans)))
     sections.append(("warmup", "Warm-up runs", _warmups(analysis)))
-    sections.append(("failures", "Failures", _failures(analysis.runs)))
+    sections.append(("failures", "Failures", _failures(analysis)))
     sections.append(("commands", "Commands and versions", _commands(analysis)))
     nav = "".join(
         f'<li><a href="#{anchor}">{escape(title)}</a></li>' for anchor, title, _ in sections
@@ -127,12 +127,13 @@ def _not_read(files_not_read: dict[str, str]) -> str:
 def _overview(analysis: Analysis) -> str:
     runs = analysis.runs
     sweep = analysis.files.sweep_json
-    counts = runs["status"].value_counts()
     facts = [
         ("sweep", analysis.sweep_id),
         ("created", sweep.get("created")),
         ("partitions", ", ".join(analysis.partitions)),
-        ("runs", ", ".join(f"{count} {status}" for status, count in counts.items()) or "none"),
+        ("runs", _status_counts(runs)),
+        ("emulated (qemu) partitions", ", ".join(analysis.emulated_partitions)),
+        ("emulated runs", _status_counts(analysis.emulated) if len(analysis.emulated) else ""),
         ("llama2.c", _joined([sweep.get("llama2c_repo"), *runs["llama2c_commit"].dropna()])),
         ("models", _joined(runs["model"])),
         (
@@ -523,7 +524,14 @@ def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
     return 1.0, "count"
 
 
-def _emulated(outcomes: pd.DataFrame) -> str:
+def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
+    compilers = [
+        (
+            f"{partition} compiler",
+            (analysis.files.facts.get(partition) or {}).get("compiler_version"),
+        )
+        for partition in analysis.emulated_partitions
+    ]
     header = ["partition", "flag set", "compiles", "runs", "tokens", "outcome"]
     body = [
         (
@@ -545,6 +553,7 @@ def _emulated(outcomes: pd.DataFrame) -> str:
         "(qemu-user). These rows are in no performance table, plot, comparison or "
         "roofline: qemu's speed is not the chip's, and it counts no perf event.</p>"
         + _table(header, body, numeric=set())
+        + _key_values(compilers)
     )
 
 
@@ -618,16 +627,20 @@ def _warmups(analysis: Analysis) -> str:
     )
 
 
-def _failures(runs: pd.DataFrame) -> str:
-    failed = runs[runs["status"] != STATUS_OK]
+def _failures(analysis: Analysis) -> str:
+    runs = pd.concat([analysis.runs, analysis.emulated])
+    failed = runs[runs["status"] != STATUS_OK].sort_values("index", kind="stable")
     if failed.empty:
         return "<p>None.</p>"
-    header = ["run", "status", "reason"]
+    header = ["run", "partition", "status", "reason"]
     body = [
-        ([row.run_dir, row.status, _text(row.reason)], {}, "")
+        ([row.run_dir, _text(row.partition), row.status, _text(row.reason)], {}, "")
         for row in failed.itertuples(index=False)
     ]
-    return f"<p>{len(failed)} failed runs.</p>" + _table(header, body, numeric=set())
+    emulated = int(failed["partition"].isin(analysis.emulated_partitions).sum())
+    note = f" ({emulated} of emulated partitions)" if emulated else ""
+    runs_text = "1 failed run" if len(failed) == 1 else f"{len(failed)} failed runs"
+    return f"<p>{runs_text}{note}.</p>" + _table(header, body, numeric=set())
 
 
 def _commands(analysis: Analysis) -> str:
@@ -719,6 +732,11 @@ def _cell(value: object) -> str:
     if isinstance(value, Html):
         return str(value)
     return escape(_text(value))
+
+
+def _status_counts(runs: pd.DataFrame) -> str:
+    counts = runs["status"].value_counts()
+    return ", ".join(f"{count} {status}" for status, count in counts.items()) or "none"
 
 
 def _warmup_line(analysis: Analysis) -> str:

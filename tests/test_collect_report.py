@@ -373,6 +373,10 @@ def write_emulated_sweep(results_dir: Path) -> Path:
         record = {"cflags": cflags, "emulated": True}
         sweep.run("riscv64-qemu", flag_set, 1, 1, tok_s=tok_s, exit_status=exit_status,
                   record=record)  # fmt: skip
+    write_json(
+        results_dir / "facts" / "riscv64-qemu.json",
+        {"compiler_version": "riscv64-linux-gnu-gcc (Debian 12.2.0-13) 12.2.0", "nproc": 2},
+    )
     builds = results_dir / "builds" / "riscv64-qemu"
     builds.mkdir(parents=True)
     built = "outcome=built\ntarget=riscv64-linux-gnu\n"
@@ -400,9 +404,20 @@ def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary
     summary = summarize(results_dir)
     html = (results_dir / REPORT_FILE).read_text()
     sections = dict(re.findall(r'<section id="([^"]+)"><h2>[^<]*</h2>(.*?)</section>', html))
-    # the emulated partition has no performance section, and is in no plot or table of one
+    # the emulated partition has no performance section (though it has facts), and is in
+    # no plot or table of one; the overview counts its runs apart
     assert "Partition riscv64-qemu" not in html and "Partition local" in html
     assert "riscv64-qemu" not in sections["plots"] + sections["partition-0"]
+    overview = dict(re.findall(r"<tr><th>([^<]+)</th><td>([^<]*)</td></tr>", sections["overview"]))
+    assert (overview["partitions"], overview["runs"]) == ("local", "2 ok")
+    assert overview["emulated (qemu) partitions"] == "riscv64-qemu"
+    assert overview["emulated runs"] == "2 ok, 1 failed"
+    assert "riscv64-qemu compiler</th><td>riscv64-linux-gnu-gcc (Debian 12.2.0-13)" in html
+    # Failures lists every failed run, the emulated ones with their partition
+    assert "1 failed run (1 of emulated partitions)." in sections["failures"]
+    assert [cells[:3] for cells in table_cells(sections["failures"])] == [
+        ["runs/0003-stories15M-bogus-t1-r1", "riscv64-qemu", "failed"]
+    ]
     emulated = table_cells(sections["emulated"])
     assert [cells[:5] for cells in emulated] == [
         ["riscv64-qemu", "rv64gc", "yes", "1 of 1 ok", "yes"],
