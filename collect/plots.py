@@ -34,8 +34,8 @@ DRAM_BOUND_LABEL = "bound: triad beyond the cache (DRAM)"
 IDEAL_LABEL = "ideal (linear) speedup"
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
-# How far apart (in doublings of threads) the first and last flag set are drawn.
-_DODGE = 0.2
+# How far apart flag sets are drawn along the threads axis, a fraction of its span.
+_DODGE = 0.025
 # The bound at the checkpoint's size (False) and beyond the cache (True).
 _BOUND_LABELS = {False: OWN_BOUND_LABEL, True: DRAM_BOUND_LABEL}
 _BOUND_STYLES = {
@@ -98,10 +98,11 @@ def plot_roofline(
     styles = _flag_set_styles(table)
     for (partition, model), axis in panels.items():
         rows = table[(table["partition"] == partition) & (table["model"] == model)]
+        panel_bounds = bounds[(bounds["partition"] == partition) & (bounds["model"] == model)]
+        ticks = [*rows["threads"].dropna(), *panel_bounds["threads"]]
         for flag_set, line in rows.groupby("flag_set", sort=False):
             line = line.sort_values("threads")
-            _range_line(axis, line, line["median"], flag_set, styles)
-        panel_bounds = bounds[(bounds["partition"] == partition) & (bounds["model"] == model)]
+            _range_line(axis, line, line["median"], flag_set, styles, ticks)
         for working_set, bound in panel_bounds.groupby("working_set", sort=False):
             axis.plot(
                 bound["threads"].to_numpy(dtype=float),
@@ -110,7 +111,6 @@ def plot_roofline(
                 label=_BOUND_LABELS[working_set == LARGE_WORKING_SET],
             )
         axis.set_title(_roofline_title(roofline, partition, model), fontsize=9)
-        ticks = [*rows["threads"].dropna(), *panel_bounds["threads"]]
         _threads_axis(axis, ticks)
         _log_tok_s_axis(axis)
     dram = sorted(set(bounds["working_set"] == LARGE_WORKING_SET))
@@ -139,7 +139,7 @@ def plot_speedup_by_threads(scaling: pd.DataFrame, table: pd.DataFrame) -> Figur
         for flag_set, line in rows.groupby("flag_set", sort=False):
             per_median = line["speedup"] / line["median"]  # 1 / the baseline's median
             line = line.assign(min=line["min"] * per_median, max=line["max"] * per_median)
-            _range_line(axis, line, line["speedup"], flag_set, styles)
+            _range_line(axis, line, line["speedup"], flag_set, styles, ticks)
         axis.set_title(f"{partition} · {model}", fontsize=9)
         _threads_axis(axis, ticks)
         axis.set_yscale("log", base=2)
@@ -238,13 +238,20 @@ def _flag_set_styles(table: pd.DataFrame) -> dict[str, dict[str, str]]:
 
 
 def _range_line(
-    axis, line: pd.DataFrame, values: pd.Series, flag_set: str, styles: dict[str, dict]
+    axis,
+    line: pd.DataFrame,
+    values: pd.Series,
+    flag_set: str,
+    styles: dict[str, dict],
+    ticks: list,
 ) -> None:
     """values against threads, with bars from line's min to its max, labelled flag_set.
-    Flag sets are set a little apart along the threads axis (never more than a tenth of
-    a doubling), so that their bars at one thread count do not hide each other."""
+    Flag sets are set a little apart along the threads axis (a fortieth of the span of
+    the panel's thread counts, ticks, from one to the next), so that their bars at one
+    thread count do not hide each other."""
     values = values.to_numpy(dtype=float)
-    shift = _DODGE * (list(styles).index(flag_set) - (len(styles) - 1) / 2) / len(styles)
+    span = max(1.0, float(np.log2(max(ticks) / min(ticks))))
+    shift = _DODGE * span * (list(styles).index(flag_set) - (len(styles) - 1) / 2)
     axis.errorbar(
         line["threads"].to_numpy(dtype=float) * 2**shift,
         values,
