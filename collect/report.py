@@ -532,14 +532,14 @@ def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
         )
         for partition in analysis.emulated_partitions
     ]
-    header = ["partition", "flag set", "compiles", "runs", "tokens", "outcome"]
+    header = ["partition", "flag set", "compiles", "runs ok", "tokens", "outcome"]
     body = [
         (
             [
                 row.partition,
                 row.flag_set,
                 row.compiles,
-                f"{row.runs_ok} of {row.runs} ok",
+                f"{row.runs_ok}/{row.runs}",
                 "yes" if row.runs_ok else "no",
                 row.outcome,
             ],
@@ -552,7 +552,7 @@ def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
         "<p>Whether each flag set compiles, runs and generates tokens under the emulator "
         "(qemu-user). These rows are in no performance table, plot, comparison or "
         "roofline: qemu's speed is not the chip's, and it counts no perf event.</p>"
-        + _table(header, body, numeric=set())
+        + _table(header, body, numeric={"runs ok"})
         + _key_values(compilers)
     )
 

@@ -420,9 +420,9 @@ def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary
     ]
     emulated = table_cells(sections["emulated"])
     assert [cells[:5] for cells in emulated] == [
-        ["riscv64-qemu", "rv64gc", "yes", "1 of 1 ok", "yes"],
-        ["riscv64-qemu", "bogus", "no", "0 of 1 ok", "no"],
-        ["riscv64-qemu", "rv64gcv", "yes", "1 of 1 ok", "yes"],
+        ["riscv64-qemu", "rv64gc", "yes", "1/1", "yes"],
+        ["riscv64-qemu", "bogus", "no", "0/1", "no"],
+        ["riscv64-qemu", "rv64gcv", "yes", "1/1", "yes"],
     ]
     assert [cells[5] for cells in emulated] == [
         "ok",
