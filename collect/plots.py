@@ -28,6 +28,8 @@ BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
 # Plots earlier versions wrote, removed by write_plots so that no stale one is shown.
 _RETIRED_PLOTS = ("tok_s_by_threads.png", "roofline_fraction.png")
 
+# The columns of stats.flag_set_table the error bars span, and what they are.
+INTERVAL = ("min", "max")
 RANGE_NOTE = "error bars: the range (min–max) of the repetitions"
 OWN_BOUND_LABEL = "bound: triad at the checkpoint's size"
 DRAM_BOUND_LABEL = "bound: triad beyond the cache (DRAM)"
@@ -124,11 +126,11 @@ def plot_speedup_by_threads(scaling: pd.DataFrame, table: pd.DataFrame) -> Figur
     """Speedup over the baseline thread count against threads (both log2), a line per flag
     set with the range of its repetitions over the baseline's median, the ideal (linear)
     speedup dotted, one panel per partition and model. scaling: stats.scaling_table;
-    table: stats.flag_set_table (its min and max). None when scaling is empty."""
+    table: stats.flag_set_table (its INTERVAL columns). None when scaling is empty."""
     if scaling.empty:
         return None
     keys = ["partition", "model", "flag_set", "threads"]
-    scaling = scaling.merge(table[[*keys, "min", "max"]], on=keys, how="left")
+    scaling = scaling.merge(table[[*keys, *INTERVAL]], on=keys, how="left")
     figure, panels = _facets(scaling)
     styles = _flag_set_styles(table)
     for (partition, model), axis in panels.items():
@@ -138,7 +140,7 @@ def plot_speedup_by_threads(scaling: pd.DataFrame, table: pd.DataFrame) -> Figur
         axis.plot(ideal, ideal / ideal[0], color="grey", linestyle=":")
         for flag_set, line in rows.groupby("flag_set", sort=False):
             per_median = line["speedup"] / line["median"]  # 1 / the baseline's median
-            line = line.assign(min=line["min"] * per_median, max=line["max"] * per_median)
+            line = line.assign(**{column: line[column] * per_median for column in INTERVAL})
             _range_line(axis, line, line["speedup"], flag_set, styles, ticks)
         axis.set_title(f"{partition} · {model}", fontsize=9)
         _threads_axis(axis, ticks)
@@ -173,7 +175,7 @@ def plot_tok_s_by_flag_set(table: pd.DataFrame) -> Figure | None:
             positions,
             medians,
             0.7,
-            yerr=[medians - rows["min"].to_numpy(), rows["max"].to_numpy() - medians],
+            yerr=_error_bars(rows, medians),
             capsize=3,
             color=[styles[flag_set]["color"] for flag_set in rows["flag_set"]],
         )
@@ -245,7 +247,7 @@ def _range_line(
     styles: dict[str, dict],
     ticks: list,
 ) -> None:
-    """values against threads, with bars from line's min to its max, labelled flag_set.
+    """values against threads, with bars spanning line's INTERVAL, labelled flag_set.
     Flag sets are set a little apart along the threads axis (a fortieth of the span of
     the panel's thread counts, ticks, from one to the next), so that their bars at one
     thread count do not hide each other."""
@@ -255,13 +257,19 @@ def _range_line(
     axis.errorbar(
         line["threads"].to_numpy(dtype=float) * 2**shift,
         values,
-        yerr=[values - line["min"].to_numpy(dtype=float), line["max"].to_numpy() - values],
+        yerr=_error_bars(line, values),
         **styles[flag_set],
         markersize=5,
         capsize=3,
         linewidth=1.4,
         label=flag_set,
     )
+
+
+def _error_bars(rows: pd.DataFrame, values: np.ndarray) -> list[np.ndarray]:
+    """matplotlib's yerr: from each value down to the INTERVAL's low end, up to its high."""
+    low, high = (rows[column].to_numpy(dtype=float) for column in INTERVAL)
+    return [values - low, high - values]
 
 
 def _legend(figure: Figure, styles: dict, extra: list[tuple[Line2D, str]]) -> None:
