@@ -92,7 +92,7 @@ def plot_roofline(
     panel per partition and model. Each panel names its fastest configuration and the
     fraction of its bound (roofline.roofline_table's). None without ok runs, or when no
     partition ran several thread counts nor measured its bandwidth."""
-    table = _ok_groups(table)
+    table = _ok_groups(table).dropna(subset=["threads"])
     several_thread_counts = table.groupby("partition")["threads"].nunique().max() > 1
     if table.empty or (bounds.empty and not several_thread_counts):
         return None
@@ -159,11 +159,13 @@ def plot_speedup_by_threads(scaling: pd.DataFrame, table: pd.DataFrame) -> Figur
 def plot_tok_s_by_flag_set(table: pd.DataFrame) -> Figure | None:
     """A bar per flag set: the median tok/s at its best thread count (stats.
     best_configurations, labelled tN), with the range of its repetitions, one panel per
-    partition and model. table: stats.flag_set_table. None when no run is ok."""
+    partition and model (a flag set run at unknown threads has no best: its row, t?).
+    table: stats.flag_set_table. None when no run is ok."""
     table = _ok_groups(table)
     if table.empty:
         return None
-    best_rows = table[table["best"]]
+    has_best = table.groupby(["partition", "model", "flag_set"])["best"].transform("any")
+    best_rows = table[table["best"] | ~has_best]
     figure, panels = _facets(best_rows)
     styles = _flag_set_styles(table)
     for (partition, model), axis in panels.items():

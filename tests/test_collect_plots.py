@@ -263,3 +263,14 @@ def test_a_flag_set_has_one_colour_in_every_panel_and_plot(analysis):
             assert [colours[flag_set] for flag_set in flag_sets] == [
                 patch.get_facecolor() for patch in axis.patches
             ]
+
+
+def test_runs_of_unknown_thread_counts_get_bars_only(tmp_path):
+    """A runs table that does not say its thread counts has no roofline nor scaling, and
+    a bar per flag set labelled t?."""
+    analysis = analyse(sweep_runs().assign(threads=pd.NA), SweepFiles(bandwidth=bandwidth()))
+    assert [path.name for path in write_plots(analysis, tmp_path)] == [BY_FLAG_SET_PLOT]
+    axis = plot_tok_s_by_flag_set(analysis.table).axes[0]
+    assert [tick.get_text() for tick in axis.get_xticklabels()] == [
+        f"{flag_set} (t?)" for flag_set in FLAG_SETS
+    ]
