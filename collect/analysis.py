@@ -84,8 +84,17 @@ class Analysis:
 
     @property
     def partitions(self) -> list[str]:
-        """Partitions in the sweep's order (of flag_set_table), then ones only in facts."""
-        return list(dict.fromkeys([*self.table["partition"], *self.files.facts]))
+        """Partitions in the sweep's order (of flag_set_table), then ones only in facts;
+        not the emulated ones."""
+        emulated = set(self.emulated_partitions)
+        names = dict.fromkeys([*self.table["partition"], *self.files.facts])
+        return [name for name in names if name not in emulated]
+
+    @property
+    def emulated_partitions(self) -> list[str]:
+        """The emulated (qemu) partitions: of sweep.json, and of the emulated runs."""
+        named = self.files.sweep_json.get("emulated_partitions") or []
+        return list(dict.fromkeys([*named, *self.emulated["partition"].dropna()]))
 
     def single_thread_notes(self, partition: str) -> list[str]:
         """One sentence per flag set of the partition built without OpenMP (plan.json):

@@ -1,5 +1,13 @@
-"""PNG plots of the analysis (matplotlib, Agg backend, no pyplot state): tok/s by flag
-set, tok/s and speedup against threads, fraction of the bandwidth roofline."""
+"""PNG plots of the analysis (matplotlib, Agg backend, no pyplot state): the roofline
+(tok/s against threads under the memory-bandwidth bound), thread scaling, and tok/s by
+flag set.
+
+Every plot has one panel per partition and model (a row per partition, a column per
+model: models differ several-fold in tok/s, so they never share an axis), the same
+colour and marker for a flag set in every panel and plot, the legend outside the panels,
+and interval bars: the range (min–max) of the repetitions. The analysis holds no
+emulated (qemu) row, so no plot shows one.
+"""
 
 from pathlib import Path
 
@@ -7,18 +15,45 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import ScalarFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from collect.analysis import Analysis
 from collect.atomic import replacing
+from collect.roofline import LARGE_WORKING_SET, bound_table
 
-BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
-BY_THREADS_PLOT = "tok_s_by_threads.png"
+ROOFLINE_PLOT = "roofline.png"
 SPEEDUP_PLOT = "speedup_by_threads.png"
-ROOFLINE_PLOT = "roofline_fraction.png"
+BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
+# Plots earlier versions wrote, removed by write_plots so that no stale one is shown.
+_RETIRED_PLOTS = ("tok_s_by_threads.png", "roofline_fraction.png")
 
-_LINE_STYLES = ("-", "--", ":", "-.")
-_MARKERS = ("o", "s", "^", "D", "v", "P")
+# The columns of stats.flag_set_table the error bars span, and what they are.
+INTERVAL = ("min", "max")
+RANGE_NOTE = "error bars: the range (min–max) of the repetitions"
+OWN_BOUND_LABEL = "bound: triad at the checkpoint's size"
+DRAM_BOUND_LABEL = "bound: triad beyond the cache (DRAM)"
+IDEAL_LABEL = "ideal (linear) speedup"
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+# How far apart flag sets are drawn along the threads axis, a fraction of its span.
+_DODGE = 0.025
+# The bound at the checkpoint's size (False) and beyond the cache (True).
+_BOUND_LABELS = {False: OWN_BOUND_LABEL, True: DRAM_BOUND_LABEL}
+_BOUND_STYLES = {
+    False: {"color": "black", "linestyle": "-", "linewidth": 1.6, "marker": "_", "markersize": 10},
+    True: {
+        "color": "dimgrey",
+        "linestyle": "--",
+        "linewidth": 1.2,
+        "marker": "_",
+        "markersize": 10,
+    },
+}
+_PANEL_SIZE = (4.2, 3.4)  # inches, one partition's model
+_MIN_WIDTH = 6.4  # inches: a figure of one model still holds its titles
+_LEGEND_COLUMN = 2.4  # inches a legend entry takes
+_LEGEND_ROW = 0.3  # inches
 
 
 def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
@@ -28,11 +63,12 @@ def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
     measurement) is removed, so a previous summarize of the same directory leaves no
     stale picture behind.
     """
+    bounds = bound_table(analysis.files.bandwidth, analysis.checkpoint_bytes)
     figures = {
+        ROOFLINE_PLOT: plot_roofline(analysis.table, bounds, analysis.roofline),
+        SPEEDUP_PLOT: plot_speedup_by_threads(analysis.scaling, analysis.table),
         BY_FLAG_SET_PLOT: plot_tok_s_by_flag_set(analysis.table),
-        BY_THREADS_PLOT: plot_tok_s_by_threads(analysis.table),
-        SPEEDUP_PLOT: plot_speedup_by_threads(analysis.scaling),
-        ROOFLINE_PLOT: plot_roofline_fraction(analysis.roofline),
+        **dict.fromkeys(_RETIRED_PLOTS),
     }
     written = []
     for name, figure in figures.items():
@@ -47,149 +83,237 @@ def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
     return written
 
 
+def plot_roofline(
+    table: pd.DataFrame, bounds: pd.DataFrame, roofline: pd.DataFrame
+) -> Figure | None:
+    """The roofline: median tok/s against threads (log2) on a log scale, a line per flag
+    set with the range of its repetitions, under the bandwidth bound at each thread count
+    measured (roofline.bound_table: at the checkpoint's size, and beyond the cache), one
+    panel per partition and model. Each panel names its fastest configuration and the
+    fraction of its bound (roofline.roofline_table's). None without ok runs, or when no
+    partition ran several thread counts nor measured its bandwidth."""
+    table = _ok_groups(table).dropna(subset=["threads"])
+    several_thread_counts = table.groupby("partition")["threads"].nunique().max() > 1
+    if table.empty or (bounds.empty and not several_thread_counts):
+        return None
+    figure, panels = _facets(table)
+    styles = _flag_set_styles(table)
+    for (partition, model), axis in panels.items():
+        rows = table[(table["partition"] == partition) & (table["model"] == model)]
+        panel_bounds = bounds[(bounds["partition"] == partition) & (bounds["model"] == model)]
+        ticks = [*rows["threads"].dropna(), *panel_bounds["threads"]]
+        for flag_set, line in rows.groupby("flag_set", sort=False):
+            line = line.sort_values("threads")
+            _range_line(axis, line, line["median"], flag_set, styles, ticks)
+        for working_set, bound in panel_bounds.groupby("working_set", sort=False):
+            axis.plot(
+                bound["threads"].to_numpy(dtype=float),
+                bound["bound_tok_s"].to_numpy(),
+                **_BOUND_STYLES[working_set == LARGE_WORKING_SET],
+                label=_BOUND_LABELS[working_set == LARGE_WORKING_SET],
+            )
+        axis.set_title(_roofline_title(roofline, partition, model), fontsize=9)
+        _threads_axis(axis, ticks)
+        _log_tok_s_axis(axis)
+    dram = sorted(set(bounds["working_set"] == LARGE_WORKING_SET))
+    _legend(figure, styles, [(Line2D([], [], **_BOUND_STYLES[d]), _BOUND_LABELS[d]) for d in dram])
+    bound_note = "" if bounds.empty else " under the memory-bandwidth bound"
+    figure.suptitle(f"roofline: tok/s against threads{bound_note}\n({RANGE_NOTE})")
+    return figure
+
+
+def plot_speedup_by_threads(scaling: pd.DataFrame, table: pd.DataFrame) -> Figure | None:
+    """Speedup over the baseline thread count against threads (both log2), a line per flag
+    set with the range of its repetitions over the baseline's median, the ideal (linear)
+    speedup dotted, one panel per partition and model. scaling: stats.scaling_table;
+    table: stats.flag_set_table (its INTERVAL columns). None when scaling is empty."""
+    if scaling.empty:
+        return None
+    keys = ["partition", "model", "flag_set", "threads"]
+    scaling = scaling.merge(table[[*keys, *INTERVAL]], on=keys, how="left")
+    figure, panels = _facets(scaling)
+    styles = _flag_set_styles(table)
+    for (partition, model), axis in panels.items():
+        rows = scaling[(scaling["partition"] == partition) & (scaling["model"] == model)]
+        ticks = sorted(rows["threads"].unique())
+        ideal = np.array(ticks, dtype=float)
+        axis.plot(ideal, ideal / ideal[0], color="grey", linestyle=":")
+        for flag_set, line in rows.groupby("flag_set", sort=False):
+            per_median = line["speedup"] / line["median"]  # 1 / the baseline's median
+            line = line.assign(**{column: line[column] * per_median for column in INTERVAL})
+            _range_line(axis, line, line["speedup"], flag_set, styles, ticks)
+        axis.set_title(f"{partition} · {model}", fontsize=9)
+        _threads_axis(axis, ticks)
+        axis.set_yscale("log", base=2)
+        axis.yaxis.set_major_formatter(FuncFormatter(_number))
+        baseline = int(rows["baseline_threads"].min())
+        axis.set_ylabel(f"speedup over {baseline} thread{'s' if baseline > 1 else ''}")
+    shown = {
+        flag_set: styles[flag_set] for flag_set in styles if flag_set in set(scaling["flag_set"])
+    }
+    _legend(figure, shown, [(Line2D([], [], color="grey", linestyle=":"), IDEAL_LABEL)])
+    figure.suptitle(f"thread scaling: speedup of the median tok/s\n({RANGE_NOTE})")
+    return figure
+
+
 def plot_tok_s_by_flag_set(table: pd.DataFrame) -> Figure | None:
-    """Grouped bars: median tok/s per flag set, a bar per model, min–max error bars,
-    one panel per partition. Where several thread counts were run, each bar shows the
-    best one (stats.best_configurations), labelled tN. table: stats.flag_set_table. None
-    when no run is ok."""
+    """A bar per flag set: the median tok/s at its best thread count (stats.
+    best_configurations, labelled tN), with the range of its repetitions, one panel per
+    partition and model (a flag set run at unknown threads has no best: its row, t?).
+    table: stats.flag_set_table. None when no run is ok."""
     table = _ok_groups(table)
     if table.empty:
         return None
-    best_rows = table[table["best"]]
-    partitions = list(dict.fromkeys(best_rows["partition"]))
-    figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
-    axes = figure.subplots(1, len(partitions), squeeze=False)[0]
-    for axis, partition in zip(axes, partitions, strict=True):
-        rows = best_rows[best_rows["partition"] == partition]
-        flag_sets = list(rows.sort_values("declared_order")["flag_set"].unique())
-        models = list(dict.fromkeys(rows["model"]))
-        label_threads = table.loc[table["partition"] == partition, "threads"].nunique() > 1
-        bar_width = 0.8 / len(models)
-        for position, model in enumerate(models):
-            model_rows = rows[rows["model"] == model].set_index("flag_set").reindex(flag_sets)
-            offsets = np.arange(len(flag_sets)) + (position - (len(models) - 1) / 2) * bar_width
-            medians = model_rows["median"].to_numpy()
-            errors = [
-                medians - model_rows["min"].to_numpy(),
-                model_rows["max"].to_numpy() - medians,
-            ]
-            bars = axis.bar(offsets, medians, bar_width, yerr=errors, capsize=3, label=model)
-            if label_threads:
-                labels = [
-                    "" if pd.isna(threads) else f"t{threads}" for threads in model_rows["threads"]
-                ]
-                axis.bar_label(bars, labels=labels, padding=2, fontsize=8)
-        axis.set_xticks(np.arange(len(flag_sets)), flag_sets)
-        axis.set_title(f"partition {partition}")
-        axis.set_xlabel("flag set")
-        axis.set_ylabel("tok/s (median, min–max)")
-        axis.legend(title="model")
-    several_thread_counts = table.groupby("partition")["threads"].nunique().max() > 1
-    best_note = " (tN: the best thread count)" if several_thread_counts else ""
-    figure.suptitle(f"tok/s by flag set and model{best_note}")
-    return figure
-
-
-def plot_tok_s_by_threads(table: pd.DataFrame) -> Figure | None:
-    """Median tok/s against threads, a line per model and flag set, min–max error bars,
-    one panel per partition that ran several thread counts. None when none did."""
-    table = _ok_groups(table)
-    thread_counts = table.groupby("partition", sort=False)["threads"].nunique()
-    partitions = list(thread_counts[thread_counts > 1].index)
-    if not partitions:
-        return None
-    flag_sets = list(table.sort_values("declared_order")["flag_set"].unique())
-    models = list(table.sort_values("declared_order")["model"].unique())
-    colors = {flag_set: f"C{position % 10}" for position, flag_set in enumerate(flag_sets)}
-    figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
-    axes = figure.subplots(1, len(partitions), squeeze=False)[0]
-    for axis, partition in zip(axes, partitions, strict=True):
-        rows = table[table["partition"] == partition]
-        for (model, flag_set), line in rows.groupby(["model", "flag_set"], sort=False):
-            line = line.sort_values("threads")
-            style = models.index(model)
-            axis.errorbar(
-                line["threads"].to_numpy(dtype=float),
-                line["median"].to_numpy(),
-                yerr=[line["median"] - line["min"], line["max"] - line["median"]],
-                color=colors[flag_set],
-                linestyle=_LINE_STYLES[style % len(_LINE_STYLES)],
-                marker=_MARKERS[style % len(_MARKERS)],
-                capsize=3,
-                label=f"{model} {flag_set}",
-            )
-        _label_thread_axis(axis, partition, rows, "tok/s (median, min–max)")
-    figure.suptitle("tok/s against threads")
-    return figure
-
-
-def plot_speedup_by_threads(scaling: pd.DataFrame) -> Figure | None:
-    """Speedup over the baseline thread count against threads, a line per model and
-    flag set, the ideal (linear) speedup dotted, one panel per partition.
-    scaling: stats.scaling_table. None when it is empty."""
-    if scaling.empty:
-        return None
-    partitions = list(dict.fromkeys(scaling["partition"]))
-    flag_sets = list(dict.fromkeys(scaling["flag_set"]))
-    models = list(dict.fromkeys(scaling["model"]))
-    colors = {flag_set: f"C{position % 10}" for position, flag_set in enumerate(flag_sets)}
-    figure = Figure(figsize=(1.0 + 5.5 * len(partitions), 4.8), layout="constrained")
-    axes = figure.subplots(1, len(partitions), squeeze=False)[0]
-    for axis, partition in zip(axes, partitions, strict=True):
-        rows = scaling[scaling["partition"] == partition]
-        thread_ticks = sorted(rows["threads"].dropna().unique())
-        baseline = float(rows["baseline_threads"].min())
-        ideal = np.array(thread_ticks, dtype=float)
-        axis.plot(ideal, ideal / baseline, color="grey", linestyle=":", label="ideal")
-        for (model, flag_set), line in rows.groupby(["model", "flag_set"], sort=False):
-            style = models.index(model)
-            axis.plot(
-                line["threads"].to_numpy(dtype=float),
-                line["speedup"].to_numpy(),
-                color=colors[flag_set],
-                linestyle=_LINE_STYLES[style % len(_LINE_STYLES)],
-                marker=_MARKERS[style % len(_MARKERS)],
-                label=f"{model} {flag_set}",
-            )
-        axis.set_yscale("log", base=2)
-        axis.yaxis.set_major_formatter(ScalarFormatter())
-        _label_thread_axis(axis, partition, rows, "speedup of the median tok/s")
-    figure.suptitle("thread scaling (speedup over the fewest threads run, usually 1)")
-    return figure
-
-
-def plot_roofline_fraction(roofline: pd.DataFrame) -> Figure | None:
-    """Fraction of the memory-bandwidth bound reached, a bar per configuration (model,
-    flag set, threads), one panel per partition, 100 % marked. roofline:
-    roofline.roofline_table. None when no configuration has a bound."""
-    rows = roofline[roofline["fraction"].notna()]
-    if rows.empty:
-        return None
-    partitions = list(dict.fromkeys(rows["partition"]))
-    widths = [max(5.5, 0.35 * (rows["partition"] == partition).sum()) for partition in partitions]
-    figure = Figure(figsize=(1.5 + sum(widths), 5.2), layout="constrained")
-    axes = figure.subplots(1, len(partitions), squeeze=False, width_ratios=widths)[0]
-    models = list(dict.fromkeys(rows["model"]))
-    for axis, partition in zip(axes, partitions, strict=True):
-        part = rows[rows["partition"] == partition]
+    has_best = table.groupby(["partition", "model", "flag_set"])["best"].transform("any")
+    best_rows = table[table["best"] | ~has_best]
+    figure, panels = _facets(best_rows)
+    styles = _flag_set_styles(table)
+    for (partition, model), axis in panels.items():
+        rows = best_rows[(best_rows["partition"] == partition) & (best_rows["model"] == model)]
+        rows = rows.sort_values("declared_order")
+        positions = np.arange(len(rows))
+        medians = rows["median"].to_numpy()
+        axis.bar(
+            positions,
+            medians,
+            0.7,
+            yerr=_error_bars(rows, medians),
+            capsize=3,
+            color=[styles[flag_set]["color"] for flag_set in rows["flag_set"]],
+        )
         labels = [
-            f"{row.model} {row.flag_set} t{_threads_text(row.threads)}"
-            for row in part.itertuples(index=False)
+            f"{flag_set} (t{_threads_text(threads)})"
+            for flag_set, threads in zip(rows["flag_set"], rows["threads"], strict=True)
         ]
-        colors = [f"C{models.index(model) % 10}" for model in part["model"]]
-        hatches = ["//" if working_set == "large" else "" for working_set in part["working_set"]]
-        positions = np.arange(len(part))
-        bars = axis.bar(positions, 100 * part["fraction"].to_numpy(), color=colors)
-        for bar, hatch in zip(bars, hatches, strict=True):
-            bar.set_hatch(hatch)
-        axis.axhline(100, color="black", linewidth=0.8, linestyle="--")
-        axis.set_xticks(positions, labels, rotation=60, ha="right", fontsize=7)
-        axis.set_title(f"partition {partition}")
-        axis.set_ylabel("% of the bandwidth bound (median tok/s)")
-    figure.suptitle(
-        "fraction of the bandwidth roofline\n(hatched: bound from the large working set)"
-    )
+        axis.set_xticks(positions, labels, rotation=30, ha="right", fontsize=8)
+        axis.set_title(f"{partition} · {model}", fontsize=9)
+        axis.set_ylabel("tok/s (median)")
+    figure.suptitle(f"tok/s by flag set at its best thread count (tN: N threads)\n({RANGE_NOTE})")
     return figure
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _roofline_title(roofline: pd.DataFrame, partition: str, model: str) -> str:
+    """The panel's name, and its fastest configuration with the fraction of its bound."""
+    rows = roofline[(roofline["partition"] == partition) & (roofline["model"] == model)]
+    rows = rows.dropna(subset=["median"]).sort_values("median", ascending=False, kind="stable")
+    title = f"{partition} · {model}"
+    if rows.empty:
+        return title
+    fastest = rows.iloc[0]
+    bound = (
+        "no bound" if pd.isna(fastest["fraction"]) else f"{fastest['fraction']:.0%} of its bound"
+    )
+    return f"{title}\nfastest: {fastest['flag_set']} t{_threads_text(fastest['threads'])}, {bound}"
+
+
+def _facets(rows: pd.DataFrame) -> tuple[Figure, dict[tuple[str, str], object]]:
+    """A figure with a panel per (partition, model) of rows, in their order: a row of
+    panels per partition, a column per model; panels a partition does not fill are off."""
+    partitions = list(dict.fromkeys(rows["partition"]))
+    models = list(dict.fromkeys(rows["model"]))
+    width, height = _PANEL_SIZE
+    figure = Figure(
+        figsize=(max(_MIN_WIDTH, width * len(models)), height * len(partitions) + 0.9),
+        layout="constrained",
+    )
+    grid = figure.subplots(len(partitions), len(models), squeeze=False)
+    present = set(zip(rows["partition"], rows["model"], strict=True))
+    panels = {}
+    for row, partition in enumerate(partitions):
+        for column, model in enumerate(models):
+            if (partition, model) in present:
+                panels[(partition, model)] = grid[row][column]
+            else:
+                grid[row][column].set_axis_off()
+    return figure, panels
+
+
+def _flag_set_styles(table: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """flag set -> its colour and marker, picked by the sweep's order of the flag sets of
+    flag_set_table `table`: the same in every panel and every plot."""
+    flag_sets = dict.fromkeys(table.sort_values("declared_order")["flag_set"])
+    return {
+        flag_set: {"color": f"C{position % 10}", "marker": _MARKERS[position % len(_MARKERS)]}
+        for position, flag_set in enumerate(flag_sets)
+    }
+
+
+def _range_line(
+    axis,
+    line: pd.DataFrame,
+    values: pd.Series,
+    flag_set: str,
+    styles: dict[str, dict],
+    ticks: list,
+) -> None:
+    """values against threads, with bars spanning line's INTERVAL, labelled flag_set.
+    Flag sets are set a little apart along the threads axis (a fortieth of the span of
+    the panel's thread counts, ticks, from one to the next), so that their bars at one
+    thread count do not hide each other."""
+    values = values.to_numpy(dtype=float)
+    span = max(1.0, float(np.log2(max(ticks) / min(ticks))))
+    shift = _DODGE * span * (list(styles).index(flag_set) - (len(styles) - 1) / 2)
+    axis.errorbar(
+        line["threads"].to_numpy(dtype=float) * 2**shift,
+        values,
+        yerr=_error_bars(line, values),
+        **styles[flag_set],
+        markersize=5,
+        capsize=3,
+        linewidth=1.4,
+        label=flag_set,
+    )
+
+
+def _error_bars(rows: pd.DataFrame, values: np.ndarray) -> list[np.ndarray]:
+    """matplotlib's yerr: from each value down to the INTERVAL's low end, up to its high."""
+    low, high = (rows[column].to_numpy(dtype=float) for column in INTERVAL)
+    return [values - low, high - values]
+
+
+def _legend(figure: Figure, styles: dict, extra: list[tuple[Line2D, str]]) -> None:
+    """One legend for the figure, below the panels (the figure grows to hold it): flag
+    sets, then extra lines."""
+    handles = [Line2D([], [], **style) for style in styles.values()]
+    handles += [handle for handle, _ in extra]
+    width, height = figure.get_size_inches()
+    columns = max(1, min(len(handles), int(width // _LEGEND_COLUMN)))
+    figure.set_size_inches(width, height + _LEGEND_ROW * -(-len(handles) // columns))
+    figure.legend(
+        handles,
+        [*styles, *(label for _, label in extra)],
+        loc="outside lower center",
+        ncols=columns,
+        title="flag set",
+        fontsize=8,
+    )
+
+
+def _threads_axis(axis, threads: list) -> None:
+    """A log2 threads axis ticked at the thread counts given."""
+    ticks = sorted({int(value) for value in threads})
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(ticks, [str(tick) for tick in ticks])
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    axis.set_xlabel("threads (OMP_NUM_THREADS)")
+    axis.grid(True, which="major", alpha=0.3)
+
+
+def _log_tok_s_axis(axis) -> None:
+    """A log10 tok/s axis labelled in plain numbers at 1-2-5 steps (a decade or two is
+    what a panel spans)."""
+    axis.set_yscale("log")
+    axis.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.yaxis.set_major_formatter(FuncFormatter(_number))
+    axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.set_ylabel("tok/s (median)")
+
+
+def _number(value: float, _position: int) -> str:
+    return f"{value:g}"
 
 
 def _threads_text(threads: object) -> str:
@@ -198,15 +322,3 @@ def _threads_text(threads: object) -> str:
 
 def _ok_groups(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["runs_ok"] > 0]
-
-
-def _label_thread_axis(axis, partition: str, rows: pd.DataFrame, ylabel: str) -> None:
-    """A log2 threads axis ticked at the thread counts run, titles and legend."""
-    thread_ticks = sorted(rows["threads"].dropna().unique())
-    axis.set_xscale("log", base=2)
-    axis.set_xticks(thread_ticks, [str(threads) for threads in thread_ticks])
-    axis.minorticks_off()
-    axis.set_title(f"partition {partition}")
-    axis.set_xlabel("threads (OMP_NUM_THREADS)")
-    axis.set_ylabel(ylabel)
-    axis.legend(fontsize=8)

@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
+from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
+from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
 from collect.stats import NOISY_CV
 
@@ -46,17 +48,19 @@ table { border-collapse: collapse; margin: .4rem 0 1rem; font-size: .85rem; }
 th, td { border: 1px solid #ccd; padding: .2rem .45rem; vertical-align: top; }
 th { background: #eef; text-align: left; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+thead ~ tbody td:nth-child(-n+2) { white-space: nowrap; }  /* names in tables */
 tr.best td { font-weight: 600; }
 .noisy { background: #fde2c8; }
+td.failed { background: #f9d6d5; }
 .off { background: #fff4d6; border-left: 4px solid #e0a800; padding: .4rem .7rem; }
 .note { color: #555; font-size: .85rem; }
 .flex { display: flex; gap: 1.5rem; flex-wrap: wrap; align-items: flex-start; }
 pre { background: #f6f6f9; padding: .5rem; overflow-x: auto; font-size: .8rem;
       white-space: pre-wrap; word-break: break-all; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr));
-         gap: 1rem; }
+.plots { display: grid; gap: 1.5rem; }
 figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: .3rem; }
-img.plot { width: 100%; border: 1px solid #ddd; }
+figcaption .note { font-weight: normal; display: block; }
+img.plot { max-width: 100%; border: 1px solid #ddd; }
 .flamegraph { overflow-x: auto; border: 1px solid #ddd; }
 nav ul { columns: 2; }
 code { background: #f3f3f6; padding: 0 .2rem; }
@@ -83,11 +87,17 @@ def render_report(
         sections.append(
             (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
         )
+    emulated = emulated_outcomes(analysis.emulated, analysis.files.builds)
+    if not emulated.empty:
+        sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated, analysis)))
+    builds = riscv_builds(analysis.files.builds)
+    if not builds.empty:
+        sections.append(("riscv-builds", "RISC-V builds", _riscv_builds(builds, analysis)))
     orphans = _profiles_of(analysis, None, exclude=partitions)
     if orphans:
         sections.append(("other-profiles", "Other profiles", _profiles_html(orphans)))
     sections.append(("warmup", "Warm-up runs", _warmups(analysis)))
-    sections.append(("failures", "Failures", _failures(analysis.runs)))
+    sections.append(("failures", "Failures", _failures(analysis)))
     sections.append(("commands", "Commands and versions", _commands(analysis)))
     nav = "".join(
         f'<li><a href="#{anchor}">{escape(title)}</a></li>' for anchor, title, _ in sections
@@ -117,12 +127,13 @@ def _not_read(files_not_read: dict[str, str]) -> str:
 def _overview(analysis: Analysis) -> str:
     runs = analysis.runs
     sweep = analysis.files.sweep_json
-    counts = runs["status"].value_counts()
     facts = [
         ("sweep", analysis.sweep_id),
         ("created", sweep.get("created")),
         ("partitions", ", ".join(analysis.partitions)),
-        ("runs", ", ".join(f"{count} {status}" for status, count in counts.items()) or "none"),
+        ("runs", _status_counts(runs)),
+        ("emulated (qemu) partitions", ", ".join(analysis.emulated_partitions)),
+        ("emulated runs", _status_counts(analysis.emulated) if len(analysis.emulated) else ""),
         ("llama2.c", _joined([sweep.get("llama2c_repo"), *runs["llama2c_commit"].dropna()])),
         ("models", _joined(runs["model"])),
         (
@@ -162,20 +173,39 @@ def _plots(plot_files: Sequence[Path]) -> str:
     parts = []
     for path in plot_files:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        title = _PLOT_TITLES.get(path.name, path.stem.replace("_", " "))
+        title, reading = _PLOT_TITLES.get(path.name, (path.stem.replace("_", " "), ""))
         parts.append(
             f"<figure><figcaption>{escape(title)} (<code>plots/{escape(path.name)}</code>)"
-            f'</figcaption><img class="plot" alt="{escape(title)}" '
-            f'src="data:image/png;base64,{data}"></figure>'
+            f'<span class="note">{escape(reading)}</span></figcaption><img class="plot" '
+            f'alt="{escape(title)}" src="data:image/png;base64,{data}"></figure>'
         )
-    return f'<div class="plots">{"".join(parts)}</div>'
+    return (
+        '<p class="note">A panel per partition and model; a flag set has the same colour '
+        "in every panel; error bars are the range (min–max) of the repetitions. Emulated (qemu) "
+        "partitions are in no plot.</p>"
+        f'<div class="plots">{"".join(parts)}</div>'
+    )
 
 
+# file name -> (title, how to read it)
 _PLOT_TITLES = {
-    "tok_s_by_flag_set.png": "tok/s by flag set and model",
-    "tok_s_by_threads.png": "tok/s against threads",
-    "speedup_by_threads.png": "thread scaling: speedup against threads",
-    "roofline_fraction.png": "fraction of the memory-bandwidth roofline",
+    ROOFLINE_PLOT: (
+        "roofline: tok/s against threads under the memory-bandwidth bound",
+        "Both axes logarithmic. The solid black line is the bound from the triad at the "
+        "checkpoint's size at each thread count, the dashed grey one the bound beyond the "
+        "cache (DRAM). The gap between a flag set's line and the bound is how far it is "
+        "from the memory roofline; where a line flattens while the bound still rises, "
+        "more threads stop paying for a reason other than memory bandwidth.",
+    ),
+    SPEEDUP_PLOT: (
+        "thread scaling: speedup against threads",
+        "Median tok/s over the median at the fewest threads run (usually 1); the dotted "
+        "line is the ideal, linear speedup. Flag sets without OpenMP ran 1 thread only.",
+    ),
+    BY_FLAG_SET_PLOT: (
+        "tok/s by flag set at its best thread count",
+        "Each bar is the flag set's best thread count (tN), the one the tables mark best.",
+    ),
 }
 
 
@@ -281,7 +311,8 @@ def _roofline(analysis: Analysis, partition: str) -> str:
         )
     header = ["model", "flag set", "threads", "median tok/s", "checkpoint", "working set"]
     header += ["GB/s", "bound tok/s", "of bound", "DRAM GB/s", "DRAM bound", "of DRAM bound"]
-    header += ["note"]
+    with_notes = bool(rows["note"].astype(bool).any())
+    header += ["note"] if with_notes else []
     body = [
         (
             [
@@ -297,7 +328,7 @@ def _roofline(analysis: Analysis, partition: str) -> str:
                 _fixed(row.large_gb_s),
                 _fixed(row.large_bound_tok_s),
                 _percent(row.large_fraction),
-                row.note,
+                *([row.note] if with_notes else []),
             ],
             {},
             "",
@@ -305,7 +336,7 @@ def _roofline(analysis: Analysis, partition: str) -> str:
         for row in rows.itertuples(index=False)
     ]
     if not measured.empty or not rows["gb_s"].isna().all():
-        parts.append(_table(header, body, numeric=set(header[2:12])))
+        parts.append(_table(header, body, numeric=set(header[2:12]) - {"working set"}))
     sizes = ", ".join(
         f"{model} {size:,} bytes ({source})"
         for model, (size, source) in analysis.checkpoint_bytes.items()
@@ -493,6 +524,80 @@ def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
     return 1.0, "count"
 
 
+def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
+    compilers = [
+        (
+            f"{partition} compiler",
+            (analysis.files.facts.get(partition) or {}).get("compiler_version"),
+        )
+        for partition in analysis.emulated_partitions
+    ]
+    header = ["partition", "flag set", "compiles", "runs ok", "tokens", "outcome"]
+    body = [
+        (
+            [
+                row.partition,
+                row.flag_set,
+                row.compiles,
+                f"{row.runs_ok}/{row.runs}",
+                "yes" if row.runs_ok else "no",
+                row.outcome,
+            ],
+            {"outcome": "" if row.outcome == "ok" else "failed"},
+            "",
+        )
+        for row in outcomes.itertuples(index=False)
+    ]
+    return (
+        "<p>Whether each flag set compiles, runs and generates tokens under the emulator "
+        "(qemu-user). These rows are in no performance table, plot, comparison or "
+        "roofline: qemu's speed is not the chip's, and it counts no perf event.</p>"
+        + _table(header, body, numeric={"runs ok"})
+        + _key_values(compilers)
+    )
+
+
+def _riscv_builds(builds: pd.DataFrame, analysis: Analysis) -> str:
+    recorded = {path for path, _ in analysis.files.recorded}
+    header = ["partition", "flag set", "-march", "vector instructions", "loops vectorised"]
+    header += ["vectors"]
+    body = []
+    for row in builds.itertuples(index=False):
+        report = f"builds/{row.partition}/{row.flag_set}.vec.txt"
+        loops = _count(row.vectorized_loops)
+        if report in recorded:
+            loops = Html(f'<a href="#{escape(_file_anchor(report))}">{escape(loops)}</a>')
+        body.append(
+            (
+                [
+                    row.partition,
+                    row.flag_set,
+                    Html(f"<code>{escape(row.march or 'default')}</code>"),
+                    _count(row.vector_instructions),
+                    loops,
+                    "asked for, none in the binary" if row.vectors_missing else "",
+                ],
+                {"vectors": "failed" if row.vectors_missing else ""},
+                "",
+            )
+        )
+    missing = builds[builds["vectors_missing"].astype(bool)]
+    warning = (
+        f'<p class="off">{escape(", ".join(missing["flag_set"]))}: the -march asks for a '
+        "vector extension but the binary holds no vector instruction, so its figures say "
+        "nothing about what vectors do.</p>"
+        if not missing.empty
+        else ""
+    )
+    return (
+        "<p>What each RISC-V binary holds: the vector instructions in it (counted in "
+        "<code>objdump -d</code>) and the loops the compiler reported vectorised "
+        "(<code>-fopt-info-vec-optimized</code>; the count links to its report).</p>"
+        + warning
+        + _table(header, body, numeric={"vector instructions", "loops vectorised"})
+    )
+
+
 def _warmups(analysis: Analysis) -> str:
     warmups = analysis.files.warmups
     if warmups is None:
@@ -522,16 +627,20 @@ def _warmups(analysis: Analysis) -> str:
     )
 
 
-def _failures(runs: pd.DataFrame) -> str:
-    failed = runs[runs["status"] != STATUS_OK]
+def _failures(analysis: Analysis) -> str:
+    runs = pd.concat([analysis.runs, analysis.emulated])
+    failed = runs[runs["status"] != STATUS_OK].sort_values("index", kind="stable")
     if failed.empty:
         return "<p>None.</p>"
-    header = ["run", "status", "reason"]
+    header = ["run", "partition", "status", "reason"]
     body = [
-        ([row.run_dir, row.status, _text(row.reason)], {}, "")
+        ([row.run_dir, _text(row.partition), row.status, _text(row.reason)], {}, "")
         for row in failed.itertuples(index=False)
     ]
-    return f"<p>{len(failed)} failed runs.</p>" + _table(header, body, numeric=set())
+    emulated = int(failed["partition"].isin(analysis.emulated_partitions).sum())
+    note = f" ({emulated} of emulated partitions)" if emulated else ""
+    runs_text = "1 failed run" if len(failed) == 1 else f"{len(failed)} failed runs"
+    return f"<p>{runs_text}{note}.</p>" + _table(header, body, numeric=set())
 
 
 def _commands(analysis: Analysis) -> str:
@@ -553,13 +662,22 @@ def _commands(analysis: Analysis) -> str:
     for path, text in analysis.files.recorded:
         short = len(text) < 2000 and path.startswith("builds/")
         parts.append(
-            f"<details{' open' if short else ''}><summary><code>{escape(path)}</code></summary>"
-            f"<pre>{escape(text)}</pre></details>"
+            f'<details id="{escape(_file_anchor(path))}"{" open" if short else ""}>'
+            f"<summary><code>{escape(path)}</code></summary><pre>{escape(text)}</pre></details>"
         )
     return "".join(parts)
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _file_anchor(path: str) -> str:
+    """The id of a recorded file's block in "Commands and versions"."""
+    return "file-" + re.sub(r"[^A-Za-z0-9._/-]", "_", path)
+
+
+def _count(value: object) -> str:
+    return "?" if value is None or pd.isna(value) else str(value)
 
 
 def _embed_svg(svg_text: str) -> str:
@@ -614,6 +732,11 @@ def _cell(value: object) -> str:
     if isinstance(value, Html):
         return str(value)
     return escape(_text(value))
+
+
+def _status_counts(runs: pd.DataFrame) -> str:
+    counts = runs["status"].value_counts()
+    return ", ".join(f"{count} {status}" for status, count in counts.items()) or "none"
 
 
 def _warmup_line(analysis: Analysis) -> str:

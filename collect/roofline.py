@@ -159,3 +159,30 @@ def roofline_table(
         result[column] = pd.to_numeric(result[column], errors="coerce").astype("float64")
     result["large_fraction"] = pd.to_numeric(result["large_fraction"]).astype("float64")
     return result
+
+
+BOUND_COLUMNS = ("partition", "model", "working_set", "threads", "gb_s", "bound_tok_s")
+
+
+def bound_table(
+    bandwidth: pd.DataFrame, checkpoint_bytes: dict[str, tuple[int, str]]
+) -> pd.DataFrame:
+    """The bandwidth bound of each model at every thread count measured, per partition:
+    the roofline's lines. working_set is "own" (the triad at the model's size) or
+    LARGE_WORKING_SET (beyond the last-level cache). Columns: BOUND_COLUMNS, sorted by
+    partition, model, working set and threads."""
+    records = [
+        {
+            "partition": partition,
+            "model": model,
+            "working_set": "own" if label == model else LARGE_WORKING_SET,
+            "threads": threads,
+            "gb_s": gb_s,
+            "bound_tok_s": bound_tok_s(gb_s, size),
+        }
+        for (partition, threads, label), gb_s in best_bandwidth(bandwidth).items()
+        for model, (size, _) in checkpoint_bytes.items()
+        if label in (model, LARGE_WORKING_SET)
+    ]
+    table = pd.DataFrame.from_records(records, columns=list(BOUND_COLUMNS))
+    return table.sort_values(["partition", "model", "working_set", "threads"], ignore_index=True)

@@ -16,12 +16,12 @@ import pandas as pd
 
 from collect.analysis import Analysis, analyse
 from collect.atomic import replacing, write_text
-from collect.builds import asks_for_vectors, is_riscv, march, rejection, vector_count
 from collect.datafiles import forget_not_read, not_read
 from collect.drift import drift_sentence
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
 from collect.report import REPORT_FILE, render_report
+from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
 from collect.stats import NOISY_CV, add_derived_metrics
 from collect.sweepfiles import read_sweep_files
@@ -280,27 +280,17 @@ def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
 
 
 def _emulated_section(analysis: Analysis) -> list[str]:
-    """Per emulated partition and flag set: whether it compiled, its runs ran and generated
-    tokens (ok, or the first failure's reason). Never a performance figure: qemu's tok/s
-    says nothing of the chip."""
-    if analysis.emulated.empty:
+    """Per emulated partition and flag set (riscv.emulated_outcomes): whether it compiled,
+    its runs ran and generated tokens. Never a performance figure."""
+    outcomes = emulated_outcomes(analysis.emulated, analysis.files.builds)
+    if outcomes.empty:
         return []
-    body = []
-    for (partition, flag_set), rows in analysis.emulated.groupby(
-        ["partition", "flag_set"], sort=False
-    ):
-        record = analysis.files.builds.get((partition, flag_set))
-        rejected = rejection(flag_set, record)
-        compiles = "no" if rejected else ("yes" if record else "?")
-        ok = rows[rows["status"] == STATUS_OK]
-        failed = rows[rows["status"] != STATUS_OK]
-        runs = f"{len(ok)} of {len(rows)} ok"
-        tokens = "yes" if len(ok) else "no"
-        outcome = "ok" if failed.empty else _text(failed["reason"].iloc[0])
-        body.append(
-            [markdown_code(partition), markdown_code(flag_set), compiles, runs, tokens,
-             markdown_text(outcome)]
-        )  # fmt: skip
+    body = [
+        [markdown_code(row.partition), markdown_code(row.flag_set), row.compiles,
+         f"{row.runs_ok} of {row.runs} ok", "yes" if row.runs_ok else "no",
+         markdown_text(row.outcome)]
+        for row in outcomes.itertuples(index=False)
+    ]  # fmt: skip
     return [
         "## Emulated (qemu) partitions",
         "",
@@ -315,21 +305,18 @@ def _emulated_section(analysis: Analysis) -> list[str]:
 
 
 def _riscv_builds_section(analysis: Analysis) -> list[str]:
-    """What each RISC-V binary holds: its vector instructions and the loops the compiler
-    reported vectorised; a flag set whose -march asks for vectors and got none is flagged."""
+    """What each RISC-V binary holds (riscv.riscv_builds): its vector instructions and the
+    loops the compiler reported vectorised; a flag set whose -march asks for vectors and
+    got none is flagged."""
     lines = []
-    for (partition, flag_set), record in analysis.files.builds.items():
-        if not is_riscv(record) or rejection(flag_set, record):
-            continue
-        count = vector_count(record)
-        loops = record.get("vectorized_loops")
+    for row in riscv_builds(analysis.files.builds).itertuples(index=False):
         line = (
-            f"- {markdown_code(partition)} / {markdown_code(flag_set)} "
-            f"(-march={markdown_text(march(record) or 'default')}): "
-            f"{'?' if count is None else count} vector instructions, "
-            f"{'?' if loops is None else loops} loops vectorised"
+            f"- {markdown_code(row.partition)} / {markdown_code(row.flag_set)} "
+            f"(-march={markdown_text(row.march or 'default')}): "
+            f"{_count(row.vector_instructions)} vector instructions, "
+            f"{_count(row.vectorized_loops)} loops vectorised"
         )
-        if count == 0 and asks_for_vectors(march(record)):
+        if row.vectors_missing:
             line += (
                 " — **asks for a vector extension but the binary holds no vector "
                 "instruction**: its figures say nothing about what vectors do"
@@ -338,6 +325,10 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
     if not lines:
         return []
     return ["## RISC-V builds", "", *lines, ""]
+
+
+def _count(value: object) -> str:
+    return "?" if pd.isna(value) else str(value)
 
 
 def _failures_section(runs: pd.DataFrame) -> list[str]:

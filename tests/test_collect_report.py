@@ -99,6 +99,7 @@ def write_characterised_sweep(results_dir: Path, profiles: bool = True) -> Path:
         "/ws/llama2.c/run.c -lm\ncompiler_version=gcc (Debian 12.2.0-14) 12.2.0\n"
         "llama2c_commit=350e04f\n"
     )
+    (builds / "triad").write_bytes(b"\x7fELF\x02\x01\x01\x00")  # the bandwidth benchmark
     (results_dir / "run-task.sh").write_text("#!/bin/bash\necho '<run & measure>'\n")
     if profiles:
         write_profile(
@@ -258,8 +259,8 @@ def test_report_is_self_contained_and_escaped(characterised, analysis):
     assert html.startswith("<!DOCTYPE html>")
     # Nothing is fetched: no external URL in src/href attributes, images are data URIs.
     assert not re.search(r'(?:src|href|data)="(?:https?:)?//', html)
-    assert html.count('<img class="plot"') == 4
-    assert html.count('src="data:image/png;base64,') == 4
+    assert html.count('<img class="plot"') == 3
+    assert html.count('src="data:image/png;base64,') == 3
     # One flame graph, an <object> data URI that keeps FlameGraph's script.
     assert html.count('<object type="image/svg+xml" width="1200" height="534"') == 1
     # Escaped text from the sweep.
@@ -279,6 +280,8 @@ def test_report_is_self_contained_and_escaped(characterised, analysis):
     assert "2 warm-up runs (2 ok) discarded" in html
     assert "gcc -O3 -fopenmp -o /ws/bin/cache/0123abcd.tmp/run" in html
     assert "perf_event_paranoid" in html
+    # the triad binary build.sh leaves in builds/ is no record to read
+    assert "Files not read" not in html and "builds/local/triad" not in html
 
 
 def test_flame_graph_svg_gets_the_replace_state_shim(analysis, characterised):
@@ -349,3 +352,103 @@ def test_profile_without_folded_stacks_is_folded_from_perf_script(tmp_path):
     summarize(results_dir)
     html = (results_dir / REPORT_FILE).read_text()
     assert '<td>matmul._omp_fn.0</td><td class="num">248</td>' in html
+
+
+RISCV_FLAG_SETS = {
+    "rv64gc": "-O3 -march=rv64gc -fopenmp",
+    "bogus": "-O3 -march=rv64gcq_bogus",
+    "rv64gcv": "-O3 -march=rv64gcv",
+}
+
+
+def write_emulated_sweep(results_dir: Path) -> Path:
+    """A local partition's runs beside an emulated one's: rv64gc runs (3.1 tok/s under
+    qemu), bogus is rejected by the compiler, rv64gcv runs but holds no vector instruction."""
+    sweep = SweepWriter(results_dir)
+    sweep.run("local", "O3", 1, 1, tok_s=50.0)
+    sweep.run("local", "O3-openmp", 2, 1, tok_s=80.0)
+    for flag_set, cflags in RISCV_FLAG_SETS.items():
+        tok_s = None if flag_set == "bogus" else 3.1
+        exit_status = 1 if flag_set == "bogus" else 0
+        record = {"cflags": cflags, "emulated": True}
+        sweep.run("riscv64-qemu", flag_set, 1, 1, tok_s=tok_s, exit_status=exit_status,
+                  record=record)  # fmt: skip
+    write_json(
+        results_dir / "facts" / "riscv64-qemu.json",
+        {"compiler_version": "riscv64-linux-gnu-gcc (Debian 12.2.0-13) 12.2.0", "nproc": 2},
+    )
+    builds = results_dir / "builds" / "riscv64-qemu"
+    builds.mkdir(parents=True)
+    built = "outcome=built\ntarget=riscv64-linux-gnu\n"
+    (builds / "rv64gc.txt").write_text(
+        f"{built}command='riscv64-linux-gnu-gcc' '-O3' '-march=rv64gc' '-fopenmp'\n"
+        "vector_instructions=0\n"
+    )
+    (builds / "rv64gc.vec.txt").write_text("")
+    (builds / "rv64gcv.txt").write_text(
+        f"{built}command='riscv64-linux-gnu-gcc' '-O3' '-march=rv64gcv'\nvector_instructions=0\n"
+    )
+    (builds / "rv64gcv.vec.txt").write_text(
+        "run.c:231:5: optimized: loop vectorized using 16 byte vectors\n"
+        "run.c:260:9: optimized: loop vectorized using 16 byte vectors\n"
+    )
+    (builds / "bogus.txt").write_text(
+        "outcome=rejected\ntarget=riscv64-linux-gnu\n"
+        "error=riscv64-linux-gnu-gcc: error: '-march=rv64gcq_bogus': unsupported ISA\n"
+    )
+    return results_dir
+
+
+def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary_does(tmp_path):
+    results_dir = write_emulated_sweep(tmp_path / "sweep")
+    summary = summarize(results_dir)
+    html = (results_dir / REPORT_FILE).read_text()
+    sections = dict(re.findall(r'<section id="([^"]+)"><h2>[^<]*</h2>(.*?)</section>', html))
+    # the emulated partition has no performance section (though it has facts), and is in
+    # no plot or table of one; the overview counts its runs apart
+    assert "Partition riscv64-qemu" not in html and "Partition local" in html
+    assert "riscv64-qemu" not in sections["plots"] + sections["partition-0"]
+    overview = dict(re.findall(r"<tr><th>([^<]+)</th><td>([^<]*)</td></tr>", sections["overview"]))
+    assert (overview["partitions"], overview["runs"]) == ("local", "2 ok")
+    assert overview["emulated (qemu) partitions"] == "riscv64-qemu"
+    assert overview["emulated runs"] == "2 ok, 1 failed"
+    assert "riscv64-qemu compiler</th><td>riscv64-linux-gnu-gcc (Debian 12.2.0-13)" in html
+    # Failures lists every failed run, the emulated ones with their partition
+    assert "1 failed run (1 of emulated partitions)." in sections["failures"]
+    assert [cells[:3] for cells in table_cells(sections["failures"])] == [
+        ["runs/0003-stories15M-bogus-t1-r1", "riscv64-qemu", "failed"]
+    ]
+    emulated = table_cells(sections["emulated"])
+    assert [cells[:5] for cells in emulated] == [
+        ["riscv64-qemu", "rv64gc", "yes", "1/1", "yes"],
+        ["riscv64-qemu", "bogus", "no", "0/1", "no"],
+        ["riscv64-qemu", "rv64gcv", "yes", "1/1", "yes"],
+    ]
+    assert [cells[5] for cells in emulated] == [
+        "ok",
+        "build failed: the compiler rejected flag set bogus: riscv64-linux-gnu-gcc: error: "
+        "&#x27;-march=rv64gcq_bogus&#x27;: unsupported ISA",
+        "ok",
+    ]
+    assert "| `riscv64-qemu` | `bogus` | no | 0 of 1 ok | no |" in summary  # the same rows
+    # RISC-V builds: the rejected flag set built nothing; rv64gcv asked for vectors, got none
+    builds = sections["riscv-builds"]
+    assert table_cells(builds) == [
+        ["riscv64-qemu", "rv64gc", "rv64gc", "0", "0", ""],
+        ["riscv64-qemu", "rv64gcv", "rv64gcv", "0", "2", "asked for, none in the binary"],
+    ]
+    assert '<td class="failed">asked for, none in the binary</td>' in builds
+    assert "rv64gcv: the -march asks for a vector extension but the binary holds no" in builds
+    # the loop count links to the compiler's report, shown under Commands and versions
+    link = re.search(r'<a href="#([^"]+)">2</a>', builds).group(1)
+    assert f'<details id="{link}" open><summary><code>builds/riscv64-qemu/rv64gcv.vec.txt' in html
+    assert "(-march=rv64gcv): 0 vector instructions, 2 loops vectorised — **asks for" in summary
+
+
+def table_cells(html: str) -> list[list[str]]:
+    """The text of each body row's cells of the tables in html."""
+    rows = re.findall(r"<tr>(<td.*?)</tr>", html)
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        for row in rows
+    ]

@@ -12,7 +12,7 @@ import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
 from collect.plan import NotASweepError
-from collect.plots import BY_FLAG_SET_PLOT, BY_THREADS_PLOT
+from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.runs import collect_runs
 from collect.stats import UNKNOWN, flag_set_table
 from collect.summary import render_summary, summarize
@@ -100,7 +100,8 @@ class SweepWriter:
     ) -> str:
         """One run task; tok_s adds run.c's line to stderr, finished=False leaves no
         execution.txt nor status, started=False no directory; perf is the perf.txt to
-        copy, record extra or other plan facts, execution other execution.txt facts.
+        copy, record extra or other plan facts (cflags: those of a flag set not in CFLAGS),
+        execution other execution.txt facts.
         kind "warmup" makes a warm-up (repetition is then its warmup number)."""
         index = len(self.tasks)
         if kind == "run":
@@ -109,11 +110,12 @@ class SweepWriter:
         else:
             directory = f"warmup/{partition}-{model}-{flag_set}-w{repetition}"
             numbering = {"warmup": repetition}
+        cflags = (record or {}).get("cflags") or CFLAGS[flag_set]
         facts = {
             "model": model,
             "flag_set": flag_set,
-            "cflags": CFLAGS[flag_set],
-            "openmp": "-fopenmp" in CFLAGS[flag_set],
+            "cflags": cflags,
+            "openmp": "-fopenmp" in cflags,
             **numbering,
             "binary": f"/sweep/bin/{partition}/{flag_set}/run",
             "checkpoint": f"/checkpoints/{model}.bin",
@@ -338,21 +340,24 @@ def test_summarize_writes_runs_csv_summary_and_plots(two_partitions):
     runs_csv = pd.read_csv(two_partitions / "runs.csv")
     assert len(runs_csv) == 15
     assert runs_csv["tok_s"].iloc[-2] == 160.0
-    for plot in (BY_FLAG_SET_PLOT, BY_THREADS_PLOT):
+    for plot in (ROOFLINE_PLOT, SPEEDUP_PLOT, BY_FLAG_SET_PLOT):
         assert (two_partitions / "plots" / plot).read_bytes().startswith(PNG_SIGNATURE)
         assert f"](plots/{plot})" in summary
 
 
 def test_single_thread_count_has_no_threads_plot_and_removes_a_stale_one(tmp_path):
+    """Without bandwidth, one thread count makes no roofline nor scaling plot; a stale one,
+    or one of the plots earlier versions wrote, is removed."""
     sweep = SweepWriter(tmp_path / "sweep")
     sweep.run("local", "O3", 2, 1, tok_s=10.0)
     sweep.run("local", "O3-openmp", 2, 1, tok_s=15.0)
-    stale = tmp_path / "sweep" / "plots" / BY_THREADS_PLOT
-    stale.parent.mkdir()
-    stale.write_bytes(b"old")
+    plots = tmp_path / "sweep" / "plots"
+    stale = [plots / name for name in (ROOFLINE_PLOT, SPEEDUP_PLOT, "tok_s_by_threads.png")]
+    plots.mkdir()
+    for path in stale:
+        path.write_bytes(b"old")
     summary = summarize(tmp_path / "sweep")
-    assert (tmp_path / "sweep" / "plots" / BY_FLAG_SET_PLOT).exists()
-    assert not stale.exists()
+    assert [path.name for path in plots.iterdir()] == [BY_FLAG_SET_PLOT]
     assert "| O3-openmp | `-O3 -fopenmp` | 1/1 | 15.00 | 15.00 | 15.00 | — | 1.50× |" in summary
     assert "## Failures\n\nNone." in summary
 
