@@ -194,15 +194,16 @@ def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
     lines += [
         "",
         "Medians are tok/s over ok runs; CV is the sample standard deviation over the mean. "
-        f"B/A is the ratio of medians with its {100 * CONFIDENCE:.0f} % bootstrap interval; the noise "
-        "band is what the same binary run again gives on that partition (measured from each "
-        f"sweep's repetitions, the larger of A's and B's, at least {100 * MIN_CHANGE:.0f} %). Faster "
-        "or slower: the whole interval lies outside the band (and a Mann-Whitney U test "
-        f"agrees, p < {P_THRESHOLD:g}, when there are runs enough for it); no detectable change: the "
-        f"whole interval inside it; too few runs to tell: neither, or under {MIN_RUNS} ok runs "
-        "on a side (the seed has one per configuration), with an estimate of the runs needed "
-        "(collect/README.md). Threads '?': not recorded (the seed ran OpenMP's default, every "
-        "core).",
+        f"B/A is the ratio of medians with its {100 * CONFIDENCE:.0f} % bootstrap "
+        "interval; the noise band is what the same binary run again gives on that partition "
+        "(measured from each sweep's repetitions, the larger of A's and B's, at least "
+        f"{100 * MIN_CHANGE:.0f} %). Faster or slower: the whole interval lies outside the "
+        "band (and a Mann-Whitney U test agrees, "
+        f"p < {P_THRESHOLD:g}, when there are runs enough for it); no detectable change: the "
+        f"whole interval inside it; too few runs to tell: neither, or under {MIN_RUNS} ok "
+        "runs on a side (the seed has one per configuration), with an estimate of the runs "
+        "needed (collect/README.md). Threads '?': not recorded (the seed ran OpenMP's "
+        "default, every core).",
         "",
     ]
     return "\n".join(lines)
