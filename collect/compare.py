@@ -98,11 +98,17 @@ def configuration_stats(runs: pd.DataFrame) -> pd.DataFrame:
     """flag_set_table of runs with a `flags` matching key: the cflags' words sorted
     (`-O3 -fopenmp`), else the flag-set name. Emulated rows (qemu) are no performance."""
     table = flag_set_table(runs[~emulated_rows(runs)])
-    table["flags"] = [
-        " ".join(sorted(cflags.split())) if isinstance(cflags, str) and cflags.strip() else name
-        for cflags, name in zip(table["cflags"], table["flag_set"], strict=True)
-    ]
+    table["flags"] = flags_keys(table)
     return table
+
+
+def flags_keys(rows: pd.DataFrame) -> list[str]:
+    """What configurations match on across sweeps: the cflags' words sorted
+    (`-O3 -fopenmp`), else the flag-set name."""
+    return [
+        " ".join(sorted(cflags.split())) if isinstance(cflags, str) and cflags.strip() else name
+        for cflags, name in zip(rows["cflags"], rows["flag_set"], strict=True)
+    ]
 
 
 def compare_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> pd.DataFrame:

@@ -78,13 +78,17 @@ class Verdict:
         return f"{self.low:.2f}–{self.high:.2f}"
 
     @property
+    def needs(self) -> str:
+        """`needs ~7 runs each` for TOO_FEW with an estimate, else ``."""
+        if self.verdict != TOO_FEW or self.runs_needed is None:
+            return ""
+        more = "more than " if self.runs_needed > MAX_RUNS_ESTIMATE else "~"
+        return f"needs {more}{min(self.runs_needed, MAX_RUNS_ESTIMATE)} runs each"
+
+    @property
     def text(self) -> str:
         """The verdict, with the runs needed when it cannot tell."""
-        if self.verdict != TOO_FEW or self.runs_needed is None:
-            return self.verdict
-        more = "more than " if self.runs_needed > MAX_RUNS_ESTIMATE else "~"
-        runs = min(self.runs_needed, MAX_RUNS_ESTIMATE)
-        return f"{self.verdict} (needs {more}{runs} runs each)"
+        return f"{self.verdict} ({self.needs})" if self.needs else self.verdict
 
 
 def compare_samples(a: Sequence[float], b: Sequence[float], band: float | None = None) -> Verdict:
