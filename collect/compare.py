@@ -21,7 +21,14 @@ import pandas as pd
 from collect.history import read_history_runs
 from collect.runs import STATUS_OK, collect_runs, emulated_rows, runs_table
 from collect.stats import flag_set_table
-from collect.verdicts import CONFIDENCE, MIN_CHANGE, MIN_RUNS, P_THRESHOLD, compare_samples
+from collect.verdicts import (
+    CONFIDENCE,
+    MIN_CHANGE,
+    MIN_RUNS,
+    P_THRESHOLD,
+    compare_samples,
+    interval_text,
+)
 
 SEED = "seed"
 SEED_REFERENCE = Path(__file__).parent / "reference" / "seed-throughput.csv"
@@ -184,7 +191,7 @@ def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
                 _number(row.median_b, "{:.2f}"),
                 _percent(row.cv_b),
                 _number(row.ratio, "{:.2f}×"),
-                "—" if pd.isna(row.ratio_low) else f"{row.ratio_low:.2f}–{row.ratio_high:.2f}",
+                interval_text(row.ratio_low, row.ratio_high),
                 "—" if pd.isna(row.noise_band) else f"±{100 * row.noise_band:.1f} %",
                 row.verdict,
             ]

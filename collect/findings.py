@@ -167,7 +167,7 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame) -> Finding:
         f"{where}, flag changes (each flag set at its best thread count): "
         + " — ".join(parts)
         + ".",
-        f"{len(pairs)} comparisons, {decided} decided",
+        f"{decided} of {len(pairs)} comparisons decided",
         f"{_LEVEL} bootstrap intervals of the ratio of medians against the noise band "
         f"±{100 * best['noise_band'].iloc[0]:.1f} %"
         if pd.notna(best["noise_band"].iloc[0])

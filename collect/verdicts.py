@@ -72,10 +72,7 @@ class Verdict:
 
     @property
     def interval(self) -> str:
-        """`1.90–2.20`, or `—` without an interval."""
-        if math.isnan(self.low):
-            return "—"
-        return f"{self.low:.2f}–{self.high:.2f}"
+        return interval_text(self.low, self.high)
 
     @property
     def needs(self) -> str:
@@ -89,6 +86,11 @@ class Verdict:
     def text(self) -> str:
         """The verdict, with the runs needed when it cannot tell."""
         return f"{self.verdict} ({self.needs})" if self.needs else self.verdict
+
+
+def interval_text(low: float, high: float) -> str:
+    """`1.90–2.20`, or `—` without an interval (NaN)."""
+    return "—" if math.isnan(low) else f"{low:.2f}–{high:.2f}"
 
 
 def compare_samples(a: Sequence[float], b: Sequence[float], band: float | None = None) -> Verdict:
