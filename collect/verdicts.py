@@ -15,12 +15,13 @@ The models are asv's and criterion.rs's, with scipy.stats doing the statistics:
   minimum factor, here the band);
 - no detectable change: the whole interval lies inside the band;
 - too few runs to tell: anything else, or fewer than MIN_RUNS ok runs on a side. Then
-  runs_needed estimates the runs per side at which the interval would clear the band's
-  edge nearest the observed ratio: the median's standard error is about sqrt(pi/2)
-  sigma/sqrt(n) (sigma: each side's sample standard deviation of log tok/s), so the
-  interval's half-width in log space is z * sqrt(pi/2) * sqrt((sa^2 + sb^2)/n), and n
-  is where it equals the distance from log(ratio) to that edge. A normal approximation:
-  a guide to how many repetitions to run, not a promise.
+  runs_needed estimates the runs per side that give a POWER chance of the interval
+  clearing the band's edge nearest the observed ratio (the textbook sample size of a
+  two-sample comparison, for medians): the median's standard error is about
+  sqrt(pi/2) sigma/sqrt(n) (sigma: each side's sample standard deviation of log tok/s),
+  so n = (z_conf + z_power)^2 * (pi/2) * (sa^2 + sb^2) / d^2, d the distance from
+  log(ratio) to that edge. A normal approximation from the runs at hand: a guide to how
+  many repetitions to run, not a promise.
 """
 
 import math
@@ -45,6 +46,8 @@ MIN_CHANGE = 0.01
 NOISE_QUANTILE = 0.95
 # Splits of one configuration's repetitions beyond which noise_band samples them.
 MAX_SPLITS = 200
+# The chance of telling that runs_needed aims at.
+POWER = 0.8
 BOOTSTRAP_RESAMPLES = 2000
 SEED = 13
 # Runs-needed estimates beyond this are reported as "more than".
@@ -210,7 +213,7 @@ def _runs_needed(a: np.ndarray, b: np.ndarray, ratio: float, band: float) -> int
     gap = abs(abs(math.log(ratio)) - math.log1p(band))
     if gap < 1e-9:
         return None
-    z = stats.norm.ppf(1 - (1 - CONFIDENCE) / 2)
+    z = stats.norm.ppf(1 - (1 - CONFIDENCE) / 2) + stats.norm.ppf(POWER)
     spread = np.var(np.log(a), ddof=1) + np.var(np.log(b), ddof=1)
     needed = (z**2) * (math.pi / 2) * spread / gap**2
     return min(math.ceil(needed), MAX_RUNS_ESTIMATE + 1)
