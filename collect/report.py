@@ -24,7 +24,7 @@ import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.runs import STATUS_OK
-from collect.stats import NOISY_CV
+from collect.stats import NOISY_CV, noise_band_text
 from collect.verdicts import interval_text
 
 REPORT_FILE = "report.html"
@@ -154,7 +154,14 @@ def _overview(analysis: Analysis) -> str:
         "Speedup (throughput tables) is the median over the median of the partition's first "
         "flag set at the same thread count; thread scaling compares each thread count with "
         "the fewest threads run (1 unless the sweep skipped it): efficiency = speedup / "
-        "(threads / baseline threads).",
+        "(threads / baseline threads). Each speedup carries the 99 % bootstrap interval of "
+        "the ratio of medians and a verdict against the partition's noise band (measured "
+        "from the repetitions): faster, slower, no detectable change, or too few runs to "
+        "tell with the runs needed (collect/README.md, Verdicts); "
+        + "; ".join(
+            f"{partition}: {noise_band_text(analysis.noise, partition)}"
+            for partition in analysis.partitions
+        ),
         "Roofline: llama2.c reads every weight once per token, so tok/s ≤ bandwidth / "
         "checkpoint bytes. The bandwidth is the sweep's STREAM-like triad (best of its trials, "
         "GB = 10^9 bytes) at the configuration's thread count (one thread for a binary built "

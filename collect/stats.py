@@ -12,7 +12,14 @@ import pandas as pd
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
 from collect.runs import STATUS_OK
-from collect.verdicts import Verdict, compare_samples, noise_band
+from collect.verdicts import (
+    MAX_SPLITS,
+    MIN_CHANGE,
+    NOISE_QUANTILE,
+    Verdict,
+    compare_samples,
+    noise_band,
+)
 
 # Shown for a run whose partition, model or flag set is not known (a runs table that did
 # not come from a plan, e.g. the history's).
@@ -158,6 +165,24 @@ def noise_bands(table: pd.DataFrame) -> pd.DataFrame:
         )
     return pd.DataFrame.from_records(
         records, columns=["partition", "noise_band", "configurations", "splits"]
+    )
+
+
+def noise_band_text(noise: pd.DataFrame, partition: str) -> str:
+    """The partition's measured noise band and where it comes from."""
+    rows = noise[noise["partition"] == partition]
+    if rows.empty or pd.isna(rows["noise_band"].iloc[0]):
+        return (
+            "Noise band: not measured (no configuration has two ok runs); comparisons use "
+            f"the {100 * MIN_CHANGE:.0f} % floor."
+        )
+    row = rows.iloc[0]
+    return (
+        f"Noise band: ±{100 * row['noise_band']:.1f} %, what the same binary run again gives "
+        f"here: the {NOISE_QUANTILE:.0%} quantile of the median ratio of the two halves of "
+        f"each configuration's repetitions, split every way (at most {MAX_SPLITS}; "
+        f"{row['splits']} splits of "
+        f"{row['configurations']} configurations; at least {100 * MIN_CHANGE:.0f} %)."
     )
 
 

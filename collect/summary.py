@@ -23,9 +23,9 @@ from collect.history import default_history_path, write_history
 from collect.plots import write_plots
 from collect.report import REPORT_FILE, render_report
 from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
-from collect.stats import NOISY_CV, add_derived_metrics
+from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.sweepfiles import read_sweep_files
-from collect.verdicts import CONFIDENCE, MAX_SPLITS, MIN_CHANGE, NOISE_QUANTILE, interval_text
+from collect.verdicts import CONFIDENCE, interval_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -229,24 +229,6 @@ def _findings_section(findings: Sequence[Finding]) -> list[str]:
             f"- {markdown_text(finding.text)}" + (f" ({markdown_text(support)})" if support else "")
         )
     return ["## Findings", "", *items, ""]
-
-
-def noise_band_text(noise: pd.DataFrame, partition: str) -> str:
-    """The partition's measured noise band and where it comes from."""
-    rows = noise[noise["partition"] == partition]
-    if rows.empty or pd.isna(rows["noise_band"].iloc[0]):
-        return (
-            "Noise band: not measured (no configuration has two ok runs); comparisons use "
-            f"the {100 * MIN_CHANGE:.0f} % floor."
-        )
-    row = rows.iloc[0]
-    return (
-        f"Noise band: ±{100 * row['noise_band']:.1f} %, what the same binary run again gives "
-        f"here: the {NOISE_QUANTILE:.0%} quantile of the median ratio of the two halves of "
-        f"each configuration's repetitions, split every way (at most {MAX_SPLITS}; "
-        f"{row['splits']} splits of "
-        f"{row['configurations']} configurations; at least {100 * MIN_CHANGE:.0f} %)."
-    )
 
 
 def cv_text(cv: float, noisy: bool) -> str:
