@@ -181,7 +181,7 @@ def _scaling(partition: str, model: str, rows: pd.DataFrame, scaling: pd.DataFra
     candidates = scaling[
         (scaling["partition"] == partition)
         & (scaling["model"] == model)
-        & (scaling["cflags"].map(uses_openmp) != False)  # noqa: E712 (None: unknown, kept)
+        & ~scaling["cflags"].map(uses_openmp).eq(False)  # None (unknown cflags): kept
     ]
     if candidates.empty:
         return Finding(

@@ -179,10 +179,10 @@ def noise_band_text(noise: pd.DataFrame, partition: str) -> str:
     row = rows.iloc[0]
     return (
         f"Noise band: ±{100 * row['noise_band']:.1f} %, what the same binary run again gives "
-        f"here: the {NOISE_QUANTILE:.0%} quantile of the median ratio of the two halves of "
-        f"each configuration's repetitions, split every way (at most {MAX_SPLITS}; "
-        f"{row['splits']} splits of "
-        f"{row['configurations']} configurations; at least {100 * MIN_CHANGE:.0f} %)."
+        f"here: the {NOISE_QUANTILE:.0%} quantile of how far apart the medians of two halves "
+        f"of a configuration's repetitions are, split every way (at most {MAX_SPLITS}; "
+        f"{row['splits']} splits of {row['configurations']} configurations; at least "
+        f"{100 * MIN_CHANGE:.0f} %)."
     )
 
 
