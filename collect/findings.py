@@ -102,8 +102,8 @@ def _fastest(partition: str, model: str, rows: pd.DataFrame) -> Finding:
         f"{where}: the fastest configuration is {_name(best)}, {best['median']:.2f} tok/s, "
         f"{verdict.ratio:.2f}× the baseline {_name(baseline)} ({_judged(verdict)})"
     )
-    if len(ranked) > 1:
-        runner_up = ranked.iloc[1]
+    runner_up = ranked.iloc[1]
+    if not _same(runner_up, baseline):  # else the comparison above says it
         lead = compare_samples(runner_up["samples"], best["samples"], best["noise_band"])
         if lead.verdict == FASTER:
             text += f"; ahead of the runner-up {_name(runner_up)} by {lead.ratio:.2f}×"
