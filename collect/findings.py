@@ -273,12 +273,15 @@ def _roofline(partition: str, model: str, rows: pd.DataFrame, roofline: pd.DataF
         )
     elif high < FAR_BOUND:
         text = f"{at}: far from it, limited by computation (or latency), not by memory bandwidth"
+    elif low < FAR_BOUND and high >= NEAR_BOUND:
+        text = f"{at}, but its interval is too wide to tell whether it is memory-bound"
+        return Finding("roofline", partition, model, text + ".", evidence, confidence, False)
     else:
         text = (
             f"{at}: neither clearly memory-bound (≥ {NEAR_BOUND:.0%}) nor far from it "
             f"(< {FAR_BOUND:.0%})"
         )
-    return Finding("roofline", partition, model, text + ".", evidence, confidence, low <= high)
+    return Finding("roofline", partition, model, text + ".", evidence, confidence)
 
 
 def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:

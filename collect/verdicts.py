@@ -13,10 +13,14 @@ The models are asv's and criterion.rs's, with scipy.stats doing the statistics:
   are enough runs for a Mann-Whitney U test to reach P_THRESHOLD at all, the test says so
   too (asv: p < 0.002 with enough samples, else non-overlapping intervals, then a
   minimum factor, here the band);
-- no detectable change: the whole interval lies inside the band;
+- no detectable change: the whole interval lies inside the band, and inside
+  ±NO_CHANGE_LIMIT: on a node so noisy that its band is wider, an interval inside the
+  band rules out no change that matters, and the verdict is too few runs to tell;
 - too few runs to tell: anything else, or fewer than MIN_RUNS ok runs on a side. Then
   runs_needed estimates the runs per side that give a POWER chance of the interval
-  clearing the band's edge nearest the observed ratio (the textbook sample size of a
+  clearing the edge nearest the observed ratio (the band's, or NO_CHANGE_LIMIT's when the
+  ratio lies inside it; None when the ratio lies between the two: more runs of the same
+  spread will not tell) (the textbook sample size of a
   two-sample comparison, for medians): the median's standard error is about
   sqrt(pi/2) sigma/sqrt(n) (sigma: each side's sample standard deviation of log tok/s),
   so n = (z_conf + z_power)^2 * (pi/2) * (sa^2 + sb^2) / d^2, d the distance from
@@ -42,6 +46,8 @@ P_THRESHOLD = 0.002
 MIN_RUNS = 3
 # The smallest change ever called a change (criterion's default noise threshold, 1 %).
 MIN_CHANGE = 0.01
+# The widest interval (relative, either way) that "no detectable change" may stand for.
+NO_CHANGE_LIMIT = 0.05
 # The quantile of the same binary's |log median ratio| that bounds "no change".
 NOISE_QUANTILE = 0.95
 # Splits of one configuration's repetitions beyond which noise_band samples them.
@@ -115,12 +121,12 @@ def compare_samples(a: Sequence[float], b: Sequence[float], band: float | None =
     if 2 / comb(len(a) + len(b), len(a)) < P_THRESHOLD:
         p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
         significant = p_value < P_THRESHOLD
-    upper = 1 + band
+    upper, same = 1 + band, 1 + min(band, NO_CHANGE_LIMIT)
     if significant and low > upper:
         verdict = FASTER
     elif significant and high < 1 / upper:
         verdict = SLOWER
-    elif low >= 1 / upper and high <= upper:
+    elif low >= 1 / same and high <= same:
         verdict = NO_CHANGE
     else:
         needed = _runs_needed(a, b, ratio, band)
@@ -208,9 +214,10 @@ def _ratio_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def _runs_needed(a: np.ndarray, b: np.ndarray, ratio: float, band: float) -> int | None:
-    # The normal approximation of the module docstring; None when the ratio sits on the
-    # band's edge (no number of runs decides it).
-    gap = abs(abs(math.log(ratio)) - math.log1p(band))
+    # The normal approximation of the module docstring; None when the ratio sits between
+    # the no-change limit and the band's edge, or on one (no number of runs decides it).
+    change = abs(math.log(ratio))
+    gap = max(change - math.log1p(band), math.log1p(min(band, NO_CHANGE_LIMIT)) - change)
     if gap < 1e-9:
         return None
     z = stats.norm.ppf(1 - (1 - CONFIDENCE) / 2) + stats.norm.ppf(POWER)

@@ -13,6 +13,7 @@ from collect.verdicts import (
     MIN_CHANGE,
     MIN_RUNS,
     NO_CHANGE,
+    NO_CHANGE_LIMIT,
     SLOWER,
     TOO_FEW,
     compare_samples,
@@ -65,6 +66,20 @@ def test_a_change_inside_the_noise_band_is_no_change_even_when_significant():
     verdict = compare_samples(ideal(30, spread=0.005), ideal(30, 1.015, spread=0.005), BAND)
     assert verdict.p_value < 0.002
     assert verdict.verdict == NO_CHANGE
+
+
+def test_a_band_wider_than_the_no_change_limit_cannot_say_no_change():
+    # The same distribution, 30 % spread, on a node whose band is ±200 %: the interval
+    # lies inside the band but spans far more than ±NO_CHANGE_LIMIT. Nothing is ruled out.
+    verdict = compare_samples(ideal(3, spread=0.3), ideal(3, spread=0.3), 2.0)
+    assert verdict.low < 1 - NO_CHANGE_LIMIT and verdict.high > 1 + NO_CHANGE_LIMIT
+    assert verdict.verdict == TOO_FEW
+    # The ratio (1.0) is inside the limit: enough runs would tell there is no change.
+    assert verdict.runs_needed > 3
+    # 1.5x against a ±200 % band: between the limit and the band, no number of runs of
+    # this spread tells.
+    between = compare_samples(ideal(3, spread=0.3), ideal(3, 1.5, spread=0.3), 2.0)
+    assert (between.verdict, between.runs_needed, between.text) == (TOO_FEW, None, TOO_FEW)
 
 
 @pytest.mark.parametrize("runs", [0, 1, MIN_RUNS - 1])
