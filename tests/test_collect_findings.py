@@ -19,12 +19,17 @@ REPETITIONS = 5
 SPREAD = 0.01  # relative standard deviation of a configuration's runs
 
 
-def ideal(median: float, runs: int = REPETITIONS) -> list[float]:
+def ideal(median: float, runs: int = REPETITIONS, spread: float = SPREAD) -> list[float]:
     """runs evenly spaced quantiles of a normal distribution around median: no luck."""
-    return list(median * (1 + SPREAD * norm.ppf((np.arange(runs) + 0.5) / runs)))
+    return list(median * (1 + spread * norm.ppf((np.arange(runs) + 0.5) / runs)))
 
 
-def sweep(medians: dict[tuple[str, int], float], partition: str = "p", runs: int = REPETITIONS):
+def sweep(
+    medians: dict[tuple[str, int], float],
+    partition: str = "p",
+    runs: int = REPETITIONS,
+    spread: float = SPREAD,
+):
     """A runs table: for each (flag set, threads) its median, runs ideal runs, rounds of
     repetitions in the sweep's order."""
     records = []
@@ -41,7 +46,7 @@ def sweep(medians: dict[tuple[str, int], float], partition: str = "p", runs: int
                     "threads": threads,
                     "repetition": repetition + 1,
                     "status": "ok",
-                    "tok_s": ideal(median, runs)[repetition],
+                    "tok_s": ideal(median, runs, spread)[repetition],
                     "steps": 256,
                 }
             )
@@ -121,6 +126,14 @@ def test_compute_bound_sweep():
     assert "runs at 10% of its memory-bandwidth bound: far from it, limited by computation" in (
         roofline.text
     )
+
+
+def test_a_roofline_interval_too_wide_to_tell():
+    # 40 % spread, 3 runs: the fastest's median interval spans far and near alike.
+    files = bandwidth(gb_s_for(0.6), [1, 2, 4])
+    roofline = by_topic(analyse(sweep(SCALING, runs=3, spread=0.4), files).findings, "roofline")
+    assert not roofline.supported
+    assert roofline.text.endswith("too wide to tell whether it is memory-bound.")
 
 
 def test_in_between_says_neither():
