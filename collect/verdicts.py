@@ -177,15 +177,20 @@ def noise_band(samples: Iterable[Sequence[float]]) -> NoiseBand:
         values = _finite(sample)
         if len(values) < 2:
             continue
-        halves = list(combinations(range(len(values)), len(values) // 2))
-        if len(halves) > MAX_SPLITS:
-            halves = [halves[i] for i in rng.choice(len(halves), MAX_SPLITS, replace=False)]
-        for half in halves:
-            chosen = np.zeros(len(values), dtype=bool)
-            chosen[list(half)] = True
-            ratio = np.median(values[~chosen]) / np.median(values[chosen])
-            deviations.append(abs(math.log(ratio)))
-            weights.append(1 / len(halves))
+        half = len(values) // 2
+        if comb(len(values), half) <= MAX_SPLITS:
+            orders = np.array(
+                [
+                    [*chosen, *sorted(set(range(len(values))) - set(chosen))]
+                    for chosen in combinations(range(len(values)), half)
+                ]
+            )
+        else:
+            orders = np.array([rng.permutation(len(values)) for _ in range(MAX_SPLITS)])
+        split = values[orders]  # one row per split, its first `half` runs one half
+        ratios = np.median(split[:, half:], axis=1) / np.median(split[:, :half], axis=1)
+        deviations.extend(np.abs(np.log(ratios)))
+        weights.extend([1 / len(orders)] * len(orders))
         configurations += 1
     if not configurations:
         return NoiseBand(math.nan, 0, 0)
