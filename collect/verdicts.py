@@ -16,16 +16,16 @@ The models are asv's and criterion.rs's, with scipy.stats doing the statistics:
 - no detectable change: the whole interval lies inside the band, and inside
   ±NO_CHANGE_LIMIT: on a node so noisy that its band is wider, an interval inside the
   band rules out no change that matters, and the verdict is too few runs to tell;
-- too few runs to tell: anything else, or fewer than MIN_RUNS ok runs on a side. Then
-  runs_needed estimates the runs per side that give a POWER chance of the interval
-  clearing the edge nearest the observed ratio (the band's, or NO_CHANGE_LIMIT's when the
-  ratio lies inside it; None when the ratio lies between the two: more runs of the same
-  spread will not tell) (the textbook sample size of a
-  two-sample comparison, for medians): the median's standard error is about
-  sqrt(pi/2) sigma/sqrt(n) (sigma: each side's sample standard deviation of log tok/s),
-  so n = (z_conf + z_power)^2 * (pi/2) * (sa^2 + sb^2) / d^2, d the distance from
-  log(ratio) to that edge. A normal approximation from the runs at hand: a guide to how
-  many repetitions to run, not a promise.
+- too few runs to tell: anything else, or fewer than MIN_RUNS ok runs on a side.
+
+Then runs_needed estimates the runs per side that give a POWER chance of the interval
+clearing the edge nearest the observed ratio: the band's, or NO_CHANGE_LIMIT's when the
+ratio lies inside that (None when the ratio lies between the two: more runs of the same
+spread will not tell). It is the textbook sample size of a two-sample comparison, for
+medians: the median's standard error is about sqrt(pi/2) sigma/sqrt(n) (sigma: each
+side's sample standard deviation of log tok/s), so n = (z_conf + z_power)^2 * (pi/2) *
+(sa^2 + sb^2) / d^2, d the distance from log(ratio) to that edge. A normal approximation
+from the runs at hand: a guide to how many repetitions to run, not a promise.
 """
 
 import math
