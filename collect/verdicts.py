@@ -31,6 +31,7 @@ from the runs at hand: a guide to how many repetitions to run, not a promise.
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -105,8 +106,14 @@ def interval_text(low: float, high: float) -> str:
 def compare_samples(a: Sequence[float], b: Sequence[float], band: float | None = None) -> Verdict:
     """The verdict on B against A (tok/s of ok runs; NaN ignored) with a noise band
     (relative, e.g. 0.03 for ±3 %; None or below MIN_CHANGE: MIN_CHANGE)."""
-    a, b = _finite(a), _finite(b)
-    band = MIN_CHANGE if band is None or math.isnan(band) else max(band, MIN_CHANGE)
+    band = MIN_CHANGE if band is None or math.isnan(band) else max(float(band), MIN_CHANGE)
+    return _compare(tuple(_finite(a)), tuple(_finite(b)), band)
+
+
+# The tables and the findings ask for the same comparisons: each is bootstrapped once.
+@lru_cache(maxsize=4096)
+def _compare(a_values: tuple[float, ...], b_values: tuple[float, ...], band: float) -> Verdict:
+    a, b = np.array(a_values), np.array(b_values)
     if not len(a) or not len(b):
         return Verdict(math.nan, math.nan, math.nan, math.nan, band, TOO_FEW, MIN_RUNS)
     ratio = float(np.median(b) / np.median(a))
