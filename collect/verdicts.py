@@ -86,9 +86,14 @@ class Verdict:
 
     @property
     def needs(self) -> str:
-        """`needs ~7 runs each` for TOO_FEW with an estimate, else ``."""
-        if self.verdict != TOO_FEW or self.runs_needed is None:
+        """What would tell, for TOO_FEW: `needs ~7 runs each`, or that the band is wider
+        than the change (no estimate); else ``."""
+        if self.verdict != TOO_FEW:
             return ""
+        if self.runs_needed is None:
+            if math.isnan(self.low) or self.band <= NO_CHANGE_LIMIT:
+                return ""
+            return f"the noise band, ±{100 * self.band:.0f} %, is wider than the change"
         more = "more than " if self.runs_needed > MAX_RUNS_ESTIMATE else "~"
         return f"needs {more}{min(self.runs_needed, MAX_RUNS_ESTIMATE)} runs each"
 
