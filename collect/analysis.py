@@ -7,12 +7,15 @@ from math import gcd
 
 import pandas as pd
 
+from collect.compare import seed_runs
 from collect.drift import drift_table
+from collect.findings import Finding, compute_findings
 from collect.profiles import parse_folded, top_functions
 from collect.roofline import checkpoint_bytes_by_model, roofline_table
 from collect.runs import emulated_rows
 from collect.stats import (
     flag_set_table,
+    noise_bands,
     perf_metrics_table,
     perf_support,
     scaling_table,
@@ -59,6 +62,8 @@ class Analysis:
     profiles: list[ProfileAnalysis] | None = field(init=False)
     emulated: pd.DataFrame = field(init=False)
     drift: pd.DataFrame = field(init=False)
+    noise: pd.DataFrame = field(init=False)
+    findings: list[Finding] = field(init=False)
 
     def __post_init__(self) -> None:
         emulated = emulated_rows(self.runs)
@@ -71,6 +76,8 @@ class Analysis:
         self.perf_metrics = perf_metrics_table(self.runs, self.table)
         self.perf_support = perf_support(self.runs, self.files.facts)
         self.drift = drift_table(self.runs)
+        self.noise = noise_bands(self.table)
+        self.findings = compute_findings(self.table, self.scaling, self.roofline, seed_runs())
         self.profiles = (
             None
             if self.files.profiles is None

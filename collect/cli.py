@@ -197,7 +197,8 @@ SUBCOMMANDS = {
     ),
     "compare": (
         "compare two sweeps (or a sweep and the seed's numbers) configuration by "
-        "configuration: medians, ratio B/A, and whether the change is beyond the noise",
+        "configuration: medians, ratio B/A with its 99 %% interval, and a verdict (faster, "
+        "slower, no detectable change, too few runs to tell) against the measured noise",
         _add_compare_arguments,
         _compare,
     ),

@@ -7,8 +7,10 @@ A side is a results directory, a sweep id of the history database, or `seed`
 the flags (cflags with their words sorted, else the flag-set name) and the thread
 count; a side that did not record threads (the seed) matches every thread count.
 
-A change is beyond the noise when both sides have at least two ok runs, their min–max
-ranges do not overlap, and |B/A - 1| is more than twice the larger CV of the two.
+Each configuration's verdict is verdicts.compare_samples on the two sides' ok runs (the
+ratio of medians B/A with its 99 % bootstrap interval; faster, slower, no detectable
+change or too few runs to tell, with the runs needed), with the larger of the two sides'
+measured noise bands (stats.noise_bands) of that partition.
 """
 
 from dataclasses import dataclass
@@ -19,16 +21,17 @@ import pandas as pd
 from collect.history import read_history_runs
 from collect.runs import STATUS_OK, collect_runs, emulated_rows, runs_table
 from collect.stats import flag_set_table
+from collect.verdicts import (
+    CONFIDENCE,
+    MIN_CHANGE,
+    MIN_RUNS,
+    P_THRESHOLD,
+    compare_samples,
+    interval_text,
+)
 
 SEED = "seed"
 SEED_REFERENCE = Path(__file__).parent / "reference" / "seed-throughput.csv"
-
-# How far beyond the larger CV a change must be (with separated min–max ranges).
-NOISE_CV_FACTOR = 2.0
-
-BEYOND_NOISE = "beyond noise"
-WITHIN_NOISE = "within noise"
-NO_NOISE_ESTIMATE = "no noise estimate"
 
 COMPARISON_COLUMNS = (
     "partition",
@@ -44,6 +47,9 @@ COMPARISON_COLUMNS = (
     "median_b",
     "cv_b",
     "ratio",
+    "ratio_low",
+    "ratio_high",
+    "noise_band",
     "verdict",
 )
 
@@ -99,11 +105,17 @@ def configuration_stats(runs: pd.DataFrame) -> pd.DataFrame:
     """flag_set_table of runs with a `flags` matching key: the cflags' words sorted
     (`-O3 -fopenmp`), else the flag-set name. Emulated rows (qemu) are no performance."""
     table = flag_set_table(runs[~emulated_rows(runs)])
-    table["flags"] = [
-        " ".join(sorted(cflags.split())) if isinstance(cflags, str) and cflags.strip() else name
-        for cflags, name in zip(table["cflags"], table["flag_set"], strict=True)
-    ]
+    table["flags"] = flags_keys(table)
     return table
+
+
+def flags_keys(rows: pd.DataFrame) -> list[str]:
+    """What configurations match on across sweeps: the cflags' words sorted
+    (`-O3 -fopenmp`), else the flag-set name."""
+    return [
+        " ".join(sorted(cflags.split())) if isinstance(cflags, str) and cflags.strip() else name
+        for cflags, name in zip(rows["cflags"], rows["flag_set"], strict=True)
+    ]
 
 
 def compare_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> pd.DataFrame:
@@ -114,7 +126,7 @@ def compare_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> pd.DataFrame:
     if a["threads"].notna().any() and b["threads"].notna().any():
         keys.append("threads")
     values = {"flag_set": "flag_set", "runs_ok": "runs", "median": "median", "min": "min"}
-    values |= {"max": "max", "cv": "cv"}
+    values |= {"max": "max", "cv": "cv", "samples": "samples", "noise_band": "noise_band"}
     if "threads" not in keys:
         values["threads"] = "threads"
 
@@ -129,27 +141,28 @@ def compare_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> pd.DataFrame:
     if "threads" not in keys:
         merged["threads"] = merged["threads_b"].combine_first(merged["threads_a"])
     merged["ratio"] = merged["median_b"] / merged["median_a"]
-    merged["verdict"] = [verdict(row) for row in merged.to_dict("records")]
+    # The larger of the two sides' noise bands (a side of single runs has none).
+    merged["noise_band"] = merged[["noise_band_a", "noise_band_b"]].max(axis=1)
+    verdicts = [verdict(row) for row in merged.to_dict("records")]
+    merged["ratio_low"] = [low for low, _, _ in verdicts]
+    merged["ratio_high"] = [high for _, high, _ in verdicts]
+    merged["verdict"] = [text for _, _, text in verdicts]
     return merged[list(COMPARISON_COLUMNS)].reset_index(drop=True)
 
 
-def verdict(row: dict) -> str:
-    """beyond noise (faster/slower), within noise, no noise estimate, or only in A/B."""
-    runs_a, runs_b = row.get("runs_a"), row.get("runs_b")
-    if pd.isna(runs_a):
-        return "only in B"
-    if pd.isna(runs_b):
-        return "only in A"
+def verdict(row: dict) -> tuple[float, float, str]:
+    """The ratio's interval and verdicts.compare_samples's verdict (its text), or only
+    in A/B, no ok runs in A/B."""
+    nan = float("nan")
+    if pd.isna(row.get("runs_a")):
+        return nan, nan, "only in B"
+    if pd.isna(row.get("runs_b")):
+        return nan, nan, "only in A"
     missing = [name for name in ("a", "b") if pd.isna(row[f"median_{name}"])]
     if missing:
-        return "no ok runs in " + " and ".join(name.upper() for name in missing)
-    if runs_a < 2 or runs_b < 2:
-        return NO_NOISE_ESTIMATE
-    change = row["median_b"] / row["median_a"] - 1
-    separated = row["max_a"] < row["min_b"] or row["max_b"] < row["min_a"]
-    if separated and abs(change) > NOISE_CV_FACTOR * max(row["cv_a"], row["cv_b"]):
-        return f"{'faster' if change > 0 else 'slower'}, {BEYOND_NOISE}"
-    return WITHIN_NOISE
+        return nan, nan, "no ok runs in " + " and ".join(name.upper() for name in missing)
+    result = compare_samples(row["samples_a"], row["samples_b"], row["noise_band"])
+    return result.low, result.high, result.text
 
 
 def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
@@ -158,7 +171,8 @@ def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
     if comparison.empty:
         return "\n".join([*lines, "No configurations on either side.", ""])
     header = ["partition", "model", "flag set", "cflags", "threads"]
-    header += ["A runs", "A median", "A CV", "B runs", "B median", "B CV", "B/A", "change"]
+    header += ["A runs", "A median", "A CV", "B runs", "B median", "B CV", "B/A"]
+    header += [f"{100 * CONFIDENCE:.0f} % interval", "noise band", "verdict"]
     body = []
     for row in comparison.itertuples(index=False):
         names = [name for name in (row.flag_set_a, row.flag_set_b) if isinstance(name, str)]
@@ -177,11 +191,13 @@ def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
                 _number(row.median_b, "{:.2f}"),
                 _percent(row.cv_b),
                 _number(row.ratio, "{:.2f}×"),
+                interval_text(row.ratio_low, row.ratio_high),
+                "—" if pd.isna(row.noise_band) else f"±{100 * row.noise_band:.1f} %",
                 row.verdict,
             ]
         )
     widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
-    numeric = set(range(4, 12))
+    numeric = set(range(4, 14))
     for cells in [header, ["-" * width for width in widths], *body]:
         padded = [
             cell.rjust(width) if i in numeric else cell.ljust(width)
@@ -191,10 +207,16 @@ def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
     lines += [
         "",
         "Medians are tok/s over ok runs; CV is the sample standard deviation over the mean. "
-        f"'{BEYOND_NOISE}': both sides have two or more ok runs, their min–max ranges do "
-        f"not overlap and |B/A - 1| > {NOISE_CV_FACTOR:g} × the larger CV; "
-        f"'{NO_NOISE_ESTIMATE}': a side has a single run (the seed has one per configuration). "
-        "Threads '?': not recorded (the seed ran OpenMP's default, every core).",
+        f"B/A is the ratio of medians with its {100 * CONFIDENCE:.0f} % bootstrap "
+        "interval; the noise band is what the same binary run again gives on that partition "
+        "(measured from each sweep's repetitions, the larger of A's and B's, at least "
+        f"{100 * MIN_CHANGE:.0f} %). Faster or slower: the whole interval lies outside the "
+        "band (and a Mann-Whitney U test agrees, "
+        f"p < {P_THRESHOLD:g}, when there are runs enough for it); no detectable change: the "
+        f"whole interval inside it; too few runs to tell: neither, or under {MIN_RUNS} ok "
+        "runs on a side (the seed has one per configuration), with an estimate of the runs "
+        "needed (collect/README.md). Threads '?': not recorded (the seed ran OpenMP's "
+        "default, every core).",
         "",
     ]
     return "\n".join(lines)

@@ -26,7 +26,8 @@ from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
-from collect.stats import NOISY_CV
+from collect.stats import NOISY_CV, noise_band_text
+from collect.verdicts import interval_text
 
 REPORT_FILE = "report.html"
 
@@ -79,7 +80,10 @@ def render_report(
     """The report page of a sweep (see the module docstring); plot_files are the PNGs to
     embed (paths to read them from); files_not_read: path -> why (collect/datafiles.py)."""
     partitions = analysis.partitions
-    sections: list[tuple[str, str, str]] = [("overview", "Overview", _overview(analysis))]
+    sections: list[tuple[str, str, str]] = [
+        ("findings", "Findings", _findings(analysis)),
+        ("overview", "Overview", _overview(analysis)),
+    ]
     if files_not_read:
         sections.append(("not-read", "Files not read", _not_read(files_not_read)))
     sections.append(("plots", "Plots", _plots(plot_files)))
@@ -117,6 +121,15 @@ def render_report(
 # --- sections ---------------------------------------------------------------------------
 
 
+def _findings(analysis: Analysis) -> str:
+    items = []
+    for finding in analysis.findings:
+        support = "; ".join(part for part in (finding.evidence, finding.confidence) if part)
+        small = f"<br><small>{escape(support)}</small>" if support else ""
+        items.append(f"<li>{escape(finding.text)}{small}</li>")
+    return f"<ul>{''.join(items)}</ul>" if items else "<p>No findings: no run is ok.</p>"
+
+
 def _not_read(files_not_read: dict[str, str]) -> str:
     return (
         '<p class="off">Only regular text files inside the results directory are read; '
@@ -152,7 +165,14 @@ def _overview(analysis: Analysis) -> str:
         "Speedup (throughput tables) is the median over the median of the partition's first "
         "flag set at the same thread count; thread scaling compares each thread count with "
         "the fewest threads run (1 unless the sweep skipped it): efficiency = speedup / "
-        "(threads / baseline threads).",
+        "(threads / baseline threads). Each speedup carries the 99 % bootstrap interval of "
+        "the ratio of medians and a verdict against the partition's noise band (measured "
+        "from the repetitions): faster, slower, no detectable change, or too few runs to "
+        "tell with the runs needed (collect/README.md, Verdicts); "
+        + "; ".join(
+            f"{partition}: {noise_band_text(analysis.noise, partition)}"
+            for partition in analysis.partitions
+        ),
         "Roofline: llama2.c reads every weight once per token, so tok/s ≤ bandwidth / "
         "checkpoint bytes. The bandwidth is the sweep's STREAM-like triad (best of its trials, "
         "GB = 10^9 bytes) at the configuration's thread count (one thread for a binary built "
@@ -251,7 +271,7 @@ def _hardware(analysis: Analysis, partition: str, runs: pd.DataFrame) -> str:
 def _throughput(table: pd.DataFrame, partition: str) -> str:
     rows = table[table["partition"] == partition]
     header = ["model", "flag set", "cflags", "threads", "runs ok", "median", "min", "max"]
-    header += ["CV", "speedup"]
+    header += ["CV", "speedup", "interval", "verdict"]
     body = []
     for row in rows.itertuples(index=False):
         cv_class = "noisy" if row.noisy else ""
@@ -268,17 +288,19 @@ def _throughput(table: pd.DataFrame, partition: str) -> str:
                     _fixed(row.max),
                     _cv(row.cv, row.noisy),
                     _fixed(row.speedup, "{:.2f}×"),
+                    interval_text(row.speedup_low, row.speedup_high),
+                    row.speedup_verdict_text,
                 ],
                 {"CV": cv_class},
                 "",
             )
         )
-    return _table(header, body, numeric=set(header[3:]))
+    return _table(header, body, numeric=set(header[3:-1]))
 
 
 def _scaling(scaling: pd.DataFrame) -> str:
-    header = ["model", "flag set", "threads", "median tok/s", "CV", "speedup", "efficiency"]
-    header += ["best"]
+    header = ["model", "flag set", "threads", "median tok/s", "CV", "speedup", "interval"]
+    header += ["efficiency", "verdict", "best"]
     body = [
         (
             [
@@ -288,7 +310,9 @@ def _scaling(scaling: pd.DataFrame) -> str:
                 _fixed(row.median),
                 _cv(row.cv, row.noisy),
                 _fixed(row.speedup, "{:.2f}×") + f" vs {_int(row.baseline_threads)}",
+                interval_text(row.speedup_low, row.speedup_high),
                 _percent(row.efficiency),
+                row.speedup_verdict_text,
                 "best" if row.best else "",
             ],
             {"CV": "noisy" if row.noisy else ""},
@@ -296,7 +320,7 @@ def _scaling(scaling: pd.DataFrame) -> str:
         )
         for row in scaling.itertuples(index=False)
     ]
-    return _table(header, body, numeric=set(header[2:7]))
+    return _table(header, body, numeric=set(header[2:8]))
 
 
 def _roofline(analysis: Analysis, partition: str) -> str:

@@ -12,6 +12,14 @@ import pandas as pd
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
 from collect.runs import STATUS_OK
+from collect.verdicts import (
+    MAX_SPLITS,
+    MIN_CHANGE,
+    NOISE_QUANTILE,
+    Verdict,
+    compare_samples,
+    noise_band,
+)
 
 # Shown for a run whose partition, model or flag set is not known (a runs table that did
 # not come from a plan, e.g. the history's).
@@ -52,9 +60,12 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
 
     Columns: partition, model, threads, flag_set, cflags, declared_order, runs_ok,
     runs_total, median, min, max, mean, cv (tok/s of the ok runs), noisy (cv above
-    NOISY_CV), speedup: the median over the median of the first flag set in the declared
-    order with the same partition, model and thread count, and best: whether this is
-    the flag set's best thread count on that partition and model (best_configurations).
+    NOISY_CV), samples (the ok runs' tok/s, in run order), noise_band (the partition's,
+    noise_bands), speedup: the median over the median of the first flag set in the
+    declared order with the same partition, model and thread count, with VERDICT_COLUMNS
+    prefixed speedup_ (verdicts.compare_samples against that flag set's runs; the
+    baseline's own row: NaN and verdict "baseline"), and best: whether this is the flag
+    set's best thread count on that partition and model (best_configurations).
     Statistics of a group without ok runs are NaN; cv of a group with one ok run is NaN.
     """
     keys = ["partition", "model", "threads", "flag_set"]
@@ -75,6 +86,7 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
             max=("ok_tok_s", "max"),
             mean=("ok_tok_s", "mean"),
             cv=("ok_tok_s", _cv),
+            samples=("ok_tok_s", lambda values: tuple(values.dropna())),
         )
         .reset_index()
     )
@@ -92,6 +104,15 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
         "median"
     ].transform(lambda medians: medians.iloc[0])
     table["speedup"] = table["median"] / baseline_median
+    bands = noise_bands(table).set_index("partition")["noise_band"]
+    table["noise_band"] = table["partition"].map(bands).astype("float64")
+    baseline_samples = table.groupby(["partition", "model", "threads"], dropna=False, sort=False)[
+        "samples"
+    ].transform("first")
+    is_baseline = (
+        table.groupby(["partition", "model", "threads"], dropna=False, sort=False).cumcount().eq(0)
+    )
+    table = _with_verdicts(table, "speedup", baseline_samples, is_baseline)
     best = best_configurations(runs)
     table["best"] = [
         (row.partition, row.model, row.flag_set, row.threads) in best
@@ -107,6 +128,72 @@ def declared_order(runs: pd.DataFrame) -> pd.Series:
     if "declared_order" not in runs:
         return runs["index"]
     return runs["declared_order"].fillna(runs["index"])
+
+
+# The columns a comparison adds (each prefixed with what is compared, e.g. speedup_):
+# the interval of the ratio, the verdict, its text (with the runs needed), the p value.
+VERDICT_COLUMNS = ("low", "high", "verdict", "verdict_text", "p_value")
+BASELINE = "baseline"
+
+
+def _with_verdicts(
+    table: pd.DataFrame, prefix: str, reference: pd.Series, is_reference: pd.Series
+) -> pd.DataFrame:
+    """table with VERDICT_COLUMNS prefixed `prefix`_: each row's samples against its
+    reference samples, with the partition's noise band; a reference row's own: NaN and
+    BASELINE."""
+    verdicts: list[Verdict | None] = [
+        None if own else compare_samples(other, samples, band)
+        for own, other, samples, band in zip(
+            is_reference, reference, table["samples"], table["noise_band"], strict=True
+        )
+    ]
+    columns = {
+        "low": [v.low if v else np.nan for v in verdicts],
+        "high": [v.high if v else np.nan for v in verdicts],
+        "verdict": [v.verdict if v else BASELINE for v in verdicts],
+        "verdict_text": [v.text if v else BASELINE for v in verdicts],
+        "p_value": [v.p_value if v else np.nan for v in verdicts],
+    }
+    return table.assign(**{f"{prefix}_{name}": values for name, values in columns.items()})
+
+
+def noise_bands(table: pd.DataFrame) -> pd.DataFrame:
+    """Per partition of flag_set_table: noise_band (verdicts.noise_band of its
+    configurations' repetitions; NaN when none has two ok runs), configurations and
+    splits it comes from."""
+    records = []
+    for partition, rows in table.groupby("partition", sort=False):
+        band = noise_band(rows["samples"])
+        records.append(
+            {
+                "partition": partition,
+                "noise_band": band.band,
+                "configurations": band.configurations,
+                "splits": band.splits,
+            }
+        )
+    return pd.DataFrame.from_records(
+        records, columns=["partition", "noise_band", "configurations", "splits"]
+    )
+
+
+def noise_band_text(noise: pd.DataFrame, partition: str) -> str:
+    """The partition's measured noise band and where it comes from."""
+    rows = noise[noise["partition"] == partition]
+    if rows.empty or pd.isna(rows["noise_band"].iloc[0]):
+        return (
+            "Noise band: not measured (no configuration has two ok runs); comparisons use "
+            f"the {100 * MIN_CHANGE:.0f} % floor."
+        )
+    row = rows.iloc[0]
+    return (
+        f"Noise band: ±{100 * row['noise_band']:.1f} %, what the same binary run again gives "
+        f"here: the {NOISE_QUANTILE:.0%} quantile of how far apart the medians of two halves "
+        f"of a configuration's repetitions are, split every way (at most {MAX_SPLITS}; "
+        f"{row['splits']} splits of {row['configurations']} configurations; at least "
+        f"{100 * MIN_CHANGE:.0f} %)."
+    )
 
 
 def best_configurations(runs: pd.DataFrame) -> set[tuple[str, str, str, int]]:
@@ -129,13 +216,14 @@ def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
     """Thread scaling per partition, model and flag set that ran several thread counts.
 
     From flag_set_table's rows with ok runs. Columns: partition, model, flag_set, cflags,
-    threads, median, cv, noisy, baseline_threads (1, else the fewest threads run),
-    speedup (median over the baseline's median), efficiency (speedup over
-    threads / baseline_threads) and best (flag_set_table's: the best thread count).
-    Empty when no flag set ran several thread counts.
+    threads, median, cv, noisy, samples, noise_band, baseline_threads (1, else the
+    fewest threads run), speedup (median over the baseline's median) with
+    VERDICT_COLUMNS prefixed speedup_ (against the baseline thread count's runs),
+    efficiency (speedup over threads / baseline_threads) and best (flag_set_table's: the
+    best thread count). Empty when no flag set ran several thread counts.
     """
     columns = ["partition", "model", "flag_set", "cflags", "threads", "median", "cv", "noisy"]
-    columns += ["best"]
+    columns += ["samples", "noise_band", "best"]
     rows = table.loc[(table["runs_ok"] > 0) & table["threads"].notna(), columns]
     group_keys = ["partition", "model", "flag_set"]
     thread_counts = rows.groupby(group_keys, sort=False)["threads"].transform("nunique")
@@ -147,11 +235,14 @@ def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
             baseline_threads=pd.Series(dtype="Int64"),
             speedup=pd.Series(dtype="float64"),
             efficiency=pd.Series(dtype="float64"),
+            **{f"speedup_{name}": pd.Series(dtype="object") for name in VERDICT_COLUMNS},
         )
     groups = rows.groupby(group_keys, sort=False)
     rows["baseline_threads"] = groups["threads"].transform("min")
     baseline_median = groups["median"].transform("first")
     rows["speedup"] = rows["median"] / baseline_median
+    baseline_samples = groups["samples"].transform("first")
+    rows = _with_verdicts(rows, "speedup", baseline_samples, groups.cumcount().eq(0))
     threads = rows["threads"].astype("float64")
     rows["efficiency"] = rows["speedup"] / (threads / rows["baseline_threads"].astype("float64"))
     return rows.drop(columns="order").reset_index(drop=True)

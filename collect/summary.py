@@ -18,13 +18,15 @@ from collect.analysis import Analysis, analyse
 from collect.atomic import replacing, write_text
 from collect.datafiles import forget_not_read, not_read
 from collect.drift import drift_sentence
+from collect.findings import Finding
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
 from collect.report import REPORT_FILE, render_report
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
-from collect.stats import NOISY_CV, add_derived_metrics
+from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.sweepfiles import read_sweep_files
+from collect.verdicts import CONFIDENCE, interval_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -80,13 +82,17 @@ def render_summary(
         analysis = analyse(add_derived_metrics(analysis))
     runs = analysis.runs
     lines = [f"# llamasweep summary: sweep {markdown_text(analysis.sweep_id)}", ""]
+    lines += _findings_section(analysis.findings)
     lines += [_overview(analysis), ""]
     if not runs.empty:
         lines += [
             "Figures are over the runs that are ok: median, min and max tok/s, and CV, the "
             "sample standard deviation over the mean (noisy: CV above "
             f"{NOISY_CV:.0%}). Speedup is the median over the median of the first flag set "
-            "in the sweep's order at the same thread count; of bound is the median over "
+            "in the sweep's order at the same thread count, with its "
+            f"{100 * CONFIDENCE:.0f} % bootstrap interval and verdict (faster, slower, no "
+            "detectable change beyond the partition's noise band, or too few runs to tell, "
+            "with the runs needed: collect/README.md); of bound is the median over "
             "the memory-bandwidth bound (bandwidth / checkpoint bytes). Every table, the "
             f"perf counters, flame graphs and hardware facts: [{REPORT_FILE}]({REPORT_FILE}).",
             "",
@@ -95,6 +101,7 @@ def render_summary(
     for partition, partition_rows in analysis.table.groupby("partition", sort=False):
         lines += [f"## Partition {markdown_code(partition)}", ""]
         lines += [_node_facts(runs[runs["partition"] == partition]), ""]
+        lines += [noise_band_text(analysis.noise, partition), ""]
         for model, model_rows in partition_rows.groupby("model", sort=False):
             lines += _model_section(model, model_rows, roofline)
         single_thread = analysis.files.single_thread_flag_sets.get(partition, [])
@@ -210,7 +217,7 @@ def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -
     with_bound = any(key in roofline for key in keys)
     header = ["flag set", "cflags"]
     header += ["threads"] if several_thread_counts else []
-    header += ["runs ok", "median tok/s", "min", "max", "CV", "speedup"]
+    header += ["runs ok", "median tok/s", "min", "max", "CV", "speedup", "interval", "verdict"]
     header += ["of bound"] if with_bound else []
     body = []
     for key, row in zip(keys, rows.itertuples(index=False), strict=True):
@@ -226,6 +233,8 @@ def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -
             _tok_s(row.max),
             cv_text(row.cv, row.noisy),
             "—" if math.isnan(row.speedup) else f"{row.speedup:.2f}×",
+            interval_text(row.speedup_low, row.speedup_high),
+            row.speedup_verdict_text,
         ]
         cells += [roofline.get(key, "—")] if with_bound else []
         body.append(cells)
@@ -237,6 +246,18 @@ def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -
             "",
         ]
     return lines
+
+
+def _findings_section(findings: Sequence[Finding]) -> list[str]:
+    if not findings:
+        return []
+    items = []
+    for finding in findings:
+        support = "; ".join(part for part in (finding.evidence, finding.confidence) if part)
+        items.append(
+            f"- {markdown_text(finding.text)}" + (f" ({markdown_text(support)})" if support else "")
+        )
+    return ["## Findings", "", *items, ""]
 
 
 def cv_text(cv: float, noisy: bool) -> str:
@@ -252,7 +273,8 @@ def _scaling_lines(scaling: pd.DataFrame) -> list[str]:
         return []
     items = [
         f"{markdown_text(row.model)} {markdown_text(row.flag_set)}: {_threads(row.threads)}, "
-        f"{row.speedup:.2f}× over {int(row.baseline_threads)}, "
+        f"{row.speedup:.2f}× over {int(row.baseline_threads)} "
+        f"({interval_text(row.speedup_low, row.speedup_high)}, {row.speedup_verdict_text}), "
         f"efficiency {row.efficiency:.0%}"
         for row in best.itertuples(index=False)
     ]

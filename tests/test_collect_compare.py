@@ -1,11 +1,16 @@
 """`compare A B`: sweeps from directories or the history database, and the seed's
 published numbers, configuration by configuration, on hand-checked figures.
 
-Sweep A (mcimone-nodes, stories15M, 4 threads): O3 4.7 4.8 4.9; O3-openmp 16 17 18
-(CV 5.88 %); stories42M O3-openmp 10 12 (CV 14.1 %).
-Sweep B: O3 4.75 4.80 4.85 (ranges overlap: within noise); O3-openmp 20 20.5 21 (ranges
-apart, +20.6 % > 2 x 5.88 %: faster, beyond noise); stories42M O3-openmp 12.5 13 (ranges
-apart, but +15.9 % < 2 x 14.1 %: within noise); O3-openmp at 2 threads only in B.
+Sweep A (mcimone-nodes, stories15M, 4 threads): O3 4.7 4.8 4.9; O3-openmp 16.8 17 17.2;
+stories42M O3-openmp 11.0 11.1. Its noise band: the largest |log| of a half-split's median
+ratio, 4.9 against 4.75 and 4.7 against 4.85 (3.2 %). Sweep B: O3 4.75 4.80 4.85;
+O3-openmp 20 20.5 21; stories42M O3-openmp 12.5 13; O3-openmp at 2 threads 9.0 9.2 (only
+in B). Its band: 13 against 12.5 (4.0 %), the larger of the two.
+
+With 3 runs a side the 99 % bootstrap interval of the ratio of medians is the ratio of the
+extremes (each extreme is drawn as a resample's median 7 times in 27): O3 0.969–1.032,
+inside ±4 %: no detectable change; O3-openmp 20/17.2–21/16.8 = 1.163–1.25, outside:
+faster; stories42M has 2 runs a side: too few runs to tell.
 """
 
 import pandas as pd
@@ -36,8 +41,8 @@ def sweeps(tmp_path):
         tmp_path / "results" / "20261125-131500",
         [
             *[("stories15M", "O3", 4, value) for value in (4.7, 4.8, 4.9)],
-            *[("stories15M", "O3-openmp", 4, value) for value in (16.0, 17.0, 18.0)],
-            *[("stories42M", "O3-openmp", 4, value) for value in (10.0, 12.0)],
+            *[("stories15M", "O3-openmp", 4, value) for value in (16.8, 17.0, 17.2)],
+            *[("stories42M", "O3-openmp", 4, value) for value in (11.0, 11.1)],
         ],
     )
     b = write_sweep(
@@ -59,14 +64,16 @@ def test_configuration_by_configuration_with_noise_verdicts(sweeps):
     o3 = rows.loc[("stories15M", "-O3", 4)]
     assert (o3["median_a"], o3["median_b"]) == (pytest.approx(4.8), pytest.approx(4.8))
     assert o3["ratio"] == pytest.approx(1.0)
-    assert o3["verdict"] == "within noise"
+    assert o3["noise_band"] == pytest.approx(13 / 12.5 - 1)
+    assert (o3["ratio_low"], o3["ratio_high"]) == pytest.approx((4.75 / 4.9, 4.85 / 4.7))
+    assert o3["verdict"] == "no detectable change"
     openmp = rows.loc[("stories15M", "-O3 -fopenmp", 4)]
     assert openmp["ratio"] == pytest.approx(20.5 / 17.0)
-    assert openmp["cv_a"] == pytest.approx(1 / 17)
-    assert openmp["verdict"] == "faster, beyond noise"
-    wide = rows.loc[("stories42M", "-O3 -fopenmp", 4)]
-    assert wide["ratio"] == pytest.approx(12.75 / 11.0)
-    assert wide["verdict"] == "within noise"  # apart, but less than 2 x CV (14.1 %)
+    assert (openmp["ratio_low"], openmp["ratio_high"]) == pytest.approx((20 / 17.2, 21 / 16.8))
+    assert openmp["verdict"] == "faster"
+    two_runs = rows.loc[("stories42M", "-O3 -fopenmp", 4)]
+    assert two_runs["ratio"] == pytest.approx(12.75 / 11.05)
+    assert two_runs["verdict"].startswith("too few runs to tell (needs ")
     assert rows.loc[("stories15M", "-O3 -fopenmp", 2), "verdict"] == "only in B"
     # A's order, then B's own configurations.
     assert list(comparison["threads"]) == [4, 4, 4, 2]
@@ -77,7 +84,7 @@ def test_slower_beyond_noise_is_flagged_both_ways(sweeps):
     comparison = compare_runs(collect_runs(b), collect_runs(a))
     row = comparison.set_index(["model", "flags", "threads"]).loc[("stories15M", "-O3 -fopenmp", 4)]
     assert row["ratio"] == pytest.approx(17.0 / 20.5)
-    assert row["verdict"] == "slower, beyond noise"
+    assert row["verdict"] == "slower"
     only_a = comparison[comparison["verdict"] == "only in A"]
     assert list(only_a["threads"]) == [2]
 
@@ -99,7 +106,7 @@ def test_a_sweep_against_the_seed_matches_on_cflags_and_any_thread_count(sweeps)
     nodes = comparison[(comparison["partition"] == NODES) & (comparison["model"] == "stories15M")]
     o3 = nodes[nodes["flags"] == "-O3"].iloc[0]
     assert o3["ratio"] == pytest.approx(4.80 / 4.786056)
-    assert o3["verdict"] == "no noise estimate"
+    assert o3["verdict"] == "too few runs to tell (needs ~3 runs each)"  # one seed run
     openmp = nodes[nodes["flags"] == "-O3 -fopenmp"]
     assert list(openmp["threads"]) == [2, 4]  # the seed's one row matches both
     assert list(openmp["ratio"]) == pytest.approx([9.1 / 16.980146, 20.5 / 16.980146])
@@ -123,7 +130,7 @@ def test_cli_compares_sweep_ids_from_the_history_database(sweeps, tmp_path):
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells == [
         NODES, "stories15M", "O3-openmp", "`-O3 -fopenmp`", "4",
-        "3", "17.00", "5.9 %", "3", "20.50", "2.4 %", "1.21×", "faster, beyond noise",
+        "3", "17.00", "1.2 %", "3", "20.50", "2.4 %", "1.21×", "1.16–1.25", "±4.0 %", "faster",
     ]  # fmt: skip
     listed = collect("history", "--history", str(history))
     assert listed.returncode == 0
@@ -135,7 +142,7 @@ def test_cli_compares_a_directory_with_the_seed(sweeps):
     result = collect("compare", "seed", str(b))
     assert result.returncode == 0, result.stderr
     assert "A = seed (published, one run each)" in result.stdout
-    assert "no noise estimate" in result.stdout
+    assert "too few runs to tell" in result.stdout
 
 
 def test_cli_unknown_side_exits_2(tmp_path):

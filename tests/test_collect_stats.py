@@ -90,6 +90,25 @@ def test_thread_scaling_against_one_thread(runs):
     assert set(scaling["flag_set"]) == {"omp"}
 
 
+def test_speedups_carry_their_interval_and_verdict(runs):
+    table = flag_set_table(runs)
+    # The partition's noise band: the widest half-split, t4's 36 against 30 (+20 %); the
+    # 95 % quantile of 3 configurations weighing the same is the largest.
+    assert list(table["noise_band"]) == pytest.approx([0.2] * len(table))
+    rows = table.set_index(["model", "flag_set", "threads"])
+    assert rows.loc[("m", "omp", 1), "speedup_verdict"] == "baseline"
+    serial = rows.loc[("m", "serial", 1)]  # one run against omp's three
+    assert serial["speedup_verdict_text"] == "too few runs to tell (needs ~3 runs each)"
+    m = scaling_table(table)
+    m = m[m["model"] == "m"].set_index("threads")
+    # 3 runs a side: the 99 % interval is the ratio of the extremes, 19/12 to 21/10, all
+    # above 1.2: faster. t4 has two ok runs: too few to tell.
+    assert (m.loc[2, "speedup_low"], m.loc[2, "speedup_high"]) == pytest.approx((19 / 12, 2.1))
+    assert m.loc[2, "speedup_verdict"] == "faster"
+    assert m.loc[4, "speedup_verdict"] == "too few runs to tell"
+    assert m.loc[1, "speedup_verdict"] == "baseline"
+
+
 def test_thread_scaling_without_a_one_thread_run_uses_the_fewest_threads(runs):
     scaling = scaling_table(flag_set_table(runs))
     n = scaling[scaling["model"] == "n"].set_index("threads")

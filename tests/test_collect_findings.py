@@ -1,0 +1,187 @@
+"""Findings on constructed sweeps whose answers are known: one memory-bound, one
+compute-bound (the same runs under a far higher bandwidth), one whose thread scaling has
+a knee, one against the seed's published figures, and one that supports no sentence."""
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from collect.analysis import analyse
+from collect.findings import EFFICIENCY_THRESHOLD, NEAR_BOUND
+from collect.roofline import KNOWN_CHECKPOINT_BYTES, bound_tok_s
+from collect.runs import runs_table
+from collect.stats import add_derived_metrics
+from collect.sweepfiles import SweepFiles
+
+MODEL = "stories15M"
+CFLAGS = {"O3": "-O3", "O3-openmp": "-O3 -fopenmp", "Ofast": "-Ofast -fopenmp"}
+REPETITIONS = 5
+SPREAD = 0.01  # relative standard deviation of a configuration's runs
+
+
+def ideal(median: float, runs: int = REPETITIONS, spread: float = SPREAD) -> list[float]:
+    """runs evenly spaced quantiles of a normal distribution around median: no luck."""
+    return list(median * (1 + spread * norm.ppf((np.arange(runs) + 0.5) / runs)))
+
+
+def sweep(
+    medians: dict[tuple[str, int], float],
+    partition: str = "p",
+    runs: int = REPETITIONS,
+    spread: float = SPREAD,
+):
+    """A runs table: for each (flag set, threads) its median, runs ideal runs, rounds of
+    repetitions in the sweep's order."""
+    records = []
+    for repetition in range(runs):
+        for (flag_set, threads), median in medians.items():
+            records.append(
+                {
+                    "index": len(records),
+                    "sweep_id": "s",
+                    "partition": partition,
+                    "model": MODEL,
+                    "flag_set": flag_set,
+                    "cflags": CFLAGS[flag_set],
+                    "threads": threads,
+                    "repetition": repetition + 1,
+                    "status": "ok",
+                    "tok_s": ideal(median, runs, spread)[repetition],
+                    "steps": 256,
+                }
+            )
+    return add_derived_metrics(runs_table(records))
+
+
+def bandwidth(gb_s: float, threads: list[int], partition: str = "p") -> SweepFiles:
+    rows = [
+        {
+            "partition": partition,
+            "threads": count,
+            "label": MODEL,
+            "working_set_bytes": KNOWN_CHECKPOINT_BYTES[MODEL],
+            "best_gb_s": gb_s,
+            "trials": 5,
+            "host": "h",
+            "file": f"bandwidth/{count}.json",
+        }
+        for count in threads
+    ]
+    return SweepFiles(bandwidth=pd.DataFrame(rows))
+
+
+# O3 (serial) 20 tok/s; OpenMP 20, 38, 72 at 1, 2, 4 threads; Ofast the same as O3-openmp.
+SCALING = {
+    ("O3", 1): 20.0,
+    ("O3-openmp", 1): 20.0,
+    ("O3-openmp", 2): 38.0,
+    ("O3-openmp", 4): 72.0,
+    ("Ofast", 1): 20.0,
+    ("Ofast", 2): 38.0,
+    ("Ofast", 4): 72.0,
+}
+FASTEST = 72.0
+
+
+def by_topic(findings, topic):
+    (finding,) = [item for item in findings if item.topic == topic]
+    return finding
+
+
+def gb_s_for(fraction: float) -> float:
+    """The bandwidth at which the fastest configuration reaches fraction of its bound."""
+    return FASTEST / fraction * KNOWN_CHECKPOINT_BYTES[MODEL] / 1e9
+
+
+def test_memory_bound_sweep():
+    files = bandwidth(gb_s_for(0.9), [1, 2, 4])
+    findings = analyse(sweep(SCALING), files).findings
+    roofline = by_topic(findings, "roofline")
+    assert roofline.supported
+    assert "at 4 threads runs at 90% of its memory-bandwidth bound: memory-bound" in roofline.text
+    bound = bound_tok_s(gb_s_for(0.9), KNOWN_CHECKPOINT_BYTES[MODEL])
+    assert f"bound of {bound:.2f} tok/s" in roofline.evidence
+
+    fastest = by_topic(findings, "fastest")
+    assert fastest.supported
+    assert f"{FASTEST / 20:.2f}× the baseline O3 at 1 thread" in fastest.text
+    assert ": faster)" in fastest.text
+    # O3-openmp and Ofast at 4 threads are the same distribution: no clear winner.
+    assert "not distinguishable from the runner-up" in fastest.text
+
+    flags = by_topic(findings, "flags")
+    assert "help: O3 → O3-openmp (adding -fopenmp)" in flags.text
+    assert "O3-openmp → Ofast (-O3 → -Ofast)" in flags.text
+    assert "help: O3 → O3-openmp" in flags.text and "hurt" not in flags.text
+
+    scaling = by_topic(findings, "scaling")
+    assert "still scales at 4 threads, the most run" in scaling.text
+    assert f"efficiency {72 / 20 / 4:.0%}" in scaling.text
+
+
+def test_compute_bound_sweep():
+    files = bandwidth(gb_s_for(0.1), [1, 2, 4])
+    roofline = by_topic(analyse(sweep(SCALING), files).findings, "roofline")
+    assert roofline.supported
+    assert "runs at 10% of its memory-bandwidth bound: far from it, limited by computation" in (
+        roofline.text
+    )
+
+
+def test_a_roofline_interval_too_wide_to_tell():
+    # 40 % spread, 3 runs: the fastest's median interval spans far and near alike.
+    files = bandwidth(gb_s_for(0.6), [1, 2, 4])
+    roofline = by_topic(analyse(sweep(SCALING, runs=3, spread=0.4), files).findings, "roofline")
+    assert not roofline.supported
+    assert roofline.text.endswith("too wide to tell whether it is memory-bound.")
+
+
+def test_in_between_says_neither():
+    files = bandwidth(gb_s_for((NEAR_BOUND + 0.4) / 2), [1, 2, 4])
+    roofline = by_topic(analyse(sweep(SCALING), files).findings, "roofline")
+    assert "neither clearly memory-bound" in roofline.text
+
+
+def test_scaling_knee():
+    # Efficiency 100 %, 97.5 %, 92.5 %, 53 %, 27.5 % at 1, 2, 4, 8, 16 threads.
+    medians = {("O3-openmp", threads): tok_s for threads, tok_s in
+               [(1, 20.0), (2, 39.0), (4, 74.0), (8, 85.0), (16, 88.0)]}  # fmt: skip
+    scaling = by_topic(analyse(sweep(medians)).findings, "scaling")
+    assert 88 / 20 / 16 < EFFICIENCY_THRESHOLD < 85 / 20 / 8
+    assert "thread scaling of O3-openmp stops paying after 8 threads" in scaling.text
+    assert f"at 16 threads the efficiency is {88 / 20 / 16:.0%}" in scaling.text
+    assert f"16 threads against 8: {88 / 85:.2f}×" in scaling.text
+
+
+def test_against_the_seed():
+    # The seed: -O3 4.79, -O3 -fopenmp 16.98 tok/s on mcimone-nodes (4 cores).
+    runs = sweep({("O3", 1): 6.0, ("O3-openmp", 4): 17.0}, partition="mcimone-nodes")
+    runs["nproc"] = 4
+    (seed,) = [item for item in analyse(runs).findings if item.topic == "seed"]
+    assert seed.supported
+    assert "stories15M -O3 at 1 thread: 6.00" in seed.text
+    assert "against 4.79 (1.25×, the seed's figure below this sweep's interval)" in seed.text
+    assert "stories15M -O3 -fopenmp at 4 threads: 17.00" in seed.text
+    assert "the seed's figure inside this sweep's interval" in seed.text
+    assert "not run here: stories15M -Ofast -fopenmp, stories42M -O3" in seed.text
+
+
+def test_data_that_supports_no_sentence_says_what_is_missing():
+    # Two flag sets, one run each, one thread count, no bandwidth, a partition the seed
+    # never ran on.
+    findings = analyse(sweep({("O3", 1): 20.0, ("O3-openmp", 1): 21.0}, runs=1)).findings
+    assert not any(finding.supported for finding in findings)
+    fastest = by_topic(findings, "fastest")
+    assert "too few runs to tell (needs ~3 runs each)" in fastest.text
+    assert "no OpenMP flag set ran several thread counts" in by_topic(findings, "scaling").text
+    assert (
+        "is unknown (no bandwidth measurement at 1 threads" in by_topic(findings, "roofline").text
+    )
+    assert "nothing to compare with its tables" in by_topic(findings, "seed").text
+    single = analyse(sweep({("O3", 1): 20.0})).findings
+    assert by_topic(single, "flags").text.endswith("one flag set ran, no flag change to judge.")
+
+
+def test_findings_are_reproducible():
+    files = bandwidth(gb_s_for(0.9), [1, 2, 4])
+    assert analyse(sweep(SCALING), files).findings == analyse(sweep(SCALING), files).findings
