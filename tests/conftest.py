@@ -350,3 +350,14 @@ def each_slurm(request) -> dict:
     """The environment of one local cluster's clients (and of playbooks run against it):
     a test that takes it runs on both releases."""
     return request.getfixturevalue(request.param)
+
+
+# What `make riscv-tools` installs: the cross compiler, its objdump, qemu-user.
+RISCV_TOOLS = ("riscv64-linux-gnu-gcc", "riscv64-linux-gnu-objdump", "qemu-riscv64")
+
+
+@pytest.fixture
+def riscv_tools():
+    missing = [tool for tool in RISCV_TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed: `make riscv-tools` installs them")

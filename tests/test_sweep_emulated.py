@@ -4,27 +4,26 @@ invalid one fails its rows only, naming the compiler's error, and a vector -marc
 whether its binary holds vector instructions. Emulated rows are no performance figures."""
 
 import json
-import shutil
 
 import pandas as pd
-import pytest
 from conftest import run_playbook, slurm_args, summarize
 
-TOOLS = ("riscv64-linux-gnu-gcc", "riscv64-linux-gnu-objdump", "qemu-riscv64")
 PARTITION = "riscv64-qemu"
 EMULATOR = {"cpu": "rv64,v=true,vlen=128", "sysroot": "/usr/riscv64-linux-gnu"}
+# One short run per configuration, nothing else.
+ONE_RUN_EACH = {
+    "sweep_threads": [1],
+    "sweep_steps": 8,
+    "sweep_repetitions": 1,
+    "sweep_warmup_runs": 0,
+    "sweep_bandwidth": False,
+    "sweep_profile": False,
+}
 FLAG_SETS = {
     "rv64gc": "-O3 -march=rv64gc -fopenmp",
     "bogus": "-O3 -march=rv64gcq_bogus",
     "rv64gcv": "-O3 -march=rv64gcv",
 }
-
-
-@pytest.fixture
-def riscv_tools():
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: `make riscv-tools` installs them")
 
 
 def test_emulated_partition_cross_compiles_runs_under_qemu_and_stays_out_of_performance(
@@ -40,12 +39,7 @@ def test_emulated_partition_cross_compiles_runs_under_qemu_and_stays_out_of_perf
         "sweep_emulated_partitions": [emulated],
         "sweep_emulate": [PARTITION],
         "sweep_flag_sets": {"O2": "-O2"},
-        "sweep_threads": [1],
-        "sweep_steps": 8,
-        "sweep_repetitions": 1,
-        "sweep_warmup_runs": 0,
-        "sweep_bandwidth": False,
-        "sweep_profile": False,
+        **ONE_RUN_EACH,
     }
     run_playbook("sweep.yml", *sweep_args, "-e", json.dumps(settings))
     latest = tmp_path / "results" / "latest"
@@ -120,12 +114,7 @@ def test_emulated_partition_on_slurm_fails_only_the_rows_of_a_rejected_flag_set(
     settings = {
         "sweep_partitions": [emulated],
         "sweep_flag_sets": {"rv64gc": FLAG_SETS["rv64gc"]},
-        "sweep_threads": [1],
-        "sweep_steps": 8,
-        "sweep_repetitions": 1,
-        "sweep_warmup_runs": 0,
-        "sweep_bandwidth": False,
-        "sweep_profile": False,
+        **ONE_RUN_EACH,
     }
     run_playbook("sweep.yml", *slurm_args(workspace, tmp_path, settings), env=slurm)
     latest = tmp_path / "latest"

@@ -7,13 +7,10 @@ The local Slurm's node is x86: the test marks its partition RISC-V by data, with
 that both compilers judge alike (-O2 builds everywhere, an invalid -march nowhere)."""
 
 import json
-import shutil
 
 import pandas as pd
-import pytest
 from conftest import run_playbook, slurm_args, summarize
 
-TOOLS = ("riscv64-linux-gnu-gcc", "qemu-riscv64")
 PARTITION = "mcimone-nodes"
 FLAG_SETS = {"O2": "-O2", "O2-openmp": "-O2 -fopenmp", "bogus": "-O2 -march=rv64gcq_bogus"}
 SMALL = {
@@ -26,13 +23,6 @@ SMALL = {
     "sweep_profile": False,
 }
 RISCV_PARTITION = {"name": PARTITION, "arch": "riscv64", "exclusive": False, "cores": 1}
-
-
-@pytest.fixture
-def riscv_tools():
-    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: `make riscv-tools` installs them")
 
 
 def test_validation_refuses_the_invalid_march_and_submits_the_valid_flag_sets(
