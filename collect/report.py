@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
+from collect.drift import drift_sentence
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
@@ -155,6 +156,8 @@ def _overview(analysis: Analysis) -> str:
         ),
         ("repetitions", sweep.get("repetitions")),
         ("warm-up", _warmup_line(analysis)),
+        ("run order", _order_line(analysis)),
+        ("drift over the sweep", _drift_line(analysis)),
         ("flame graphs", analysis.flame_graph_status()),
     ]
     method = [
@@ -741,6 +744,23 @@ def _table(
     if not rows:
         return '<p class="note">(no rows)</p>'
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _order_line(analysis: Analysis) -> str:
+    seed = analysis.files.sweep_json.get("order_seed")
+    if seed is None:
+        return ""
+    return (
+        f"shuffled within each repetition round (seed {seed}: -e sweep_order_seed={seed} "
+        "repeats it), rounds in order"
+    )
+
+
+def _drift_line(analysis: Analysis) -> str:
+    """summary.md's drift lines (collect/drift.py), one sentence per partition."""
+    return " ".join(
+        f"{row.partition}: {drift_sentence(row)}" for row in analysis.drift.itertuples(index=False)
+    )
 
 
 def _key_values(rows: Iterable[tuple[str, object]]) -> str:

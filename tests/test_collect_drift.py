@@ -5,8 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from collect.analysis import analyse
 from collect.drift import drift_sentence, drift_table
+from collect.report import render_report
 from collect.runs import runs_table
+from collect.stats import add_derived_metrics
 from collect.summary import render_summary
 
 START = pd.Timestamp("2026-11-27T13:00:00.000+00:00")
@@ -93,8 +96,13 @@ def test_runs_that_cannot_show_drift_say_so():
 def test_the_summary_has_a_drift_line_per_partition():
     runs = pd.concat([constructed_runs(-0.06), constructed_runs(0.0, partition="q", seed=1)])
     records = runs.assign(sweep_id="s", index=range(len(runs))).to_dict("records")
-    summary = render_summary(runs_table(records))
+    analysis = analyse(add_derived_metrics(runs_table(records)))
+    summary = render_summary(analysis)
     section = summary.split("## Drift over the sweep\n")[1].split("\n## ")[0]
     lines = [line for line in section.splitlines() if line.startswith("- ")]
     assert lines[0].startswith("- `p`: tok/s drifted by -")
     assert lines[1].startswith("- `q`: no detectable drift (")
+    # report.html's overview says the same
+    report = render_report(analysis)
+    (drift_row,) = [row for row in report.split("<tr>") if "drift over the sweep" in row]
+    assert "p: tok/s drifted by -" in drift_row and "q: no detectable drift (" in drift_row
