@@ -15,13 +15,7 @@ import json
 import os
 import sys
 
-
-def read_status(path):
-    try:
-        with open(path) as status:
-            return status.read().strip()
-    except OSError:
-        return None
+from sweep_rules import read_status  # beside this script: tools/ of the sweep, roles/sweep/files
 
 
 class Refused(Exception):

@@ -33,6 +33,10 @@ import sys
 
 import jmespath
 
+# sweep_rules.py is in the sweep's tools/ on the cluster, beside this file in the repository.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
+from sweep_rules import read_status  # noqa: E402
+
 # States in which a job will not change any more.
 FINAL_STATES = frozenset(
     (
@@ -424,14 +428,6 @@ def query_way(sweep_dir):
     except (OSError, ValueError):
         way = None
     return way if way in ("json", "text") else "json"
-
-
-def read_status(path):
-    try:
-        with open(path) as status:
-            return status.read().strip()
-    except OSError:
-        return None
 
 
 def load_state(path):

@@ -149,6 +149,13 @@ def _read(path):
         return None
 
 
+def read_status(path):
+    """A small file's text without surrounding whitespace (a status, a pid, a reason); None
+    when it cannot be read. The progress scripts' reader too."""
+    text = _read(path)
+    return None if text is None else text.strip()
+
+
 def profile_candidates(sweep_dir, plan, profile):
     """Rows (flag_set, threads, tok_s) of the ok runs a profiling task selects from: the
     run tasks of its partition and model."""

@@ -1,0 +1,1 @@
+../../../collections/ansible_collections/llamasweep/sweep/plugins/module_utils/sweep_rules.py
