@@ -102,6 +102,16 @@ class Plan:
             partition["name"]: partition["single_thread_flag_sets"] for partition in self.partitions
         }
 
+    def dropped_flag_sets(self) -> dict[str, dict[str, str]]:
+        """partition -> {flag set: why it was not submitted} (validation before queueing,
+        the compiler probe); partitions that dropped none are left out."""
+        dropped = {}
+        for partition in self.partitions:
+            reasons = partition.get("dropped_flag_sets")
+            if isinstance(reasons, dict) and reasons:
+                dropped[partition["name"]] = {str(k): str(v) for k, v in reasons.items()}
+        return dropped
+
 
 @dataclass
 class TaskFiles:

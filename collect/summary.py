@@ -121,7 +121,11 @@ def render_summary(
     lines += _riscv_builds_section(analysis)
     lines += ["## Flame graphs", "", markdown_text(analysis.flame_graph_status()), ""]
     lines += _hottest_frame_lines(analysis)
-    lines += _failures_section(runs)
+    lines += _dropped_section(analysis.files.dropped_flag_sets)
+    # emulated runs too: a flag set that does not compile for RISC-V is a failure to see
+    lines += _failures_section(
+        pd.concat([runs, analysis.emulated]) if len(analysis.emulated) else runs
+    )
     lines += _not_read_section(files_not_read or {})
     return "\n".join(lines) + "\n"
 
@@ -365,6 +369,26 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
         f"## Failures ({len(failed)})",
         "",
         *_markdown_table(["run", "status", "reason"], body, right_aligned_from=3),
+    ]
+
+
+def _dropped_section(dropped: dict[str, dict[str, str]]) -> list[str]:
+    """The flag sets left out before submitting, with why (plan.json's dropped_flag_sets)."""
+    if not dropped:
+        return []
+    body = [
+        [markdown_code(partition), markdown_code(flag_set), markdown_text(reason)]
+        for partition, reasons in dropped.items()
+        for flag_set, reason in reasons.items()
+    ]
+    return [
+        f"## Flag sets not submitted ({len(body)})",
+        "",
+        "Left out before anything was submitted (validation before queueing, or the "
+        "partition's compiler refused their -march): no rows of runs.csv.",
+        "",
+        *_markdown_table(["partition", "flag set", "why"], body, right_aligned_from=3),
+        "",
     ]
 
 

@@ -84,6 +84,8 @@ class SweepFiles:
     sweep_json: dict = field(default_factory=dict)
     # partition -> its flag sets without OpenMP, run at 1 thread only (plan.json)
     single_thread_flag_sets: dict[str, list[str]] = field(default_factory=dict)
+    # partition -> {flag set: why it was not submitted} (plan.json's dropped_flag_sets)
+    dropped_flag_sets: dict[str, dict[str, str]] = field(default_factory=dict)
     facts: dict[str, dict] = field(default_factory=dict)
     bandwidth: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=[*BANDWIDTH_COLUMNS, "file"])
@@ -102,6 +104,7 @@ def read_sweep_files(results_dir: Path, sweep: SweepFacts | None = None) -> Swee
     return SweepFiles(
         sweep_json=_read_json_object(results_dir / "sweep.json", results_dir) or {},
         single_thread_flag_sets=sweep.plan.single_thread_flag_sets(),
+        dropped_flag_sets=sweep.plan.dropped_flag_sets(),
         facts=read_facts(results_dir),
         bandwidth=read_bandwidth(results_dir, sweep.plan),
         warmups=read_warmups(results_dir, sweep),

@@ -366,7 +366,9 @@ RISCV_FLAG_SETS = {
 def write_emulated_sweep(results_dir: Path) -> Path:
     """A local partition's runs beside an emulated one's: rv64gc runs (3.1 tok/s under
     qemu), bogus is rejected by the compiler, rv64gcv runs but holds no vector instruction."""
-    sweep = SweepWriter(results_dir)
+    # validation before queueing left one flag set of the local partition out
+    dropped = {"local": {"xtheadvector": "failed validation: unsupported ISA"}}
+    sweep = SweepWriter(results_dir, dropped_flag_sets=dropped)
     sweep.run("local", "O3", 1, 1, tok_s=50.0)
     sweep.run("local", "O3-openmp", 2, 1, tok_s=80.0)
     for flag_set, cflags in RISCV_FLAG_SETS.items():
@@ -433,6 +435,13 @@ def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary
         "ok",
     ]
     assert "| `riscv64-qemu` | `bogus` | no | 0 of 1 ok | no |" in summary  # the same rows
+    # summary.md's Failures has the emulated failure too; the flag set never submitted
+    failures = summary.split("## Failures (1)\n")[1]
+    assert "\n| `runs/0003-stories15M-bogus-t1-r1` | failed | build failed: " in failures
+    assert (
+        "| `local` | `xtheadvector` | failed validation: unsupported ISA |"
+        in summary.split("## Flag sets not submitted (1)\n")[1]
+    )
     # RISC-V builds: the rejected flag set built nothing; rv64gcv asked for vectors, got none
     builds = sections["riscv-builds"]
     assert table_cells(builds) == [

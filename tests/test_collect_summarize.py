@@ -26,11 +26,18 @@ class SweepWriter:
     """Writes a results directory the way a sweep does (docs/results-layout.md): plan.json
     (rewritten as tasks are added) and each task's directory with what the node leaves."""
 
-    def __init__(self, results_dir: Path, single_thread_flag_sets: dict | None = None):
-        """single_thread_flag_sets: partition -> its flag sets without OpenMP."""
+    def __init__(
+        self,
+        results_dir: Path,
+        single_thread_flag_sets: dict | None = None,
+        dropped_flag_sets: dict | None = None,
+    ):
+        """single_thread_flag_sets: partition -> its flag sets without OpenMP;
+        dropped_flag_sets: partition -> {flag set: why it was not submitted}."""
         self.results_dir = results_dir
         self.tasks: list[dict] = []
         self.single_thread_flag_sets = single_thread_flag_sets or {}
+        self.dropped_flag_sets = dropped_flag_sets or {}
         results_dir.mkdir(parents=True)
         sweep = {"sweep_id": results_dir.name, "steps": 256, "llama2c_commit": "350e04f"}
         (results_dir / "sweep.json").write_text(json.dumps({**sweep, "flag_sets": CFLAGS}))
@@ -44,6 +51,7 @@ class SweepWriter:
                 {
                     "name": name,
                     "single_thread_flag_sets": self.single_thread_flag_sets.get(name, []),
+                    "dropped_flag_sets": self.dropped_flag_sets.get(name, {}),
                 }
                 for name in partitions
             ],
