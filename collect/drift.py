@@ -21,11 +21,11 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rule
 from scipy import stats
 
 from collect.runs import STATUS_OK
+from collect.verdicts import bootstrap_interval
 
 CONFIDENCE = 0.95
 # Fewer configurations with a slope than this give no interval worth the name.
 MIN_CONFIGURATIONS = 3
-BOOTSTRAP_RESAMPLES = 2000
 
 DRIFT_COLUMNS = (
     "partition",
@@ -65,15 +65,8 @@ def drift_table(runs: pd.DataFrame) -> pd.DataFrame:
         drift = low = high = math.nan
         if len(slopes) >= MIN_CONFIGURATIONS:
             drift = float(np.median(slopes)) * span
-            interval = stats.bootstrap(
-                (np.array(slopes),),
-                np.median,
-                confidence_level=CONFIDENCE,
-                method="percentile",
-                n_resamples=BOOTSTRAP_RESAMPLES,
-                rng=np.random.default_rng(0),
-            ).confidence_interval
-            low, high = interval.low * span, interval.high * span
+            low, high = bootstrap_interval((np.array(slopes),), np.median, CONFIDENCE, seed=0)
+            low, high = low * span, high * span
         rows.append(
             {
                 "partition": partition,

@@ -153,13 +153,24 @@ def median_interval(values: Sequence[float]) -> tuple[float, float]:
     values = _finite(values)
     if len(values) < MIN_RUNS:
         return math.nan, math.nan
+    return bootstrap_interval((values,), np.median)
+
+
+def bootstrap_interval(
+    samples: tuple[np.ndarray, ...],
+    statistic,
+    confidence: float = CONFIDENCE,
+    seed: int = SEED,
+) -> tuple[float, float]:
+    """The percentile bootstrap interval (BOOTSTRAP_RESAMPLES, a generator seeded with seed:
+    the same samples give the same interval) of statistic over samples."""
     result = stats.bootstrap(
-        (values,),
-        np.median,
+        samples,
+        statistic,
         n_resamples=BOOTSTRAP_RESAMPLES,
-        confidence_level=CONFIDENCE,
+        confidence_level=confidence,
         method="percentile",
-        rng=np.random.default_rng(SEED),
+        rng=np.random.default_rng(seed),
     )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
@@ -182,11 +193,18 @@ def noise_band(samples: Iterable[Sequence[float]]) -> NoiseBand:
     over configurations (each weighing the same), the NOISE_QUANTILE of |log ratio| is
     the band: exp(q) - 1, at least MIN_CHANGE. Configurations with fewer than two ok
     runs say nothing about noise; none with two: NaN."""
+    return _noise_band(tuple(tuple(_finite(sample)) for sample in samples))
+
+
+# flag_set_table's verdicts and the summary's band text ask for the same bands: each is
+# measured once.
+@lru_cache(maxsize=256)
+def _noise_band(samples: tuple[tuple[float, ...], ...]) -> NoiseBand:
     rng = np.random.default_rng(SEED)
     deviations, weights = [], []
     configurations = 0
     for sample in samples:
-        values = _finite(sample)
+        values = np.array(sample)
         if len(values) < 2:
             continue
         half = len(values) // 2
@@ -219,15 +237,7 @@ def _ratio_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.median(y, axis=axis) / np.median(x, axis=axis)
 
-    result = stats.bootstrap(
-        (a, b),
-        ratio,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(SEED),
-    )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return bootstrap_interval((a, b), ratio)
 
 
 def _runs_needed(a: np.ndarray, b: np.ndarray, ratio: float, band: float) -> int | None:
