@@ -139,8 +139,12 @@ def plot_speedup_by_threads(scaling: pd.DataFrame, table: pd.DataFrame) -> Figur
         ideal = np.array(ticks, dtype=float)
         axis.plot(ideal, ideal / ideal[0], color="grey", linestyle=":")
         for flag_set, line in rows.groupby("flag_set", sort=False):
-            per_median = line["speedup"] / line["median"]  # 1 / the baseline's median
-            line = line.assign(**{column: line[column] * per_median for column in INTERVAL})
+            # The range over the baseline's median: the division that made the speedup,
+            # so a single run's range is exactly its speedup (no rounding below it).
+            baseline_median = line.loc[line["threads"] == line["baseline_threads"], "median"]
+            line = line.assign(
+                **{column: line[column] / baseline_median.iloc[0] for column in INTERVAL}
+            )
             _range_line(axis, line, line["speedup"], flag_set, styles, ticks)
         axis.set_title(f"{partition} · {model}", fontsize=9)
         _threads_axis(axis, ticks)

@@ -227,6 +227,27 @@ def test_speedup_has_a_panel_per_model_and_the_ideal_line(analysis):
     ]
 
 
+def test_single_runs_draw_speedup_bars_of_no_length(tmp_path):
+    """One run per configuration (a sweep's figures that once made the range dip a rounding
+    error below the speedup, which matplotlib refuses): the bars have no length."""
+    figures = {(1, 150.0), (2, 272.727273)}
+    runs = runs_table(
+        [
+            {"index": index, "partition": PARTITION, "model": "stories15M",
+             "flag_set": "Ofast-openmp", "cflags": "-Ofast -fopenmp", "threads": threads,
+             "repetition": 1, "status": "ok", "tok_s": tok_s, "run_dir": f"runs/{index:04d}"}
+            for index, (threads, tok_s) in enumerate(sorted(figures))
+        ]
+    )  # fmt: skip
+    analysis = analyse(add_derived_metrics(runs))
+    figure = plot_speedup_by_threads(analysis.scaling, analysis.table)
+    (container,) = [c for c in figure.axes[0].containers if isinstance(c, ErrorbarContainer)]
+    speedups = container.lines[0].get_ydata()
+    assert list(speedups) == [1.0, 272.727273 / 150.0]
+    (bars,) = container.lines[2]
+    assert np.all(np.diff(bars.get_segments(), axis=1)[:, 0, 1] == 0)
+
+
 def test_flag_set_bars_are_the_best_thread_count_with_its_range(analysis):
     figure = plot_tok_s_by_flag_set(analysis.table)
     assert panel_titles(figure) == [f"{PARTITION} · {model}" for model in MODELS]
