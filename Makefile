@@ -5,6 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 ARGS ?=
+PYTEST_ARGS ?=
 INVENTORY ?=
 RESULTS ?= results/latest
 CLUSTER ?= inventory/montecimone.yml
@@ -12,7 +13,7 @@ CLUSTER ?= inventory/montecimone.yml
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
 
-.PHONY: help setup setup-dev sweep resume topup collect wait test lint docs onboard setup-cluster slurm-up slurm-down riscv-tools
+.PHONY: help setup setup-dev sweep resume topup collect wait test test-unit lint docs onboard setup-cluster slurm-up slurm-down riscv-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,8 +55,11 @@ wait: setup ## Wait for a Slurm sweep submitted with -e sweep_wait=false, fetch 
 	$(PLAYBOOK) playbooks/wait.yml $(if $(filter-out results/latest,$(RESULTS)),-e sweep_fetch_results=$(RESULTS)) $(ARGS)
 	$(BIN)/python -m collect summarize $(RESULTS)
 
-test: setup-dev ## Run the tests (unit, end to end, lint)
-	$(BIN)/pytest
+test: setup-dev ## Run every test (unit, end to end, Slurm, SSH, RISC-V, newcomer, lint)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: setup-dev ## The fast inner loop: the tests marked unit (no service, no playbook)
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
 lint: setup-dev ## ruff, ansible-lint (production profile), playbook syntax checks
 	$(BIN)/ruff check .
@@ -81,7 +85,10 @@ slurm-down: ## Stop it
 
 # The emulated RISC-V partition (sweep_emulate): Debian's cross compiler, its OpenMP runtime
 # and binutils (objdump counts the vector instructions), and qemu-user to run the binaries.
-RISCV_TOOLS := gcc-riscv64-linux-gnu libgomp1-riscv64-cross binutils-riscv64-linux-gnu qemu-user
+# libc6-dev-riscv64-cross is only a Recommends of the compiler: named, or --no-install-recommends
+# leaves a compiler without stdio.h's headers.
+RISCV_TOOLS := gcc-riscv64-linux-gnu libc6-dev-riscv64-cross libgomp1-riscv64-cross \
+  binutils-riscv64-linux-gnu qemu-user
 
 riscv-tools: ## Install the RISC-V cross compiler and qemu-user (apt, as root) for the emulated partition
 	apt-get install -y --no-install-recommends $(RISCV_TOOLS)

@@ -361,3 +361,29 @@ def riscv_tools():
     missing = [tool for tool in RISCV_TOOLS if shutil.which(tool) is None]
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed: `make riscv-tools` installs them")
+
+
+# The markers of pyproject.toml that sort the tests; each test carries at least one.
+CATEGORIES = ("unit", "e2e", "slurm", "ssh", "riscv", "lint", "newcomer")
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [item.nodeid for item in items if not any(item.get_closest_marker(name)
+                                                            for name in CATEGORIES)]  # fmt: skip
+    if unmarked:
+        raise pytest.UsageError(
+            f"tests without a marker of {', '.join(CATEGORIES)} (pyproject.toml):\n  "
+            + "\n  ".join(unmarked)
+        )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With LLAMASWEEP_TEST_REQUIRE_ALL=1 (.ci/run sets it) a skipped test fails: on CI every
+    prerequisite is installed, so a skip would hide a missing install step."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("LLAMASWEEP_TEST_REQUIRE_ALL") == "1":
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped where every prerequisite must be there: {reason}"

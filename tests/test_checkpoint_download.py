@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, run_playbook, source_args
 
+pytestmark = pytest.mark.e2e
+
 GENERATOR = PROJECT / "roles" / "checkpoint" / "files" / "synthetic_checkpoint.py"
 # A model small enough to serve in a test, in llama2.c's format.
 TINY = {

@@ -4,6 +4,8 @@ import pytest
 
 from collect.atomic import replacing, write_text
 
+pytestmark = pytest.mark.unit
+
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     report = tmp_path / "report.html"

@@ -4,6 +4,8 @@ import pytest
 
 from collect.builds import asks_for_vectors, march, read_build_records, rejection
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("isa", "vectors"),

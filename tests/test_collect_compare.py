@@ -22,6 +22,8 @@ from collect.compare import compare_runs, configuration_stats, seed_runs
 from collect.runs import collect_runs
 from collect.summary import summarize
 
+pytestmark = pytest.mark.unit
+
 NODES = "mcimone-nodes"
 
 

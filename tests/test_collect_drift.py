@@ -12,6 +12,8 @@ from collect.runs import runs_table
 from collect.stats import add_derived_metrics
 from collect.summary import render_summary
 
+pytestmark = pytest.mark.unit
+
 START = pd.Timestamp("2026-11-27T13:00:00.000+00:00")
 FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
 THREADS = [1, 2, 4]

@@ -12,9 +12,12 @@ import tarfile
 import time
 from pathlib import Path
 
+import pytest
 from conftest import PROJECT, run_playbook, slurm_args
 
 from collect.fetch import CONTROLLER_FILES, MARKER
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
 
 def archive_sweep(sweep_dir: Path, archive: Path) -> None:

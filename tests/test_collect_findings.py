@@ -4,6 +4,7 @@ a knee, one against the seed's published figures, and one that supports no sente
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.stats import norm
 
 from collect.analysis import analyse
@@ -12,6 +13,8 @@ from collect.roofline import KNOWN_CHECKPOINT_BYTES, bound_tok_s
 from collect.runs import runs_table
 from collect.stats import add_derived_metrics
 from collect.sweepfiles import SweepFiles
+
+pytestmark = pytest.mark.unit
 
 MODEL = "stories15M"
 CFLAGS = {"O3": "-O3", "O3-openmp": "-O3 -fopenmp", "Ofast": "-Ofast -fopenmp"}

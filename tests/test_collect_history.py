@@ -15,6 +15,8 @@ from collect.history import (
 from collect.runs import collect_runs
 from collect.summary import summarize
 
+pytestmark = pytest.mark.unit
+
 
 def small_sweep(results_dir, tok_s=(10.0, 11.0)):
     sweep = SweepWriter(results_dir)

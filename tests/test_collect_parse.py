@@ -17,6 +17,8 @@ from collect.parse import (
 )
 from collect.summary import summarize
 
+pytestmark = pytest.mark.unit
+
 DATA = Path(__file__).parent / "data"
 PERF_STAT = DATA / "perf-stat"
 RUNS = DATA / "runs"

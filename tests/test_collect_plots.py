@@ -27,6 +27,8 @@ from collect.runs import runs_table
 from collect.stats import add_derived_metrics
 from collect.sweepfiles import SweepFiles
 
+pytestmark = pytest.mark.unit
+
 PARTITION = "nodes"
 EMULATED = "riscv64-qemu"
 MODELS = ("stories15M", "stories42M", "stories110M")

@@ -7,6 +7,8 @@ import pytest
 
 from collect.profiles import fold_perf_script, format_folded, parse_folded, top_functions
 
+pytestmark = pytest.mark.unit
+
 PERF_SCRIPT = Path(__file__).parent / "data" / "perf-script"
 DWARF = PERF_SCRIPT / "llama2c-omp-t2-dwarf"  # 300 samples, 2 threads, -O3 -fopenmp
 FP = PERF_SCRIPT / "llama2c-t1-fp"  # 242 samples, 1 thread, -fno-omit-frame-pointer

@@ -33,6 +33,8 @@ from collect.stats import add_derived_metrics
 from collect.summary import summarize
 from collect.sweepfiles import read_sweep_files
 
+pytestmark = pytest.mark.unit
+
 DATA = Path(__file__).parent / "data"
 PERF_SCRIPT = DATA / "perf-script"
 SEED_PERF = DATA / "perf-stat" / "seed-stories15M.txt"

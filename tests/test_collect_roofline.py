@@ -16,6 +16,8 @@ from collect.roofline import (
 from collect.runs import runs_table
 from collect.stats import flag_set_table
 
+pytestmark = pytest.mark.unit
+
 
 def test_monte_cimone_sifive_bound_from_the_published_stream_figure():
     # 1.1 GB/s STREAM (Monte Cimone v2 paper) over stories15M's 60,816,028 bytes.

@@ -20,6 +20,8 @@ from collect.stats import (
     scaling_table,
 )
 
+pytestmark = pytest.mark.unit
+
 DATA = Path(__file__).parent / "data"
 
 

@@ -12,6 +12,8 @@ from collect.datafiles import forget_not_read, not_read
 from collect.plan import TaskFiles, parse_execution, read_plan, read_task_dir
 from collect.runs import collect_runs, parse_run_files, run_status
 
+pytestmark = pytest.mark.unit
+
 RUNS = Path(__file__).parent / "data" / "runs"
 
 EXECUTION = "host=n1\nexit_status=0\n"

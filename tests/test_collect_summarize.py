@@ -17,6 +17,8 @@ from collect.runs import collect_runs
 from collect.stats import UNKNOWN, flag_set_table
 from collect.summary import render_summary, summarize
 
+pytestmark = pytest.mark.unit
+
 CAPTURED_PERF = Path(__file__).parent / "data" / "runs" / "human" / "perf.txt"
 CFLAGS = {"O3": "-O3", "O3-openmp": "-O3 -fopenmp"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

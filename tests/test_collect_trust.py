@@ -20,6 +20,8 @@ from collect.plan import read_task_dir
 from collect.remote import RemoteRefused, check_remote
 from collect.summary import markdown_code, markdown_text, summarize
 
+pytestmark = pytest.mark.unit
+
 SECRET = "SECRET-OUTSIDE-THE-RESULTS"
 
 

@@ -21,6 +21,8 @@ from collect.verdicts import (
     noise_band,
 )
 
+pytestmark = pytest.mark.unit
+
 # Samples of tok/s around 100 with a 2 % standard deviation, as a quiet node gives.
 CENTRE, SPREAD = 100.0, 2.0
 BAND = 0.03

@@ -10,6 +10,8 @@ from conftest import PROJECT
 
 from scripts.role_docs import first_difference, role_options, write
 
+pytestmark = pytest.mark.unit
+
 ROLES = sorted(p.parent.parent.name for p in PROJECT.glob("roles/*/meta/argument_specs.yml"))
 
 

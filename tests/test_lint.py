@@ -5,6 +5,8 @@ import subprocess
 import pytest
 from conftest import BIN, PROJECT
 
+pytestmark = pytest.mark.lint
+
 
 def check(*command: str) -> None:
     done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True)

@@ -10,6 +10,8 @@ import yaml
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan
 from conftest import PROJECT
 
+pytestmark = [pytest.mark.unit, pytest.mark.riscv]
+
 CROSS_COMPILER = "riscv64-linux-gnu-gcc"
 
 

@@ -16,6 +16,8 @@ import pytest
 from conftest import PROJECT, Student, run_playbook, source_args
 from test_onboard import KEY_NAME, onboard_args
 
+pytestmark = [pytest.mark.e2e, pytest.mark.ssh]
+
 GENERATOR = PROJECT / "roles" / "checkpoint" / "files" / "synthetic_checkpoint.py"
 TINY = {"dim": 64, "hidden_dim": 172, "n_layers": 2, "n_heads": 4, "n_kv_heads": 4,
         "vocab_size": 32000, "seq_len": 128}  # fmt: skip

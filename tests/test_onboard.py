@@ -7,7 +7,10 @@ import os
 import subprocess
 
 import pexpect
+import pytest
 from conftest import BIN, PROJECT, run_playbook
+
+pytestmark = [pytest.mark.e2e, pytest.mark.ssh]
 
 KEY_NAME = "llamasweep_ed25519"
 

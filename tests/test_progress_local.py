@@ -5,8 +5,11 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import PROJECT
 from test_slurm_progress import make_sweep
+
+pytestmark = pytest.mark.unit
 
 PROGRESS = PROJECT / "roles" / "sweep" / "files" / "progress_local.py"
 

@@ -12,6 +12,8 @@ import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import riscv_checks as checks
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 
+pytestmark = [pytest.mark.unit, pytest.mark.riscv]
+
 FLAG_SETS = {"O2": "-O2", "omp": "-O2 -fopenmp"}
 PARTITIONS = [
     {"name": "u740", "arch": "riscv64", "flag_sets": {"rv64gc": "-O2 -march=rv64gc"}},

@@ -7,6 +7,8 @@ import json
 import pytest
 from conftest import llama2c_source, run_playbook
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture
 def setup(tmp_path):

@@ -6,6 +6,8 @@ import pytest
 from conftest import PROJECT, run_playbook
 from test_slurm_progress import make_plan, make_sweep, plan, progress, write_sweep
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
+
 SINFO = [
     # sinfo --noheader --format='%R %c %D': one line per group of nodes of a partition
     "mcimone-nodes 4 6",

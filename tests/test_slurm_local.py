@@ -18,10 +18,14 @@ SCRIPT = ROOT / "scripts" / "slurm-local"
 PARTITIONS = ("mcimone-nodes", "mcimone-milkvs")
 SBIN_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("slurmctld", path=SBIN_PATH) is None,
-    reason="slurmctld not installed (apt-get install -y slurm-wlm munge)",
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slurm,
+    pytest.mark.skipif(
+        shutil.which("slurmctld", path=SBIN_PATH) is None,
+        reason="slurmctld not installed (apt-get install -y slurm-wlm munge)",
+    ),
+]
 
 
 def run(*args, env=None, timeout=60, check=True, cwd=None):

@@ -15,6 +15,8 @@ import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 from conftest import PROJECT, run_playbook
 
+pytestmark = pytest.mark.unit
+
 PROGRESS = PROJECT / "roles" / "sweep" / "files" / "slurm_progress.py"
 CATALOG = {
     "stories15M": {"size": 60816028, "config": {"seq_len": 256}},

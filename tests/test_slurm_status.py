@@ -20,6 +20,8 @@ from collect.runs import (
 )
 from collect.sweepfiles import read_profiles
 
+pytestmark = pytest.mark.unit
+
 OK_STDERR = "achieved tok/s: 123.4\n"
 
 

@@ -19,10 +19,14 @@ ONE_CORE = {"exclusive": False, "cores": 1}
 # What 22.05's commands print when Slurm was built without json-c.
 NO_JSON_ERROR = "fatal: Unable to find plugin: serializer/json"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("slurmctld", path=SBIN_PATH) is None,
-    reason="slurmctld not installed (apt-get install -y slurm-wlm munge)",
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slurm,
+    pytest.mark.skipif(
+        shutil.which("slurmctld", path=SBIN_PATH) is None,
+        reason="slurmctld not installed (apt-get install -y slurm-wlm munge)",
+    ),
+]
 
 
 def sweep_args(workspace: Path, results: Path, environment: dict, *settings) -> list[str]:

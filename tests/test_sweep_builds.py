@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from conftest import run_playbook, slurm_args
 from test_sweep_slurm import (
     INVENTORY,
@@ -19,6 +20,8 @@ from test_sweep_slurm import (
     state,
     submit,
 )
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
 PARTITION = "mcimone-nodes"
 

@@ -6,7 +6,10 @@ whether its binary holds vector instructions. Emulated rows are no performance f
 import json
 
 import pandas as pd
+import pytest
 from conftest import run_playbook, slurm_args, summarize
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm, pytest.mark.riscv]
 
 PARTITION = "riscv64-qemu"
 EMULATOR = {"cpu": "rv64,v=true,vlen=128", "sysroot": "/usr/riscv64-linux-gnu"}

@@ -7,7 +7,10 @@ import subprocess
 from pathlib import Path
 
 import jmespath
+import pytest
 from conftest import BIN, PROJECT
+
+pytestmark = pytest.mark.unit
 
 
 def play(tmp_path, tasks: list[dict]) -> subprocess.CompletedProcess:

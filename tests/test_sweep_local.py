@@ -13,6 +13,8 @@ from conftest import PROJECT, run_playbook, summarize
 from collect.profiles import parse_folded, top_functions
 from collect.sweepfiles import read_sweep_files
 
+pytestmark = pytest.mark.e2e
+
 FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
 
 

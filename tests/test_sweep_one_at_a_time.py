@@ -11,7 +11,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from conftest import BIN, PROJECT, run_playbook
+
+pytestmark = pytest.mark.e2e
 
 # One run, nothing around it: what these tests look at is the sweep, not its figures.
 TINY = {

@@ -6,6 +6,8 @@ import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 from test_slurm_progress import make_sweep, progress
 
+pytestmark = pytest.mark.unit
+
 PARTITIONS = [
     {"name": "a", "cores": 4},
     {"name": "b", "cores": 2, "exclusive": False, "flag_sets": {"rv": "-O2 -fopenmp"}},

@@ -14,6 +14,8 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan
 from conftest import run_playbook, slurm_args, summarize
 from pandas.testing import assert_frame_equal
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
+
 SBIN_PATH = "/usr/sbin:/sbin"
 
 TINY = {

@@ -9,7 +9,10 @@ that both compilers judge alike (-O2 builds everywhere, an invalid -march nowher
 import json
 
 import pandas as pd
+import pytest
 from conftest import run_playbook, slurm_args, summarize
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slurm, pytest.mark.riscv]
 
 PARTITION = "mcimone-nodes"
 FLAG_SETS = {"O2": "-O2", "O2-openmp": "-O2 -fopenmp", "bogus": "-O2 -march=rv64gcq_bogus"}

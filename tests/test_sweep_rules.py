@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
+pytestmark = pytest.mark.unit
+
 RULES = Path(sweep_rules.__file__)
 
 

@@ -36,10 +36,14 @@ PARTITIONS = ["mcimone-nodes", "mcimone-milkvs"]
 FLAG_SETS = ["O3", "O3-openmp", "Ofast-openmp"]
 SBIN_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("slurmctld", path=SBIN_PATH) is None,
-    reason="slurmctld not installed (apt-get install -y slurm-wlm munge)",
-)
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.slurm,
+    pytest.mark.skipif(
+        shutil.which("slurmctld", path=SBIN_PATH) is None,
+        reason="slurmctld not installed (apt-get install -y slurm-wlm munge)",
+    ),
+]
 
 
 def run(*args, env=None, check=True, timeout=120):

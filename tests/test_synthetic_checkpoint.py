@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.unit
+
 TESTS_DIR = Path(__file__).resolve().parent
 SCRIPT = TESTS_DIR.parent / "roles" / "checkpoint" / "files" / "synthetic_checkpoint.py"
 SHARED_DIR = Path("/work/shared")

@@ -6,6 +6,8 @@ import subprocess
 import pytest
 from conftest import run_playbook, source_args
 
+pytestmark = pytest.mark.e2e
+
 
 def one_line(output: str) -> str:
     return " ".join(output.split())  # the callback wraps long messages
