@@ -233,10 +233,12 @@ def login_node(tmp_path_factory):
             if daemon.poll() is None:
                 break
         except OSError:
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                daemon.kill()
-                pytest.fail(f"sshd did not start: {(state / 'sshd.log').read_text()}")
-            time.sleep(0.1)
+            pass
+        # Checked whether or not the port answered: another test run's sshd may hold it.
+        if time.monotonic() > deadline or daemon.poll() is not None:
+            daemon.kill()
+            pytest.fail(f"sshd did not start: {(state / 'sshd.log').read_text()}")
+        time.sleep(0.1)
     yield LoginNode("127.0.0.1", LOGIN_PORT, key_fingerprint(host_key),
                     key_fingerprint(other_key), host_key, daemon)  # fmt: skip
     daemon.terminate()
