@@ -11,11 +11,12 @@ after a waited `make sweep`, unless forced. Without the marker (never fetched, o
 interrupted) the next fetch brings everything again.
 
 remote.json is data (collect/remote.py checks it before anything runs), and host-key
-checking stays on: ansible-runner turns it off unless told otherwise, so it is told. A host
+checking stays on whatever the environment and ~/.ssh/config say (ssh_environment). A host
 whose key is unknown or changed is refused by ssh, known_hosts is left as it was, and the
 message says what to do.
 """
 
+import configparser
 import contextlib
 import errno
 import fcntl
@@ -30,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from collect.atomic import write_text
-from collect.remote import RemoteRefused, read_remote
+from collect.remote import RemoteRefused, known_hosts_file, read_remote
 
 PROJECT = Path(__file__).resolve().parent.parent
 PLAYBOOK = PROJECT / "playbooks" / "fetch.yml"
@@ -50,6 +51,12 @@ LOCK = ".fetch.lock"
 CONTROLLER_FILES = frozenset(
     {"remote.json", MARKER, STAGING, LOCK, "remote.tar.gz.part", "runs.csv", "summary.md",
      "report.html", "plots"}
+)  # fmt: skip
+# Settings of the environment that could turn host-key checking off, run another ssh or
+# read another ansible.cfg: the fetch gives ansible-runner none of them (ssh_environment).
+OVERRIDDEN_SSH_SETTINGS = frozenset(
+    {"ANSIBLE_CONFIG", "ANSIBLE_SSH_ARGS", "ANSIBLE_SSH_COMMON_ARGS", "ANSIBLE_SSH_EXTRA_ARGS",
+     "ANSIBLE_SSH_EXECUTABLE"}
 )  # fmt: skip
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -249,6 +256,8 @@ def fetch(results_dir: Path, quiet: bool = False, force: bool = False) -> int:
 
     # ansible-runner runs ansible-playbook from PATH: the one beside this Python first.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    for name in OVERRIDDEN_SSH_SETTINGS:
+        os.environ.pop(name, None)  # ansible-runner passes on this process's environment
     with tempfile.TemporaryDirectory(prefix="llamasweep-fetch-") as private_data_dir:
         result = ansible_runner.run(
             private_data_dir=private_data_dir,
@@ -258,8 +267,7 @@ def fetch(results_dir: Path, quiet: bool = False, force: bool = False) -> int:
             limit=remote["host"],
             # The connection the sweep was submitted with (remote.json), whatever -e it had.
             extravars={**remote.get("connection", {}), "sweep_fetch_results": str(results_dir)},
-            # ansible-runner sets ANSIBLE_HOST_KEY_CHECKING=False unless given a value.
-            envvars={"ANSIBLE_HOST_KEY_CHECKING": "True"},
+            envvars=ssh_environment(remote),
             quiet=quiet,
         )
         if result.rc != 0:  # the events live in private_data_dir: read them before it goes
@@ -269,6 +277,22 @@ def fetch(results_dir: Path, quiet: bool = False, force: bool = False) -> int:
             print(f"collect fetch: {PLAYBOOK.name} failed ({result.status}): "
                   f"{'; '.join(reasons) or 'see the output above'}", file=sys.stderr)  # fmt: skip
     return result.rc
+
+
+def ssh_environment(remote: dict) -> dict[str, str]:
+    """The environment that keeps host-key checking on for the fetch's ssh: ansible-runner
+    sets ANSIBLE_HOST_KEY_CHECKING=False unless given a value, and ANSIBLE_SSH_ARGS (the
+    user's, which fetch clears with the rest of OVERRIDDEN_SSH_SETTINGS) would replace
+    ansible.cfg's ssh_args. ssh keeps the first value it sees of an option, and these come
+    first on its command line, before ansible_ssh_common_args and ~/.ssh/config: a
+    `StrictHostKeyChecking no` or another known_hosts file there changes nothing."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(PROJECT / "ansible.cfg")
+    checked = f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts_file(remote)}"
+    return {
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_SSH_ARGS": f"{checked} {config['ssh_connection']['ssh_args']}",
+    }
 
 
 def failure_messages(events: list[dict]) -> list[str]:
@@ -286,12 +310,14 @@ def host_key_advice(remote: dict) -> str:
     host = connection.get("ansible_host", remote["host"])
     port = int(connection.get("ansible_port", 22))
     entry = host if port == 22 else f"[{host}]:{port}"
+    known_hosts = known_hosts_file(remote)
     return (
-        f"collect fetch: the host key of {entry} is not the one recorded in known_hosts (or "
+        f"collect fetch: the host key of {entry} is not the one recorded in {known_hosts} (or "
         "none is recorded): nothing was fetched and known_hosts is unchanged. If the "
         "cluster's admins announced a new host key, remove the old one with "
-        f"`ssh-keygen -R '{entry}'` and run `make onboard` again to check and record the "
-        "new one against its published fingerprint; otherwise do not connect, and tell them."
+        f"`ssh-keygen -f '{known_hosts}' -R '{entry}'` and run `make onboard` again to check "
+        "and record the new one against its published fingerprint; otherwise do not connect, "
+        "and tell them."
     )
 
 

@@ -329,3 +329,68 @@ def test_no_text_of_the_sweep_starts_a_line_of_an_output(tmp_path):
         ), name
     assert f"O3\\n{KEY_LINE}\\n" in (results / "runs.csv").read_text()
     assert f"O3&#10;{KEY_LINE}&#10;" in (results / "report.html").read_text()
+
+
+def test_a_results_directory_cannot_choose_to_run_its_own_code(submitted, tmp_path):
+    """The attack of issue 21: "ansible_connection": "local" with remote_dir and pythonpath
+    inside the handed-over results made `make collect` run their progress-slurm.py and a
+    sitecustomize.py. The connection is ssh or what the user's inventory says, and neither
+    directory may lie in the results."""
+    marker = tmp_path / "ran"
+    workspace = submitted / "workspace"
+    sweep_dir = workspace / "sweeps" / submitted.name
+    sweep_dir.mkdir(parents=True)
+    (sweep_dir / "progress-slurm.py").write_text(f"open({str(marker)!r}, 'w')\n")
+    (workspace / "lib" / "python").mkdir(parents=True)
+    (workspace / "lib" / "python" / "sitecustomize.py").write_text(f"open({str(marker)!r}, 'w')\n")
+    sound = json.loads((submitted / "remote.json").read_text())
+    inside = {"remote_dir": str(sweep_dir), "pythonpath": str(workspace / "lib" / "python")}
+    local = {"connection": {**sound["connection"], "ansible_connection": "local"}}
+    for change, named in [
+        (local, "connection.ansible_connection = 'local'; valid: ['ssh']"),
+        (inside, f"remote_dir = {str(sweep_dir)!r} is inside the results directory"),
+        ({**inside, **local}, "is inside the results directory"),
+    ]:
+        (submitted / "remote.json").write_text(json.dumps({**sound, **change}))
+        fetched = collect("fetch", "--force", str(submitted))
+        assert fetched.returncode == 2 and named in fetched.stderr, (change, fetched.stderr)
+        assert not marker.exists()
+
+
+def test_host_key_checking_holds_whatever_the_environment_and_ssh_config_say(
+    submitted, tmp_path, monkeypatch
+):
+    """ANSIBLE_SSH_ARGS in the environment used to replace ansible.cfg's ssh_args, and with
+    them StrictHostKeyChecking=yes: `StrictHostKeyChecking no` in ~/.ssh/config then let a
+    changed key through. The fetch gives ansible-runner its own ssh options, first on ssh's
+    command line (ssh keeps the first value of an option), and clears the others; ssh itself
+    says what it would do with them and such a config (ssh -G connects to nothing)."""
+    import ansible_runner
+
+    from collect.fetch import fetch
+
+    given = {}
+
+    def run(**arguments):
+        given.update(arguments, environ=dict(os.environ))
+        raise SystemExit("not run")
+
+    monkeypatch.setattr(ansible_runner, "run", run)
+    monkeypatch.setenv("ANSIBLE_SSH_ARGS", "-C -o ControlMaster=auto -o ControlPersist=60s")
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(tmp_path / "elsewhere.cfg"))
+    monkeypatch.setenv("ANSIBLE_SSH_EXECUTABLE", str(tmp_path / "not-ssh"))
+    with pytest.raises(SystemExit):
+        fetch(submitted, quiet=True, force=True)
+
+    for name in ["ANSIBLE_SSH_ARGS", "ANSIBLE_CONFIG", "ANSIBLE_SSH_EXECUTABLE"]:
+        assert name not in given["environ"], name
+    assert given["envvars"]["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+    ssh_config = tmp_path / "ssh_config"  # as a ~/.ssh/config that turns checking off
+    ssh_config.write_text("Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n")
+    effective = subprocess.run(
+        ["ssh", "-G", "-F", str(ssh_config), *given["envvars"]["ANSIBLE_SSH_ARGS"].split(),
+         "-o", "UserKnownHostsFile=/dev/null", "192.0.2.1"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert "stricthostkeychecking true" in effective
+    assert "userknownhostsfile /tmp/known_hosts" in effective  # remote.json's, of the user's
