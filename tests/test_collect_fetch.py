@@ -8,12 +8,15 @@ import fcntl
 import io
 import json
 import os
+import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -347,3 +350,68 @@ def test_a_second_unpack_waits_for_the_first(fetched_before, tmp_path):
     assert second.wait(timeout=60) == 0, second.stderr.read()
     assert (fetched_before / "scheduler.json").read_text() == "{}"
     assert json.loads((fetched_before / MARKER).read_text())["fetched"] != "earlier"
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[int]:
+    """An sshd of the test's own on 127.0.0.1 (a free port, not the shared test login node),
+    its port. Nobody can log in: the host key is checked before any login."""
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not Path(sshd).exists():
+        pytest.skip("needs Debian's openssh-server")
+    host_key = tmp_path / "ssh_host_ed25519_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", host_key], check=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {tmp_path}/sshd.pid\n"
+        "UsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+    )
+    daemon = subprocess.Popen([sshd, "-D", "-e", "-f", config], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while subprocess.run(["ssh-keyscan", "-p", str(port), "127.0.0.1"],
+                         capture_output=True).returncode != 0:  # fmt: skip
+        assert daemon.poll() is None and time.monotonic() < deadline, "sshd did not start"
+        time.sleep(0.2)
+    yield port
+    daemon.terminate()
+    daemon.wait()
+
+
+@pytest.mark.e2e
+@pytest.mark.ssh
+def test_fetch_refuses_a_changed_or_unknown_host_key_whatever_ansible_ssh_args_says(sshd, tmp_path):
+    """ANSIBLE_SSH_ARGS in the environment used to replace ansible.cfg's ssh_args and their
+    StrictHostKeyChecking=yes: with `StrictHostKeyChecking no` in it (or in ~/.ssh/config),
+    an unknown key was recorded and a changed one let through. Now refused, known_hosts byte
+    for byte as it was."""
+    port = sshd
+    entry = f"[127.0.0.1]:{port}"
+    known_hosts = tmp_path / "known_hosts"
+    other_key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other_key], check=True)
+    changed = f"{entry} " + " ".join(other_key.with_suffix(".pub").read_text().split()[:2])
+    connection = {"ansible_host": "127.0.0.1", "ansible_port": port, "ansible_user": "nobody",
+                  "ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts}"}  # fmt: skip
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"login": connection}}}))
+    results = tmp_path / "results" / "20261127-101700"
+    results.mkdir(parents=True)
+    remote = {"sweep_id": results.name, "backend": "slurm", "host": "login",
+              "inventory": [str(inventory)], "connection": connection,
+              "remote_dir": f"/home/nobody/llamasweep/sweeps/{results.name}"}  # fmt: skip
+    (results / "remote.json").write_text(json.dumps(remote))
+    environment = {**os.environ, "ANSIBLE_SSH_ARGS": "-C -o StrictHostKeyChecking=no"}
+    for recorded in [f"{changed}\n", ""]:
+        known_hosts.write_text(recorded)
+        fetched = subprocess.run(
+            [sys.executable, "-m", "collect", "fetch", "--force", str(results)],
+            cwd=PROJECT, capture_output=True, text=True, env=environment,
+        )  # fmt: skip
+        message = " ".join(fetched.stderr.split())
+        assert fetched.returncode != 0, fetched.stdout[-3000:]
+        assert f"the host key of {entry} is not the one recorded in {known_hosts}" in message
+        assert f"ssh-keygen -f '{known_hosts}' -R '{entry}'" in message
+        assert known_hosts.read_text() == recorded
