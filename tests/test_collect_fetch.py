@@ -275,29 +275,38 @@ def test_unpack_refuses_what_filter_data_refuses_on_every_python(fetched_before,
 
 @pytest.mark.unit
 def test_the_link_walk_across_fetches_is_refused(fetched_before, tmp_path):
-    """The walk of issue 21: each archive inside the sweep's directory on its own, but the
-    second places a file through a link the first left, walking up out of the results (filter
-    "data" checked each against the staging directory; the moves then followed the links)."""
-    first = [entry("sweep/S1", tarfile.DIRTYPE, mode=0o755),
-             entry("sweep/S1/up", tarfile.SYMTYPE, "..")]  # fmt: skip
-    done = unpack(hostile_archive(tmp_path / "1.tar.gz", first), fetched_before)
-    assert done.returncode == 0, done.stderr
+    """The walk of issue 21, three archives of a sweep S1 fetched in turn: `S1/up -> ..`;
+    `S1/up/` with `S1/up/up2 -> ..`; `S1/up/up2/Makefile`. filter="data" passed each (inside
+    the staging directory), and the moves then followed the links left by the earlier fetches
+    up to the project's Makefile. Each is refused, even over the links an older collector
+    left."""
+    walk = [
+        [entry("S1/up", tarfile.SYMTYPE, "..")],
+        [entry("S1/up", tarfile.DIRTYPE, mode=0o755), entry("S1/up/up2", tarfile.SYMTYPE, "..")],
+        [("S1/up/up2/Makefile", b"replaced\n")],
+    ]
+    makefile = fetched_before.parent.parent / "Makefile"
+    # What an older collector left of the first two (results/up/up2 is results/../up2).
+    left = [("up", ".."), ("../up2", ".."), (None, None)]
+    for number, (members, (link, target)) in enumerate(zip(walk, left, strict=True)):
+        done = unpack(hostile_archive(tmp_path / f"{number}.tar.gz", members), fetched_before)
+        assert done.returncode == 1 and f"cannot unpack {tmp_path}" in done.stderr, done.stderr
+        assert makefile.read_text() == "the project's own\n"
+        assert not (fetched_before / MARKER).exists()
+        if link:
+            (fetched_before / link).symlink_to(target)
+    (fetched_before / "../up2").unlink()
+
+    inside = [entry("sweep/S1", tarfile.DIRTYPE, mode=0o755),
+              entry("sweep/S1/up", tarfile.SYMTYPE, "..")]  # fmt: skip
+    (fetched_before / "up").unlink()
+    done = unpack(hostile_archive(tmp_path / "inside.tar.gz", inside), fetched_before)
+    assert done.returncode == 0, done.stderr  # a link to the sweep's own top: inside
+    through_it = [("sweep/S1/up/S1/up/status", b"placed through the link\n")]
+    done = unpack(hostile_archive(tmp_path / "through.tar.gz", through_it), fetched_before)
+    assert done.returncode == 1 and "up is a link or a file" in done.stderr, done.stderr
     assert os.readlink(fetched_before / "S1" / "up") == ".."
-    for number, members in enumerate(
-        [
-            [("sweep/S1/up/S1/up/up2", b"placed through the link\n")],
-            [
-                entry("sweep/S1/up", tarfile.DIRTYPE, mode=0o755),
-                entry("sweep/S1/up/up2", tarfile.SYMTYPE, ".."),
-            ],
-        ]  # fmt: skip
-    ):
-        (fetched_before / "S1" / "up").unlink(missing_ok=True)
-        (fetched_before / "S1" / "up").symlink_to("..")  # as the first fetch left it
-        done = unpack(hostile_archive(tmp_path / f"{number}-2.tar.gz", members), fetched_before)
-        assert done.returncode == 1 and "up is a link or a file" in done.stderr, done.stderr
-        assert os.readlink(fetched_before / "S1" / "up") == ".."
-        assert not (fetched_before / "S1" / "S1").exists() and outside_unchanged(fetched_before)
+    assert not (fetched_before / "S1" / "S1").exists()
 
 
 @pytest.mark.unit
