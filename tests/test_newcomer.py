@@ -208,11 +208,38 @@ def processes_in(root: Path) -> list[int]:
     return pids
 
 
-@pytest.fixture(scope="module", params=RELEASES, ids=[r.suite for r in RELEASES])
-def newcomer(request, tmp_path_factory):
-    release = request.param
+@pytest.fixture(scope="session")
+def debootstraps(request, tmp_path_factory) -> dict:
+    """Every selected release's root, debootstrapped all at once at the start (downloads,
+    mostly): a later release's is ready when the earlier one's steps end. Per suite: the
+    root's path and its debootstrap process."""
     if os.geteuid() != 0:
         pytest.skip("the newcomer's clean Debian roots need root (debootstrap, chroot, mount)")
+    selected = [getattr(item, "callspec", None) for item in request.session.items]
+    suites = {spec.params["newcomer"].suite for spec in selected
+              if spec is not None and "newcomer" in spec.params}  # fmt: skip
+    started = {}
+    for suite in sorted(suites):
+        root = tmp_path_factory.mktemp(f"newcomer-{suite}") / "root"
+        started[suite] = root, subprocess.Popen(
+            [str(DEBIAN_ROOT), suite, str(root)], stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    yield started
+    for root, debootstrap in started.values():  # a root no test took
+        debootstrap.wait()
+        remove_tree(root)
+
+
+def remove_tree(path: Path) -> None:
+    """rm -rf, never into a file system mounted below (one left mounted is an error)."""
+    if path.exists():
+        subprocess.run(["rm", "-rf", "--one-file-system", str(path)], check=True)
+
+
+@pytest.fixture(scope="module", params=RELEASES, ids=[r.suite for r in RELEASES])
+def newcomer(request, debootstraps):
+    release = request.param
     mirrors = [
         os.environ.get(name) for name in ("LLAMASWEEP_TEST_LLAMA2C", "LLAMASWEEP_TEST_FLAMEGRAPH")
     ]
@@ -222,11 +249,12 @@ def newcomer(request, tmp_path_factory):
             "LLAMASWEEP_TEST_FLAMEGRAPH (.ci/run does)"
         )
     started = time.monotonic()
-    root = tmp_path_factory.mktemp(f"newcomer-{release.suite}") / "root"
-    created = subprocess.run(
-        [str(DEBIAN_ROOT), release.suite, str(root)], capture_output=True, text=True
+    root, debootstrap = debootstraps.pop(release.suite)
+    output = debootstrap.communicate()[0]
+    print(
+        f"==== harness: {release.suite} debootstrapped, waited {time.monotonic() - started:.0f} s"
     )
-    assert created.returncode == 0, created.stdout + created.stderr
+    assert debootstrap.returncode == 0, output
     mounted = []
 
     def bind(source: Path, target: Path, read_only: bool) -> None:
@@ -301,7 +329,7 @@ def newcomer(request, tmp_path_factory):
         for target in reversed(mounted):
             if subprocess.run(["umount", str(target)], capture_output=True).returncode != 0:
                 subprocess.run(["umount", "--lazy", str(target)], check=True)
-        shutil.rmtree(root)
+        remove_tree(root)
         print(f"==== {release.suite}: {time.monotonic() - started:.0f} s in all")
 
 
