@@ -66,7 +66,7 @@ RELEASES = [Release("bookworm", "3.11", False), Release("trixie", "3.13", True)]
 def readme_needs() -> list[str]:
     """The packages of the README's "Needs" line: its `apt-get install ...`."""
     readme = (PROJECT / "README.md").read_text()
-    paragraph = readme[readme.index("Needs:") :].split("\n\n")[0]
+    paragraph = re.search(r"^Needs\b.*?\n\n", readme, re.DOTALL | re.MULTILINE).group()
     (command,) = re.findall(r"`apt-get install ([^`]+)`", paragraph)
     return command.split()
 
