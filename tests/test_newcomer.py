@@ -17,6 +17,8 @@ What differs between the releases: their Python (3.11, 3.13), and gcc 14 accepts
 """
 
 import configparser
+import csv
+import io
 import json
 import os
 import re
@@ -393,9 +395,6 @@ def test_riscv_tools_and_an_emulated_sweep(newcomer):
 
 
 def csv_rows(text: str) -> list[dict]:
-    import csv
-    import io
-
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -417,34 +416,29 @@ def test_onboarding_then_a_cluster_sweep_fetched_over_ssh(newcomer, login_node, 
         newcomer.file(settings).write_text(json.dumps(cluster))
         user = f"export MONTECIMONE_USER={student.name}"
         onboard = f"{user} && make onboard ARGS='-e montecimone_host={login_node.host}'"
-        session = pexpect.spawn(
-            newcomer.command(onboard)[0],
-            newcomer.command(onboard)[1:],
-            encoding="utf-8",
-            timeout=180,
-        )
-        transcript = []
-        session.logfile_read = _Transcript(transcript)
+        argv = newcomer.command(onboard)
+        session = pexpect.spawn(argv[0], argv[1:], encoding="utf-8", timeout=180)
+        session.logfile_read = transcript = io.StringIO()
+        shown = None
+        # As the README says: the password, the host key's fingerprint compared with the one
+        # the admins published before answering yes, no passphrase.
+        prompts = ["SSH password:", r"key fingerprint is (SHA256:\S+)\.",
+                   r"continue connecting \(yes/no\)\?", "Passphrase for the new key",
+                   pexpect.EOF]  # fmt: skip
         try:
-            while True:
-                answer = session.expect(
-                    [
-                        "SSH password:",
-                        r"continue connecting \(yes/no\)\?",
-                        "Passphrase for the new key.*:",
-                        pexpect.EOF,
-                    ]
-                )
-                if answer == 3:
-                    break
-                session.sendline([student.password, "yes", ""][answer])
+            while (prompt := session.expect(prompts)) != len(prompts) - 1:
+                if prompt == 1:
+                    shown = session.match.group(1)
+                    continue
+                published = "yes" if shown == login_node.fingerprint else "no"
+                session.sendline([student.password, None, published, ""][prompt])
         finally:
             session.close()
             print(
-                f"==== {newcomer.release.suite}: make onboard (through a terminal) exit "
-                f"{session.exitstatus}\n{''.join(transcript)}"
+                f"==== {newcomer.release.suite}: {onboard} (on a terminal) exit "
+                f"{session.exitstatus}\n{transcript.getvalue()}"
             )
-        assert session.exitstatus == 0, "".join(transcript)[-5000:]
+        assert session.exitstatus == 0, transcript.getvalue()[-5000:]
         newcomer.done.add("make onboard")
         assert newcomer.file(HOME / ".ssh").stat().st_mode & 0o777 == 0o700
         assert (student.home / ".ssh" / "authorized_keys").exists()
@@ -457,18 +451,6 @@ def test_onboarding_then_a_cluster_sweep_fetched_over_ssh(newcomer, login_node, 
         latest = newcomer.file(CLONE / "results" / "latest")
         assert (latest / "remote.json").exists()
         assert json.loads((latest / "fetched").read_text())["finished"] is True
-        (row,) = csv_rows((latest / "runs.csv").read_text())
-        assert row["status"] == "ok" and float(row["tok_s"]) > 0, row
-
-
-class _Transcript:
-    """A file-like sink pexpect writes what the terminal showed into."""
-
-    def __init__(self, lines: list[str]):
-        self.lines = lines
-
-    def write(self, text: str) -> None:
-        self.lines.append(text)
-
-    def flush(self) -> None:
-        pass
+        rows = csv_rows((latest / "runs.csv").read_text())
+        assert len(rows) == len(ONE_SHORT_RUN["sweep_flag_sets"]), rows
+        assert all(row["status"] == "ok" and float(row["tok_s"]) > 0 for row in rows), rows
