@@ -18,6 +18,7 @@ from conftest import PROJECT, run_playbook
 pytestmark = pytest.mark.unit
 
 PROGRESS = PROJECT / "roles" / "sweep" / "files" / "slurm_progress.py"
+SLURM_DATA = PROJECT / "tests" / "data" / "slurm"
 CATALOG = {
     "stories15M": {"size": 60816028, "config": {"seq_len": 256}},
     "stories110M": {"size": 438381596, "config": {"seq_len": 1024}},
@@ -300,6 +301,14 @@ def write_sweep(sweep_dir, *partitions):
     (sweep_dir / "slurm-jobs.tsv").write_text("".join(lines))
 
 
+# What the fake commands print without a recording: squeue failing, and what Slurm 24.11's
+# sacct says on a cluster without accounting (tests/data/slurm/24.11).
+FAILURES = {
+    "squeue": "squeue: disabled",
+    "sacct": (SLURM_DATA / "24.11" / "sacct--json.accounting-off.txt").read_text().strip(),
+}
+
+
 @pytest.fixture
 def sweep(tmp_path):
     """A submitted sweep: partition p1 (build 10, array 11, 3 runs), p2 (build 20, array 21,
@@ -316,10 +325,11 @@ def sweep(tmp_path):
             f'#!/bin/sh\necho "$0 $* SLURM_BITSTR_LEN=$SLURM_BITSTR_LEN" >> {tmp_path}/calls\n'
             f'case " $* " in *" --json "*) out={tmp_path}/{command}.json;; '
             f"*) out={tmp_path}/{command}.txt;; esac\n"
-            f"[ -f $out ] || {{ echo '{command}: disabled' >&2; exit 1; }}\n"
+            f"[ -f $out ] || {{ cat {tmp_path}/{command}.error >&2; exit 1; }}\n"
             "cat $out\n"
         )
         script.chmod(0o755)
+        (tmp_path / f"{command}.error").write_text(FAILURES[command] + "\n")
 
     class Sweep:
         dir = sweep_dir
@@ -349,7 +359,10 @@ def sweep(tmp_path):
             run.mkdir(exist_ok=True)
             (run / "status").write_text(f"{value}\n")
 
-        def report(self):
+        def report(self, later=progress.QUERY_INTERVAL_S):
+            """The progress line, `later` seconds after the last call (its times moved back:
+            the scheduler is asked at most once a QUERY_INTERVAL_S)."""
+            self.age(later)
             env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
             done = subprocess.run(
                 [sys.executable, str(PROGRESS), str(sweep_dir)],
@@ -359,6 +372,23 @@ def sweep(tmp_path):
 
         def state(self):
             return json.loads((sweep_dir / "scheduler.json").read_text())
+
+        def age(self, seconds):
+            """Move scheduler.json's times (the last query, when each unit was first missed)
+            seconds back, as if that much time had passed."""
+            path = sweep_dir / "scheduler.json"
+            if not path.exists():
+                return
+            state = json.loads(path.read_text())
+            state["queried"] -= seconds
+            for entry in [*state["runs"].values(), *state["builds"].values()]:
+                if "unseen_since" in entry:
+                    entry["unseen_since"] -= seconds
+            path.write_text(json.dumps(state))
+
+        def sacct_fails(self, message):
+            (tmp_path / "sacct.json").unlink(missing_ok=True)
+            (tmp_path / "sacct.error").write_text(message + "\n")
 
         def calls(self):
             path = tmp_path / "calls"
@@ -428,27 +458,66 @@ def test_failed_build_cancels_its_array_and_the_sweep_finishes(sweep):
     assert {state["runs"][str(i)]["reason"] for i in range(3)} == {"DependencyNeverSatisfied"}
 
 
-def test_states_outlive_squeue_and_sacct_fills_in_when_accounting_exists(sweep):
+def test_states_outlive_squeue_and_the_wait_keeps_asking_accounting_until_it_knows(sweep):
+    """squeue's answer alone decided "finished": an answer listing none of the sweep's jobs
+    ([] once purged, or null) ended the wait and turned every run not seen final UNKNOWN and
+    failed; sacct's RUNNING (slurmdbd lags) was thrown away and sacct never asked again."""
     sweep.sacct([])
-    sweep.squeue([job(10, "COMPLETED"), job(11, "RUNNING", 11, task=0), job(20, "RUNNING")])
-    assert not sweep.report().startswith("finished")
-    # MinJobAge later: squeue has forgotten the sweep; accounting knows how it ended
-    sweep.squeue([])
-    sweep.sacct(
+    sweep.squeue(
         [
-            {"job_id": 11, "array": {"job_id": 11, "task_id": 0}, "nodes": "node1",
-             "state": {"current": "OUT_OF_MEMORY", "reason": "None"},
-             "exit_code": {"status": "FAILED", "return_code": 0, "signal": {"signal_id": 9}}},
+            job(10, "COMPLETED"), job(12, "RUNNING", 11, task=0),
+            job(11, "PENDING", 11, tasks="1-2", reason="JobArrayTaskLimit"),
+            job(20, "RUNNING"), job(21, "PENDING", 21, tasks="0-1", reason="Dependency"),
         ]
     )  # fmt: skip
+    assert sweep.report() == (
+        "pending 4 (JobArrayTaskLimit 2, Dependency 2), running 1, done 0 (0 failed) of 5 runs;"
+        " builds: p2 RUNNING"
+    )
+    # MinJobAge later: squeue has forgotten the sweep; accounting lags: task 0 still runs
+    sweep.squeue([])
+    sweep.sacct([sacct_record(12, "RUNNING", 11, task=0)])
+    for answer in ([], None):  # "jobs": [] and "jobs": null
+        sweep.squeue(answer)
+        line = sweep.report()
+        assert (
+            line
+            == "pending 0, running 1, not seen 4, done 0 (0 failed) of 5 runs; builds: p2 not seen"
+        )
+    state = sweep.state()
+    assert state["runs"]["0"]["state"] == "RUNNING" and state["finished"] is False
+    assert "UNKNOWN" not in json.dumps(state)
+    # accounting catches up: task 0 ran into its time limit, the rest completed
+    for index in (1, 2, 3, 4):
+        sweep.status(index, 0)
+    sweep.sacct(
+        [
+            sacct_record(12, "TIMEOUT", 11, task=0, exit_code=15),
+            sacct_record(20, "COMPLETED"),
+        ]
+    )
     line = sweep.report()
-    assert line.startswith("finished: ")
+    assert line == "finished: pending 0, running 0, done 5 (1 failed) of 5 runs"
     state = sweep.state()
     assert state["accounting"] is True
-    assert state["builds"]["p1"]["state"] == "COMPLETED"  # kept from the earlier call
-    assert state["runs"]["0"]["state"] == "OUT_OF_MEMORY"
-    assert state["runs"]["0"]["exit_code"] == "0:9"
-    assert state["builds"]["p2"]["state"] == "UNKNOWN"  # last seen running: never seen to end
+    assert state["builds"]["p1"]["state"] == "COMPLETED"  # kept from the first call
+    assert (state["runs"]["0"]["state"], state["runs"]["0"]["exit_code"]) == ("TIMEOUT", "0:15")
+    assert state["builds"]["p2"]["state"] == "COMPLETED"
+    # sacct asked at every query after squeue forgot, about the jobs still unsettled only
+    sacct_calls = [call for call in sweep.calls().splitlines() if "/sacct " in call]
+    assert [call.split()[2] for call in sacct_calls] == [
+        "--jobs=11,20,21", "--jobs=11,20,21", "--jobs=11",
+    ]  # fmt: skip
+
+
+def sacct_record(job_id, state, array_job_id=0, task=None, exit_code=0):
+    """A record of sacct --json (23.11+ shape)."""
+    return {
+        "job_id": job_id, "array": {"job_id": array_job_id, "task_id": task},
+        "nodes": "node1", "name": "x", "state": {"current": [state], "reason": "None"},
+        "exit_code": {"status": ["SUCCESS"], "return_code": exit_code >> 8,
+                      "signal": {"id": exit_code & 0x7F}},
+    }  # fmt: skip
 
 
 def test_without_accounting_sacct_is_asked_once(sweep):
@@ -479,8 +548,9 @@ def test_newer_slurm_json_shapes(sweep):
                            "signal": {"id": {"set": True, "number": 15}, "name": "TERM"}}},
         ]
     )  # fmt: skip
+    # p2's array is in no answer (no accounting here): not seen, not failed
     assert sweep.report() == (
-        "pending 2, running 1, done 2 (2 failed) of 5 runs; builds: p2 CANCELLED"
+        "pending 2, running 1, not seen 2, done 0 (0 failed) of 5 runs; builds: p2 CANCELLED"
     )
     assert sweep.state()["builds"]["p2"]["exit_code"] == "0:15"
 
@@ -517,7 +587,6 @@ def test_profiling_array_is_waited_for_and_its_tasks_recorded(sweep):
 
 # --- recordings of every Slurm release (tests/data/slurm, see its README) ----------------
 
-SLURM_DATA = PROJECT / "tests" / "data" / "slurm"
 RECORDED_SWEEP = (("p1", 100, [101], 4), ("p2", 110, [111], 2))
 
 
@@ -549,9 +618,7 @@ def test_array_task_running_before_its_files_exist_counts_as_running(sweep, vers
     assert sorted(runs, key=int) == ["0", "1", "2", "3", "4", "5"]
     assert "n6" not in json.dumps(sweep.state()) and "n7" not in json.dumps(sweep.state())
     (call,) = sweep.calls().splitlines()
-    assert (
-        "--me --states=all --jobs=100,101,110,111 --json" in call and "SLURM_BITSTR_LEN=0" in call
-    )
+    assert "--me --states=all --jobs=101,110,111 --json" in call and "SLURM_BITSTR_LEN=0" in call
 
 
 @pytest.mark.parametrize(
@@ -589,7 +656,8 @@ def test_accounting_tells_how_forgotten_jobs_ended(sweep, version, recording):
     # every job seen final: accounting is not asked again
     sweep.report()
     sacct_calls = [call for call in sweep.calls().splitlines() if "/sacct " in call]
-    assert len(sacct_calls) == 1 and "--jobs=100,101,110,111 " in sacct_calls[0]
+    # (p1's build is not asked about: run 0 wrote its status file, so it completed)
+    assert len(sacct_calls) == 1 and "--jobs=101,110,111 " in sacct_calls[0]
 
 
 def test_sacct_is_asked_only_about_jobs_not_yet_seen_final(sweep):
@@ -618,13 +686,12 @@ def test_slurm_22_05_capture(sweep):
     for index, status in enumerate([0, 1, 2]):
         sweep.status(index, status)
     sweep.record("squeue.json", SLURM_22_05 / "squeue-mid-bitstr0.json")
+    # p1's runs wrote their status files: its build completed (afterok), whatever job 19 does
     assert sweep.report() == (
-        "pending 4 (Dependency 4), running 0, done 3 (2 failed) of 7 runs; "
-        "builds: p1 RUNNING, p2 RUNNING"
+        "pending 4 (Dependency 4), running 0, done 3 (2 failed) of 7 runs; builds: p2 RUNNING"
     )
     state = sweep.state()
-    assert [state["runs"][str(i)]["exit_code"] for i in range(3)] == ["0:0", "1:0", "2:0"]
-    assert [state["runs"][str(i)]["job_id"] for i in range(3)] == [25, 26, 21]
+    assert state["builds"]["p1"]["reason"] == "its runs started (afterok)"
     for index in range(3, 7):
         sweep.status(index, 0)
     sweep.record("squeue.json", SLURM_22_05 / "squeue-final.json")
@@ -634,7 +701,8 @@ def test_slurm_22_05_capture(sweep):
         "job_id": 22, "array_job_id": None, "state": "TIMEOUT", "reason": "TimeLimit",
         "exit_code": "0:15", "node": "vm",
     }  # fmt: skip
-    assert [state["runs"][str(i)]["job_id"] for i in range(3, 7)] == [28, 29, 30, 20]
+    assert [state["runs"][str(i)]["job_id"] for i in range(7)] == [25, 26, 21, 28, 29, 30, 20]
+    assert [state["runs"][str(i)]["exit_code"] for i in range(3)] == ["0:0", "1:0", "2:0"]
 
 
 def test_slurm_22_05_text_capture(sweep):
@@ -671,16 +739,16 @@ def test_slurm_24_11_capture(sweep):
         SLURM_24_11
         / "squeue--json--states=all.array-running-pending-completed-failed-timeout-cancelled.json",
     )
-    assert sweep.report() == (
-        "pending 2 (JobArrayTaskLimit 2), running 2, done 2 (1 failed) of 6 runs; "
-        "builds: p1 TIMEOUT"
+    # run 0 wrote its status file: its build completed (afterok), and is not asked about
+    assert (
+        sweep.report() == "pending 2 (JobArrayTaskLimit 2), running 2, done 2 (1 failed) of 6 runs"
     )
     state = sweep.state()
     # tasks 2 and 3 run with job ids of their own, before any file of theirs exists
     assert [(state["runs"][i]["job_id"], state["runs"][i]["node"]) for i in "23"] == [
         (6, "vm"), (7, "vm"),
     ]  # fmt: skip
-    assert state["runs"]["1"]["exit_code"] == "3:0" and state["builds"]["p1"]["exit_code"] == "0:15"
+    assert state["runs"]["1"]["exit_code"] == "3:0" and "p1" in state["builds"]
     sweep.record(
         "squeue.json", SLURM_24_11 / "squeue--json--states=all.after-cancelling-task-3.json"
     )
@@ -808,7 +876,8 @@ def test_a_resumed_sweep_s_jobs_replace_the_earlier_ones_of_their_tasks(sweep):
     )
     state = sweep.state()
     assert state["runs"]["1"]["array_job_id"] == 31 and state["runs"]["1"]["state"] == "PENDING"
-    assert state["runs"]["0"]["array_job_id"] == 11
+    # the tasks that wrote their status files are not asked about
+    assert "0" not in state["runs"] and "11" not in sweep.calls()
     assert state["builds"]["p1"]["job_id"] == 30
     # Later the earlier array's records come again (sacct): they do not replace the newer.
     sweep.status(1, 0)
