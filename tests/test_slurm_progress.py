@@ -330,6 +330,11 @@ def sweep(tmp_path):
         )
         script.chmod(0o755)
         (tmp_path / f"{command}.error").write_text(FAILURES[command] + "\n")
+    scontrol = bin_dir / "scontrol"  # `scontrol show config`, the one line read
+    scontrol.write_text(
+        f'#!/bin/sh\necho "$0 $*" >> {tmp_path}/calls\necho "MinJobAge               = 600 sec"\n'
+    )
+    scontrol.chmod(0o755)
 
     class Sweep:
         dir = sweep_dir
@@ -887,3 +892,236 @@ def test_a_resumed_sweep_s_jobs_replace_the_earlier_ones_of_their_tasks(sweep):
     assert line.startswith("finished: pending 0, running 0, done 5 (0 failed) of 5 runs")
     assert sweep.state()["runs"]["1"]["state"] == "COMPLETED"
     assert sweep.state()["runs"]["1"]["array_job_id"] == 31
+
+
+# --- deciding "finished" on a busy cluster (issue 20) ------------------------------------
+
+
+def test_a_failed_sacct_call_is_transient_unless_it_says_accounting_is_off(sweep):
+    """One failed sacct call (slurmdbd timed out) switched accounting off for good and, in
+    the same poll, finished the sweep."""
+    sweep.squeue([job(10, "COMPLETED"), job(12, "COMPLETED", 11, task=0)])
+    sweep.sacct_fails("sacct: error: slurm_persist_conn_open_without_init: failed to open")
+    line = sweep.report()
+    assert not line.startswith("finished")
+    assert "not seen 4 (sacct failed: sacct: error: slurm_persist_conn_open" in line
+    assert sweep.state()["accounting"] is None
+    for index in range(4):
+        sweep.status(index, 0)
+    sweep.squeue([])
+    sweep.sacct([sacct_record(23, "TIMEOUT", 21, task=1, exit_code=15)])  # slurmdbd is back
+    assert sweep.report() == "finished: pending 0, running 0, done 5 (1 failed) of 5 runs"
+    state = sweep.state()
+    assert state["accounting"] is True and "accounting_error" not in state
+    assert len([call for call in sweep.calls().splitlines() if "/sacct " in call]) == 2
+
+
+# A run's task 0 requeued or held, as each release and the text path name it: 23.11+ JSON
+# lists the base state then its flags; 22.05/23.02's JSON and squeue --format=%T give the
+# one name Slurm's job_state_string() gives.
+REQUEUED_TASK = [
+    ("json", ["COMPLETED", "REQUEUE_HOLD"], "REQUEUE_HOLD"),
+    ("json", ["PENDING", "REQUEUED"], "REQUEUED"),
+    ("json", ["COMPLETED", "SPECIAL_EXIT"], "SPECIAL_EXIT"),
+    ("json", "SPECIAL_EXIT", "SPECIAL_EXIT"),  # 23.02
+    ("json", ["PENDING", "RESV_DEL_HOLD"], "RESV_DEL_HOLD"),
+    ("json", ["FAILED", "REQUEUE_FED"], "REQUEUE_FED"),
+    ("text", "REQUEUE_HOLD", "REQUEUE_HOLD"),
+    ("text", "SPECIAL_EXIT", "SPECIAL_EXIT"),
+]
+
+
+@pytest.mark.parametrize(("way", "state", "name"), REQUEUED_TASK)
+def test_requeue_and_hold_flags_on_a_final_state_are_not_final(sweep, way, state, name):
+    """["COMPLETED", "REQUEUE_HOLD"] and SPECIAL_EXIT ended the sweep while Slurm would run
+    the task again; the text path counted the same job pending."""
+    sweep.jobs(("p1", 10, [11], 1))
+    if way == "text":
+        sweep.query_way("text")
+        (sweep.dir.parent / "squeue.txt").write_text(
+            f"10|10|N/A|COMPLETED|None|n1|b\n12|11|0|{state}|JobHeldUser|n1|r\n"
+        )
+    else:
+        sweep.squeue(
+            [
+                job(10, "COMPLETED"),
+                {**job(12, "x", 11, task=0), "job_state": state, "state_reason": "JobHeldUser"},
+            ]
+        )
+    assert sweep.report() == "pending 1 (JobHeldUser 1), running 0, done 0 (0 failed) of 1 runs"
+    assert sweep.state()["runs"]["0"]["state"] == name
+
+
+@pytest.mark.parametrize(
+    ("state", "phase"),
+    [
+        (["COMPLETED", "COMPLETING"], "running 1"),  # its processes may still be active
+        (["CANCELLED", "STAGE_OUT"], "running 1"),
+        (["RUNNING", "SIGNALING"], "running 1"),
+        (["SUSPENDED"], "running 1"),
+        (["RUNNING", "STOPPED"], "running 1"),
+        (["COMPLETED", "UPDATE_DB"], "done 1 (1 failed)"),  # a flag %T does not show either
+        (["PREEMPTED"], "done 1 (1 failed)"),
+        (["LAUNCHED_ON_MARS"], "running 1"),  # a state this code does not know: not final
+        ([], "running 1"),
+    ],
+)
+def test_each_state_is_final_only_where_slurm_documents_it(sweep, state, phase):
+    sweep.jobs(("p1", 10, [11], 1))
+    sweep.squeue([job(10, "COMPLETED"), {**job(12, "x", 11, task=0), "job_state": state}])
+    line = sweep.report()
+    assert phase in line and line.startswith("finished") == ("done 1" in phase), line
+
+
+def test_a_task_requeued_after_it_wrote_its_status_is_waited_for(sweep):
+    sweep.jobs(("p1", 10, [11], 1))
+    sweep.status(0, 0)
+    sweep.squeue([job(10, "COMPLETED"), job(12, "COMPLETED", 11, task=0)])
+    assert sweep.report().startswith("finished: ")
+    # scontrol requeue 12: it runs again (the first status file still there)
+    (sweep.dir / "scheduler.json").unlink()
+    sweep.squeue(
+        [job(10, "COMPLETED"), {**job(12, "x", 11, task=0), "job_state": ["PENDING", "REQUEUED"]}]
+    )
+    assert sweep.report() == "pending 1, running 0, done 0 (0 failed) of 1 runs"
+    assert sweep.report(later=0) == "pending 1, running 0, done 0 (0 failed) of 1 runs"
+    # the second run writes its status after that query: done, then the end is checked
+    sweep.age(1)
+    status = sweep.dir / "runs" / "0000-m-O3-t1-r1" / "status"
+    os.utime(status)  # written now, after the query
+    sweep.squeue([job(10, "COMPLETED"), job(12, "COMPLETED", 11, task=0)])
+    assert sweep.report(later=0) == "finished: pending 0, running 0, done 1 (0 failed) of 1 runs"
+
+
+@pytest.mark.parametrize("way", ["json", "text"])
+def test_bytes_that_are_no_utf_8_in_another_user_s_job_fail_no_poll(sweep, way):
+    """22.05's squeue lists other users' jobs whatever --me says; one byte of a job name
+    that is no UTF-8 made every poll fail ('utf-8' codec can't decode)."""
+    sweep.jobs(*CAPTURED_SWEEP)
+    for index, status in enumerate([0, 1, 2, 0, 0, 0, 0]):
+        sweep.status(index, status)
+    if way == "text":
+        sweep.query_way("text")
+        recorded = (SLURM_22_05 / "squeue-final.txt").read_bytes()
+        answer = recorded + b"99|99|N/A|RUNNING|None|vm|caf\xe9 \xff\xfe\n"
+        (sweep.dir.parent / "squeue.txt").write_bytes(answer)
+    else:
+        recorded = (SLURM_22_05 / "squeue-final.json").read_bytes()
+        first_name = json.loads(recorded)["jobs"][0]["name"].encode()
+        answer = recorded.replace(b'"' + first_name + b'"', b'"caf\xe9 \xff"', 1)
+        (sweep.dir.parent / "squeue.json").write_bytes(answer)
+    line = sweep.report()
+    assert line.startswith("finished: pending 0, running 0, done 7 (2 failed) of 7 runs"), line
+
+
+def test_records_lacking_a_state_or_a_task_id_are_neither_final_nor_dropped(sweep):
+    """A running task whose record lacked job_state became UNKNOWN and final; a record
+    without array_task_id was dropped silently."""
+    sweep.jobs(("p1", 10, [11], 3))
+    sweep.squeue(
+        [
+            job(10, "COMPLETED"),
+            job(12, "RUNNING", 11, task=0),
+            job(13, "RUNNING", 11, task=1),
+            job(11, "PENDING", 11, tasks="2"),
+        ]
+    )
+    sweep.report()
+    no_state = {key: value for key, value in job(12, "x", 11, task=0).items() if key != "job_state"}
+    no_task = {
+        key: value for key, value in job(13, "COMPLETED", 11).items() if key != "array_task_id"
+    }
+    stranger = {
+        key: value for key, value in job(14, "RUNNING", 11).items() if key != "array_task_id"
+    }
+    sweep.squeue([job(10, "COMPLETED"), no_state, no_task, stranger])
+    line = sweep.report()
+    # task 0 still running (its last known state kept); task 1 known by its job id (13);
+    # job 14 names no task: said, not dropped; task 2 in no answer
+    assert line == (
+        "pending 0, running 1, not seen 1, done 1 (1 failed) of 3 runs;"
+        " records without a task id: jobs 14"
+    )
+    runs = sweep.state()["runs"]
+    assert (runs["0"]["state"], runs["1"]["state"], runs["1"]["job_id"]) == (
+        "RUNNING",
+        "COMPLETED",
+        13,
+    )
+
+
+def test_a_forgotten_build_whose_runs_started_completed(sweep):
+    """A build job squeue has forgotten, on a cluster without accounting, showed PENDING
+    while its array ran: its runs depend on it afterok, so it completed."""
+    sweep.jobs(("p1", 10, [11], 2))
+    sweep.squeue(
+        [
+            job(10, "PENDING", reason="Priority"),
+            job(11, "PENDING", 11, tasks="0-1", reason="Dependency"),
+        ]
+    )
+    assert sweep.report().endswith("; builds: p1 PENDING (Priority)")
+    sweep.squeue(
+        [
+            job(12, "RUNNING", 11, task=0),
+            job(11, "PENDING", 11, tasks="1", reason="JobArrayTaskLimit"),
+        ]
+    )
+    assert (
+        sweep.report() == "pending 1 (JobArrayTaskLimit 1), running 1, done 0 (0 failed) of 2 runs"
+    )
+    build = sweep.state()["builds"]["p1"]
+    assert (build["state"], build["reason"]) == ("COMPLETED", "its runs started (afterok)")
+
+
+def test_without_accounting_a_run_in_no_answer_is_lost_after_min_job_age_and_polls(sweep):
+    """Without accounting a run in neither answer and without a status file is lost once it
+    has been missed at LOST_AFTER_POLLS queries over the cluster's MinJobAge (600 s here):
+    reported with its last known state; the wait goes on for the rest, then ends."""
+    sweep.jobs(("p1", 10, [11], 3))
+    sweep.squeue(
+        [
+            job(10, "COMPLETED"),
+            job(12, "RUNNING", 11, task=0),
+            job(13, "RUNNING", 11, task=1),
+            job(14, "RUNNING", 11, task=2),
+        ]
+    )
+    sweep.report()
+    sweep.status(1, 0)
+    sweep.squeue([job(14, "RUNNING", 11, task=2)])  # 12 vanished (a lost node, a purge)
+    for _ in range(progress.LOST_AFTER_POLLS):  # missed at 3 queries, but not yet for 600 s
+        line = sweep.report()
+        assert line == "pending 0, running 1, not seen 1, done 1 (0 failed) of 3 runs"
+    line = sweep.report(later=600)
+    assert line == (
+        "pending 0, running 1, done 2 (1 failed) of 3 runs; lost 1 (last seen RUNNING 1):"
+        " in neither squeue nor sacct for 600 s, no status file"
+    )
+    sweep.squeue([job(14, "COMPLETED", 11, task=2)])
+    sweep.status(2, 0)
+    line = sweep.report()
+    assert line.startswith("finished: pending 0, running 0, done 3 (1 failed) of 3 runs; lost 1")
+    assert line.endswith("; `make resume SWEEP=s` runs them again")
+    state = sweep.state()
+    assert state["runs"]["0"]["lost"] is True and state["runs"]["0"]["state"] == "RUNNING"
+    assert state["min_job_age"] == 600 and sweep.calls().count("/scontrol show config") == 1
+    assert sweep.calls().count("/sacct ") == 1  # accounting off: asked once
+
+
+def test_the_scheduler_is_asked_once_a_query_interval_and_at_the_end(sweep):
+    """Between queries progress comes from the status files; the end (every task settled by
+    its files) is checked with one query at once."""
+    sweep.jobs(("p1", 10, [11], 3))
+    sweep.squeue([job(10, "COMPLETED"), job(11, "PENDING", 11, tasks="0-2", reason="Priority")])
+    assert sweep.report() == "pending 3 (Priority 3), running 0, done 0 (0 failed) of 3 runs"
+    sweep.status(0, 0)
+    assert sweep.report(later=0) == "pending 2 (Priority 2), running 0, done 1 (0 failed) of 3 runs"
+    sweep.status(1, 0)
+    assert sweep.report(later=0).startswith("pending 1 (Priority 1), running 0, done 2")
+    assert sweep.calls().count("/squeue ") == 1
+    sweep.status(2, 0)
+    sweep.squeue([job(10, "COMPLETED")] + [job(12 + i, "COMPLETED", 11, task=i) for i in range(3)])
+    assert sweep.report(later=0) == "finished: pending 0, running 0, done 3 (0 failed) of 3 runs"
+    assert sweep.report(later=0).startswith("finished: ")  # fetch.yml's call: no query
+    assert sweep.calls().count("/squeue ") == 2 and "/sacct " not in sweep.calls()
