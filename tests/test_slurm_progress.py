@@ -1125,3 +1125,22 @@ def test_the_scheduler_is_asked_once_a_query_interval_and_at_the_end(sweep):
     assert sweep.report(later=0) == "finished: pending 0, running 0, done 3 (0 failed) of 3 runs"
     assert sweep.report(later=0).startswith("finished: ")  # fetch.yml's call: no query
     assert sweep.calls().count("/squeue ") == 2 and "/sacct " not in sweep.calls()
+
+
+def test_a_run_lost_before_is_waited_for_again_once_resumed(sweep):
+    sweep.jobs(("p1", 10, [11], 1))
+    sweep.squeue([job(10, "COMPLETED")])
+    for _ in range(progress.LOST_AFTER_POLLS):
+        line = sweep.report(later=600)
+    assert line.startswith("finished: pending 0, running 0, done 1 (1 failed) of 1 runs; lost 1")
+    # make resume: task 0 again, as array 31 of build 30
+    with open(sweep.dir / "slurm-jobs.tsv", "a") as jobs:
+        jobs.write("p1\t30\t31\t-\t0:0\n")
+    sweep.squeue([job(30, "RUNNING"), job(31, "PENDING", 31, tasks="0", reason="Dependency")])
+    assert (
+        sweep.report(later=0)
+        == "pending 0, running 0, not seen 1, done 0 (0 failed) of 1 runs; builds: p1 not seen"
+    )
+    assert sweep.report() == (
+        "pending 1 (Dependency 1), running 0, done 0 (0 failed) of 1 runs; builds: p1 RUNNING"
+    )

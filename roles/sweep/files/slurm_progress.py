@@ -489,7 +489,7 @@ def task_standing(entry, job, settled_by_status):
     entry = entry or {}
     if settled_by_status:
         return "status"
-    if entry.get("lost"):
+    if entry.get("lost") and entry.get("unseen_job") == job:
         return "lost"
     if entry.get("array_job_id") != job or entry.get("unseen_polls"):
         return "unseen"
@@ -507,7 +507,7 @@ def build_standing(entry, job, runs_started):
     if entry.get("job_id") != job or entry.get("unseen_polls"):
         if runs_started:
             return "final"
-        return "lost" if entry.get("lost") else "unseen"
+        return "lost" if entry.get("lost") and entry.get("unseen_job") == job else "unseen"
     return "waiting" if entry.get("state") in WAITING_STATES else "running"
 
 
@@ -587,12 +587,15 @@ def query(way, partitions, state, statuses, now):
             else:  # slurmdbd down or slow: asked again at the next query
                 state["accounting_error"] = str(error)
     for unit in unsettled & seen:
-        for key in ("unseen_polls", "unseen_since"):
+        for key in ("unseen_job", "unseen_polls", "unseen_since", "lost"):
             unit_entry(state, unit).pop(key, None)
     for unit in unsettled - seen:
         entry = unit_entry(state, unit)
-        entry["unseen_polls"] = entry.get("unseen_polls", 0) + 1
-        entry.setdefault("unseen_since", now)
+        job = unit_jobs({unit}, partitions).pop()
+        if entry.get("unseen_job") != job:  # counted afresh for a resumed sweep's new job
+            entry.update(unseen_job=job, unseen_polls=0, unseen_since=now)
+            entry.pop("lost", None)
+        entry["unseen_polls"] += 1
         if state["accounting"] is False and entry["unseen_polls"] >= LOST_AFTER_POLLS:
             if now - entry["unseen_since"] >= min_job_age(state):
                 entry["lost"] = True
