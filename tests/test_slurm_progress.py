@@ -1144,3 +1144,21 @@ def test_a_run_lost_before_is_waited_for_again_once_resumed(sweep):
     assert sweep.report() == (
         "pending 1 (Dependency 1), running 0, done 0 (0 failed) of 1 runs; builds: p1 RUNNING"
     )
+
+
+def test_an_array_of_10000_tasks_is_not_failed_by_an_empty_answer(sweep):
+    """The issue's case: 411 of 10,000 tasks ended, then squeue answered `"jobs": []`: all
+    10,000 became failed. They are not seen, and the wait goes on."""
+    sweep.jobs(("p1", 10, [11], 10000))
+    sweep.squeue(
+        [job(10, "COMPLETED")]
+        + [job(100 + task, "COMPLETED", 11, task=task) for task in range(411)]
+        + [job(11, "PENDING", 11, tasks="411-9999", reason="Priority")]
+    )
+    assert (
+        sweep.report()
+        == "pending 9589 (Priority 9589), running 0, done 411 (411 failed) of 10000 runs"
+    )
+    sweep.squeue([])
+    line = sweep.report()
+    assert line == "pending 0, running 0, not seen 9589, done 411 (411 failed) of 10000 runs"

@@ -539,7 +539,9 @@ def standings(partitions, state, statuses):
         )
         build = state["builds"].get(name) or {}
         result[("build", name)] = build_standing(build, job, runs_started)
-        if result[("build", name)] == "final" and not is_final(build):
+        if result[("build", name)] == "final" and not (
+            is_final(build) and build.get("job_id") == job
+        ):
             state["builds"][name] = {
                 "job_id": job, "array_job_id": None, "state": "COMPLETED",
                 "reason": "its runs started (afterok)", "exit_code": None, "node": None,
@@ -547,10 +549,11 @@ def standings(partitions, state, statuses):
     return result
 
 
-def unit_jobs(units, partitions):
-    """The job ids of these units' current jobs."""
-    owners, builds = current_jobs(partitions)
-    return {owners[key][0] if kind == "task" else builds[key][0] for kind, key in units}
+def unit_job(unit, current):
+    """The job id of a unit's current job (current: current_jobs' answer)."""
+    owners, builds = current
+    kind, key = unit
+    return owners[key][0] if kind == "task" else builds[key][0]
 
 
 def unit_entry(state, unit):
@@ -562,22 +565,24 @@ def query(way, partitions, state, statuses, now):
     """Ask the scheduler about the sweep's unsettled units (once every task is settled, about
     every current job: how each ended, and whether one was requeued), fold the answers into
     state and keep count of the units in neither."""
+    current = current_jobs(partitions)
     units = standings(partitions, state, statuses)
     unsettled = {unit for unit, standing in units.items() if standing not in SETTLED}
     asked = unsettled if any(kind == "task" for kind, _ in unsettled) else set(units)
     state["unattributed"] = []
-    seen = apply(squeue(way, unit_jobs(asked, partitions)), partitions, state)
+    seen = apply(squeue(way, {unit_job(unit, current) for unit in asked}), partitions, state)
     state["requeued"] = sorted(
         index
         for index in statuses
-        if ("task", index) in seen and state["runs"][str(index)]["state"] in WAITING_STATES
+        if ("task", index) in seen
+        and state["runs"].get(str(index), {}).get("state") in WAITING_STATES
     )
     absent = unsettled - seen
     if absent and state["accounting"] is not False:
         # Jobs squeue does not list (MinJobAge, or never seen): accounting, when there is any,
         # knows how they ended, or that they still run (slurmdbd lags on a busy cluster).
         try:
-            older = sacct(way, unit_jobs(absent, partitions))
+            older = sacct(way, {unit_job(unit, current) for unit in absent})
             seen |= apply(older, partitions, state, from_accounting=True)
             state["accounting"] = True
             state.pop("accounting_error", None)
@@ -591,7 +596,7 @@ def query(way, partitions, state, statuses, now):
             unit_entry(state, unit).pop(key, None)
     for unit in unsettled - seen:
         entry = unit_entry(state, unit)
-        job = unit_jobs({unit}, partitions).pop()
+        job = unit_job(unit, current)
         if entry.get("unseen_job") != job:  # counted afresh for a resumed sweep's new job
             entry.update(unseen_job=job, unseen_polls=0, unseen_since=now)
             entry.pop("lost", None)
@@ -678,7 +683,7 @@ def progress(sweep_dir):
     settled = set(standings(partitions, state, statuses).values()) <= SETTLED
     # The scheduler is asked once a QUERY_INTERVAL_S, and once more when the files say every
     # task ended (how each job ended, and none was requeued); the files say the rest.
-    asked = now - (state.get("queried") or 0) >= QUERY_INTERVAL_S or (
+    asked = not 0 <= now - (state.get("queried") or 0) < QUERY_INTERVAL_S or (
         settled and not state.get("finished")
     )
     if asked:
