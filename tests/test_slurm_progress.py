@@ -385,7 +385,7 @@ def sweep(tmp_path):
             if not path.exists():
                 return
             state = json.loads(path.read_text())
-            state["queried"] -= seconds
+            state["queried"] -= seconds  # (not "requeued": compared with files' mtimes)
             for entry in [*state["runs"].values(), *state["builds"].values()]:
                 if "unseen_since" in entry:
                     entry["unseen_since"] -= seconds
@@ -985,6 +985,9 @@ def test_a_task_requeued_after_it_wrote_its_status_is_waited_for(sweep):
     )
     assert sweep.report() == "pending 1, running 0, done 0 (0 failed) of 1 runs"
     assert sweep.report(later=0) == "pending 1, running 0, done 0 (0 failed) of 1 runs"
+    # an answer without the task does not make its first status file an end again
+    sweep.squeue([job(10, "COMPLETED")])
+    assert sweep.report() == "pending 0, running 0, not seen 1, done 0 (0 failed) of 1 runs"
     # the second run writes its status after that query: done, then the end is checked
     sweep.age(1)
     status = sweep.dir / "runs" / "0000-m-O3-t1-r1" / "status"

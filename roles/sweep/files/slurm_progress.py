@@ -517,15 +517,14 @@ STANDINGS = (*SETTLED, "unseen", "waiting", "running")
 
 def standings(partitions, state, statuses):
     """{unit: standing} of the sweep's current tasks and builds (statuses: {task index: its
-    status file's (text, mtime)}). A status file settles its task, unless the last query
-    saw the task waiting to run again after it was written (requeued)."""
+    status file's (text, mtime)}). A status file settles its task, unless a query saw the
+    task waiting to run again after it was written (requeued: {index: when})."""
     owners, builds = current_jobs(partitions)
-    requeued = set(state.get("requeued", ()))
-    queried = state.get("queried") or 0
+    requeued = state.get("requeued", {})
     result = {}
     for index, (job, _) in owners.items():
         status = statuses.get(index)
-        by_status = status is not None and not (index in requeued and status[1] < queried)
+        by_status = status is not None and status[1] >= requeued.get(str(index), 0)
         result[("task", index)] = task_standing(state["runs"].get(str(index)), job, by_status)
     for name, (job, arrays) in builds.items():
         runs_started = any(
@@ -571,12 +570,17 @@ def query(way, partitions, state, statuses, now):
     asked = unsettled if any(kind == "task" for kind, _ in unsettled) else set(units)
     state["unattributed"] = []
     seen = apply(squeue(way, {unit_job(unit, current) for unit in asked}), partitions, state)
-    state["requeued"] = sorted(
-        index
-        for index in statuses
-        if ("task", index) in seen
-        and state["runs"].get(str(index), {}).get("state") in WAITING_STATES
-    )
+    # A task seen waiting though it wrote its status file was requeued: that file is no end
+    # until the task writes it again.
+    requeued = state.get("requeued", {})
+    for index in statuses:
+        if ("task", index) in seen and state["runs"][str(index)]["state"] in WAITING_STATES:
+            requeued.setdefault(str(index), now)
+    state["requeued"] = {
+        index: when
+        for index, when in requeued.items()
+        if int(index) in statuses and statuses[int(index)][1] < when
+    }
     absent = unsettled - seen
     if absent and state["accounting"] is not False:
         # Jobs squeue does not list (MinJobAge, or never seen): accounting, when there is any,
