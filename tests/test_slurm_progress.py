@@ -1077,6 +1077,19 @@ def test_a_forgotten_build_whose_runs_started_completed(sweep):
     assert (build["state"], build["reason"]) == ("COMPLETED", "its runs started (afterok)")
 
 
+def test_a_build_last_seen_running_completed_once_a_run_wrote_its_status(sweep):
+    """Between queries the files show the runs' progress: a run's status file says its build
+    completed, whatever the last query saw."""
+    sweep.jobs(("p1", 10, [11], 2))
+    sweep.squeue([job(10, "RUNNING"), job(11, "PENDING", 11, tasks="0-1", reason="Dependency")])
+    assert sweep.report().endswith("; builds: p1 RUNNING")
+    sweep.status(0, 0)
+    assert (
+        sweep.report(later=0) == "pending 1 (Dependency 1), running 0, done 1 (0 failed) of 2 runs"
+    )
+    assert sweep.calls().count("/squeue ") == 1  # from the files alone
+
+
 def test_without_accounting_a_run_in_no_answer_is_lost_after_min_job_age_and_polls(sweep):
     """Without accounting a run in neither answer and without a status file is lost once it
     has been missed at LOST_AFTER_POLLS queries over the cluster's MinJobAge (600 s here):

@@ -499,14 +499,12 @@ def task_standing(entry, job, settled_by_status):
 
 
 def build_standing(entry, job, runs_started):
-    """Where a build job stands, as task_standing. One that no answer lists has completed
-    where its runs started (they depend on it afterok)."""
+    """Where a build job stands, as task_standing. Where its runs started it has completed
+    (they depend on it afterok), whatever an older record or no answer says."""
     entry = entry or {}
-    if is_final(entry) and entry.get("job_id") == job:
+    if (is_final(entry) and entry.get("job_id") == job) or runs_started:
         return "final"
     if entry.get("job_id") != job or entry.get("unseen_polls"):
-        if runs_started:
-            return "final"
         return "lost" if entry.get("lost") and entry.get("unseen_job") == job else "unseen"
     return "waiting" if entry.get("state") in WAITING_STATES else "running"
 
