@@ -1178,3 +1178,18 @@ def test_an_array_of_10000_tasks_is_not_failed_by_an_empty_answer(sweep):
     sweep.squeue([])
     line = sweep.report()
     assert line == "pending 0, running 0, not seen 9589, done 411 (411 failed) of 10000 runs"
+
+
+def test_accounting_fills_only_what_squeue_did_not_list(sweep):
+    """sacct lags behind squeue: its PENDING of a task squeue lists running is older."""
+    sweep.jobs(("p1", 10, [11], 2))
+    sweep.squeue([job(10, "COMPLETED"), job(12, "RUNNING", 11, task=0)])
+    sweep.sacct(
+        [
+            sacct_record(12, "PENDING", 11, task=0),
+            sacct_record(13, "TIMEOUT", 11, task=1, exit_code=15),
+        ]
+    )
+    assert sweep.report() == "pending 0, running 1, done 1 (1 failed) of 2 runs"
+    runs = sweep.state()["runs"]
+    assert (runs["0"]["state"], runs["1"]["state"]) == ("RUNNING", "TIMEOUT")

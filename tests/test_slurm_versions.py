@@ -127,9 +127,7 @@ def test_without_json_json_is_tried_once_and_only_the_sweep_s_jobs_are_asked(jso
     jobs = (json_and_text["text"] / "slurm-jobs.tsv").read_text().splitlines()
     ids = {int(field) for line in jobs for field in line.split("\t")[1:3]}
     # each poll asks about the sweep's jobs not yet settled (all of them at the first)
-    asked = [
-        {int(job) for job in call.split("--jobs=")[1].split()[0].split(",")} for call in polls
-    ]
+    asked = [{int(job) for job in call.split("--jobs=")[1].split()[0].split(",")} for call in polls]
     assert asked[0] == ids and all(jobs and jobs <= ids for jobs in asked), asked
     assert all(" --noheader --array " in call for call in polls)
 

@@ -421,9 +421,12 @@ def current_jobs(partitions):
     return owners, builds
 
 
-def apply(records, partitions, state, from_accounting=False):
+def apply(records, partitions, state, listed=None):
     """Fold scheduler records into state["builds"] and state["runs"] (by task index); the
-    units they show of the sweep's current jobs: ("build", partition), ("task", index)."""
+    units they show of the sweep's current jobs: ("build", partition), ("task", index).
+    Accounting's records (listed: the units squeue's answer showed) fill only the others:
+    squeue's are fresher."""
+    from_accounting = listed is not None
     owners, builds = current_jobs(partitions)
     build_names = {p["build_job_id"]: p["name"] for p in partitions}
     arrays = arrays_of(partitions)
@@ -435,6 +438,8 @@ def apply(records, partitions, state, from_accounting=False):
         }
         if record["job_id"] in build_names and not record.get("array_job_id"):
             name = build_names[record["job_id"]]
+            if from_accounting and ("build", name) in listed:
+                continue
             if builds[name][0] == record["job_id"]:
                 seen.add(("build", name))
             update(state["builds"], name, entry, "job_id", from_accounting)
@@ -458,9 +463,9 @@ def apply(records, partitions, state, from_accounting=False):
             if not tasks:
                 state["unattributed"].append(record["job_id"] or record["array_job_id"])
         for task in tasks:
-            if task not in ids:
-                continue
             index = first + task
+            if task not in ids or (from_accounting and ("task", index) in listed):
+                continue
             if owners[index] == (record["array_job_id"], task):
                 seen.add(("task", index))
             update(state["runs"], str(index), {**entry, "array_task_id": task}, "array_job_id",
@@ -585,7 +590,7 @@ def query(way, partitions, state, statuses, now):
         # knows how they ended, or that they still run (slurmdbd lags on a busy cluster).
         try:
             older = sacct(way, {unit_job(unit, current) for unit in absent})
-            seen |= apply(older, partitions, state, from_accounting=True)
+            seen |= apply(older, partitions, state, listed=set(seen))
             state["accounting"] = True
             state.pop("accounting_error", None)
         except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
