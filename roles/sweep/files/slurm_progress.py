@@ -708,7 +708,9 @@ def progress(sweep_dir):
     for name in dict.fromkeys(partition["name"] for partition in partitions):
         build = state["builds"].get(name, {})
         standing = units[("build", name)]
-        build_state = {"unseen": "not seen", "lost": "lost"}.get(standing, build.get("state"))
+        build_state = {"unseen": "not seen", "lost": "lost"}.get(
+            standing, build.get("state") or "state not given"
+        )
         if standing == "waiting" and known_reason(build.get("reason")):
             build_state += f" ({build['reason']})"
         if build_state != "COMPLETED":
