@@ -17,7 +17,7 @@ run cannot write itself (TIMEOUT, CANCELLED, a build that failed so the run neve
 
 Asks the scheduler rarely, and only about the sweep's own jobs (--me, --jobs=): squeue and,
 for the tasks squeue does not list, sacct (unless the scheduler said accounting is off), at
-most once per QUERY_INTERVAL_S; between queries progress comes from the status files, and
+most once per sweep.json's slurm.query_interval; between queries progress comes from the status files, and
 the end of the sweep (every task settled by its files) is checked with one query at once.
 A failed sacct call is transient: asked again at the next query. Every Slurm from 22.05 to
 25.11: each record is normalised first (numbers from 23.02's {"set", "infinite", "number"},
@@ -126,8 +126,9 @@ FORGOTTEN = "Invalid job id specified"
 # (slurmdbd down, a timeout) is transient.
 ACCOUNTING_OFF = re.compile(r"accounting storage is disabled", re.IGNORECASE)
 QUERY_TIMEOUT = 120  # seconds
-# At most one squeue (and one sacct) per this many seconds: 2 scheduler calls a minute.
-QUERY_INTERVAL_S = 60
+# At most one squeue (and one sacct) per this many seconds where sweep.json does not say
+# (its slurm.query_interval, the sweep's sweep_poll_max_interval): 2 scheduler calls a minute.
+DEFAULT_QUERY_INTERVAL_S = 60
 # Without accounting, a task in neither answer (and without a status file) for this many
 # queries, and for longer than the cluster's MinJobAge, is lost.
 LOST_AFTER_POLLS = 3
@@ -647,15 +648,21 @@ def known_reason(reason):
     return reason not in (None, "", "None")
 
 
-def query_way(sweep_dir):
-    """How the scheduler is asked, as probed once at submit time (sweep.json's slurm.query):
-    "json", or "text" where Slurm was built without JSON support."""
+def slurm_settings(sweep_dir):
+    """sweep.json's slurm: how the scheduler is asked ("json", or "text" where Slurm was
+    built without JSON support; probed once at submit time) and at most how often (seconds:
+    the sweep's sweep_poll_max_interval)."""
     try:
         with open(os.path.join(sweep_dir, "sweep.json")) as sweep:
-            way = jmespath.search("slurm.query", json.load(sweep))
+            settings = jmespath.search("slurm", json.load(sweep)) or {}
     except (OSError, ValueError):
-        way = None
-    return way if way in ("json", "text") else "json"
+        settings = {}
+    way = settings.get("query")
+    try:
+        interval = max(1, int(settings.get("query_interval")))
+    except (TypeError, ValueError):
+        interval = DEFAULT_QUERY_INTERVAL_S
+    return (way if way in ("json", "text") else "json"), interval
 
 
 def load_state(path):
@@ -688,14 +695,15 @@ def progress(sweep_dir):
     statuses = read_statuses(sweep_dir, tasks, partitions)
     now = time.time()
     settled = set(standings(partitions, state, statuses).values()) <= SETTLED
-    # The scheduler is asked once a QUERY_INTERVAL_S, and once more when the files say every
+    way, query_interval = slurm_settings(sweep_dir)
+    # The scheduler is asked once a query_interval, and once more when the files say every
     # task ended (how each job ended, and none was requeued); the files say the rest.
-    asked = not 0 <= now - (state.get("queried") or 0) < QUERY_INTERVAL_S or (
+    asked = not 0 <= now - (state.get("queried") or 0) < query_interval or (
         settled and not state.get("finished")
     )
     if asked:
         try:
-            query(query_way(sweep_dir), partitions, state, statuses, now)
+            query(way, partitions, state, statuses, now)
         except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
             return f"squeue failed ({error}); asking again at the next poll"
     units = standings(partitions, state, statuses)
