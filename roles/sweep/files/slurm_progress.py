@@ -17,8 +17,9 @@ run cannot write itself (TIMEOUT, CANCELLED, a build that failed so the run neve
 
 Asks the scheduler rarely, and only about the sweep's own jobs (--me, --jobs=): squeue and,
 for the tasks squeue does not list, sacct (unless the scheduler said accounting is off), at
-most once per sweep.json's slurm.query_interval; between queries progress comes from the status files, and
-the end of the sweep (every task settled by its files) is checked with one query at once.
+most once per sweep.json's slurm.query_interval; between queries progress comes from the
+status files, and the end of the sweep (every task settled by its files) is checked with one
+query at once.
 A failed sacct call is transient: asked again at the next query. Every Slurm from 22.05 to
 25.11: each record is normalised first (numbers from 23.02's {"set", "infinite", "number"},
 state lists, exit codes as raw wait statuses or structured, sacct's hexadecimal bitmask of an
