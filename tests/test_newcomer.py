@@ -410,6 +410,9 @@ def test_onboarding_then_a_cluster_sweep_fetched_over_ssh(newcomer, login_node, 
             "sweep_slurm_environment": {"SLURM_CONF": slurm["SLURM_CONF"]},
             # This machine's node: let sinfo say its cores.
             "sweep_partitions": [{"name": "mcimone-nodes"}],
+            # Asked often, as the other tests' Slurm sweeps: finished jobs seen at once.
+            "sweep_poll_interval": 1,
+            "sweep_poll_max_interval": 2,
             **ONE_SHORT_RUN,
         }
         settings = HOME / "cluster.json"
