@@ -76,7 +76,7 @@ def readme_needs() -> list[str]:
 def readme_offline_sweep(*more_args: str) -> str:
     """The README's offline sweep command, with more_args added to its ARGS."""
     readme = (PROJECT / "README.md").read_text()
-    (command,) = re.findall(r"`(make sweep ARGS='[^']*checkpoint_source=synthetic)'`", readme)
+    (command,) = re.findall(r"`(make sweep ARGS='[^']*shared/mirrors[^']*)'`", readme)
     return " ".join([command, *more_args]) + "'"
 
 
@@ -348,7 +348,8 @@ def test_the_readmes_offline_sweep(newcomer):
     # README's `-e @my-sweep.yml` gives one.
     small = HOME / "small-sweep.json"
     newcomer.file(small).write_text(json.dumps(ONE_SHORT_RUN))
-    newcomer.step("offline sweep", readme_offline_sweep(f"-e @{small}"))
+    output = newcomer.step("offline sweep", readme_offline_sweep(f"-e @{small}"))
+    assert "Flame graphs are off" not in output  # FlameGraph came from its mirror too
     latest = newcomer.file(CLONE / "results" / "latest")
     rows = csv_rows((latest / "runs.csv").read_text())
     assert rows and all(row["status"] == "ok" for row in rows), rows
