@@ -39,6 +39,9 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
         "-e", f"sweep_bandwidth_large_bytes={48 * 2**20}",
         "-e", "sweep_bandwidth_trials=3",
         "-e", f"sweep_order_seed={ORDER_SEED}",
+        # 64 steps of the fastest configuration last a fraction of a second: sampled at the
+        # default 199 Hz a fast machine gives too few samples to name the hottest frame.
+        "-e", "sweep_profile_frequency=997",
     )  # fmt: skip
     latest = tmp_path / "results" / "latest"
     summary = summarize(latest)
