@@ -154,6 +154,10 @@ def hostile_variants(marker: Path, script: Path) -> list[tuple[str, dict, str]]:
         ("an option as a value", {"connection": {"ansible_ssh_common_args":
                                                  "-o ProxyJump=-oProxyCommand=x"}},
          "connection.ansible_ssh_common_args"),
+        ("a jump host", {"connection": {"ansible_ssh_common_args":
+                                        "-o UserKnownHostsFile=/tmp/known_hosts "
+                                        "-o ProxyJump=student@192.0.2.66"}},
+         "connection.ansible_ssh_common_args"),
         ("another Python", {"python": str(script)}, "python"),
         ("another Python for Ansible", {"connection": {"ansible_python_interpreter": str(script)}},
          "connection.ansible_python_interpreter"),
