@@ -21,7 +21,7 @@ import json
 import math
 import platform
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -118,11 +118,11 @@ class Html(str):
 
 def render_report(
     analysis: Analysis,
-    plot_files: Sequence[Path] = (),
+    plots: Mapping[Path, bytes] | None = None,
     files_not_read: dict[str, str] | None = None,
 ) -> str:
-    """The report page of a sweep (see the module docstring); plot_files are the PNGs to
-    embed (paths to read them from); files_not_read: path -> why (collect/datafiles.py)."""
+    """The report page of a sweep (see the module docstring); plots: each plot's path and
+    PNG to embed; files_not_read: path -> why (collect/datafiles.py)."""
     partitions = analysis.partitions
     sections: list[tuple[str, str, str]] = [
         ("findings", "Findings", _findings(analysis)),
@@ -130,7 +130,7 @@ def render_report(
     ]
     if files_not_read:
         sections.append(("not-read", "Files not read", _not_read(files_not_read)))
-    sections.append(("plots", "Plots", _plots(plot_files)))
+    sections.append(("plots", "Plots", _plots(plots or {})))
     for number, partition in enumerate(partitions):
         sections.append(
             (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
@@ -234,12 +234,12 @@ def _overview(analysis: Analysis) -> str:
     return _key_values(facts) + f'<h4>Method</h4><ul class="note">{items}</ul>'
 
 
-def _plots(plot_files: Sequence[Path]) -> str:
-    if not plot_files:
+def _plots(plots: Mapping[Path, bytes]) -> str:
+    if not plots:
         return "<p>No plots: no run is ok.</p>"
     parts = []
-    for path in plot_files:
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
+    for path, png in plots.items():
+        data = base64.b64encode(png).decode("ascii")
         title, reading = _PLOT_TITLES.get(path.name, (path.stem.replace("_", " "), ""))
         parts.append(
             f"<figure><figcaption>{escape(title)} (<code>plots/{escape(path.name)}</code>)"
