@@ -236,7 +236,21 @@ def test_a_hostile_flame_graph_reaches_nothing_and_leaves_the_page_alone(
     page = browse(chromium, results)
     url = page.evaluate("location.href")
     (frame,) = page.frames()
-    assert page.evaluate("typeof fetch", frame) == "function"  # the frame's document is up
+    # Were a script to run there anyway (DevTools runs one past the policy), the sandbox
+    # keeps it from the page and the policy from the network.
+    assert (
+        page.evaluate(
+            "(function () { try { return parent.document.title; } catch (error) {"
+            " return error.name; } })()",
+            frame,
+        )
+        == "SecurityError"
+    )
+    page.evaluate(
+        f"try {{ top.location = '{listener.url}/devtools-top'; }} catch (error) {{}}"
+        f" fetch('{listener.url}/devtools-fetch').catch(function () {{}}); 0",
+        frame,
+    )
     time.sleep(3)  # the script's timer and any request time to arrive
     assert listener.connections == []
     assert page.evaluate("location.href") == url
@@ -277,7 +291,7 @@ def flamegraph_pl(tmp_path) -> Path:
     return checkout / "flamegraph.pl"
 
 
-def test_a_real_flame_graph_searches(chromium, flamegraph_pl, tmp_path):
+def test_a_real_flame_graph_searches_and_zooms(chromium, flamegraph_pl, tmp_path):
     results = write_characterised_sweep(tmp_path / "results" / "20261125-131500")
     with open(results / FLAME_GRAPH_SVG, "w") as svg:
         subprocess.run(
@@ -317,3 +331,15 @@ def test_a_real_flame_graph_searches(chromium, flamegraph_pl, tmp_path):
         page.evaluate("document.querySelectorAll('rect[fill=\"rgb(230,0,230)\"]').length", frame)
         > 0
     )
+    # Zoom: a click on a frame above the root (one of matmul's) shows "Reset Zoom".
+    x, y = page.evaluate(
+        "(function () { var rect = document.querySelector('rect[fill=\"rgb(230,0,230)\"]');"
+        " var box = rect.getBoundingClientRect(); return [box.x + box.width / 2,"
+        " box.y + box.height / 2]; })()",
+        frame,
+    )
+    page.click(left + x, top + y)
+    assert browser.wait_for("Nothing", 1) is None  # the click's time to take effect
+    assert not page.evaluate(
+        "document.getElementById('unzoom').classList.contains('hide')", frame
+    ), "no zoom"
