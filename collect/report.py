@@ -52,7 +52,8 @@ _REPLACE_STATE_SHIM = (
 # flamegraph_version changes the script: tests/test_report_browser.py says the hash to add.
 FLAMEGRAPH_SCRIPT_HASHES = ("HU57XJ3OJyar8UQV2tw+JC1WPVuuSgpi4VMQfUV6Zaw=",)
 FLAMEGRAPH_ONLOAD = "init(evt)"
-# What flamegraph.pl writes (without --nameattr's links): any other element is not embedded.
+# What flamegraph.pl writes (without --nameattr's links): an SVG with any other tag (<meta>,
+# <link>, <a>: a connection or a navigation without a script) is not embedded.
 _FLAMEGRAPH_ELEMENTS = frozenset(
     ("svg", "defs", "linearGradient", "stop", "style", "script", "rect", "text", "g", "title")
 )
@@ -66,8 +67,9 @@ def script_hash(text: str) -> str:
     return f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
 
 
-# No network (default-src 'none'; frames are srcdoc documents, which no frame-src names),
-# images and styles inline only, scripts FlameGraph's and the shim; a frame inherits it.
+# No request of any kind (default-src 'none'), images and styles inline only, scripts
+# FlameGraph's and the shim's alone. frame-src 'none' still loads the srcdoc frames (no
+# request) but refuses any navigation of them; each frame inherits the whole policy.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
