@@ -1,12 +1,14 @@
 """`python -m collect`: a thin command line over the collect library."""
 
 import argparse
+import errno
 import json
 import sqlite3
 import sys
 from pathlib import Path
 
 from collect.compare import SEED, compare
+from collect.datafiles import not_read, read_text
 from collect.fetch import fetch
 from collect.history import HISTORY_FILE, list_sweeps
 from collect.parse import parse_run_log
@@ -58,13 +60,23 @@ def _parse(arguments: argparse.Namespace) -> int:
             if path.is_dir():
                 figures = parse_run_files(read_task_dir(path, path))
             else:
-                figures = parse_run_log(path.read_text(errors="replace"))
+                figures = parse_run_log(_run_log(path))
         except OSError as error:
             print(f"collect parse: {path}: {error.strerror}", file=sys.stderr)
             exit_status = 1
             continue
         print(json.dumps({"path": str(path), **figures}))
     return exit_status
+
+
+def _run_log(path: Path) -> str:
+    """The text of a run log, read as summarize reads a sweep's files (a FIFO is not waited
+    on, a large or binary file not read); OSError saying why not."""
+    text = read_text(path, path.parent)
+    if text is None:
+        why = not_read(path.parent).get(path.name, "not found, or not readable")
+        raise OSError(errno.EINVAL, why)
+    return text
 
 
 def _add_summarize_arguments(parser: argparse.ArgumentParser) -> None:

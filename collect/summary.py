@@ -7,6 +7,7 @@ counters, whether flame graphs were recorded) and a pointer to report.html, whic
 every table.
 """
 
+import errno
 import math
 import re
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from collect.analysis import Analysis, analyse
-from collect.atomic import replacing, write_text
+from collect.atomic import replacing_together
 from collect.datafiles import forget_not_read, not_read
 from collect.drift import drift_sentence
 from collect.findings import Finding
@@ -39,6 +40,10 @@ LARGE_MARK = "†"
 _MARKDOWN_MARKUP = re.compile(r"([\\`*\[\]<>&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
+class OutputsKept(ValueError):
+    """The outputs could not all be written (a full disk): the old ones are left whole."""
+
+
 def summarize(results_dir: Path, history: Path | None = None, record_history: bool = True) -> str:
     """Write runs.csv, plots/*.png, summary.md and report.html into results_dir, record
     the sweep's runs in the history database (history, default results_dir/../
@@ -52,16 +57,25 @@ def summarize(results_dir: Path, history: Path | None = None, record_history: bo
     forget_not_read(results_dir)
     sweep = read_sweep_facts(results_dir)
     runs = add_derived_metrics(collect_runs(results_dir, sweep))
-    with replacing(results_dir / "runs.csv") as temporary:
-        csv_one_line(runs).to_csv(temporary, index=False)
     analysis = analyse(runs, read_sweep_files(results_dir, sweep))
-    plot_files = write_plots(analysis, results_dir / "plots")
-    files_not_read = not_read(results_dir)
-    summary = render_summary(
-        analysis, [path.relative_to(results_dir) for path in plot_files], files_not_read
-    )
-    write_text(results_dir / "summary.md", summary)
-    write_text(results_dir / REPORT_FILE, render_report(analysis, plot_files, files_not_read))
+    try:
+        with replacing_together() as outputs:
+            csv_one_line(runs).to_csv(outputs.new(results_dir / "runs.csv"), index=False)
+            plots = write_plots(analysis, results_dir / "plots", outputs)
+            files_not_read = not_read(results_dir)
+            summary = render_summary(
+                analysis, [path.relative_to(results_dir) for path in plots], files_not_read
+            )
+            outputs.new(results_dir / "summary.md").write_text(summary)
+            report = render_report(analysis, plots, files_not_read)
+            outputs.new(results_dir / REPORT_FILE).write_text(report)
+    except OSError as error:
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise OutputsKept(
+            f"{results_dir}: {error.strerror or error}: nothing was replaced (runs.csv, "
+            "plots/, summary.md and report.html are as they were)"
+            + ("; free some space and run it again" if full else "")
+        ) from error
     if record_history:
         write_history(runs, history or default_history_path(results_dir), results_dir)
     return summary

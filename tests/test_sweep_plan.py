@@ -2,6 +2,8 @@
 Slurm array lists taken from the task list, tasks.tsv, and no run wasted on thread counts a
 binary without OpenMP cannot use."""
 
+import json
+
 import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 from test_slurm_progress import make_sweep, progress
@@ -147,6 +149,58 @@ def test_tasks_tsv_has_one_line_a_task_with_a_dash_where_nothing_applies(sweep):
     bad = [{**sweep["tasks"][0], "label": "two\twords"}]
     with pytest.raises(plan.PlanError, match="label 'two\\\\tword"):
         plan.tasks_tsv(bad)
+
+
+def planned(sweep) -> dict[str, str]:
+    return {file["path"]: file["content"] for file in plan.plan_files(sweep)}
+
+
+def test_the_plan_files_are_what_resume_finds_as_planned(sweep):
+    files = planned(sweep)
+    assert list(files) == ["tasks.tsv", "plan.json", plan.DIGEST_FILE]
+    assert files["tasks.tsv"] == plan.tasks_tsv(sweep["tasks"])
+    assert json.loads(files["plan.json"]) == sweep
+    assert plan.resume_problems("/s", files) == []
+    del files[plan.DIGEST_FILE]  # a sweep planned before the digests were written
+    assert plan.resume_problems("/s", files) == []
+
+
+def test_resume_refuses_tasks_or_a_plan_that_are_not_as_planned(sweep):
+    files = planned(sweep)
+    lines = files["tasks.tsv"].splitlines(keepends=True)
+    run = next(number for number, line in enumerate(lines) if "\trun\t" in line)
+    # Another flag set's binary for this row (an O2 binary for an O3 row): what the job
+    # script runs is not what plan.json says.
+    binary = lines[run].split("\t")[4]
+    other = next(task["binary"] for task in sweep["tasks"] if task.get("binary", binary) != binary)
+    edited = lines[run].replace(binary, other)
+    for tasks, problem in (
+        ("".join([*lines[:run], edited, *lines[run + 1 :]]), f"from line {run + 1}"),
+        ("".join(lines[:run]), f"from line {run + 1} (it has {run} tasks"),
+    ):
+        problems = plan.resume_problems("/s", {**files, "tasks.tsv": tasks})
+        assert problems == [
+            "/s/tasks.tsv is not the one planned (its sha256 is not the one plan.sha256 recorded)",
+            f"/s/tasks.tsv does not match plan.json {problem}"
+            + ("" if "tasks" in problem else f" (it has {len(lines)} tasks")
+            + f", the plan {len(lines)})",
+        ]
+        del_digest = {**files, "tasks.tsv": tasks, plan.DIGEST_FILE: None}
+        assert plan.resume_problems("/s", del_digest) == problems[1:]
+    # A plan edited along with its tasks: only the digests tell.
+    sweep["tasks"][run]["binary"] = other
+    edited_both = {**planned(sweep), plan.DIGEST_FILE: files[plan.DIGEST_FILE]}
+    assert [problem.split(" is not")[0] for problem in plan.resume_problems("/s", edited_both)] == [
+        "/s/tasks.tsv",
+        "/s/plan.json",
+    ]
+
+
+def test_a_plan_cut_short_is_named(sweep):
+    files = planned(sweep)
+    cut = {**files, "plan.json": files["plan.json"][:100]}
+    (problem,) = plan.resume_problems("/s", cut)
+    assert problem.startswith("/s/plan.json is not the sweep's plan (cut short?): ")
 
 
 def test_a_resumed_sweep_submits_arrays_of_its_unfinished_tasks_alone(sweep):

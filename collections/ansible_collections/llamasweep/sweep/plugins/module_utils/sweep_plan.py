@@ -23,6 +23,10 @@ in an order shuffled by the sweep's order seed (run_order), so that drift over t
 (thermal, other load) spreads over every configuration instead of biasing some.
 """
 
+import base64
+import hashlib
+import itertools
+import json
 import math
 import random
 import re
@@ -831,3 +835,74 @@ def tasks_tsv(tasks):
             fields.append(text)
         lines.append("\t".join(fields) + "\n")
     return "".join(lines)
+
+
+# What resume checks before anything runs: the sha256 of tasks.tsv and plan.json as planned,
+# in sha256sum's format. The job script runs tasks.tsv's lines, the collector reads
+# plan.json: an edited tasks.tsv ran an O2 binary for an O3 row, a truncated one left runs
+# "never started", a truncated plan.json stopped the playbook on a parser's error.
+DIGEST_FILE = "plan.sha256"
+
+
+def plan_files(plan):
+    """The files of a sweep's plan as written (the sweep_files action's {path, content}):
+    tasks.tsv first (a reader of plan.json finds every task's line), plan.json, and their
+    digests (DIGEST_FILE)."""
+    texts = {
+        "tasks.tsv": tasks_tsv(plan["tasks"]),
+        "plan.json": json.dumps(plan, indent=4, sort_keys=True) + "\n",
+    }
+    digests = "".join(f"{_sha256(text)}  {name}\n" for name, text in texts.items())
+    return [{"path": name, "content": text} for name, text in texts.items()] + [
+        {"path": DIGEST_FILE, "content": digests}
+    ]
+
+
+def resume_problems(sweep_dir, texts):
+    """Why the sweep in sweep_dir cannot be resumed as planned, from texts: {file name: its
+    text} of plan.json, tasks.tsv and DIGEST_FILE (None or absent: a sweep planned before it
+    was written); [] when tasks.tsv and plan.json are as planned and match each other."""
+    plan_text, tasks_text = texts.get("plan.json"), texts.get("tasks.tsv")
+    digests_text = texts.get(DIGEST_FILE)
+    try:
+        plan = json.loads(plan_text)
+        tasks = tasks_tsv(plan["tasks"])
+    except (ValueError, TypeError, KeyError, AttributeError) as error:  # PlanError among them
+        return [f"{sweep_dir}/plan.json is not the sweep's plan (cut short?): {error}"]
+    if tasks_text is None:
+        return [f"{sweep_dir}/tasks.tsv is missing"]
+    problems = []
+    if digests_text is not None:
+        planned = {
+            name: digest
+            for digest, _, name in (line.partition("  ") for line in digests_text.splitlines())
+        }
+        for name, text in (("tasks.tsv", tasks_text), ("plan.json", plan_text)):
+            if planned.get(name) != _sha256(text):
+                problems.append(
+                    f"{sweep_dir}/{name} is not the one planned (its sha256 is not the one "
+                    f"{DIGEST_FILE} recorded)"
+                )
+    if tasks_text != tasks:
+        lines, planned_lines = tasks_text.splitlines(), tasks.splitlines()
+        pairs = enumerate(itertools.zip_longest(lines, planned_lines), start=1)
+        differs = next((number for number, (line, planned) in pairs if line != planned), len(lines))
+        problems.append(
+            f"{sweep_dir}/tasks.tsv does not match plan.json from line {differs} (it has "
+            f"{len(lines)} tasks, the plan {len(planned_lines)})"
+        )
+    return problems
+
+
+def slurped_texts(results):
+    """{file name: text, None where it could not be read} of a looped slurp's results."""
+    return {
+        result["item"]: base64.b64decode(result["content"]).decode(errors="replace")
+        if "content" in result
+        else None
+        for result in results
+    }
+
+
+def _sha256(text):
+    return hashlib.sha256(text.encode()).hexdigest()
