@@ -198,7 +198,7 @@ SUBCOMMANDS = {
     "compare": (
         "compare two sweeps (or a sweep and the seed's numbers) configuration by "
         "configuration: medians, ratio B/A with its 99 %% interval, and a verdict (faster, "
-        "slower, no detectable change, too few runs to tell) against the measured noise",
+        "slower, no detectable change, too few runs to tell) from each pair's own runs",
         _add_compare_arguments,
         _compare,
     ),

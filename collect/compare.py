@@ -1,6 +1,5 @@
 """`compare A B`: two sweeps (or a sweep and the seed's published numbers) configuration
-by configuration: medians, the ratio B/A, and whether the change is beyond the noise
-both sides measured.
+by configuration: medians, the ratio B/A, and whether it is a change.
 
 A side is a results directory, a sweep id of the history database, or `seed`
 (collect/reference/seed-throughput.csv). Configurations match on partition, model,
@@ -8,9 +7,9 @@ the flags (cflags with their words sorted, else the flag-set name) and the threa
 count; a side that did not record threads (the seed) matches every thread count.
 
 Each configuration's verdict is verdicts.compare_samples on the two sides' ok runs (the
-ratio of medians B/A with its 99 % bootstrap interval; faster, slower, no detectable
-change or too few runs to tell, with the runs needed), with the larger of the two sides'
-measured noise bands (stats.noise_bands) of that partition.
+ratio of geometric means B/A with its 99 % Welch interval; faster, slower, no detectable
+change or too few runs to tell, with the runs needed). The larger of the two sides'
+measured noise bands (stats.noise_bands) of that partition is shown beside it.
 """
 
 from dataclasses import dataclass
@@ -23,11 +22,9 @@ from collect.runs import STATUS_OK, collect_runs, emulated_rows, runs_table
 from collect.stats import flag_set_table
 from collect.verdicts import (
     CONFIDENCE,
-    MIN_CHANGE,
-    MIN_RUNS,
-    P_THRESHOLD,
     compare_samples,
     interval_text,
+    method_text,
 )
 
 SEED = "seed"
@@ -161,7 +158,7 @@ def verdict(row: dict) -> tuple[float, float, str]:
     missing = [name for name in ("a", "b") if pd.isna(row[f"median_{name}"])]
     if missing:
         return nan, nan, "no ok runs in " + " and ".join(name.upper() for name in missing)
-    result = compare_samples(row["samples_a"], row["samples_b"], row["noise_band"])
+    result = compare_samples(row["samples_a"], row["samples_b"])
     return result.low, result.high, result.text
 
 
@@ -207,16 +204,12 @@ def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
     lines += [
         "",
         "Medians are tok/s over ok runs; CV is the sample standard deviation over the mean. "
-        f"B/A is the ratio of medians with its {100 * CONFIDENCE:.0f} % bootstrap "
-        "interval; the noise band is what the same binary run again gives on that partition "
-        "(measured from each sweep's repetitions, the larger of A's and B's, at least "
-        f"{100 * MIN_CHANGE:.0f} %). Faster or slower: the whole interval lies outside the "
-        "band (and a Mann-Whitney U test agrees, "
-        f"p < {P_THRESHOLD:g}, when there are runs enough for it); no detectable change: the "
-        f"whole interval inside it; too few runs to tell: neither, or under {MIN_RUNS} ok "
-        "runs on a side (the seed has one per configuration), with an estimate of the runs "
-        "needed (collect/README.md). Threads '?': not recorded (the seed ran OpenMP's "
-        "default, every core).",
+        "B/A is the ratio of medians; the interval is that of the ratio of geometric means. "
+        + method_text()
+        + " The seed has one run per configuration: too few. The noise band is what the "
+        "same binary run again gives on that partition (the larger of A's and B's), a "
+        "figure of reproducibility, not a gate. Threads '?': not recorded (the seed ran "
+        "OpenMP's default, every core).",
         "",
     ]
     return "\n".join(lines)

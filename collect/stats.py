@@ -60,12 +60,13 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
 
     Columns: partition, model, threads, flag_set, cflags, declared_order, runs_ok,
     runs_total, median, min, max, mean, cv (tok/s of the ok runs), noisy (cv above
-    NOISY_CV), samples (the ok runs' tok/s, in run order), noise_band (the partition's,
-    noise_bands), speedup: the median over the median of the first flag set in the
-    declared order with the same partition, model and thread count, with VERDICT_COLUMNS
-    prefixed speedup_ (verdicts.compare_samples against that flag set's runs; the
-    baseline's own row: NaN and verdict "baseline"), and best: whether this is the flag
-    set's best thread count on that partition and model (best_configurations).
+    NOISY_CV), samples (the ok runs' tok/s, in run order), noise_band (the partition's
+    reproducibility, noise_bands: a figure, not a gate), speedup: the median over the
+    median of the first flag set in the declared order with the same partition, model
+    and thread count, with VERDICT_COLUMNS prefixed speedup_ (verdicts.compare_samples
+    against that flag set's runs; the baseline's own row: NaN and verdict "baseline"),
+    and best: whether this is the flag set's best thread count on that partition and
+    model (best_configurations).
     Statistics of a group without ok runs are NaN; cv of a group with one ok run is NaN.
     """
     keys = ["partition", "model", "threads", "flag_set"]
@@ -140,13 +141,10 @@ def _with_verdicts(
     table: pd.DataFrame, prefix: str, reference: pd.Series, is_reference: pd.Series
 ) -> pd.DataFrame:
     """table with VERDICT_COLUMNS prefixed `prefix`_: each row's samples against its
-    reference samples, with the partition's noise band; a reference row's own: NaN and
-    BASELINE."""
+    reference samples; a reference row's own: NaN and BASELINE."""
     verdicts: list[Verdict | None] = [
-        None if own else compare_samples(other, samples, band)
-        for own, other, samples, band in zip(
-            is_reference, reference, table["samples"], table["noise_band"], strict=True
-        )
+        None if own else compare_samples(other, samples)
+        for own, other, samples in zip(is_reference, reference, table["samples"], strict=True)
     ]
     columns = {
         "low": [v.low if v else np.nan for v in verdicts],
@@ -182,17 +180,15 @@ def noise_band_text(noise: pd.DataFrame, partition: str) -> str:
     """The partition's measured noise band and where it comes from."""
     rows = noise[noise["partition"] == partition]
     if rows.empty or pd.isna(rows["noise_band"].iloc[0]):
-        return (
-            "Noise band: not measured (no configuration has two ok runs); comparisons use "
-            f"the {100 * MIN_CHANGE:.0f} % floor."
-        )
+        return "Noise band: not measured (no configuration has two ok runs)."
     row = rows.iloc[0]
     return (
         f"Noise band: ±{100 * row['noise_band']:.1f} %, what the same binary run again gives "
         f"here: the {NOISE_QUANTILE:.0%} quantile of how far apart the medians of two halves "
         f"of a configuration's repetitions are, split every way (at most {MAX_SPLITS}; "
         f"{row['splits']} splits of {row['configurations']} configurations; at least "
-        f"{100 * MIN_CHANGE:.0f} %)."
+        f"{100 * MIN_CHANGE:.0f} %). A figure of reproducibility: each comparison is judged "
+        "from its own two samples."
     )
 
 

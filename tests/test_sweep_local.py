@@ -74,7 +74,9 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     drift = summary.stdout.split("## Drift over the sweep")[1].split("\n## ")[0]
     assert f"sweep_order_seed={ORDER_SEED}" in drift
     (line,) = [line for line in drift.splitlines() if line.startswith("- `local`: ")]
-    assert "tok/s drifted by " in line or "no detectable drift (" in line, line
+    # On a machine of few cores the sweep has fewer configurations than drift needs.
+    judged = ("tok/s drifted by ", "no detectable drift (", "too few runs to tell drift (")
+    assert any(phrase in line for phrase in judged), line
 
     # The characterisation: the node's facts, bandwidth per thread count and working set
     # (run before the runs), one warm-up run per flag set; the report has the roofline.
