@@ -183,10 +183,12 @@ def decide(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> Decisions
         [FASTER, SLOWER, NO_CHANGE],
         TOO_FEW,
     )
-    needed = np.maximum(runs_needed(log_a, log_b, min_effect), log_a.shape[-1] + 1)
-    return Decisions(
-        log_ratio, interval.low, interval.high, test.pvalue, verdict, needed.astype(int)
+    undecided = verdict == TOO_FEW
+    needed = np.zeros(verdict.shape, dtype=int)  # only the undecided need runs
+    needed[undecided] = np.maximum(
+        runs_needed(log_a[undecided], log_b[undecided], min_effect), log_a.shape[-1] + 1
     )
+    return Decisions(log_ratio, interval.low, interval.high, test.pvalue, verdict, needed)
 
 
 def runs_needed(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> np.ndarray:
@@ -198,29 +200,39 @@ def runs_needed(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> np.n
         / stats.chi2.ppf(1 - ADVICE_VARIANCE_QUANTILE, side.shape[-1] - 1)
         for side in (log_a, log_b)
     ]
-    spread = (variances[0] + variances[1])[:, None]
+    spread = variances[0] + variances[1]
     threshold = math.log1p(min_effect)
     # The change planned for: the observed one moved ADVICE_CHANGE_QUANTILE's standard
     # errors toward the threshold, where deciding is hardest.
-    observed = np.abs(log_b.mean(axis=-1) - log_a.mean(axis=-1))[:, None]
+    observed = np.abs(log_b.mean(axis=-1) - log_a.mean(axis=-1))
     shift = stats.norm.ppf(ADVICE_CHANGE_QUANTILE) * np.sqrt(
-        variances[0][:, None] / log_a.shape[-1] + variances[1][:, None] / log_b.shape[-1]
+        variances[0] / log_a.shape[-1] + variances[1] / log_b.shape[-1]
     )
     beyond_threshold = observed > threshold
     change = np.where(beyond_threshold, observed - shift, observed + shift)
-    runs = np.arange(2, MAX_RUNS_ESTIMATE + 1)
-    error = np.sqrt(spread / runs)
-    # Welch's degrees of freedom with equal runs a side.
-    freedom = spread**2 * (runs - 1) / (variances[0] ** 2 + variances[1] ** 2)[:, None]
-    critical = stats.t.ppf(1 - ALPHA / 2, freedom)
-    beyond = np.minimum(
-        stats.norm.cdf(change / error - critical), stats.norm.cdf((change - threshold) / error)
-    )
-    inside = stats.norm.cdf((threshold - change) / error - critical)
-    power = np.where(beyond_threshold, beyond, inside)
-    power = np.where(beyond_threshold == (change > threshold), power, 0.0)
-    enough = power >= POWER
-    return np.where(enough.any(axis=-1), runs[enough.argmax(axis=-1)], MAX_RUNS_ESTIMATE + 1)
+    plannable = beyond_threshold == (change > threshold)
+
+    def power(runs: np.ndarray) -> np.ndarray:
+        error = np.sqrt(spread / runs)
+        # Welch's degrees of freedom with equal runs a side.
+        freedom = spread**2 * (runs - 1) / (variances[0] ** 2 + variances[1] ** 2)
+        critical = stats.t.ppf(1 - ALPHA / 2, freedom)
+        beyond = np.minimum(
+            stats.norm.cdf(change / error - critical),
+            stats.norm.cdf((change - threshold) / error),
+        )
+        inside = stats.norm.cdf((threshold - change) / error - critical)
+        return np.where(plannable, np.where(beyond_threshold, beyond, inside), 0.0)
+
+    # Power grows with the runs: bisect for the fewest that reach POWER.
+    low = np.full(observed.shape, 2)
+    high = np.full(observed.shape, MAX_RUNS_ESTIMATE + 1)
+    while (low < high).any():
+        middle = (low + high) // 2
+        enough = power(middle) >= POWER
+        high = np.where(enough, middle, high)
+        low = np.where(enough, low, np.minimum(middle + 1, high))
+    return low
 
 
 def median_interval(
