@@ -193,23 +193,42 @@ def cell_failures(cells: list[Cell]) -> list[str]:
     """Why one (model, runs, CV) row misses the targets, over its cells (one per change,
     CHANGES' order): an empty list when it meets them."""
     reasons = []
+    false_positive = max(cell.detected for cell in cells if not cell.change)
+    if false_positive > MAX_FALSE_POSITIVE:
+        reasons.append(f"false + {100 * false_positive:.1f} %")
     for cell in cells:
-        change = f"{100 * cell.change:.0f} %"
-        if not cell.change and cell.detected > MAX_FALSE_POSITIVE:
-            reasons.append(f"false faster/slower {100 * cell.detected:.1f} %")
         if cell.change and cell.welch - cell.detected > POWER_GAP:
             reasons.append(
-                f"power at {change} {100 * cell.detected:.0f} % against Welch's "
+                f"power at {_percent(cell.change)} {100 * cell.detected:.0f} % against Welch's "
                 f"{100 * cell.welch:.0f} % (the change is not beyond the threshold)"
             )
-        if cell.coverage < CONFIDENCE - COVERAGE_SLACK:
-            reasons.append(f"interval covers {100 * cell.coverage:.1f} % at {change}")
-        undecided = round(cell.too_few * cell.trials)
-        if undecided >= ADVICE_TRIALS and cell.advised < MIN_ADVISED:
-            reasons.append(f"advice in {100 * cell.advised:.0f} % of undecided at {change}")
-        if undecided * cell.advised >= ADVICE_TRIALS and cell.advice_power < MIN_ADVICE_POWER:
-            reasons.append(f"advice decides {100 * cell.advice_power:.0f} % at {change}")
+    coverage = min(cell.coverage for cell in cells)
+    if coverage < CONFIDENCE - COVERAGE_SLACK:
+        reasons.append(f"coverage {100 * coverage:.1f} %")
+    rare = [cell for cell in cells if _undecided(cell) >= ADVICE_TRIALS]
+    unadvised = [cell.change for cell in rare if cell.advised < MIN_ADVISED]
+    if unadvised:
+        reasons.append(f"advice in < {MIN_ADVISED:.0%} of undecided at {_changes(unadvised)}")
+    weak = [
+        cell.change
+        for cell in rare
+        if _undecided(cell) * cell.advised >= ADVICE_TRIALS and cell.advice_power < MIN_ADVICE_POWER
+    ]
+    if weak:
+        reasons.append(f"advice decides < {MIN_ADVICE_POWER:.0%} at {_changes(weak)}")
     return reasons
+
+
+def _undecided(cell: Cell) -> int:
+    return round(cell.too_few * cell.trials)
+
+
+def _percent(change: float) -> str:
+    return f"{100 * change:.0f} %"
+
+
+def _changes(changes: list[float]) -> str:
+    return ", ".join(f"{100 * change:.0f}" for change in changes) + " %"
 
 
 def verdicts_table(trials: int) -> tuple[list[str], int]:

@@ -83,9 +83,9 @@ def test_cell_failures_name_each_missed_target():
         cell(0.05, advice_power=0.5),
     ]
     assert cell_failures(bad) == [
-        "false faster/slower 2.0 %",
+        "false + 2.0 %",
         "power at 2 % 30 % against Welch's 50 % (the change is not beyond the threshold)",
-        "interval covers 95.0 % at 2 %",
-        "advice in 10 % of undecided at 2 %",
-        "advice decides 50 % at 5 %",
+        "coverage 95.0 %",
+        "advice in < 50% of undecided at 2 %",
+        "advice decides < 70% at 5 %",
     ]
