@@ -249,7 +249,7 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
     sweep_file = project / "group_vars" / "all" / "sweep.yml"
     sweep_file.write_text(
         sweep_file.read_text()
-        .replace("sweep_repetitions: 3", "sweep_repetitions: 2")
+        .replace("sweep_repetitions: 5", "sweep_repetitions: 2")
         .replace("  O3-openmp: -O3 -fopenmp\n", "")
         .replace("  Ofast-openmp: -Ofast -fopenmp\n", "")
     )
