@@ -8,8 +8,8 @@ every run, so it is a shift of log tok/s):
 - the change is the ratio of geometric means B/A, with the CONFIDENCE interval of Welch's
   t-test on log tok/s (scipy.stats.ttest_ind, equal_var=False): the two sides may differ
   in spread (a quiet configuration against a noisy one), and the simulation
-  (bench/verdicts, collect/README.md) shows its error rates hold at 3 runs a side under
-  skew, outliers and two clock states;
+  (bench/verdicts, collect/README.md) shows its error rates hold from 3 runs a side
+  under skew and outliers, from 5 under two clock states;
 - faster / slower: the test rejects "no change" at ALPHA (= 1 - CONFIDENCE: the interval
   excludes 1) and the estimated change is beyond the practical threshold min_effect
   (COMPARE_MIN_EFFECT, 2 %, either way): a significant 0.5 % is not a change that matters;
@@ -17,15 +17,16 @@ every run, so it is a shift of log tok/s):
 - too few runs to tell: anything else, or fewer than MIN_RUNS ok runs on a side.
 
 For too few runs to tell, runs_needed is the smallest number of ok runs a side that
-would decide with a POWER chance if the two samples' estimates were the truth: the
-estimated change and each side's variance of log tok/s (the normal approximation of
-Welch's test with its t quantile). Which decision: faster (slower) when the estimate lies
+would decide with a POWER chance (the normal approximation of Welch's test with its t
+quantile) for the decision the estimate points to: faster (slower) when the estimate lies
 beyond the threshold (the test must reject and the estimate stay beyond it), no
 detectable change when inside (the interval must shrink inside it). Close to the
 threshold either decision needs many runs: beyond MAX_RUNS_ESTIMATE it says "more than".
-The variance is taken at the upper end of its ADVICE_VARIANCE_QUANTILE chi-square range:
-from 3 runs the sample variance is often far below the truth, and advice built on it
-would promise power it does not reach (the simulation measures it).
+It plans conservatively, as estimates from 3 runs are rough and advice built on them
+would promise power it does not reach: each side's variance of log tok/s at the upper
+ADVICE_VARIANCE_QUANTILE point of its chi-square range, the change moved
+ADVICE_CHANGE_QUANTILE's standard errors toward the threshold (the simulation measures
+the power the advice reaches).
 """
 
 import math
@@ -186,7 +187,8 @@ def decide(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> Decisions
     undecided = verdict == TOO_FEW
     needed = np.zeros(verdict.shape, dtype=int)  # only the undecided need runs
     needed[undecided] = np.maximum(
-        runs_needed(log_a[undecided], log_b[undecided], min_effect), log_a.shape[-1] + 1
+        runs_needed(log_a[undecided], log_b[undecided], min_effect),
+        min(log_a.shape[-1], log_b.shape[-1]) + 1,
     )
     return Decisions(log_ratio, interval.low, interval.high, test.pvalue, verdict, needed)
 
