@@ -13,6 +13,7 @@ from collect.parse import parse_run_log
 from collect.plan import read_task_dir
 from collect.runs import parse_run_files
 from collect.summary import summarize
+from collect.verdicts import COMPARE_MIN_EFFECT
 
 DEFAULT_RESULTS_DIR = Path("results/latest")
 DEFAULT_HISTORY = Path("results") / HISTORY_FILE
@@ -90,6 +91,7 @@ def _add_summarize_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not record the sweep in the history database",
     )
+    _add_min_effect_argument(parser)
 
 
 def _summarize(arguments: argparse.Namespace) -> int:
@@ -98,6 +100,7 @@ def _summarize(arguments: argparse.Namespace) -> int:
             arguments.results_dir,
             history=arguments.history,
             record_history=not arguments.no_history,
+            min_effect=arguments.min_effect / 100,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"collect summarize: {error}", file=sys.stderr)
@@ -109,6 +112,25 @@ def _summarize(arguments: argparse.Namespace) -> int:
         return 3
     print(summary, end="")
     return 0
+
+
+def _add_min_effect_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--min-effect",
+        metavar="PERCENT",
+        type=_positive_percent,
+        default=100 * COMPARE_MIN_EFFECT,
+        help="compare_min_effect, the practical threshold: the smallest change called faster "
+        "or slower, and the half-width of the interval that says no detectable change "
+        f"(default: {100 * COMPARE_MIN_EFFECT:g})",
+    )
+
+
+def _positive_percent(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage above 0 and below 100")
+    return value
 
 
 def _add_history_argument(parser: argparse.ArgumentParser) -> None:
@@ -130,11 +152,13 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
             "(the seed's published tok/s)",
         )
     _add_history_argument(parser)
+    _add_min_effect_argument(parser)
 
 
 def _compare(arguments: argparse.Namespace) -> int:
     try:
-        print(compare(arguments.a, arguments.b, arguments.history), end="")
+        report = compare(arguments.a, arguments.b, arguments.history, arguments.min_effect / 100)
+        print(report, end="")
     except LookupError as error:
         print(f"collect compare: {error.args[0]}", file=sys.stderr)
         return 2

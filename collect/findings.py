@@ -31,6 +31,7 @@ import pandas as pd
 from collect.compare import flags_keys
 from collect.roofline import uses_openmp
 from collect.verdicts import (
+    COMPARE_MIN_EFFECT,
     CONFIDENCE,
     FASTER,
     NO_CHANGE,
@@ -72,23 +73,24 @@ def compute_findings(
     scaling: pd.DataFrame,
     roofline: pd.DataFrame,
     seed: pd.DataFrame | None = None,
+    min_effect: float = COMPARE_MIN_EFFECT,
 ) -> list[Finding]:
     """The findings of a sweep from stats.flag_set_table, stats.scaling_table,
     roofline.roofline_table and the seed's published runs (compare.seed_runs; None: no
-    seed comparison)."""
+    seed comparison); comparisons with the practical threshold min_effect."""
     findings: list[Finding] = []
     measured = table[table["runs_ok"] > 0]
     for (partition, model), rows in measured.groupby(["partition", "model"], sort=False):
-        findings.append(_fastest(partition, model, rows))
-        findings.append(_flag_changes(partition, model, rows))
-        findings.append(_scaling(partition, model, rows, scaling))
+        findings.append(_fastest(partition, model, rows, min_effect))
+        findings.append(_flag_changes(partition, model, rows, min_effect))
+        findings.append(_scaling(partition, model, scaling, min_effect))
         findings.append(_roofline(partition, model, rows, roofline))
     if seed is not None:
         findings += _seed(measured, seed)
     return findings
 
 
-def _fastest(partition: str, model: str, rows: pd.DataFrame) -> Finding:
+def _fastest(partition: str, model: str, rows: pd.DataFrame, min_effect: float) -> Finding:
     where = f"{model} on {partition}"
     ranked = rows.sort_values("median", ascending=False, kind="stable")
     best = ranked.iloc[0]
@@ -102,7 +104,7 @@ def _fastest(partition: str, model: str, rows: pd.DataFrame) -> Finding:
             f"{where}: {best['median']:.2f} tok/s.",
             _runs(best),
         )
-    verdict = compare_samples(baseline["samples"], best["samples"])
+    verdict = compare_samples(baseline["samples"], best["samples"], min_effect)
     text = (
         f"{where}: {_name(best)}, {best['median']:.2f} tok/s, against the baseline "
         f"{_name(baseline)} ({_judged(verdict)})"
@@ -110,7 +112,7 @@ def _fastest(partition: str, model: str, rows: pd.DataFrame) -> Finding:
     ahead = True
     runner_up = ranked.iloc[1]
     if not _same(runner_up, baseline):  # else the comparison above says it
-        lead = compare_samples(runner_up["samples"], best["samples"])
+        lead = compare_samples(runner_up["samples"], best["samples"], min_effect)
         ahead = lead.verdict == FASTER
         if ahead:
             text += f"; ahead of the runner-up {_name(runner_up)} by {lead.ratio:.2f}×"
@@ -133,7 +135,7 @@ def _fastest(partition: str, model: str, rows: pd.DataFrame) -> Finding:
     )
 
 
-def _flag_changes(partition: str, model: str, rows: pd.DataFrame) -> Finding:
+def _flag_changes(partition: str, model: str, rows: pd.DataFrame, min_effect: float) -> Finding:
     where = f"{model} on {partition}"
     best = rows[rows["best"]].drop_duplicates("flag_set")
     flag_sets = _flag_set_order(best)
@@ -157,7 +159,7 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame) -> Finding:
     groups: dict[str, list[str]] = {FASTER: [], SLOWER: [], NO_CHANGE: [], TOO_FEW: []}
     for first, second in pairs:
         a, b = by_name[first], by_name[second]
-        verdict = compare_samples(a["samples"], b["samples"])
+        verdict = compare_samples(a["samples"], b["samples"], min_effect)
         groups[verdict.verdict].append(
             f"{_change(a, b)} {verdict.ratio:.2f}× ({_LEVEL} interval {verdict.interval}"
             + (f", {verdict.needs}" if verdict.needs else "")
@@ -188,7 +190,7 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame) -> Finding:
     )
 
 
-def _scaling(partition: str, model: str, rows: pd.DataFrame, scaling: pd.DataFrame) -> Finding:
+def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: float) -> Finding:
     where = f"{model} on {partition}"
     candidates = scaling[
         (scaling["partition"] == partition)
@@ -213,7 +215,7 @@ def _scaling(partition: str, model: str, rows: pd.DataFrame, scaling: pd.DataFra
     )
     steps = list(pairwise(curve.to_dict("records")))
     for before, after in steps:
-        step = compare_samples(before["samples"], after["samples"])
+        step = compare_samples(before["samples"], after["samples"], min_effect)
         if step.verdict == FASTER:
             continue
         gain = (
@@ -243,7 +245,7 @@ def _scaling(partition: str, model: str, rows: pd.DataFrame, scaling: pd.DataFra
             _confidence(step),
         )
     last = curve.iloc[-1]
-    step = compare_samples(steps[-1][0]["samples"], last["samples"])
+    step = compare_samples(steps[-1][0]["samples"], last["samples"], min_effect)
     return Finding(
         "scaling",
         partition,

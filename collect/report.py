@@ -171,7 +171,7 @@ def _overview(analysis: Analysis) -> str:
         "flag set at the same thread count; thread scaling compares each thread count with "
         "the fewest threads run (1 unless the sweep skipped it): efficiency = speedup / "
         "(threads / baseline threads). Each speedup carries an interval and a verdict. "
-        + method_text()
+        + method_text(analysis.min_effect)
         + " "
         + "; ".join(
             f"{partition}: {noise_band_text(analysis.noise, partition)}"

@@ -13,6 +13,7 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rule
 
 from collect.runs import STATUS_OK
 from collect.verdicts import (
+    COMPARE_MIN_EFFECT,
     MAX_SPLITS,
     MIN_CHANGE,
     NOISE_QUANTILE,
@@ -55,7 +56,7 @@ def _cv(ok_tok_s: pd.Series) -> float:
     return np.nan if cv is None else cv
 
 
-def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
+def flag_set_table(runs: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -> pd.DataFrame:
     """One row per partition, model, thread count and flag set, in the sweep's order.
 
     Columns: partition, model, threads, flag_set, cflags, declared_order, runs_ok,
@@ -113,7 +114,7 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
     is_baseline = (
         table.groupby(["partition", "model", "threads"], dropna=False, sort=False).cumcount().eq(0)
     )
-    table = _with_verdicts(table, "speedup", baseline_samples, is_baseline)
+    table = _with_verdicts(table, "speedup", baseline_samples, is_baseline, min_effect)
     best = best_configurations(runs)
     table["best"] = [
         (row.partition, row.model, row.flag_set, row.threads) in best
@@ -138,12 +139,16 @@ BASELINE = "baseline"
 
 
 def _with_verdicts(
-    table: pd.DataFrame, prefix: str, reference: pd.Series, is_reference: pd.Series
+    table: pd.DataFrame,
+    prefix: str,
+    reference: pd.Series,
+    is_reference: pd.Series,
+    min_effect: float,
 ) -> pd.DataFrame:
     """table with VERDICT_COLUMNS prefixed `prefix`_: each row's samples against its
     reference samples; a reference row's own: NaN and BASELINE."""
     verdicts: list[Verdict | None] = [
-        None if own else compare_samples(other, samples)
+        None if own else compare_samples(other, samples, min_effect)
         for own, other, samples in zip(is_reference, reference, table["samples"], strict=True)
     ]
     columns = {
@@ -208,7 +213,7 @@ def best_configurations(runs: pd.DataFrame) -> set[tuple[str, str, str, int]]:
     return best
 
 
-def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
+def scaling_table(table: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -> pd.DataFrame:
     """Thread scaling per partition, model and flag set that ran several thread counts.
 
     From flag_set_table's rows with ok runs. Columns: partition, model, flag_set, cflags,
@@ -238,7 +243,7 @@ def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
     baseline_median = groups["median"].transform("first")
     rows["speedup"] = rows["median"] / baseline_median
     baseline_samples = groups["samples"].transform("first")
-    rows = _with_verdicts(rows, "speedup", baseline_samples, groups.cumcount().eq(0))
+    rows = _with_verdicts(rows, "speedup", baseline_samples, groups.cumcount().eq(0), min_effect)
     threads = rows["threads"].astype("float64")
     rows["efficiency"] = rows["speedup"] / (threads / rows["baseline_threads"].astype("float64"))
     return rows.drop(columns="order").reset_index(drop=True)

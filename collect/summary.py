@@ -26,7 +26,7 @@ from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.sweepfiles import read_sweep_files
-from collect.verdicts import interval_text, method_text
+from collect.verdicts import COMPARE_MIN_EFFECT, interval_text, method_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -39,10 +39,16 @@ LARGE_MARK = "†"
 _MARKDOWN_MARKUP = re.compile(r"([\\`*\[\]<>&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
-def summarize(results_dir: Path, history: Path | None = None, record_history: bool = True) -> str:
+def summarize(
+    results_dir: Path,
+    history: Path | None = None,
+    record_history: bool = True,
+    min_effect: float = COMPARE_MIN_EFFECT,
+) -> str:
     """Write runs.csv, plots/*.png, summary.md and report.html into results_dir, record
     the sweep's runs in the history database (history, default results_dir/../
-    history.sqlite) unless record_history is False; return summary.md.
+    history.sqlite) unless record_history is False; return summary.md. Comparisons use
+    the practical threshold min_effect (verdicts.COMPARE_MIN_EFFECT).
 
     runs.csv is the single source of every figure: the summary, the report and the
     plots are made from the table that is written to it.
@@ -54,7 +60,7 @@ def summarize(results_dir: Path, history: Path | None = None, record_history: bo
     runs = add_derived_metrics(collect_runs(results_dir, sweep))
     with replacing(results_dir / "runs.csv") as temporary:
         runs.to_csv(temporary, index=False)
-    analysis = analyse(runs, read_sweep_files(results_dir, sweep))
+    analysis = analyse(runs, read_sweep_files(results_dir, sweep), min_effect)
     plot_files = write_plots(analysis, results_dir / "plots")
     files_not_read = not_read(results_dir)
     summary = render_summary(
@@ -90,7 +96,7 @@ def render_summary(
             "sample standard deviation over the mean (noisy: CV above "
             f"{NOISY_CV:.0%}). Speedup is the median over the median of the first flag set "
             "in the sweep's order at the same thread count, with an interval and a verdict. "
-            + method_text()
+            + method_text(analysis.min_effect)
             + " Of bound is the median over "
             "the memory-bandwidth bound (bandwidth / checkpoint bytes). Every table, the "
             f"perf counters, flame graphs and hardware facts: [{REPORT_FILE}]({REPORT_FILE}).",

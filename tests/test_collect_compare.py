@@ -154,6 +154,24 @@ def test_cli_compares_sweep_ids_from_the_history_database(sweeps, tmp_path):
     assert "20261125-131500" in listed.stdout and "20261126-090000" in listed.stdout
 
 
+def test_min_effect_is_the_practical_threshold(sweeps):
+    # O3-openmp is 1.21x faster (interval 1.10-1.33): a change beyond ±2 %, not beyond
+    # ±25 %, and its interval is not inside ±25 % either: too few runs to tell, until
+    # enough runs narrow it inside.
+    a, b = sweeps
+    result = collect("compare", str(a), str(b), "--min-effect", "25")
+    assert result.returncode == 0, result.stderr
+    (row,) = [
+        line
+        for line in result.stdout.splitlines()
+        if "| stories15M | O3-openmp" in line and "|       4 |" in line
+    ]
+    assert row.rstrip(" |").endswith(" | too few runs to tell (needs ~53 runs each)")
+    assert "the estimated change is beyond ±25 %" in result.stdout
+    refused = collect("compare", str(a), str(b), "--min-effect", "0")
+    assert refused.returncode == 2 and "not a percentage above 0" in refused.stderr
+
+
 def test_cli_compares_a_directory_with_the_seed(sweeps):
     _, b = sweeps
     result = collect("compare", "seed", str(b))

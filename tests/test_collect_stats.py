@@ -193,3 +193,18 @@ def test_unsupported_counters_of_captured_runs(tmp_path):
         "branch-misses",
     ]
     assert support.loc["nodes", "perf_runs"] == 0  # only in facts
+
+
+def test_the_practical_threshold_reaches_every_verdict(runs):
+    # t2 is 1.82x t1: faster beyond ±2 %, not beyond ±90 % (the interval is not inside
+    # ±90 % either): too few runs to tell, in both tables.
+    strict = flag_set_table(runs, min_effect=0.9)
+    m = scaling_table(strict, min_effect=0.9)
+    m = m[m["model"] == "m"].set_index("threads")
+    assert m.loc[2, "speedup_verdict"] == "too few runs to tell"
+    assert (
+        scaling_table(flag_set_table(runs))
+        .set_index(["model", "threads"])
+        .loc[("m", 2), "speedup_verdict"]
+        == "faster"
+    )
