@@ -7,7 +7,7 @@ Per partition and model:
 
 - fastest: the configuration with the highest median against the baseline (the first
   flag set at its fewest threads) and the runner-up; "is the fastest" only when both
-  comparisons say faster;
+  comparisons say faster (the baseline itself: faster than the runner-up);
 - flags: each flag set at its best thread count against the baseline flag set, and every
   one-flag change (two flag sets whose cflags differ by one word added or replaced),
   grouped into help, hurt, no detectable change and too few runs to tell;
@@ -96,13 +96,29 @@ def _fastest(partition: str, model: str, rows: pd.DataFrame, min_effect: float) 
     best = ranked.iloc[0]
     baseline = _baseline(rows)
     if _same(best, baseline):
+        if len(ranked) == 1:
+            return Finding(
+                "fastest",
+                partition,
+                model,
+                f"{_name(best)} is the only configuration run.",
+                f"{where}: {best['median']:.2f} tok/s.",
+                _runs(best),
+                supported=False,
+            )
+        runner_up = ranked.iloc[1]
+        lead = compare_samples(runner_up["samples"], best["samples"], min_effect)
+        claim = "is the fastest" if lead.verdict == FASTER else "has the highest median"
         return Finding(
             "fastest",
             partition,
             model,
-            f"The baseline {_name(best)} is the fastest configuration run.",
+            f"The baseline {_name(best)} {claim}: {lead.ratio:.2f}× the runner-up "
+            f"{_name(runner_up)}, {lead.text}.",
             f"{where}: {best['median']:.2f} tok/s.",
-            _runs(best),
+            f"{_runs(best)}; runner-up {_runs(runner_up)}",
+            _confidence(lead),
+            lead.verdict == FASTER,
         )
     verdict = compare_samples(baseline["samples"], best["samples"], min_effect)
     text = (

@@ -224,6 +224,22 @@ def test_data_that_supports_no_sentence_says_what_is_missing():
     assert by_topic(single, "flags").conclusion == "No flag change to judge."
 
 
+def test_a_baseline_that_is_fastest_is_said_so_only_when_decided():
+    ahead = by_topic(analyse(sweep({("O3", 1): 30.0, ("O3-openmp", 1): 20.0})).findings, "fastest")
+    assert ahead.supported
+    assert ahead.conclusion == (
+        "The baseline O3 at 1 thread is the fastest: 1.50× the runner-up O3-openmp at 1 "
+        "thread, faster."
+    )
+    close = by_topic(analyse(sweep({("O3", 1): 20.2, ("O3-openmp", 1): 20.0})).findings, "fastest")
+    assert not close.supported
+    assert close.conclusion.startswith("The baseline O3 at 1 thread has the highest median: ")
+    alone = by_topic(analyse(sweep({("O3", 1): 20.0})).findings, "fastest")
+    assert (
+        not alone.supported and alone.conclusion == "O3 at 1 thread is the only configuration run."
+    )
+
+
 def test_findings_are_reproducible():
     files = bandwidth(gb_s_for(0.9), [1, 2, 4])
     assert analyse(sweep(SCALING), files).findings == analyse(sweep(SCALING), files).findings
