@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from collect.analysis import Analysis
-from collect.atomic import replacing
+from collect.atomic import refuse_linked_directory, replacing
 from collect.roofline import LARGE_WORKING_SET, bound_table
 
 ROOFLINE_PLOT = "roofline.png"
@@ -61,8 +61,9 @@ def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
 
     A plot that does not apply (no ok runs, a single thread count, no bandwidth
     measurement) is removed, so a previous summarize of the same directory leaves no
-    stale picture behind.
+    stale picture behind. A plots_dir that is a link is refused (OutputRefused).
     """
+    refuse_linked_directory(plots_dir)
     bounds = bound_table(analysis.files.bandwidth, analysis.checkpoint_bytes)
     figures = {
         ROOFLINE_PLOT: plot_roofline(analysis.table, bounds, analysis.roofline),

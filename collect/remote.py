@@ -51,7 +51,9 @@ SSH_OPTIONS = (
     "Port",
     "User",
 )
-CONNECTIONS = ("ssh", "local")
+# How a results directory may say to connect: ssh alone. Any other way (local) runs the
+# sweep's scripts on this machine, and the inventory, the user's own, says so itself.
+CONNECTIONS = ("ssh",)
 
 
 class RemoteRefused(ValueError):
@@ -124,12 +126,27 @@ def _check_backend(key: str, value: object, _results_dir: Path) -> None:
 
 
 def _check_remote_dir(key: str, value: object, results_dir: Path) -> None:
-    _matching(_ABSOLUTE_PATH, "an absolute path")(key, value, results_dir)
+    _check_outside(key, value, results_dir)
     if Path(value).parent.name != "sweeps":
         raise RemoteRefused(
             f"{REMOTE_FILE}: {key} = {value!r} is not a sweep's directory "
             "(<workspace>/sweeps/<sweep_id>)"
         )
+
+
+def _check_outside(key: str, value: object, results_dir: Path) -> None:
+    """An absolute path outside the results directory: the fetch runs the sweep's progress
+    script from remote_dir with pythonpath's modules, never ones that came with the results
+    (were the target this machine)."""
+    _matching(_ABSOLUTE_PATH, "an absolute path")(key, value, results_dir)
+    if _inside(Path(value), results_dir):
+        raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r} is inside the results directory")
+
+
+def _inside(path: Path, results_dir: Path) -> bool:
+    """Whether path, links resolved, is results_dir or below it."""
+    results_real = os.path.realpath(results_dir)
+    return os.path.commonpath([results_real, os.path.realpath(path)]) == results_real
 
 
 def _check_inventory(key: str, value: object, results_dir: Path) -> None:
@@ -165,8 +182,7 @@ def _not_own_file(path: Path, results_dir: Path) -> list[str]:
             problems.append("writable by others")
         if info.st_uid not in (os.getuid(), 0):
             problems.append("owned by another user")
-    results_real = os.path.realpath(results_dir)
-    if os.path.commonpath([results_real, os.path.realpath(path)]) == results_real:
+    if _inside(path, results_dir):
         problems.append("inside the results directory")
     return problems
 
@@ -204,34 +220,17 @@ def _check_port(key: str, value: object, _results_dir: Path) -> None:
 def _check_ssh_args(key: str, value: object, results_dir: Path) -> None:
     """Only `-o Name=value` with a Name of SSH_OPTIONS and a plain value; a known_hosts file
     of this user's own (one that came with the results would vouch for any host)."""
-    try:
-        words = shlex.split(value) if isinstance(value, str) else None
-    except ValueError:  # unbalanced quotes
-        words = None
-    options = [] if words is not None else None
-    while words:
-        word = words.pop(0)
-        if word == "-o" and words:
-            options.append(words.pop(0))
-        elif word.startswith("-o") and len(word) > 2:
-            options.append(word[2:])
-        else:
-            options = None
-            break
-    for option in options or []:
-        name, _, setting = option.partition("=")
-        if name.lower() not in {known.lower() for known in SSH_OPTIONS} or not (
-            _SSH_OPTION_VALUE.fullmatch(setting)
-        ):
-            options = None
-            break
-    if options is None:
+    options = _ssh_options(value)
+    if options is None or not all(
+        name.lower() in {known.lower() for known in SSH_OPTIONS}
+        and _SSH_OPTION_VALUE.fullmatch(setting)
+        for name, setting in options
+    ):
         raise RemoteRefused(
             f"{REMOTE_FILE}: {key} = {value!r}; valid: `-o Name=value` options with Name one "
             f"of {', '.join(SSH_OPTIONS)} and a plain value"
         )
-    for option in options:
-        name, _, setting = option.partition("=")
+    for name, setting in options:
         if name.lower() != "userknownhostsfile":
             continue
         if problems := _not_own_file(Path(setting), results_dir):
@@ -239,6 +238,38 @@ def _check_ssh_args(key: str, value: object, results_dir: Path) -> None:
                 f"{REMOTE_FILE}: {key}: UserKnownHostsFile {setting!r} is "
                 f"{', '.join(problems)}; give your own known_hosts"
             )
+
+
+def _ssh_options(value: object) -> list[tuple[str, str]] | None:
+    """(Name, value) of each `-o Name=value` of an ansible_ssh_common_args; None when it holds
+    anything else."""
+    try:
+        words = shlex.split(value) if isinstance(value, str) else None
+    except ValueError:  # unbalanced quotes
+        return None
+    if words is None:
+        return None
+    options = []
+    while words:
+        word = words.pop(0)
+        if word == "-o" and words:
+            option = words.pop(0)
+        elif word.startswith("-o") and len(word) > 2:
+            option = word[2:]
+        else:
+            return None
+        name, _, setting = option.partition("=")
+        options.append((name, setting))
+    return options
+
+
+def known_hosts_file(remote: dict) -> str:
+    """The known_hosts file ssh checks the host against: the connection's UserKnownHostsFile
+    (a file of the user's own, checked), or the user's ~/.ssh/known_hosts."""
+    common_args = remote.get("connection", {}).get("ansible_ssh_common_args", "")
+    named = [setting for name, setting in _ssh_options(common_args) or []
+             if name.lower() == "userknownhostsfile"]  # fmt: skip
+    return named[0] if named else os.path.expanduser("~/.ssh/known_hosts")
 
 
 def _refuse_unknown(what: str, mapping: dict, checks: dict, names: str) -> None:
@@ -268,7 +299,7 @@ _CHECKS = {
     "inventory": _check_inventory,
     "remote_dir": _check_remote_dir,
     "python": _check_interpreter,
-    "pythonpath": _matching(_ABSOLUTE_PATH, "an absolute path"),
+    "pythonpath": _check_outside,
     "jobs": _check_jobs,
     "connection": _check_connection,
 }

@@ -5,17 +5,19 @@ Plots are PNGs embedded as data URIs. Flame graphs are FlameGraph's own SVGs emb
 disable it, and inline `<svg>` elements would share one document and clash on their
 element ids. A data-URI document may not rewrite its URL, so a one-line shim makes
 `history.replaceState` (FlameGraph's way of keeping the zoom in the URL) a no-op there.
-Every text from the sweep is escaped.
+Every text from the sweep is escaped, its line breaks and control characters as character
+references: no text from the sweep starts a line of the file (written over a file read by
+lines, such as authorized_keys, a line of its own would be one of the attacker's).
 """
 
 import base64
+import html
 import json
 import math
 import platform
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from html import escape
 from pathlib import Path
 
 import matplotlib
@@ -31,6 +33,9 @@ from collect.stats import NOISY_CV, noise_band_text
 from collect.verdicts import interval_text, method_text
 
 REPORT_FILE = "report.html"
+# Control characters, newlines among them, and what else ends a line for some reader: never
+# written as they are from the sweep's text into report.html or runs.csv.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 _REPLACE_STATE_SHIM = (
     '<script type="text/ecmascript"><![CDATA[(function () {'
@@ -697,6 +702,12 @@ def _commands(analysis: Analysis) -> str:
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """text as HTML text or attribute value, on one line of the file (a line break shows as
+    one: a character reference)."""
+    return CONTROL_CHARACTERS.sub(lambda match: f"&#{ord(match.group())};", html.escape(text))
 
 
 def _file_anchor(path: str) -> str:

@@ -21,7 +21,7 @@ from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
-from collect.report import REPORT_FILE, render_report
+from collect.report import CONTROL_CHARACTERS, REPORT_FILE, render_report
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
@@ -59,7 +59,7 @@ def summarize(
     sweep = read_sweep_facts(results_dir)
     runs = add_derived_metrics(collect_runs(results_dir, sweep))
     with replacing(results_dir / "runs.csv") as temporary:
-        runs.to_csv(temporary, index=False)
+        csv_one_line(runs).to_csv(temporary, index=False)
     analysis = analyse(runs, read_sweep_files(results_dir, sweep), min_effect)
     plot_files = write_plots(analysis, results_dir / "plots")
     files_not_read = not_read(results_dir)
@@ -71,6 +71,23 @@ def summarize(
     if record_history:
         write_history(runs, history or default_history_path(results_dir), results_dir)
     return summary
+
+
+def csv_one_line(runs: pd.DataFrame) -> pd.DataFrame:
+    """runs with every control character of its text (a newline in a flag set's name) as
+    its backslash escape (\\n): no value from the sweep starts a line of runs.csv, which a
+    reader by lines (or a file it was written over, such as authorized_keys) would take for
+    a line of its own, quoted or not."""
+    text = [name for name in runs.columns if pd.api.types.is_string_dtype(runs[name].dtype)]
+    return runs.assign(**{name: runs[name].map(_one_line) for name in text})
+
+
+def _one_line(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    return CONTROL_CHARACTERS.sub(
+        lambda match: match.group().encode("unicode_escape").decode("ascii"), value
+    )
 
 
 def render_summary(

@@ -4,6 +4,7 @@ quotes. Real files, links, a FIFO, the real `python -m collect` and playbooks.""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -257,3 +258,139 @@ def test_a_sweep_directory_of_another_account_is_not_run(submitted, tmp_path):
         in message
     )
     assert not marker.exists()
+
+
+KEY_LINE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOattackerskey attacker@example"
+
+
+def test_summarize_writes_nothing_through_planted_temporary_links(tmp_path, outside):
+    """Temporary files used to be .<name>.<pid>.tmp, opened through whatever was there:
+    links planted under those names, for this very process, made summarize write the report
+    over a file outside and leave report.html a link to it."""
+    results = tmp_path / "20261127-101800"
+    sweep = SweepWriter(results)
+    sweep.run("nodes", "O3", 4, 1, tok_s=4.7)
+    sweep.run("nodes", "O3", 2, 1, tok_s=2.7)
+    (results / "plots").mkdir()
+    victim = outside / "id_ed25519"
+    names = ["runs.csv", "summary.md", "report.html", *(f"plots/{png}" for png in
+             ["roofline.png", "speedup_by_threads.png", "tok_s_by_flag_set.png"])]  # fmt: skip
+    for name in names:
+        planted = results / name
+        planted.with_name(f".{planted.name}.{os.getpid()}.tmp").symlink_to(victim)
+
+    summarize(results, record_history=False)
+
+    assert victim.read_text() == f"{SECRET} private key\n"
+    for name in names:
+        assert not (results / name).is_symlink(), name
+    assert (results / "report.html").is_file() and SECRET not in (results / "runs.csv").read_text()
+
+
+def test_a_plots_link_out_of_the_results_is_refused(tmp_path, outside):
+    """plots/ a link to a directory outside: summarize used to delete PNGs there and write one;
+    now it refuses, saying why, and the directory outside is left as it was."""
+    results = tmp_path / "20261127-101900"
+    sweep = SweepWriter(results)
+    sweep.run("nodes", "O3", 4, 1, tok_s=4.7)
+    sweep.run("nodes", "O3", 2, 1, tok_s=2.7)
+    pictures = outside / "pictures"
+    pictures.mkdir()
+    for png in ["roofline.png", "tok_s_by_threads.png"]:
+        (pictures / png).write_bytes(b"a picture of mine")
+    (results / "plots").symlink_to(pictures, target_is_directory=True)
+
+    summarized = collect("summarize", "--no-history", str(results))
+
+    assert summarized.returncode == 2 and "Traceback" not in summarized.stderr
+    assert f"{results / 'plots'} is a link or not a directory" in summarized.stderr
+    assert sorted(os.listdir(pictures)) == ["roofline.png", "tok_s_by_threads.png"]
+    assert {(pictures / png).read_bytes() for png in os.listdir(pictures)} == {b"a picture of mine"}
+
+
+def test_no_text_of_the_sweep_starts_a_line_of_an_output(tmp_path):
+    """A flag set's name (and a recorded file) carrying a newline and an SSH public key: the
+    key must start no line of runs.csv, summary.md or report.html (one written over an
+    authorized_keys let its key log in), and the name still shows, its newline escaped."""
+    results = tmp_path / "20261127-102000"
+    sweep = SweepWriter(results)
+    sweep.run("nodes", "O3", 4, 1, tok_s=4.7, record={"flag_set": f"O3\n{KEY_LINE}\n"})
+    sweep.run("nodes", "O3", 4, 2, tok_s=4.9)
+    (results / "builds" / "nodes").mkdir(parents=True)
+    (results / "builds" / "nodes" / "O3.txt").write_text(f"gcc -O3\r\n{KEY_LINE}\n")
+
+    summarize(results, record_history=False)
+
+    for name in ["runs.csv", "summary.md", "report.html"]:
+        text = (results / name).read_text()
+        assert "attackerskey" in text, name
+        assert not any(
+            line.lstrip().startswith("ssh-ed25519") for line in re.split(r"[\r\n]", text)
+        ), name
+    assert f"O3\\n{KEY_LINE}\\n" in (results / "runs.csv").read_text()
+    assert f"O3&#10;{KEY_LINE}&#10;" in (results / "report.html").read_text()
+
+
+def test_a_results_directory_cannot_choose_to_run_its_own_code(submitted, tmp_path):
+    """The attack of issue 21: "ansible_connection": "local" with remote_dir and pythonpath
+    inside the handed-over results made `make collect` run their progress-slurm.py and a
+    sitecustomize.py. The connection is ssh or what the user's inventory says, and neither
+    directory may lie in the results."""
+    marker = tmp_path / "ran"
+    workspace = submitted / "workspace"
+    sweep_dir = workspace / "sweeps" / submitted.name
+    sweep_dir.mkdir(parents=True)
+    (sweep_dir / "progress-slurm.py").write_text(f"open({str(marker)!r}, 'w')\n")
+    (workspace / "lib" / "python").mkdir(parents=True)
+    (workspace / "lib" / "python" / "sitecustomize.py").write_text(f"open({str(marker)!r}, 'w')\n")
+    sound = json.loads((submitted / "remote.json").read_text())
+    inside = {"remote_dir": str(sweep_dir), "pythonpath": str(workspace / "lib" / "python")}
+    local = {"connection": {**sound["connection"], "ansible_connection": "local"}}
+    for change, named in [
+        (local, "connection.ansible_connection = 'local'; valid: ['ssh']"),
+        (inside, f"remote_dir = {str(sweep_dir)!r} is inside the results directory"),
+        ({**inside, **local}, "is inside the results directory"),
+    ]:
+        (submitted / "remote.json").write_text(json.dumps({**sound, **change}))
+        fetched = collect("fetch", "--force", str(submitted))
+        assert fetched.returncode == 2 and named in fetched.stderr, (change, fetched.stderr)
+        assert not marker.exists()
+
+
+def test_host_key_checking_holds_whatever_the_environment_and_ssh_config_say(
+    submitted, tmp_path, monkeypatch
+):
+    """ANSIBLE_SSH_ARGS in the environment used to replace ansible.cfg's ssh_args, and with
+    them StrictHostKeyChecking=yes: `StrictHostKeyChecking no` in ~/.ssh/config then let a
+    changed key through. The fetch gives ansible-runner its own ssh options, first on ssh's
+    command line (ssh keeps the first value of an option), and clears the others; ssh itself
+    says what it would do with them and such a config (ssh -G connects to nothing)."""
+    import ansible_runner
+
+    from collect.fetch import fetch
+
+    given = {}
+
+    def run(**arguments):
+        given.update(arguments, environ=dict(os.environ))
+        raise SystemExit("not run")
+
+    monkeypatch.setattr(ansible_runner, "run", run)
+    monkeypatch.setenv("ANSIBLE_SSH_ARGS", "-C -o ControlMaster=auto -o ControlPersist=60s")
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(tmp_path / "elsewhere.cfg"))
+    monkeypatch.setenv("ANSIBLE_SSH_EXECUTABLE", str(tmp_path / "not-ssh"))
+    with pytest.raises(SystemExit):
+        fetch(submitted, quiet=True, force=True)
+
+    for name in ["ANSIBLE_SSH_ARGS", "ANSIBLE_CONFIG", "ANSIBLE_SSH_EXECUTABLE"]:
+        assert name not in given["environ"], name
+    assert given["envvars"]["ANSIBLE_HOST_KEY_CHECKING"] == "True"
+    ssh_config = tmp_path / "ssh_config"  # as a ~/.ssh/config that turns checking off
+    ssh_config.write_text("Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n")
+    effective = subprocess.run(
+        ["ssh", "-G", "-F", str(ssh_config), *given["envvars"]["ANSIBLE_SSH_ARGS"].split(),
+         "-o", "UserKnownHostsFile=/dev/null", "192.0.2.1"],
+        capture_output=True, text=True, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    assert "stricthostkeychecking true" in effective
+    assert "userknownhostsfile /tmp/known_hosts" in effective  # remote.json's, of the user's

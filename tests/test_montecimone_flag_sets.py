@@ -10,8 +10,6 @@ import yaml
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan
 from conftest import PROJECT
 
-pytestmark = [pytest.mark.unit, pytest.mark.riscv]
-
 CROSS_COMPILER = "riscv64-linux-gnu-gcc"
 
 
@@ -20,6 +18,7 @@ def partitions():
     return inventory["all"]["hosts"]["montecimone"]["sweep_partitions"]
 
 
+@pytest.mark.unit
 def test_the_partitions_are_valid_and_each_has_its_own_flag_sets():
     sweep_flag_sets = yaml.safe_load((PROJECT / "group_vars/all/sweep.yml").read_text())
     assert sweep_plan.partition_errors(partitions(), sweep_flag_sets["sweep_flag_sets"]) == []
@@ -35,6 +34,7 @@ def test_the_partitions_are_valid_and_each_has_its_own_flag_sets():
     }
 
 
+@pytest.mark.riscv
 @pytest.mark.parametrize(
     ("partition", "flag_set", "cflags"),
     [

@@ -104,8 +104,10 @@ def test_new_student_from_onboarding_to_fetched_results(
 def assert_fetch_refuses_unchecked_host_keys(login_node, laptop, latest, tmp_path):
     """`collect fetch` with the login node's host key changed, then unknown: refused, with
     what to do, known_hosts byte for byte as it was, the fetched results untouched. Even
-    with ANSIBLE_HOST_KEY_CHECKING=False in the environment; each fetch a new connection
-    (no ssh master of the earlier ones)."""
+    with ANSIBLE_HOST_KEY_CHECKING=False in the environment, and ANSIBLE_SSH_ARGS without
+    StrictHostKeyChecking (it replaced ansible.cfg's ssh_args, and a `StrictHostKeyChecking
+    no` in ~/.ssh/config then decided: issue 21); each fetch a new connection (no ssh master
+    of the earlier ones)."""
     known_hosts = laptop / "known_hosts"
     runs_csv = (latest / "runs.csv").read_bytes()
     entry = f"[{login_node.host}]:{login_node.port}"
@@ -114,6 +116,7 @@ def assert_fetch_refuses_unchecked_host_keys(login_node, laptop, latest, tmp_pat
         control_dir = tmp_path / f"ssh-control-{attempt}"
         control_dir.mkdir()
         env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "False",
+               "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=60s",
                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir)}  # fmt: skip
         return subprocess.run(
             [sys.executable, "-m", "collect", "fetch", "--force", str(latest)],
@@ -123,8 +126,9 @@ def assert_fetch_refuses_unchecked_host_keys(login_node, laptop, latest, tmp_pat
     def assert_refused(refused: subprocess.CompletedProcess, known_hosts_before: bytes):
         message = " ".join(refused.stderr.split())
         assert refused.returncode != 0, refused.stdout[-3000:]
-        assert f"the host key of {entry} is not the one recorded in known_hosts" in message
-        assert f"ssh-keygen -R '{entry}'" in message and "make onboard" in message
+        assert f"the host key of {entry} is not the one recorded in {known_hosts}" in message
+        assert f"ssh-keygen -f '{known_hosts}' -R '{entry}'" in message
+        assert "make onboard" in message
         assert known_hosts.read_bytes() == known_hosts_before
 
     recorded = known_hosts.read_bytes()

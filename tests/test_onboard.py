@@ -17,7 +17,7 @@ KEY_NAME = "llamasweep_ed25519"
 
 def onboard_args(login_node, student, laptop, password_file, fingerprint=None, key_file=True):
     """ansible-playbook's arguments; fingerprint: the pin (default the login node's, "" for
-    none: the user confirms)."""
+    none: the user confirms); password_file None: the password is asked (--ask-pass)."""
     known_hosts = laptop / "known_hosts"
     pin = login_node.fingerprint if fingerprint is None else fingerprint
     return [
@@ -28,7 +28,7 @@ def onboard_args(login_node, student, laptop, password_file, fingerprint=None, k
         "-e", f"onboard_known_hosts={known_hosts}",
         "-e", json.dumps({"ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts}"}),
         "-e", f"onboard_host_key_fingerprint={pin}",
-        "--connection-password-file", str(password_file),
+        *(["--connection-password-file", str(password_file)] if password_file else ["--ask-pass"]),
     ]  # fmt: skip
 
 
@@ -189,3 +189,53 @@ def test_a_confirmed_key_is_the_one_shown_and_the_only_one_recorded(
     assert shown == login_node.fingerprint  # the ed25519 key, as ssh would use
     assert recorded_fingerprints(laptop / "known_hosts") == [shown]
     assert key_login(login_node, student, laptop).stdout.strip() == student.name
+
+
+def test_a_new_account_s_onboarding_shows_the_passphrase_and_password_to_no_process(
+    login_node, student, tmp_path
+):
+    """A laptop account without ~/.ssh, driven on a terminal as make onboard runs it: every
+    execve of the whole onboarding (arguments and environment, strace -v) is free of the
+    passphrase and of the password; ~/.ssh is created 0700; the key is encrypted and works
+    through ssh-agent."""
+    home = tmp_path / "home"
+    home.mkdir()
+    agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True)
+    settings = dict(
+        part.split("=", 1) for part in agent.stdout.replace(";", "\n").split() if "=" in part
+    )
+    env = {**os.environ, "HOME": str(home), "SSH_AUTH_SOCK": settings["SSH_AUTH_SOCK"],
+           "ANSIBLE_NOCOLOR": "1"}  # fmt: skip
+    passphrase = "lab-passphrase-" + os.urandom(6).hex()
+    trace = tmp_path / "execve.trace"
+    args = onboard_args(login_node, student, home / ".ssh", None, key_file=False)
+    try:
+        session = pexpect.spawn(
+            "strace",
+            ["-f", "-v", "-s", "4096", "-e", "trace=execve", "-o", str(trace),
+             str(BIN / "ansible-playbook"), "playbooks/onboard.yml", *args],
+            cwd=str(PROJECT), env=env, encoding="utf-8", timeout=180,
+        )  # fmt: skip
+        session.expect("SSH password:")
+        session.sendline(student.password)
+        session.expect("Passphrase for the new key")
+        session.sendline(passphrase)
+        session.expect(pexpect.EOF)
+        session.close()
+        assert session.exitstatus == 0, session.before[-3000:]
+        traced = trace.read_text(errors="replace")
+        assert traced.count("execve(") > 50  # the trace saw the whole onboarding
+        assert "ssh-keygen" in traced and "ssh-add" in traced
+        assert passphrase not in traced
+        assert student.password not in traced
+        assert (home / ".ssh").stat().st_mode & 0o777 == 0o700
+        key = home / ".ssh" / KEY_NAME
+        locked = subprocess.run(["ssh-keygen", "-y", "-P", "", "-f", str(key)],
+                                capture_output=True, text=True)  # fmt: skip
+        assert locked.returncode != 0
+        opened = subprocess.run(["ssh-keygen", "-y", "-P", passphrase, "-f", str(key)],
+                                capture_output=True, text=True)  # fmt: skip
+        assert opened.returncode == 0, opened.stderr
+        assert key_login(login_node, student, home / ".ssh", env).stdout.strip() == student.name
+    finally:
+        os.kill(int(settings["SSH_AGENT_PID"]), 15)

@@ -12,8 +12,6 @@ import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import riscv_checks as checks
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 
-pytestmark = [pytest.mark.unit, pytest.mark.riscv]
-
 FLAG_SETS = {"O2": "-O2", "omp": "-O2 -fopenmp"}
 PARTITIONS = [
     {"name": "u740", "arch": "riscv64", "flag_sets": {"rv64gc": "-O2 -march=rv64gc"}},
@@ -28,6 +26,7 @@ PARTITIONS = [
 ]
 
 
+@pytest.mark.riscv
 def test_validation_builds_each_distinct_cflags_of_the_real_riscv_partitions_once():
     builds = checks.validation_builds(PARTITIONS, FLAG_SETS, {"sg2042": {"thead": "probe"}})
     assert [(b["cflags"], b["uses"]) for b in builds] == [
@@ -54,6 +53,7 @@ def compile_result(words, tmp_path):
     return {"rc": done.returncode, **output}
 
 
+@pytest.mark.riscv
 def test_outcome_drops_what_fails_keeps_what_is_ignored_or_vouched_for_by_the_probe(tmp_path):
     partitions = [
         {"name": "a", "arch": "riscv64", "requires_compiler_support": ["thead"]},
@@ -92,6 +92,7 @@ def test_outcome_drops_what_fails_keeps_what_is_ignored_or_vouched_for_by_the_pr
     ]
 
 
+@pytest.mark.unit
 def test_a_run_that_exits_0_without_tok_s_fails():
     builds = checks.validation_builds([{"name": "a", "arch": "riscv64"}], {"ok": "-O2"})
     compiled = [{"rc": 0, "stdout": "", "stderr": "", "item": builds[0]}]
@@ -100,6 +101,7 @@ def test_a_run_that_exits_0_without_tok_s_fails():
     assert "its binary failed under qemu (exit 0, no tok/s): illegal instruction?" in reason
 
 
+@pytest.mark.unit
 def test_requires_compiler_support_keeps_only_what_the_probe_accepted():
     facts = {
         "sg2042": json.dumps({"compiler_version": "gcc 14.2", "march": ["rv64gc"]}),
@@ -130,6 +132,7 @@ def test_requires_compiler_support_keeps_only_what_the_probe_accepted():
     ]
 
 
+@pytest.mark.unit
 def test_partition_errors_name_bad_arch_and_requires_compiler_support():
     errors = plan.partition_errors(
         [
@@ -147,6 +150,7 @@ def test_partition_errors_name_bad_arch_and_requires_compiler_support():
     ]
 
 
+@pytest.mark.unit
 def test_the_plan_leaves_dropped_flag_sets_out_with_their_reasons():
     resolve = {"flag_sets": FLAG_SETS, "models": ["m"], "steps": 8}
     catalog = {"m": {"size": 1000}}
@@ -164,6 +168,7 @@ def test_the_plan_leaves_dropped_flag_sets_out_with_their_reasons():
         )  # fmt: skip
 
 
+@pytest.mark.unit
 def test_a_partition_without_arch_takes_the_machine_the_probe_found():
     facts = {"a": json.dumps({"machine": "riscv64"}), "b": json.dumps({"machine": "riscv64"})}
     partitions = [{"name": "a"}, {"name": "b", "arch": "x86_64"}, {"name": "c"}]

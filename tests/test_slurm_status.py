@@ -73,6 +73,12 @@ def killed(slurm_text=None):
             ["build job 69", "p1", "never started", "flag set bad", "-mfoo"],
         ),
         (killed(), SlurmFacts(job=task("UNKNOWN")), STATUS_FAILED, ["no execution.txt"]),
+        (
+            killed(),
+            SlurmFacts(job={**task("RUNNING"), "lost": True}),
+            STATUS_FAILED,
+            ["70_1", "lost", "last seen RUNNING", "make resume"],
+        ),
         (killed(), SlurmFacts(), STATUS_FAILED, ["no execution.txt"]),
     ],
 )

@@ -125,8 +125,11 @@ def test_without_json_json_is_tried_once_and_only_the_sweep_s_jobs_are_asked(jso
     polls = [call for call in calls if "--json" not in call]
     assert polls and all(call.startswith("squeue --me --states=all --jobs=") for call in polls)
     jobs = (json_and_text["text"] / "slurm-jobs.tsv").read_text().splitlines()
-    ids = sorted(int(field) for line in jobs for field in line.split("\t")[1:3])
-    assert all(f"--jobs={','.join(map(str, ids))} --noheader --array " in call for call in polls)
+    ids = {int(field) for line in jobs for field in line.split("\t")[1:3]}
+    # each poll asks about the sweep's jobs not yet settled (all of them at the first)
+    asked = [{int(job) for job in call.split("--jobs=")[1].split()[0].split(",")} for call in polls]
+    assert asked[0] == ids and all(jobs and jobs <= ids for jobs in asked), asked
+    assert all(" --noheader --array " in call for call in polls)
 
 
 def test_a_sweep_pending_past_its_wait_timeout_names_the_reasons(slurm, workspace, tmp_path):

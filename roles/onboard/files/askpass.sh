@@ -1,4 +1,5 @@
 #!/bin/sh
-# SSH_ASKPASS for ssh-keygen and ssh-add: the passphrase comes from this process's environment (set for one
-# task, never written anywhere).
-printf '%s\n' "$ONBOARD_KEY_PASSPHRASE"
+# SSH_ASKPASS for ssh-keygen and ssh-add: one line of the standard input they pass on (a pipe
+# from the onboarding task) for each question. `read` takes one line and no more from a pipe.
+IFS= read -r passphrase
+printf '%s\n' "$passphrase"

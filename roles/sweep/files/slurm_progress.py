@@ -4,23 +4,31 @@
 Usage: slurm_progress.py SWEEP_DIR
 
 Prints one line, "pending 3 (Dependency 3), running 1, done 5 (1 failed) of 12 runs", that
-starts with "finished" once no job of the sweep is pending or running any more. Writes
-SWEEP_DIR/scheduler.json: each partition's build job and each run's array task as last seen
-(state, reason, exit code, node), merged with what earlier calls saw, so that the states
-outlive the scheduler's memory of finished jobs (MinJobAge). The runs' own status files are
-the ground truth; scheduler.json is for what a run cannot write itself (TIMEOUT, CANCELLED,
-a build that failed so the run never started).
+starts with "finished" once every task of the sweep and every build job has ended on
+evidence: the task's own status file, or a final scheduler record (squeue's or sacct's) whose
+state does not say it will run again. A job in neither answer is "not seen", never failed: the
+wait asks again. Where the cluster has no accounting, a task that stays in neither answer
+and wrote no status file for the cluster's MinJobAge and LOST_AFTER_POLLS queries is "lost"
+(its last known state kept) and the wait goes on for the rest. Writes SWEEP_DIR/scheduler.json:
+each partition's build job and each task's array task as last seen (state, reason, exit
+code, node), merged with what earlier calls saw, so that the states outlive the scheduler's
+memory of finished jobs. The status files are the ground truth; scheduler.json is for what a
+run cannot write itself (TIMEOUT, CANCELLED, a build that failed so the run never started).
 
-Asks only about the sweep's own jobs (--me, --jobs=): squeue at every call and, when
-accounting exists, sacct for the jobs squeue no longer lists and not yet seen final. Every
-Slurm from 22.05 to 25.11: each record is normalised first (numbers from 23.02's
-{"set", "infinite", "number"}, state lists, exit codes as raw wait statuses or structured,
-sacct's hexadecimal bitmask of an array's never-started tasks), then the sweep's are kept
-with jmespath. Where Slurm was built without JSON (sweep.json's slurm.query is "text",
-probed once at submit time) the same records come from `squeue --format` and
-`sacct --parsable2`. Runs on the cluster's login node with the Python Ansible uses there
-(jmespath is copied beside it when that Python lacks it). Exit status 0 whatever the
-scheduler says (a failed query is reported and retried at the next poll); 2 on bad usage.
+Asks the scheduler rarely, and only about the sweep's own jobs (--me, --jobs=): squeue and,
+for the tasks squeue does not list, sacct (unless the scheduler said accounting is off), at
+most once per sweep.json's slurm.query_interval; between queries progress comes from the
+status files, and the end of the sweep (every task settled by its files) is checked with one
+query at once.
+A failed sacct call is transient: asked again at the next query. Every Slurm from 22.05 to
+25.11: each record is normalised first (numbers from 23.02's {"set", "infinite", "number"},
+state lists, exit codes as raw wait statuses or structured, sacct's hexadecimal bitmask of an
+array's never-started tasks), then the sweep's are kept with jmespath. Where Slurm was built
+without JSON (sweep.json's slurm.query is "text", probed once at submit time) the same
+records come from `squeue --format` and `sacct --parsable2`. Runs on the cluster's login node
+with the Python Ansible uses there (3.7 or later; jmespath is copied beside it when that
+Python lacks it). Exit status 0 whatever the scheduler says (a failed query is reported and
+retried at the next poll); 2 on bad usage.
 """
 
 import collections
@@ -30,6 +38,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import jmespath
 
@@ -37,7 +46,27 @@ import jmespath
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
 from sweep_rules import read_status  # noqa: E402
 
-# States in which a job will not change any more.
+# Job states, one name each as Slurm's job_state_string() gives it (squeue --format=%T, 22.05
+# and 23.02's JSON): a state flag, when set, names the state in place of the base state, the
+# first of STATE_FLAGS (its order in src/common/slurm_protocol_defs.c). 23.11+ JSON lists the
+# base state then its flags: state_name() applies the same order, so the JSON and the text
+# paths name a job alike. Meanings: squeue(1), JOB STATE CODES,
+# https://slurm.schedmd.com/squeue.html#SECTION_JOB-STATE-CODES, and sacct(1), JOB STATE CODES.
+STATE_FLAGS = (
+    "COMPLETING",  # "in the process of completing": processes may still be active
+    "STAGE_OUT",  # "staging out files": not ended yet
+    "CONFIGURING",  # "allocated resources, but waiting for them to become ready"
+    "RESIZING",  # "about to change size"
+    "REQUEUED",  # "completing job is being requeued": runs again
+    "REQUEUE_FED",  # "being requeued by a federation": runs again
+    "REQUEUE_HOLD",  # "held job is being requeued": runs again once released
+    "SPECIAL_EXIT",  # "requeued in a special state" (held): runs again once released
+    "STOPPED",  # "execution has been stopped with SIGSTOP": holds its CPUs
+    "REVOKED",  # "sibling was removed ... due to other cluster starting the job": runs there
+    "RESV_DEL_HOLD",  # "held after requested reservation was deleted": runs once released
+    "SIGNALING",  # "being signaled": not ended yet
+)
+# Ended, and will not run again ("terminated", "completed", "cancelled", ... in squeue(1)).
 FINAL_STATES = frozenset(
     (
         "COMPLETED",
@@ -48,16 +77,32 @@ FINAL_STATES = frozenset(
         "NODE_FAIL",
         "BOOT_FAIL",
         "DEADLINE",
-        "PREEMPTED",
-        "SPECIAL_EXIT",
-        "REVOKED",
-        "UNKNOWN",
+        "PREEMPTED",  # without a requeue flag: "terminated due to preemption"
     )
 )
-# Not started yet (the rest of the active states count as running).
-WAITING_STATES = frozenset(("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD"))
+# Not started yet, or ended and to run again later.
+WAITING_STATES = frozenset(
+    ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SPECIAL_EXIT", "RESV_DEL_HOLD")
+)
+# Started and not ended. Any other name (a state this code does not know, or none at all)
+# counts as not final too, and as running in the progress line.
+STARTED_STATES = frozenset(
+    (
+        "RUNNING",
+        "SUSPENDED",
+        "CONFIGURING",
+        "COMPLETING",
+        "STAGE_OUT",
+        "RESIZING",
+        "STOPPED",
+        "SIGNALING",
+        "REVOKED",
+    )
+)
 # Slurm's "no value" and "infinite" in a uint32 (22.05 prints them as plain numbers).
 NO_VALUE = 0xFFFFFFFE
+# A job's node list before it ran: squeue's and sacct's.
+NO_NODE = (None, "", "None assigned")
 
 # The fields of one record, raw, as squeue --json and sacct --json print them (22.05 to 25.11).
 SQUEUE_JSON_FIELDS = (
@@ -78,23 +123,33 @@ SACCT_TEXT_FORMAT = "JobID,JobIDRaw,State,Reason,ExitCode,NodeList,JobName"
 SACCT_JOB_ID = re.compile(r"^(\d+)(?:_(?:(\d+)|\[(.*)\]))?$")
 # squeue --jobs= naming only jobs it has forgotten: none of them is listed.
 FORGOTTEN = "Invalid job id specified"
+# What sacct (and its JSON) says on a cluster without accounting; any other failure of sacct
+# (slurmdbd down, a timeout) is transient.
+ACCOUNTING_OFF = re.compile(r"accounting storage is disabled", re.IGNORECASE)
 QUERY_TIMEOUT = 120  # seconds
+# At most one squeue (and one sacct) per this many seconds where sweep.json does not say
+# (its slurm.query_interval, the sweep's sweep_poll_max_interval): 2 scheduler calls a minute.
+DEFAULT_QUERY_INTERVAL_S = 60
+# Without accounting, a task in neither answer (and without a status file) for this many
+# queries, and for longer than the cluster's MinJobAge, is lost.
+LOST_AFTER_POLLS = 3
+DEFAULT_MIN_JOB_AGE_S = 300  # Slurm's default, where scontrol cannot say
 # Full array task lists: without it Slurm cuts them at 64 characters and adds "...".
 QUERY_ENVIRONMENT = {**os.environ, "SLURM_BITSTR_LEN": "0"}
 
 
 def read_jobs(sweep_dir):
-    """The sweep's submissions and tasks: plan.json's tasks, and a record per line of
+    """The sweep's submissions and plan: plan.json, and a record per line of
     slurm-jobs.tsv (written at submit time: partition, build job, the job ids of its arrays
     comma-joined, its profiling array's job or "-", and the arrays as submitted,
     FIRST_INDEX:ARRAY space-separated, runs then profiles; a line without them has the
     plan's arrays). A resumed sweep adds lines for the same partitions. Each record gets
     "jobs": {array job id: (first_index, task ids)} (task id i runs task first_index + i)."""
-    with open(os.path.join(sweep_dir, "plan.json")) as plan_file:
+    with open(os.path.join(sweep_dir, "plan.json"), encoding="utf-8") as plan_file:
         plan = json.load(plan_file)
     planned = {partition["name"]: partition for partition in plan["partitions"]}
     partitions = []
-    with open(os.path.join(sweep_dir, "slurm-jobs.tsv")) as jobs:
+    with open(os.path.join(sweep_dir, "slurm-jobs.tsv"), encoding="utf-8") as jobs:
         for line in jobs:
             name, build, arrays, profile_job, *submitted = line.rstrip("\n").split("\t")
             partition = planned[name]
@@ -120,7 +175,7 @@ def read_jobs(sweep_dir):
                     "jobs": arrays_by_job,
                 }
             )
-    return partitions, plan["tasks"]
+    return partitions, plan
 
 
 def newest(previous, entry, key):
@@ -151,18 +206,20 @@ def ours(job_ids):
 
 
 def run_query(command):
-    """A scheduler command's stdout; RuntimeError with its message when it fails."""
+    """A scheduler command's stdout; RuntimeError with its message when it fails. Decoded
+    here, never failing: any user's job name may hold bytes that are no UTF-8 (22.05's squeue
+    lists other users' jobs whatever --me says), and no such byte may fail a poll."""
     answer = subprocess.run(
         command,
         capture_output=True,
-        text=True,
         timeout=QUERY_TIMEOUT,
         check=False,
         env=QUERY_ENVIRONMENT,
     )
     if answer.returncode != 0:
-        raise RuntimeError(" ".join(answer.stderr.split())[:300] or f"exit {answer.returncode}")
-    return answer.stdout
+        message = (answer.stderr or answer.stdout).decode("utf-8", "replace")
+        raise RuntimeError(" ".join(message.split())[:300] or f"exit {answer.returncode}")
+    return answer.stdout.decode("utf-8", "replace")
 
 
 def squeue(way, job_ids):
@@ -189,13 +246,22 @@ def squeue(way, job_ids):
 def sacct(way, job_ids):
     """Accounting's records of these jobs (and their array tasks)."""
     if way == "json":
-        answer = json.loads(run_query(["sacct", "--json", jobs_option(job_ids)]))
-        raw = jmespath.search(SACCT_JSON_FIELDS, answer)
+        answer = run_query(["sacct", "--json", jobs_option(job_ids)])
+        accounting_off(answer)
+        raw = jmespath.search(SACCT_JSON_FIELDS, json.loads(answer))
     else:
         command = ["sacct", "--parsable2", "--noheader", "--allocations", jobs_option(job_ids)]
-        lines = run_query([*command, f"--format={SACCT_TEXT_FORMAT}"]).splitlines()
-        raw = [sacct_text_record(line) for line in lines if line.strip()]
+        answer = run_query([*command, f"--format={SACCT_TEXT_FORMAT}"])
+        accounting_off(answer)
+        raw = [sacct_text_record(line) for line in answer.splitlines() if line.strip()]
     return selected(raw, job_ids)
+
+
+def accounting_off(answer):
+    """RuntimeError with sacct's words where it says, even with exit 0, that there is no
+    accounting."""
+    if ACCOUNTING_OFF.search(answer):
+        raise RuntimeError(" ".join(answer.split())[:300])
 
 
 def jobs_option(job_ids):
@@ -252,9 +318,9 @@ def text_number(text):
 
 
 def normalise(record):
-    """Plain values whatever the Slurm version: state a string, exit code "RC:SIGNAL", ids
-    integers or None (None, not 0, for a job that is no array)."""
-    record["state"] = base_state(record.get("state"))
+    """Plain values whatever the Slurm version: state one name (state_name), exit code
+    "RC:SIGNAL", ids integers or None (None, not 0, for a job that is no array)."""
+    record["state"] = state_name(record.get("state"))
     record["exit_code"] = exit_code_text(record.get("exit_code"))
     for key in ("job_id", "array_job_id", "array_task_id"):
         record[key] = number(record.get(key))
@@ -264,14 +330,30 @@ def normalise(record):
     return record
 
 
-def base_state(state):
-    """Slurm's base state: a string (22.05, 23.02), a list of flags with the base state
-    first (23.11+) or text such as "CANCELLED by 1000" (sacct --parsable2)."""
+def state_name(state):
+    """A job's state as one name, the one squeue --format=%T prints: a string as it is (22.05,
+    23.02, squeue's text), the first word of sacct's "CANCELLED by 1000"; of 23.11's list (the
+    base state, then its flags) the first of STATE_FLAGS set, else the base state. None when
+    the record has no state."""
     if isinstance(state, list):
-        state = state[0] if state else None
+        names = [name for name in state if isinstance(name, str)]
+        flags = [flag for flag in STATE_FLAGS if flag in names[1:]]
+        state = (flags or names or [None])[0]
     if isinstance(state, str) and state.split():
         return state.split()[0]
-    return "UNKNOWN"
+    return None
+
+
+def is_final(entry):
+    """Whether a scheduler record says its job ended and will not run again."""
+    return (entry or {}).get("state") in FINAL_STATES
+
+
+def started(entry):
+    """Whether a scheduler record shows its job started: running, or ended on a node."""
+    state = (entry or {}).get("state")
+    node = (entry or {}).get("node")
+    return state in STARTED_STATES or (state in FINAL_STATES and node not in NO_NODE)
 
 
 def number(value):
@@ -328,9 +410,27 @@ def task_ids(text, count):
     return [task for task in tasks if 0 <= task < count]
 
 
-def apply(records, partitions, state):
-    """Fold scheduler records into state["builds"] and state["runs"] (by task index)."""
-    builds = {p["build_job_id"]: p for p in partitions}
+def current_jobs(partitions):
+    """The sweep's jobs as last submitted (a resumed sweep's lines take over the tasks they run
+    again; job ids grow): {task index: (array job id, task id)} and {partition: (build job
+    id, its run arrays' job ids)}."""
+    owners, builds = {}, {}
+    for partition in partitions:
+        builds[partition["name"]] = (partition["build_job_id"], set(partition["array_job_ids"]))
+        for job, (first, ids) in partition["jobs"].items():
+            for task in ids:
+                owners[first + task] = (job, task)
+    return owners, builds
+
+
+def apply(records, partitions, state, listed=None):
+    """Fold scheduler records into state["builds"] and state["runs"] (by task index); the
+    units they show of the sweep's current jobs: ("build", partition), ("task", index).
+    Accounting's records (listed: the units squeue's answer showed) fill only the others:
+    squeue's are fresher."""
+    from_accounting = listed is not None
+    owners, builds = current_jobs(partitions)
+    build_names = {p["build_job_id"]: p["name"] for p in partitions}
     arrays = arrays_of(partitions)
     seen = set()
     for record in records:
@@ -338,59 +438,210 @@ def apply(records, partitions, state):
             key: record.get(key)
             for key in ("job_id", "array_job_id", "state", "reason", "exit_code", "node")
         }
-        if record["job_id"] in builds and not record.get("array_job_id"):
-            name = builds[record["job_id"]]["name"]
-            if newest(state["builds"].get(name), entry, "job_id"):
-                state["builds"][name] = entry
-            seen.add(record["job_id"])
+        if record["job_id"] in build_names and not record.get("array_job_id"):
+            name = build_names[record["job_id"]]
+            if from_accounting and ("build", name) in listed:
+                continue
+            if builds[name][0] == record["job_id"]:
+                seen.add(("build", name))
+            update(state["builds"], name, entry, "job_id", from_accounting)
             continue
         if record["array_job_id"] not in arrays:
             continue
         first, ids = arrays[record["array_job_id"]]
-        seen.add(record["array_job_id"])
         if record["array_task_id"] is not None and not record.get("array_tasks"):
             tasks = [record["array_task_id"]]
-        else:  # one record for the tasks that have not started (or never will)
-            tasks = task_ids(record.get("array_tasks"), max(ids) + 1)
+        elif record.get("array_tasks"):  # one record for the tasks not started (or never to)
+            tasks = task_ids(record["array_tasks"], max(ids) + 1)
             entry["job_id"] = None
+        else:  # no task id: the task this job id was seen to run, if any
+            tasks = [
+                run["array_task_id"]
+                for run in state["runs"].values()
+                if record["job_id"] is not None
+                and (run.get("job_id"), run.get("array_job_id"))
+                == (record["job_id"], record["array_job_id"])
+            ]
+            if not tasks:
+                state["unattributed"].append(record["job_id"] or record["array_job_id"])
         for task in tasks:
-            index = str(first + task)
-            if task in ids and newest(state["runs"].get(index), entry, "array_job_id"):
-                state["runs"][index] = {**entry, "array_task_id": task}
+            index = first + task
+            if task not in ids or (from_accounting and ("task", index) in listed):
+                continue
+            if owners[index] == (record["array_job_id"], task):
+                seen.add(("task", index))
+            update(state["runs"], str(index), {**entry, "array_task_id": task}, "array_job_id",
+                   from_accounting)  # fmt: skip
     return seen
 
 
-def run_progress(sweep_dir, partitions, tasks, state, active_arrays):
-    """Counts of runs pending, running, done and failed, and the pending runs' reasons; the
-    status files are ground truth. Only the plan's tasks of kind run count."""
-    counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
-    reasons = collections.Counter()
-    array_jobs = collections.defaultdict(set)
-    for partition in partitions:
-        array_jobs[partition["name"]].update(partition["array_job_ids"])
-    for task in tasks:
-        if task["kind"] != "run" or task["partition"] not in array_jobs:
-            continue
-        status = read_status(os.path.join(sweep_dir, task["dir"], "status"))
-        scheduled = state["runs"].get(str(task["index"]), {})
-        if status is not None:
-            counts["done"] += 1
-            counts["failed"] += status != "0"
-        elif scheduled.get("state") in FINAL_STATES:
-            counts["done"] += 1
-            counts["failed"] += 1
-        elif scheduled.get("state") in WAITING_STATES or (
-            not scheduled and not active_arrays.isdisjoint(array_jobs[task["partition"]])
+def update(entries, key, entry, job_key, from_accounting):
+    """entries[key] = entry, unless an earlier submission's (newest), or what entries[key]
+    knows of the same job is better: a record without a state only says the job is listed,
+    and accounting lags behind squeue (a non-final record of a job seen final is older)."""
+    previous = entries.get(key) or {}
+    if not newest(previous, entry, job_key):
+        return
+    if previous.get(job_key) == entry[job_key] and (
+        entry["state"] is None or (from_accounting and is_final(previous) and not is_final(entry))
+    ):
+        return
+    entries[key] = entry
+
+
+def task_standing(entry, job, settled_by_status):
+    """Where a task stands: "status" (its status file), "final" (a final record of its
+    current array job), "lost", "unseen" (no record of its current job, or in neither answer
+    at the last query), "waiting" or "running"."""
+    entry = entry or {}
+    if settled_by_status:
+        return "status"
+    if entry.get("lost") and entry.get("unseen_job") == job:
+        return "lost"
+    if entry.get("array_job_id") != job or entry.get("unseen_polls"):
+        return "unseen"
+    if is_final(entry):
+        return "final"
+    return "waiting" if entry.get("state") in WAITING_STATES else "running"
+
+
+def build_standing(entry, job, runs_started):
+    """Where a build job stands, as task_standing. Where its runs started it has completed
+    (they depend on it afterok), whatever an older record or no answer says."""
+    entry = entry or {}
+    if (is_final(entry) and entry.get("job_id") == job) or runs_started:
+        return "final"
+    if entry.get("job_id") != job or entry.get("unseen_polls"):
+        return "lost" if entry.get("lost") and entry.get("unseen_job") == job else "unseen"
+    return "waiting" if entry.get("state") in WAITING_STATES else "running"
+
+
+SETTLED = frozenset(("status", "final", "lost"))
+STANDINGS = (*SETTLED, "unseen", "waiting", "running")
+
+
+def standings(partitions, state, statuses):
+    """{unit: standing} of the sweep's current tasks and builds (statuses: {task index: its
+    status file's (text, mtime)}). A status file settles its task, unless a query saw the
+    task waiting to run again after it was written (requeued: {index: when})."""
+    owners, builds = current_jobs(partitions)
+    requeued = state.get("requeued", {})
+    result = {}
+    for index, (job, _) in owners.items():
+        status = statuses.get(index)
+        by_status = status is not None and status[1] >= requeued.get(str(index), 0)
+        result[("task", index)] = task_standing(state["runs"].get(str(index)), job, by_status)
+    for name, (job, arrays) in builds.items():
+        runs_started = any(
+            result[("task", index)] == "status"
+            or (
+                state["runs"].get(str(index), {}).get("array_job_id") == array
+                and started(state["runs"][str(index)])
+            )
+            for index, (array, _) in owners.items()
+            if array in arrays
+        )
+        build = state["builds"].get(name) or {}
+        result[("build", name)] = build_standing(build, job, runs_started)
+        if result[("build", name)] == "final" and not (
+            is_final(build) and build.get("job_id") == job
         ):
-            counts["pending"] += 1
-            if known_reason(scheduled.get("reason")):
-                reasons[scheduled["reason"]] += 1
-        elif not scheduled:
-            counts["done"] += 1
-            counts["failed"] += 1
-        else:
-            counts["running"] += 1
-    return counts, reasons
+            state["builds"][name] = {
+                "job_id": job, "array_job_id": None, "state": "COMPLETED",
+                "reason": "its runs started (afterok)", "exit_code": None, "node": None,
+            }  # fmt: skip
+    return result
+
+
+def unit_job(unit, current):
+    """The job id of a unit's current job (current: current_jobs' answer)."""
+    owners, builds = current
+    kind, key = unit
+    return owners[key][0] if kind == "task" else builds[key][0]
+
+
+def unit_entry(state, unit):
+    kind, key = unit
+    return state["runs" if kind == "task" else "builds"].setdefault(str(key), {})
+
+
+def query(way, partitions, state, statuses, now):
+    """Ask the scheduler about the sweep's unsettled units (once every task is settled, about
+    every current job: how each ended, and whether one was requeued), fold the answers into
+    state and keep count of the units in neither."""
+    current = current_jobs(partitions)
+    units = standings(partitions, state, statuses)
+    unsettled = {unit for unit, standing in units.items() if standing not in SETTLED}
+    asked = unsettled if any(kind == "task" for kind, _ in unsettled) else set(units)
+    state["unattributed"] = []
+    seen = apply(squeue(way, {unit_job(unit, current) for unit in asked}), partitions, state)
+    # A task seen waiting though it wrote its status file was requeued: that file is no end
+    # until the task writes it again.
+    requeued = state.get("requeued", {})
+    for index in statuses:
+        if ("task", index) in seen and state["runs"][str(index)]["state"] in WAITING_STATES:
+            requeued.setdefault(str(index), now)
+    state["requeued"] = {
+        index: when
+        for index, when in requeued.items()
+        if int(index) in statuses and statuses[int(index)][1] < when
+    }
+    absent = unsettled - seen
+    if absent and state["accounting"] is not False:
+        # Jobs squeue does not list (MinJobAge, or never seen): accounting, when there is any,
+        # knows how they ended, or that they still run (slurmdbd lags on a busy cluster).
+        try:
+            older = sacct(way, {unit_job(unit, current) for unit in absent})
+            seen |= apply(older, partitions, state, listed=set(seen))
+            state["accounting"] = True
+            state.pop("accounting_error", None)
+        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+            if ACCOUNTING_OFF.search(str(error)):
+                state["accounting"] = False
+            else:  # slurmdbd down or slow: asked again at the next query
+                state["accounting_error"] = str(error)
+    for unit in unsettled & seen:
+        for key in ("unseen_job", "unseen_polls", "unseen_since", "lost"):
+            unit_entry(state, unit).pop(key, None)
+    for unit in unsettled - seen:
+        entry = unit_entry(state, unit)
+        job = unit_job(unit, current)
+        if entry.get("unseen_job") != job:  # counted afresh for a resumed sweep's new job
+            entry.update(unseen_job=job, unseen_polls=0, unseen_since=now)
+            entry.pop("lost", None)
+        entry["unseen_polls"] += 1
+        if state["accounting"] is False and entry["unseen_polls"] >= LOST_AFTER_POLLS:
+            if now - entry["unseen_since"] >= min_job_age(state):
+                entry["lost"] = True
+    state["queried"] = now
+
+
+def min_job_age(state):
+    """The cluster's MinJobAge in seconds (asked once a sweep, when first needed): how long
+    slurmctld keeps a finished job, so how long squeue can miss one that ended unseen."""
+    if "min_job_age" not in state:
+        try:
+            config = run_query(["scontrol", "show", "config"])
+            found = re.search(r"^MinJobAge\s*=\s*(\d+)", config, re.MULTILINE)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired):
+            found = None
+        state["min_job_age"] = int(found.group(1)) if found else DEFAULT_MIN_JOB_AGE_S
+    return state["min_job_age"]
+
+
+def read_statuses(sweep_dir, tasks, partitions):
+    """{task index: (status text, mtime)} of the sweep's current tasks with a status file."""
+    owners, _ = current_jobs(partitions)
+    statuses = {}
+    for index in owners:
+        path = os.path.join(sweep_dir, tasks[index]["dir"], "status")
+        text = read_status(path)
+        if text is not None:
+            try:
+                statuses[index] = (text, os.stat(path).st_mtime)
+            except OSError:
+                continue
+    return statuses
 
 
 def known_reason(reason):
@@ -398,36 +649,21 @@ def known_reason(reason):
     return reason not in (None, "", "None")
 
 
-def final_jobs(partitions, state):
-    """The sweep's jobs seen in a final state: a build job, or an array whose tasks all were;
-    a job whose tasks a later submission (a resumed sweep's) took over counts as final."""
-    final = set()
-    for partition in partitions:
-        build = state["builds"].get(partition["name"], {})
-        if (
-            build.get("state") in FINAL_STATES
-            or (build.get("job_id") or 0) > partition["build_job_id"]
-        ):
-            final.add(partition["build_job_id"])
-    for array, (first, ids) in arrays_of(partitions).items():
-        tasks = [state["runs"].get(str(first + task), {}) for task in ids]
-        if all(
-            task.get("state") in FINAL_STATES or (task.get("array_job_id") or 0) > array
-            for task in tasks
-        ):
-            final.add(array)
-    return final
-
-
-def query_way(sweep_dir):
-    """How the scheduler is asked, as probed once at submit time (sweep.json's slurm.query):
-    "json", or "text" where Slurm was built without JSON support."""
+def slurm_settings(sweep_dir):
+    """sweep.json's slurm: how the scheduler is asked ("json", or "text" where Slurm was
+    built without JSON support; probed once at submit time) and at most how often (seconds:
+    the sweep's sweep_poll_max_interval)."""
     try:
         with open(os.path.join(sweep_dir, "sweep.json")) as sweep:
-            way = jmespath.search("slurm.query", json.load(sweep))
+            settings = jmespath.search("slurm", json.load(sweep)) or {}
     except (OSError, ValueError):
-        way = None
-    return way if way in ("json", "text") else "json"
+        settings = {}
+    way = settings.get("query")
+    try:
+        interval = max(1, int(settings.get("query_interval")))
+    except (TypeError, ValueError):
+        interval = DEFAULT_QUERY_INTERVAL_S
+    return (way if way in ("json", "text") else "json"), interval
 
 
 def load_state(path):
@@ -439,6 +675,7 @@ def load_state(path):
     state.setdefault("builds", {})
     state.setdefault("runs", {})
     state.setdefault("accounting", None)
+    state.setdefault("unattributed", [])
     return state
 
 
@@ -452,64 +689,88 @@ def save_state(path, state):
 
 def progress(sweep_dir):
     """The progress line; updates sweep_dir/scheduler.json."""
-    partitions, tasks = read_jobs(sweep_dir)
-    way = query_way(sweep_dir)
+    partitions, plan = read_jobs(sweep_dir)
+    tasks = {task["index"]: task for task in plan["tasks"]}
     state_path = os.path.join(sweep_dir, "scheduler.json")
     state = load_state(state_path)
-    job_ids = {p["build_job_id"] for p in partitions} | set(arrays_of(partitions))
-    try:
-        current = squeue(way, job_ids)
-    except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
-        return f"squeue failed ({error}); asking again at the next poll"
-    listed = {r["job_id"] for r in current} | {r["array_job_id"] for r in current}
-    gone = job_ids - listed - final_jobs(partitions, state)
-    if gone and state["accounting"] is not False:
-        # Jobs left squeue (MinJobAge) before they were seen to end: accounting, when there
-        # is any, knows how they ended.
+    statuses = read_statuses(sweep_dir, tasks, partitions)
+    now = time.time()
+    settled = set(standings(partitions, state, statuses).values()) <= SETTLED
+    way, query_interval = slurm_settings(sweep_dir)
+    # The scheduler is asked once a query_interval, and once more when the files say every
+    # task ended (how each job ended, and none was requeued); the files say the rest.
+    asked = not 0 <= now - (state.get("queried") or 0) < query_interval or (
+        settled and not state.get("finished")
+    )
+    if asked:
         try:
-            older = sacct(way, gone)
-            state["accounting"] = True
-            apply([r for r in older if r["state"] in FINAL_STATES], partitions, state)
-        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired):
-            state["accounting"] = False
-    apply(current, partitions, state)
-    active = {
-        job
-        for record in current
-        if record["state"] not in FINAL_STATES
-        for job in (record["job_id"], record["array_job_id"])
-    }
-    finished = not active & job_ids
-    if finished:
-        # Whatever is still pending or running here was never seen to end.
-        for entry in [*state["runs"].values(), *state["builds"].values()]:
-            if entry.get("state") not in FINAL_STATES:
-                entry.update(state="UNKNOWN", reason="no longer known to the scheduler")
-    counts, reasons = run_progress(sweep_dir, partitions, tasks, state, active)
+            query(way, partitions, state, statuses, now)
+        except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
+            return f"squeue failed ({error}); asking again at the next poll"
+    units = standings(partitions, state, statuses)
+    finished = set(units.values()) <= SETTLED and bool(asked or state.get("finished"))
     state["updated"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     state["finished"] = finished
     save_state(state_path, state)
-    waiting = ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
-    line = (
-        f"pending {counts['pending']}{f' ({waiting})' if waiting else ''}, "
-        f"running {counts['running']}, done {counts['done']} ({counts['failed']} failed) of "
-        f"{counts['pending'] + counts['running'] + counts['done']} runs"
-    )
+    line = runs_line(units, tasks, state, statuses)
     builds = []
     for name in dict.fromkeys(partition["name"] for partition in partitions):
         build = state["builds"].get(name, {})
-        build_state = build.get("state", "UNKNOWN" if finished else "PENDING")
-        if build_state in WAITING_STATES and known_reason(build.get("reason")):
+        standing = units[("build", name)]
+        build_state = {"unseen": "not seen", "lost": "lost"}.get(
+            standing, build.get("state") or "state not given"
+        )
+        if standing == "waiting" and known_reason(build.get("reason")):
             build_state += f" ({build['reason']})"
         if build_state != "COMPLETED":
             builds.append(f"{name} {build_state}")
     if builds:
         line += "; builds: " + ", ".join(builds)
-    profiles = [task["dir"] for task in tasks if task["kind"] == "profile"]
+    profiles = [task["dir"] for task in tasks.values() if task["kind"] == "profile"]
     if profiles:
         recorded = sum(os.path.isfile(os.path.join(sweep_dir, path, "status")) for path in profiles)
         line += f"; profiles {recorded}/{len(profiles)}"
+    if state["unattributed"]:
+        line += f"; records without a task id: jobs {', '.join(map(str, state['unattributed']))}"
+    if finished and any(standing == "lost" for standing in units.values()):
+        line += f"; `make resume SWEEP={plan['sweep_id']}` runs them again"
     return f"finished: {line}" if finished else line
+
+
+def runs_line(units, tasks, state, statuses):
+    """ "pending P (REASON n, ...), running R[, not seen U (why)], done D (F failed) of N runs
+    [; lost L (...)]": the plan's runs (not warm-ups, bandwidth or profiling tasks)."""
+    counts = collections.Counter()
+    reasons = collections.Counter()
+    lost = collections.Counter()
+    for (kind, index), standing in units.items():
+        if kind != "task" or tasks[index]["kind"] != "run":
+            continue
+        entry = state["runs"].get(str(index), {})
+        counts[standing] += 1
+        if standing == "status":
+            counts["failed"] += statuses[index][0] != "0"
+        elif standing in ("final", "lost"):
+            counts["failed"] += 1
+        if standing == "lost":
+            lost[f"last seen {entry['state']}" if entry.get("state") else "never seen"] += 1
+        if standing == "waiting" and known_reason(entry.get("reason")):
+            reasons[entry["reason"]] += 1
+    done = counts["status"] + counts["final"] + counts["lost"]
+    waiting = ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
+    line = f"pending {counts['waiting']}{f' ({waiting})' if waiting else ''}, "
+    line += f"running {counts['running']}, "
+    if counts["unseen"]:
+        why = state.get("accounting_error")
+        line += f"not seen {counts['unseen']}{f' (sacct failed: {why})' if why else ''}, "
+    line += f"done {done} ({counts['failed']} failed) of {sum(counts[s] for s in STANDINGS)} runs"
+    if lost:
+        kinds = ", ".join(f"{what} {count}" for what, count in lost.most_common())
+        line += (
+            f"; lost {counts['lost']} ({kinds}): in neither squeue nor sacct for"
+            f" {state.get('min_job_age', DEFAULT_MIN_JOB_AGE_S)} s, no status file"
+        )
+    return line
 
 
 def main(argv):
