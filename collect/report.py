@@ -35,7 +35,7 @@ from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
 from collect.stats import NOISY_CV, noise_band_text
-from collect.verdicts import interval_text
+from collect.verdicts import interval_text, method_text
 
 REPORT_FILE = "report.html"
 # Control characters, newlines among them, and what else ends a line for some reader: never
@@ -173,7 +173,9 @@ def _findings(analysis: Analysis) -> str:
     for finding in analysis.findings:
         support = "; ".join(part for part in (finding.evidence, finding.confidence) if part)
         small = f"<br><small>{escape(support)}</small>" if support else ""
-        items.append(f"<li>{escape(finding.text)}{small}</li>")
+        items.append(
+            f"<li><strong>{escape(finding.conclusion)}</strong> {escape(finding.text)}{small}</li>"
+        )
     return f"<ul>{''.join(items)}</ul>" if items else "<p>No findings: no run is ok.</p>"
 
 
@@ -214,10 +216,9 @@ def _overview(analysis: Analysis) -> str:
         "Speedup (throughput tables) is the median over the median of the partition's first "
         "flag set at the same thread count; thread scaling compares each thread count with "
         "the fewest threads run (1 unless the sweep skipped it): efficiency = speedup / "
-        "(threads / baseline threads). Each speedup carries the 99 % bootstrap interval of "
-        "the ratio of medians and a verdict against the partition's noise band (measured "
-        "from the repetitions): faster, slower, no detectable change, or too few runs to "
-        "tell with the runs needed (collect/README.md, Verdicts); "
+        "(threads / baseline threads). Each speedup carries an interval and a verdict. "
+        + method_text(analysis.min_effect)
+        + " "
         + "; ".join(
             f"{partition}: {noise_band_text(analysis.noise, partition)}"
             for partition in analysis.partitions

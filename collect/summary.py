@@ -27,7 +27,7 @@ from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.sweepfiles import read_sweep_files
-from collect.verdicts import CONFIDENCE, interval_text
+from collect.verdicts import COMPARE_MIN_EFFECT, interval_text, method_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -44,10 +44,16 @@ class OutputsKept(ValueError):
     """The outputs could not all be written (a full disk): the old ones are left whole."""
 
 
-def summarize(results_dir: Path, history: Path | None = None, record_history: bool = True) -> str:
+def summarize(
+    results_dir: Path,
+    history: Path | None = None,
+    record_history: bool = True,
+    min_effect: float = COMPARE_MIN_EFFECT,
+) -> str:
     """Write runs.csv, plots/*.png, summary.md and report.html into results_dir, record
     the sweep's runs in the history database (history, default results_dir/../
-    history.sqlite) unless record_history is False; return summary.md.
+    history.sqlite) unless record_history is False; return summary.md. Comparisons use
+    the practical threshold min_effect (verdicts.COMPARE_MIN_EFFECT).
 
     runs.csv is the single source of every figure: the summary, the report and the
     plots are made from the table that is written to it.
@@ -57,7 +63,7 @@ def summarize(results_dir: Path, history: Path | None = None, record_history: bo
     forget_not_read(results_dir)
     sweep = read_sweep_facts(results_dir)
     runs = add_derived_metrics(collect_runs(results_dir, sweep))
-    analysis = analyse(runs, read_sweep_files(results_dir, sweep))
+    analysis = analyse(runs, read_sweep_files(results_dir, sweep), min_effect)
     try:
         with replacing_together() as outputs:
             csv_one_line(runs).to_csv(outputs.new(results_dir / "runs.csv"), index=False)
@@ -120,10 +126,9 @@ def render_summary(
             "Figures are over the runs that are ok: median, min and max tok/s, and CV, the "
             "sample standard deviation over the mean (noisy: CV above "
             f"{NOISY_CV:.0%}). Speedup is the median over the median of the first flag set "
-            "in the sweep's order at the same thread count, with its "
-            f"{100 * CONFIDENCE:.0f} % bootstrap interval and verdict (faster, slower, no "
-            "detectable change beyond the partition's noise band, or too few runs to tell, "
-            "with the runs needed: collect/README.md); of bound is the median over "
+            "in the sweep's order at the same thread count, with an interval and a verdict. "
+            + method_text(analysis.min_effect)
+            + " Of bound is the median over "
             "the memory-bandwidth bound (bandwidth / checkpoint bytes). Every table, the "
             f"perf counters, flame graphs and hardware facts: [{REPORT_FILE}]({REPORT_FILE}).",
             "",
@@ -178,7 +183,8 @@ def _drift_section(analysis: Analysis) -> list[str]:
         "",
         f"{order}Each ok run's tok/s over its configuration's median, against its start "
         "time: the median of the configurations' Theil-Sen slopes times the sweep's span, "
-        "with a bootstrap interval over the configurations (collect/drift.py).",
+        "with the order-statistic interval of that median over the configurations, at the "
+        "level it reaches (collect/drift.py).",
         "",
     ]
     lines += [
@@ -290,7 +296,8 @@ def _findings_section(findings: Sequence[Finding]) -> list[str]:
     for finding in findings:
         support = "; ".join(part for part in (finding.evidence, finding.confidence) if part)
         items.append(
-            f"- {markdown_text(finding.text)}" + (f" ({markdown_text(support)})" if support else "")
+            f"- **{markdown_text(finding.conclusion)}** {markdown_text(finding.text)}"
+            + (f" ({markdown_text(support)})" if support else "")
         )
     return ["## Findings", "", *items, ""]
 

@@ -77,7 +77,9 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     drift = summary.stdout.split("## Drift over the sweep")[1].split("\n## ")[0]
     assert f"sweep_order_seed={ORDER_SEED}" in drift
     (line,) = [line for line in drift.splitlines() if line.startswith("- `local`: ")]
-    assert "tok/s drifted by " in line or "no detectable drift (" in line, line
+    # On a machine of few cores the sweep has fewer configurations than drift needs.
+    judged = ("tok/s drifted by ", "no detectable drift (", "too few runs to tell drift (")
+    assert any(phrase in line for phrase in judged), line
 
     # The characterisation: the node's facts, bandwidth per thread count and working set
     # (run before the runs), one warm-up run per flag set; the report has the roofline.
@@ -252,7 +254,7 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
     sweep_file = project / "group_vars" / "all" / "sweep.yml"
     sweep_file.write_text(
         sweep_file.read_text()
-        .replace("sweep_repetitions: 3", "sweep_repetitions: 2")
+        .replace("sweep_repetitions: 5", "sweep_repetitions: 2")
         .replace("  O3-openmp: -O3 -fopenmp\n", "")
         .replace("  Ofast-openmp: -Ofast -fopenmp\n", "")
     )
