@@ -7,6 +7,7 @@ from math import gcd
 
 import pandas as pd
 
+from collect.checks import suspects
 from collect.compare import seed_runs
 from collect.drift import drift_table
 from collect.findings import Finding, compute_findings
@@ -81,7 +82,12 @@ class Analysis:
         self.drift = drift_table(self.runs)
         self.noise = noise_bands(self.table)
         self.findings = compute_findings(
-            self.table, self.scaling, self.roofline, seed_runs(), self.min_effect
+            self.table,
+            self.scaling,
+            self.roofline,
+            seed_runs(),
+            self.min_effect,
+            suspects(self.files.checks),
         )
         self.profiles = (
             None

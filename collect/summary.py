@@ -16,6 +16,7 @@ import pandas as pd
 
 from collect.analysis import Analysis, analyse
 from collect.atomic import replacing, write_text
+from collect.checks import CHECKS_METHOD, SUSPECT
 from collect.datafiles import forget_not_read, not_read
 from collect.drift import drift_sentence
 from collect.findings import Finding
@@ -134,6 +135,7 @@ def render_summary(
             scaling[(scaling["partition"] == partition) & ~scaling["flag_set"].isin(single_thread)]
         )
         lines += _perf_support_lines(analysis.perf_support, partition)
+    lines += _checks_section(analysis)
     lines += _drift_section(analysis)
     if plot_files:
         lines += ["## Plots", ""]
@@ -327,6 +329,24 @@ def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
         parts.append(f"not measured: {markdown_text(', '.join(row['never_measured']))}")
     text = "; ".join(parts) if parts else "every counter of the event list was counted"
     return [f"perf stat counters: {text}.", ""]
+
+
+def _checks_section(analysis: Analysis) -> list[str]:
+    """Each build's check run (collect.checks): its greedy text against the reference's."""
+    checks = analysis.files.checks
+    if checks is None:
+        return []
+    lines = [
+        f"- {markdown_code(check.partition)} / {markdown_text(check.model)} / "
+        f"{markdown_code(check.flag_set)}: "
+        + (
+            "**" + markdown_text(check.text) + "**"
+            if check.verdict == SUSPECT
+            else markdown_text(check.text)
+        )
+        for check in checks
+    ]
+    return ["## Output checks", "", markdown_text(CHECKS_METHOD), "", *lines, ""]
 
 
 def _emulated_section(analysis: Analysis) -> list[str]:

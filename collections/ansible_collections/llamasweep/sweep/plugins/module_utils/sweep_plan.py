@@ -67,7 +67,11 @@ EMULATOR_COMMAND = "qemu-riscv64"
 
 # Compiler switches that link an OpenMP runtime (GCC/clang, Intel's two).
 OPENMP_FLAGS = frozenset(("-fopenmp", "-qopenmp", "-fiopenmp"))
-TASK_KINDS = ("bandwidth", "warmup", "run", "profile")
+TASK_KINDS = ("bandwidth", "warmup", "check", "run", "profile")
+# A check run's most steps: at temperature 0 (greedy) its text is the build's answer, which
+# the collector compares with the reference build's (collect/checks.py); a few dozen tokens
+# show a broken build or a changed rounding without adding much to the sweep.
+CHECK_STEPS = 32
 # The columns of tasks.tsv (run-task.sh.j2 reads them in this order).
 TSV_FIELDS = (
     "index",
@@ -81,6 +85,8 @@ TSV_FIELDS = (
     "label",
     "emulator",
     "perf_events",
+    "steps",
+    "temperature",  # a check run's own (0); "-": the sweep's sweep_temperature
 )
 
 
@@ -540,12 +546,13 @@ def sweep_plan(
     plan.json records). Each partition's block of tasks holds, in this order: with
     bandwidth_trials > 0, one bandwidth measurement per thread count and label (large, then
     each model); warmup_runs warm-up runs per model and flag set, at the flag set's largest
-    thread count; the runs, repetition rounds one after another, each round's
-    configurations in a shuffled order (run_order); then one profiling run per model and
-    profile selector (the configuration is chosen from the finished runs when it runs, so
-    these come after every run of the partition). Each partition record gains first_index,
-    its task counts by kind, arrays (the job arrays of its bandwidth, warm-up and run
-    tasks: task id i runs task first_index + i; one array when exclusive, else one per
+    thread count; one check run per model and flag set (greedy, at 1 thread, at most
+    CHECK_STEPS steps: the text its build generates, never measured); the runs, repetition
+    rounds one after another, each round's configurations in a shuffled order (run_order);
+    then one profiling run per model and profile selector (the configuration is chosen from
+    the finished runs when it runs, so these come after every run of the partition). Each
+    partition record gains first_index, its task counts by kind, arrays (the job arrays of
+    its bandwidth, warm-up, check and run tasks: task id i runs task first_index + i; one array when exclusive, else one per
     thread count) and profile_array (or None)."""
     settings = SweepSettings(
         sweep_dir=sweep_dir,
@@ -688,6 +695,18 @@ def partition_tasks(partition, settings, configurations_before):
                         "warmup": warmup,
                     }
                 )
+    # Greedy (temperature 0) and short: its text depends on the build alone, not on a seed.
+    for model in models:
+        for flag_set in partition["flag_sets"]:
+            tasks.append(
+                {
+                    "kind": "check",
+                    "dir": f"checks/{name}-{model}-{flag_set}",
+                    **execution(model, flag_set, 1),
+                    "steps": min(settings.steps, CHECK_STEPS),
+                    "temperature": 0,
+                }
+            )
     # The configurations in the declared order (models, flag sets, thread counts as
     # listed): declared_order is the position the collector's tables keep.
     configurations = list(
