@@ -552,8 +552,8 @@ def sweep_plan(
     then one profiling run per model and profile selector (the configuration is chosen from
     the finished runs when it runs, so these come after every run of the partition). Each
     partition record gains first_index, its task counts by kind, arrays (the job arrays of
-    its bandwidth, warm-up, check and run tasks: task id i runs task first_index + i; one array when exclusive, else one per
-    thread count) and profile_array (or None)."""
+    its bandwidth, warm-up, check and run tasks: task id i runs task first_index + i; one
+    array when exclusive, else one per thread count) and profile_array (or None)."""
     settings = SweepSettings(
         sweep_dir=sweep_dir,
         models=list(models),
