@@ -12,11 +12,14 @@ run.c prints each token's text without a separator, so token boundaries are not 
 stdout.txt: the texts are compared word by word (split on whitespace). Verdicts:
 identical; diverges at word k of n (rounding: the two builds' logits differ by a little, and
 one near-tie went the other way); suspect: diverges within the first SUSPECT_WORDS words, or
-its text repeats one word where the reference's does not (a broken build, not rounding).
+from where it diverges repeats one word where the reference's goes on (a broken build, not
+rounding). A text without whitespace is one word: it can only be identical or suspect.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_plan import CHECK_STEPS
 
 from collect.plan import KIND_CHECK, read_task_files
 
@@ -28,13 +31,14 @@ NOT_CHECKED = "not checked"
 
 # A build whose greedy text leaves the reference's this early computes something else.
 SUSPECT_WORDS = 3
-# A text of at least this many words, all one word, repeats one token.
+# This many words or more after the divergence, all one word: the build repeats one token.
 REPEATED_WORDS = 4
 
 
 # What the reports say of the method, once.
 CHECKS_METHOD = (
-    "Each build made one check run at temperature 0 (greedy, at 1 thread, at most 32 steps), "
+    "Each build made one check run at temperature 0 (greedy, at 1 thread, at most "
+    f"{CHECK_STEPS} steps), "
     "whose text depends on the build alone; it is compared word by word with the reference "
     "build's (the partition's first flag set; for an emulated partition the first real "
     "partition's): identical; diverges at word k of n (rounding: one near-tie went the other "
@@ -98,8 +102,10 @@ def compare_texts(text: str, reference: str) -> Comparison:
         ),
         min(len(words), len(expected)) + 1,
     )
-    repeats = len(words) >= REPEATED_WORDS and len(set(words)) == 1
-    suspect = diverged_at <= SUSPECT_WORDS or repeats and len(set(expected)) > 1
+    # From where they part: one word again and again, where the reference goes on.
+    after, expected_after = words[diverged_at - 1 :], expected[diverged_at - 1 :]
+    repeats = len(after) >= REPEATED_WORDS and len(set(after)) == 1 < len(set(expected_after))
+    suspect = diverged_at <= SUSPECT_WORDS or repeats
     return Comparison(SUSPECT if suspect else DIVERGES, diverged_at, len(expected))
 
 

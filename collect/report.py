@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
+from collect.checks import CHECKS_METHOD, SUSPECT, Check
 from collect.drift import drift_sentence
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
@@ -97,6 +98,8 @@ def render_report(
         sections.append(
             (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
         )
+    if analysis.files.checks is not None:
+        sections.append(("checks", "Output checks", _checks(analysis.files.checks)))
     emulated = emulated_outcomes(analysis.emulated, analysis.files.builds)
     if not emulated.empty:
         sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated, analysis)))
@@ -555,6 +558,19 @@ def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
             if unit and item.samples == unit * samples:
                 return float(unit), "samples"
     return 1.0, "count"
+
+
+def _checks(checks: list[Check]) -> str:
+    header = ["partition", "model", "flag set", "check"]
+    body = [
+        (
+            [check.partition, check.model, check.flag_set, check.text],
+            {"check": "failed" if check.verdict == SUSPECT else ""},
+            "",
+        )
+        for check in checks
+    ]
+    return f"<p>{escape(CHECKS_METHOD)}</p>" + _table(header, body, set())
 
 
 def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:

@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import norm
 
 from collect.analysis import analyse
+from collect.checks import SUSPECT, Check
 from collect.findings import NEAR_BOUND
 from collect.roofline import KNOWN_CHECKPOINT_BYTES, bound_tok_s
 from collect.runs import runs_table
@@ -222,6 +223,19 @@ def test_data_that_supports_no_sentence_says_what_is_missing():
     assert by_topic(findings, "seed").conclusion == "Nothing to compare with the seed's tables."
     single = analyse(sweep({("O3", 1): 20.0})).findings
     assert by_topic(single, "flags").conclusion == "No flag change to judge."
+
+
+def test_a_suspect_flag_set_is_never_called_the_fastest():
+    runs = sweep({("O3", 1): 20.0, ("Ofast", 1): 80.0})
+    check = Check("p", MODEL, "Ofast", "p/O3", SUSPECT, "suspect: diverges at word 1 of 32", "d")
+    fastest = by_topic(analyse(runs, SweepFiles(checks=[check])).findings, "fastest")
+    assert not fastest.supported
+    assert fastest.conclusion == (
+        "Ofast at 1 thread has the highest median, but its output is suspect: not ranked."
+    )
+    assert "its check run: suspect: diverges at word 1 of 32" in fastest.text
+    unchecked = by_topic(analyse(runs).findings, "fastest")
+    assert unchecked.conclusion.startswith("Ofast at 1 thread is the fastest: ")
 
 
 def test_a_baseline_that_is_fastest_is_said_so_only_when_decided():
