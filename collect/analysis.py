@@ -68,6 +68,8 @@ class Analysis:
     drift: pd.DataFrame = field(init=False)
     noise: pd.DataFrame = field(init=False)
     findings: list[Finding] = field(init=False)
+    # (partition, model, flag_set) -> its check's sentence, for each suspect build
+    suspect: dict[tuple[str, str, str], str] = field(init=False)
 
     def __post_init__(self) -> None:
         emulated = emulated_rows(self.runs)
@@ -81,13 +83,14 @@ class Analysis:
         self.perf_support = perf_support(self.runs, self.files.facts)
         self.drift = drift_table(self.runs)
         self.noise = noise_bands(self.table)
+        self.suspect = suspects(self.files.checks)
         self.findings = compute_findings(
             self.table,
             self.scaling,
             self.roofline,
             seed_runs(),
             self.min_effect,
-            suspects(self.files.checks),
+            self.suspect,
         )
         self.profiles = (
             None

@@ -56,6 +56,11 @@ def suspects(checks: list["Check"] | None) -> dict[tuple[str, str, str], str]:
     }
 
 
+def flag_set_label(flag_set: str, partition: str, model: str, suspect: dict) -> str:
+    """A flag set's name where configurations are ranked: marked when its build is suspect."""
+    return f"{flag_set} (suspect output)" if (partition, model, flag_set) in suspect else flag_set
+
+
 @dataclass(frozen=True)
 class Comparison:
     """A text against the reference text: verdict, the 1-based word where they first differ

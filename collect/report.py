@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
-from collect.checks import CHECKS_METHOD, SUSPECT, Check
+from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
 from collect.drift import drift_sentence
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
@@ -244,7 +244,10 @@ _PLOT_TITLES = {
 def _partition(analysis: Analysis, partition: str) -> str:
     runs = analysis.runs[analysis.runs["partition"] == partition]
     parts = ["<h3>Hardware</h3>", _hardware(analysis, partition, runs)]
-    parts += ["<h3>Throughput (tok/s)</h3>", _throughput(analysis.table, partition)]
+    parts += [
+        "<h3>Throughput (tok/s)</h3>",
+        _throughput(analysis.table, partition, analysis.suspect),
+    ]
     scaling = analysis.scaling[analysis.scaling["partition"] == partition]
     notes = analysis.single_thread_notes(partition)
     if not scaling.empty or notes:
@@ -280,7 +283,7 @@ def _hardware(analysis: Analysis, partition: str, runs: pd.DataFrame) -> str:
     return _key_values(rows + seen)
 
 
-def _throughput(table: pd.DataFrame, partition: str) -> str:
+def _throughput(table: pd.DataFrame, partition: str, suspect: dict) -> str:
     rows = table[table["partition"] == partition]
     header = ["model", "flag set", "cflags", "threads", "runs ok", "median", "min", "max"]
     header += ["CV", "speedup", "interval", "verdict"]
@@ -291,7 +294,7 @@ def _throughput(table: pd.DataFrame, partition: str) -> str:
             (
                 [
                     row.model,
-                    row.flag_set,
+                    flag_set_label(row.flag_set, partition, row.model, suspect),
                     Html(f"<code>{escape(_text(row.cflags))}</code>"),
                     _int(row.threads),
                     f"{row.runs_ok}/{row.runs_total}",

@@ -16,7 +16,7 @@ import pandas as pd
 
 from collect.analysis import Analysis, analyse
 from collect.atomic import replacing, write_text
-from collect.checks import CHECKS_METHOD, SUSPECT
+from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
 from collect.datafiles import forget_not_read, not_read
 from collect.drift import drift_sentence
 from collect.findings import Finding
@@ -126,7 +126,7 @@ def render_summary(
         lines += [_node_facts(runs[runs["partition"] == partition]), ""]
         lines += [noise_band_text(analysis.noise, partition), ""]
         for model, model_rows in partition_rows.groupby("model", sort=False):
-            lines += _model_section(model, model_rows, roofline)
+            lines += _model_section(model, model_rows, roofline, analysis.suspect)
         single_thread = analysis.files.single_thread_flag_sets.get(partition, [])
         notes = analysis.single_thread_notes(partition)
         lines += [*(f"- {markdown_text(note)}" for note in notes), *([""] if notes else [])]
@@ -237,7 +237,9 @@ def _roofline_cells(roofline: pd.DataFrame) -> dict[tuple, str]:
     return cells
 
 
-def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -> list[str]:
+def _model_section(
+    model: str, rows: pd.DataFrame, roofline: dict[tuple, str], suspect: dict
+) -> list[str]:
     several_thread_counts = rows["threads"].nunique(dropna=False) > 1
     heading = f"### {markdown_text(model)}"
     if not several_thread_counts:
@@ -251,7 +253,7 @@ def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -
     body = []
     for key, row in zip(keys, rows.itertuples(index=False), strict=True):
         cells = [
-            markdown_text(row.flag_set),
+            markdown_text(flag_set_label(row.flag_set, row.partition, row.model, suspect)),
             markdown_code(row.cflags) if _present(row.cflags) else "",
         ]
         cells += [_text(row.threads)] if several_thread_counts else []

@@ -10,9 +10,11 @@ from scipy.stats import norm
 from collect.analysis import analyse
 from collect.checks import SUSPECT, Check
 from collect.findings import NEAR_BOUND
+from collect.report import render_report
 from collect.roofline import KNOWN_CHECKPOINT_BYTES, bound_tok_s
 from collect.runs import runs_table
 from collect.stats import add_derived_metrics
+from collect.summary import render_summary
 from collect.sweepfiles import SweepFiles
 from collect.verdicts import prediction_interval
 
@@ -234,6 +236,9 @@ def test_a_suspect_flag_set_is_never_called_the_fastest():
         "Ofast at 1 thread has the highest median, but its output is suspect: not ranked."
     )
     assert "its check run: suspect: diverges at word 1 of 32" in fastest.text
+    checked = analyse(runs, SweepFiles(checks=[check]))
+    assert "| Ofast (suspect output) |" in render_summary(checked)
+    assert "<td>Ofast (suspect output)</td>" in render_report(checked)
     unchecked = by_topic(analyse(runs).findings, "fastest")
     assert unchecked.conclusion.startswith("Ofast at 1 thread is the fastest: ")
 
