@@ -211,6 +211,18 @@ def _overview(analysis: Analysis) -> str:
         facts.append(f"llama2.c commit {_joined(runs['llama2c_commit'])}.")
     if runs["steps"].notna().any():
         facts.append(f"Steps: {_joined(runs['steps'])}.")
+    early = runs[runs["stopped_early"].map(lambda value: value is True)]
+    if not early.empty:
+        configurations = ", ".join(
+            dict.fromkeys(
+                f"{row.flag_set} at {_threads(row.threads)}" for row in early.itertuples()
+            )
+        )
+        facts.append(
+            f"{len(early)} runs stopped early (run.c sampled BOS: tok/s over fewer tokens and "
+            f"a shorter context than a full run's, so not comparable with one; runs.csv "
+            f"stopped_early): {configurations}."
+        )
     warmups = analysis.files.warmups
     if warmups is None:
         facts.append("No warm-up runs.")

@@ -262,3 +262,12 @@ def test_a_baseline_that_is_fastest_is_said_so_only_when_decided():
 def test_findings_are_reproducible():
     files = bandwidth(gb_s_for(0.9), [1, 2, 4])
     assert analyse(sweep(SCALING), files).findings == analyse(sweep(SCALING), files).findings
+
+
+def test_runs_that_stopped_early_are_named_in_the_overview():
+    runs = sweep({("O3", 1): 20.0, ("Ofast", 1): 80.0})
+    assert "stopped early" not in render_summary(analyse(runs))
+    runs["stopped_early"] = runs["flag_set"] == "Ofast"
+    summary = render_summary(analyse(runs))
+    assert f"{REPETITIONS} runs stopped early (run.c sampled BOS" in summary
+    assert "stopped_early): Ofast at 1 thread." in summary

@@ -300,6 +300,12 @@ def is_openmp(cflags, ldflags=""):
     )
 
 
+def run_positions(steps, entry):
+    """The positions run.c goes through for -n steps on a catalog model: steps capped at the
+    model's seq_len (run.c caps it), fewer only when it samples BOS and stops early."""
+    return min(int(steps), int(entry.get("config", {}).get("seq_len", steps)))
+
+
 def derive_time_limit(
     models,
     catalog,
@@ -320,7 +326,7 @@ def derive_time_limit(
     estimates = {}
     for model in models:
         entry = catalog[model]
-        tokens = min(int(steps), int(entry.get("config", {}).get("seq_len", steps)))
+        tokens = run_positions(steps, entry)
         gigabytes = int(entry["size"]) / 1e9
         seconds = startup_seconds + safety * tokens * gigabytes * seconds_per_gb_token
         estimates[model] = math.ceil(seconds)
@@ -651,6 +657,7 @@ def partition_tasks(partition, settings, configurations_before):
             "checkpoint_sha256": checkpoint["sha256"],
             "checkpoint_bytes": int(catalog[model]["size"]),
             "steps": settings.steps,
+            "positions": run_positions(settings.steps, catalog[model]),
             "llama2c_commit": settings.llama2c_commit,
             "emulated": partition["emulated"],
             "emulator": partition["emulator"],
@@ -704,6 +711,7 @@ def partition_tasks(partition, settings, configurations_before):
                     "dir": f"checks/{name}-{model}-{flag_set}",
                     **execution(model, flag_set, 1),
                     "steps": min(settings.steps, CHECK_STEPS),
+                    "positions": run_positions(min(settings.steps, CHECK_STEPS), catalog[model]),
                     "temperature": 0,
                 }
             )
