@@ -415,3 +415,5 @@ def test_each_build_makes_a_greedy_check_run_compared_with_the_baseline(sweep_ar
     )
     runs = pd.read_csv(latest / "runs.csv")
     assert sorted(runs["flag_set"]) == ["O3", "Ofast"]  # check runs are no rows of runs.csv
+    # every run went through its 16 positions (the synthetic checkpoint never samples BOS)
+    assert list(runs["tokens"]) == [16, 16] and not runs["stopped_early"].any()
