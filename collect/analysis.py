@@ -7,6 +7,7 @@ from math import gcd
 
 import pandas as pd
 
+from collect.checks import suspects
 from collect.compare import seed_runs
 from collect.drift import drift_table
 from collect.findings import Finding, compute_findings
@@ -67,6 +68,8 @@ class Analysis:
     drift: pd.DataFrame = field(init=False)
     noise: pd.DataFrame = field(init=False)
     findings: list[Finding] = field(init=False)
+    # (partition, model, flag_set) -> its check's sentence, for each suspect build
+    suspect: dict[tuple[str, str, str], str] = field(init=False)
 
     def __post_init__(self) -> None:
         emulated = emulated_rows(self.runs)
@@ -80,8 +83,14 @@ class Analysis:
         self.perf_support = perf_support(self.runs, self.files.facts)
         self.drift = drift_table(self.runs)
         self.noise = noise_bands(self.table)
+        self.suspect = suspects(self.files.checks)
         self.findings = compute_findings(
-            self.table, self.scaling, self.roofline, seed_runs(), self.min_effect
+            self.table,
+            self.scaling,
+            self.roofline,
+            seed_runs(),
+            self.min_effect,
+            self.suspect,
         )
         self.profiles = (
             None

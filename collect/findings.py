@@ -74,14 +74,17 @@ def compute_findings(
     roofline: pd.DataFrame,
     seed: pd.DataFrame | None = None,
     min_effect: float = COMPARE_MIN_EFFECT,
+    suspect: dict[tuple[str, str, str], str] | None = None,
 ) -> list[Finding]:
     """The findings of a sweep from stats.flag_set_table, stats.scaling_table,
     roofline.roofline_table and the seed's published runs (compare.seed_runs; None: no
-    seed comparison); comparisons with the practical threshold min_effect."""
+    seed comparison); comparisons with the practical threshold min_effect. suspect:
+    (partition, model, flag_set) -> its check's sentence (checks.suspects), for builds
+    whose greedy text says they compute something else: never called the fastest."""
     findings: list[Finding] = []
     measured = table[table["runs_ok"] > 0]
     for (partition, model), rows in measured.groupby(["partition", "model"], sort=False):
-        findings.append(_fastest(partition, model, rows, min_effect))
+        findings.append(_fastest(partition, model, rows, min_effect, suspect or {}))
         findings.append(_flag_changes(partition, model, rows, min_effect))
         findings.append(_scaling(partition, model, scaling, min_effect))
         findings.append(_roofline(partition, model, rows, roofline))
@@ -90,10 +93,23 @@ def compute_findings(
     return findings
 
 
-def _fastest(partition: str, model: str, rows: pd.DataFrame, min_effect: float) -> Finding:
+def _fastest(
+    partition: str, model: str, rows: pd.DataFrame, min_effect: float, suspect: dict
+) -> Finding:
     where = f"{model} on {partition}"
     ranked = rows.sort_values("median", ascending=False, kind="stable")
     best = ranked.iloc[0]
+    check = suspect.get((partition, model, best["flag_set"]))
+    if check is not None:
+        return Finding(
+            "fastest",
+            partition,
+            model,
+            f"{_name(best)} has the highest median, but its output is suspect: not ranked.",
+            f"{where}: {best['median']:.2f} tok/s; its check run: {check}.",
+            _runs(best),
+            supported=False,
+        )
     baseline = _baseline(rows)
     if _same(best, baseline):
         if len(ranked) == 1:

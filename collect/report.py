@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
+from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
 from collect.drift import drift_sentence
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
@@ -137,6 +138,8 @@ def render_report(
         sections.append(
             (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
         )
+    if analysis.files.checks is not None:
+        sections.append(("checks", "Output checks", _checks(analysis.files.checks)))
     emulated = emulated_outcomes(analysis.emulated, analysis.files.builds)
     if not emulated.empty:
         sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated, analysis)))
@@ -282,7 +285,10 @@ _PLOT_TITLES = {
 def _partition(analysis: Analysis, partition: str) -> str:
     runs = analysis.runs[analysis.runs["partition"] == partition]
     parts = ["<h3>Hardware</h3>", _hardware(analysis, partition, runs)]
-    parts += ["<h3>Throughput (tok/s)</h3>", _throughput(analysis.table, partition)]
+    parts += [
+        "<h3>Throughput (tok/s)</h3>",
+        _throughput(analysis.table, partition, analysis.suspect),
+    ]
     scaling = analysis.scaling[analysis.scaling["partition"] == partition]
     notes = analysis.single_thread_notes(partition)
     if not scaling.empty or notes:
@@ -318,7 +324,7 @@ def _hardware(analysis: Analysis, partition: str, runs: pd.DataFrame) -> str:
     return _key_values(rows + seen)
 
 
-def _throughput(table: pd.DataFrame, partition: str) -> str:
+def _throughput(table: pd.DataFrame, partition: str, suspect: dict) -> str:
     rows = table[table["partition"] == partition]
     header = ["model", "flag set", "cflags", "threads", "runs ok", "median", "min", "max"]
     header += ["CV", "speedup", "interval", "verdict"]
@@ -329,7 +335,7 @@ def _throughput(table: pd.DataFrame, partition: str) -> str:
             (
                 [
                     row.model,
-                    row.flag_set,
+                    flag_set_label(row.flag_set, partition, row.model, suspect),
                     Html(f"<code>{escape(_text(row.cflags))}</code>"),
                     _int(row.threads),
                     f"{row.runs_ok}/{row.runs_total}",
@@ -596,6 +602,19 @@ def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
             if unit and item.samples == unit * samples:
                 return float(unit), "samples"
     return 1.0, "count"
+
+
+def _checks(checks: list[Check]) -> str:
+    header = ["partition", "model", "flag set", "check"]
+    body = [
+        (
+            [check.partition, check.model, check.flag_set, check.text],
+            {"check": "failed" if check.verdict == SUSPECT else ""},
+            "",
+        )
+        for check in checks
+    ]
+    return f"<p>{escape(CHECKS_METHOD)}</p>" + _table(header, body, set())
 
 
 def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:

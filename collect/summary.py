@@ -17,6 +17,7 @@ import pandas as pd
 
 from collect.analysis import Analysis, analyse
 from collect.atomic import replacing_together
+from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
 from collect.datafiles import forget_not_read, not_read
 from collect.drift import drift_sentence
 from collect.findings import Finding
@@ -139,7 +140,7 @@ def render_summary(
         lines += [_node_facts(runs[runs["partition"] == partition]), ""]
         lines += [noise_band_text(analysis.noise, partition), ""]
         for model, model_rows in partition_rows.groupby("model", sort=False):
-            lines += _model_section(model, model_rows, roofline)
+            lines += _model_section(model, model_rows, roofline, analysis.suspect)
         single_thread = analysis.files.single_thread_flag_sets.get(partition, [])
         notes = analysis.single_thread_notes(partition)
         lines += [*(f"- {markdown_text(note)}" for note in notes), *([""] if notes else [])]
@@ -148,6 +149,7 @@ def render_summary(
             scaling[(scaling["partition"] == partition) & ~scaling["flag_set"].isin(single_thread)]
         )
         lines += _perf_support_lines(analysis.perf_support, partition)
+    lines += _checks_section(analysis)
     lines += _drift_section(analysis)
     if plot_files:
         lines += ["## Plots", ""]
@@ -223,6 +225,18 @@ def _overview(analysis: Analysis) -> str:
         facts.append(f"llama2.c commit {_joined(runs['llama2c_commit'])}.")
     if runs["steps"].notna().any():
         facts.append(f"Steps: {_joined(runs['steps'])}.")
+    early = runs[runs["stopped_early"].map(lambda value: value is True)]
+    if not early.empty:
+        configurations = ", ".join(
+            dict.fromkeys(
+                f"{row.flag_set} at {_threads(row.threads)}" for row in early.itertuples()
+            )
+        )
+        facts.append(
+            f"{len(early)} runs stopped early (run.c sampled BOS: tok/s over fewer tokens and "
+            f"a shorter context than a full run's, so not comparable with one; runs.csv "
+            f"stopped_early): {configurations}."
+        )
     warmups = analysis.files.warmups
     if warmups is None:
         facts.append("No warm-up runs.")
@@ -249,7 +263,9 @@ def _roofline_cells(roofline: pd.DataFrame) -> dict[tuple, str]:
     return cells
 
 
-def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -> list[str]:
+def _model_section(
+    model: str, rows: pd.DataFrame, roofline: dict[tuple, str], suspect: dict
+) -> list[str]:
     several_thread_counts = rows["threads"].nunique(dropna=False) > 1
     heading = f"### {markdown_text(model)}"
     if not several_thread_counts:
@@ -263,7 +279,7 @@ def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -
     body = []
     for key, row in zip(keys, rows.itertuples(index=False), strict=True):
         cells = [
-            markdown_text(row.flag_set),
+            markdown_text(flag_set_label(row.flag_set, row.partition, row.model, suspect)),
             markdown_code(row.cflags) if _present(row.cflags) else "",
         ]
         cells += [_text(row.threads)] if several_thread_counts else []
@@ -341,6 +357,24 @@ def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
         parts.append(f"not measured: {markdown_text(', '.join(row['never_measured']))}")
     text = "; ".join(parts) if parts else "every counter of the event list was counted"
     return [f"perf stat counters: {text}.", ""]
+
+
+def _checks_section(analysis: Analysis) -> list[str]:
+    """Each build's check run (collect.checks): its greedy text against the reference's."""
+    checks = analysis.files.checks
+    if checks is None:
+        return []
+    lines = [
+        f"- {markdown_code(check.partition)} / {markdown_text(check.model)} / "
+        f"{markdown_code(check.flag_set)}: "
+        + (
+            "**" + markdown_text(check.text) + "**"
+            if check.verdict == SUSPECT
+            else markdown_text(check.text)
+        )
+        for check in checks
+    ]
+    return ["## Output checks", "", markdown_text(CHECKS_METHOD), "", *lines, ""]
 
 
 def _emulated_section(analysis: Analysis) -> list[str]:

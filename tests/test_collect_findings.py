@@ -8,10 +8,13 @@ import pytest
 from scipy.stats import norm
 
 from collect.analysis import analyse
+from collect.checks import SUSPECT, Check
 from collect.findings import NEAR_BOUND
+from collect.report import render_report
 from collect.roofline import KNOWN_CHECKPOINT_BYTES, bound_tok_s
 from collect.runs import runs_table
 from collect.stats import add_derived_metrics
+from collect.summary import render_summary
 from collect.sweepfiles import SweepFiles
 from collect.verdicts import prediction_interval
 
@@ -224,6 +227,22 @@ def test_data_that_supports_no_sentence_says_what_is_missing():
     assert by_topic(single, "flags").conclusion == "No flag change to judge."
 
 
+def test_a_suspect_flag_set_is_never_called_the_fastest():
+    runs = sweep({("O3", 1): 20.0, ("Ofast", 1): 80.0})
+    check = Check("p", MODEL, "Ofast", "p/O3", SUSPECT, "suspect: diverges at word 1 of 32", "d")
+    fastest = by_topic(analyse(runs, SweepFiles(checks=[check])).findings, "fastest")
+    assert not fastest.supported
+    assert fastest.conclusion == (
+        "Ofast at 1 thread has the highest median, but its output is suspect: not ranked."
+    )
+    assert "its check run: suspect: diverges at word 1 of 32" in fastest.text
+    checked = analyse(runs, SweepFiles(checks=[check]))
+    assert "| Ofast (suspect output) |" in render_summary(checked)
+    assert "<td>Ofast (suspect output)</td>" in render_report(checked)
+    unchecked = by_topic(analyse(runs).findings, "fastest")
+    assert unchecked.conclusion.startswith("Ofast at 1 thread is the fastest: ")
+
+
 def test_a_baseline_that_is_fastest_is_said_so_only_when_decided():
     ahead = by_topic(analyse(sweep({("O3", 1): 30.0, ("O3-openmp", 1): 20.0})).findings, "fastest")
     assert ahead.supported
@@ -243,3 +262,12 @@ def test_a_baseline_that_is_fastest_is_said_so_only_when_decided():
 def test_findings_are_reproducible():
     files = bandwidth(gb_s_for(0.9), [1, 2, 4])
     assert analyse(sweep(SCALING), files).findings == analyse(sweep(SCALING), files).findings
+
+
+def test_runs_that_stopped_early_are_named_in_the_overview():
+    runs = sweep({("O3", 1): 20.0, ("Ofast", 1): 80.0})
+    assert "stopped early" not in render_summary(analyse(runs))
+    runs["stopped_early"] = runs["flag_set"] == "Ofast"
+    summary = render_summary(analyse(runs))
+    assert f"{REPETITIONS} runs stopped early (run.c sampled BOS" in summary
+    assert "stopped_early): Ofast at 1 thread." in summary

@@ -391,3 +391,34 @@ def test_runs_print_perf_in_the_c_locale_whatever_the_callers(sweep_args, tmp_pa
     summarize(tmp_path / "results" / "latest")
     (row,) = pd.read_csv(tmp_path / "results" / "latest" / "runs.csv").to_dict("records")
     assert row["task_clock_ms"] > 0 and row["page_faults"] > 0 and row["elapsed_s"] > 0
+
+
+def test_each_build_makes_a_greedy_check_run_compared_with_the_baseline(sweep_args, tmp_path):
+    args = ["-e", "sweep_steps=16", "-e", "sweep_repetitions=1", "-e", "sweep_threads=1"]
+    args += ["-e", "sweep_profile=false", "-e", "sweep_bandwidth=false"]
+    args += ["-e", "sweep_warmup_runs=0"]
+    args += ["-e", '{"sweep_flag_sets": {"O3": "-O3", "Ofast": "-Ofast"}}']
+    run_playbook("sweep.yml", *sweep_args, *args)
+    latest = tmp_path / "results" / "latest"
+    plan = json.loads((latest / "plan.json").read_text())
+    checks = [task for task in plan["tasks"] if task["kind"] == "check"]
+    assert [(task["flag_set"], task["threads"], task["steps"]) for task in checks] == [
+        ("O3", 1, 16), ("Ofast", 1, 16),
+    ]  # fmt: skip
+    for task in checks:  # greedy, never measured, before the runs
+        assert (latest / task["dir"] / "status").read_text().strip() == "0"
+        assert (latest / task["dir"] / "stdout.txt").read_text().split()
+        assert not (latest / task["dir"] / "perf.txt").exists()
+        facts = (latest / task["dir"] / "execution.txt").read_text()
+        assert "perf=false" in facts
+    summary = summarize(latest).stdout
+    section = summary.split("## Output checks")[1].split("\n## ")[0]
+    assert "- `local` / stories15M / `O3`: the reference (" in section
+    (ofast,) = [line for line in section.splitlines() if "/ `Ofast`: " in line]
+    assert re.search(
+        r": (identical \(\d+ words\)|diverges at word \d+ of \d+) against local/O3", ofast
+    )
+    runs = pd.read_csv(latest / "runs.csv")
+    assert sorted(runs["flag_set"]) == ["O3", "Ofast"]  # check runs are no rows of runs.csv
+    # every run went through its 16 positions (the synthetic checkpoint never samples BOS)
+    assert list(runs["tokens"]) == [16, 16] and not runs["stopped_early"].any()

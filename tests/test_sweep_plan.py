@@ -30,7 +30,7 @@ def sweep():
 def test_indexes_are_positions_and_kinds_follow_the_block_order(sweep):
     tasks = sweep["tasks"]
     assert [task["index"] for task in tasks] == list(range(len(tasks)))
-    order = ["bandwidth", "warmup", "run", "profile"]
+    order = ["bandwidth", "warmup", "check", "run", "profile"]
     for partition in sweep["partitions"]:
         block = [task for task in tasks if task["partition"] == partition["name"]]
         assert block[0]["index"] == partition["first_index"]
@@ -50,6 +50,7 @@ def test_every_task_has_its_own_directory_named_by_kind(sweep):
     prefixes = {
         "bandwidth": "bandwidth/",
         "warmup": "warmup/",
+        "check": "checks/",
         "run": "runs/",
         "profile": "profiles/",
     }
@@ -144,7 +145,9 @@ def test_tasks_tsv_has_one_line_a_task_with_a_dash_where_nothing_applies(sweep):
     for row in fields:
         by_kind.setdefault(row[1], row)  # the first line of each kind
     assert by_kind["profile"][3:5] == ["-", "-"]  # threads and binary: chosen when it runs
-    assert by_kind["run"][6:] == ["-", "-", "-", "-", "-"]  # no emulator, perf's default set
+    # no emulator, perf's default set, the sweep's steps and temperature
+    assert by_kind["run"][6:] == ["-", "-", "-", "-", "-", "256", "-"]
+    assert by_kind["check"][3] == "1" and by_kind["check"][-2:] == ["32", "0"]  # greedy, short
     assert by_kind["bandwidth"][5] == "-" and by_kind["bandwidth"][8] == "large"
     bad = [{**sweep["tasks"][0], "label": "two\twords"}]
     with pytest.raises(plan.PlanError, match="label 'two\\\\tword"):
@@ -276,8 +279,11 @@ def test_an_emulated_partition_runs_under_its_emulator_without_perf_or_calibrati
     assert emulated["emulated"] and emulated["emulator"] == [
         "qemu-riscv64", "-L", "/usr/riscv64-linux-gnu", "-cpu", "rv64,v=true,vlen=128"
     ]  # fmt: skip
-    # qemu's runs prove that a flag set runs, never how fast: runs only
-    assert emulated["task_counts"] == {"bandwidth": 0, "warmup": 0, "run": 2 * 2 * 2, "profile": 0}
+    # qemu's runs prove that a flag set runs (and its check run what it computes), never how
+    # fast: runs and check runs only
+    assert emulated["task_counts"] == {
+        "bandwidth": 0, "warmup": 0, "check": 2, "run": 2 * 2 * 2, "profile": 0
+    }  # fmt: skip
     assert local["task_counts"]["profile"] == 2 and local["task_counts"]["bandwidth"] > 0
     sweep = make_sweep([{"name": "local", "cores": 2}, EMULATED], flag_sets={"O3": "-O3"})
     runs = [task for task in sweep["tasks"] if task["kind"] == "run"]

@@ -71,7 +71,11 @@ EMULATOR_COMMAND = "qemu-riscv64"
 
 # Compiler switches that link an OpenMP runtime (GCC/clang, Intel's two).
 OPENMP_FLAGS = frozenset(("-fopenmp", "-qopenmp", "-fiopenmp"))
-TASK_KINDS = ("bandwidth", "warmup", "run", "profile")
+TASK_KINDS = ("bandwidth", "warmup", "check", "run", "profile")
+# A check run's most steps: at temperature 0 (greedy) its text is the build's answer, which
+# the collector compares with the reference build's (collect/checks.py); a few dozen tokens
+# show a broken build or a changed rounding without adding much to the sweep.
+CHECK_STEPS = 32
 # The columns of tasks.tsv (run-task.sh.j2 reads them in this order).
 TSV_FIELDS = (
     "index",
@@ -85,6 +89,8 @@ TSV_FIELDS = (
     "label",
     "emulator",
     "perf_events",
+    "steps",
+    "temperature",  # a check run's own (0); "-": the sweep's sweep_temperature
 )
 
 
@@ -298,6 +304,12 @@ def is_openmp(cflags, ldflags=""):
     )
 
 
+def run_positions(steps, entry):
+    """The positions run.c goes through for -n steps on a catalog model: steps capped at the
+    model's seq_len (run.c caps it), fewer only when it samples BOS and stops early."""
+    return min(int(steps), int(entry.get("config", {}).get("seq_len", steps)))
+
+
 def derive_time_limit(
     models,
     catalog,
@@ -318,7 +330,7 @@ def derive_time_limit(
     estimates = {}
     for model in models:
         entry = catalog[model]
-        tokens = min(int(steps), int(entry.get("config", {}).get("seq_len", steps)))
+        tokens = run_positions(steps, entry)
         gigabytes = int(entry["size"]) / 1e9
         seconds = startup_seconds + safety * tokens * gigabytes * seconds_per_gb_token
         estimates[model] = math.ceil(seconds)
@@ -544,13 +556,14 @@ def sweep_plan(
     plan.json records). Each partition's block of tasks holds, in this order: with
     bandwidth_trials > 0, one bandwidth measurement per thread count and label (large, then
     each model); warmup_runs warm-up runs per model and flag set, at the flag set's largest
-    thread count; the runs, repetition rounds one after another, each round's
-    configurations in a shuffled order (run_order); then one profiling run per model and
-    profile selector (the configuration is chosen from the finished runs when it runs, so
-    these come after every run of the partition). Each partition record gains first_index,
-    its task counts by kind, arrays (the job arrays of its bandwidth, warm-up and run
-    tasks: task id i runs task first_index + i; one array when exclusive, else one per
-    thread count) and profile_array (or None)."""
+    thread count; one check run per model and flag set (greedy, at 1 thread, at most
+    CHECK_STEPS steps: the text its build generates, never measured); the runs, repetition
+    rounds one after another, each round's configurations in a shuffled order (run_order);
+    then one profiling run per model and profile selector (the configuration is chosen from
+    the finished runs when it runs, so these come after every run of the partition). Each
+    partition record gains first_index, its task counts by kind, arrays (the job arrays of
+    its bandwidth, warm-up, check and run tasks: task id i runs task first_index + i; one
+    array when exclusive, else one per thread count) and profile_array (or None)."""
     settings = SweepSettings(
         sweep_dir=sweep_dir,
         models=list(models),
@@ -648,6 +661,7 @@ def partition_tasks(partition, settings, configurations_before):
             "checkpoint_sha256": checkpoint["sha256"],
             "checkpoint_bytes": int(catalog[model]["size"]),
             "steps": settings.steps,
+            "positions": run_positions(settings.steps, catalog[model]),
             "llama2c_commit": settings.llama2c_commit,
             "emulated": partition["emulated"],
             "emulator": partition["emulator"],
@@ -692,6 +706,19 @@ def partition_tasks(partition, settings, configurations_before):
                         "warmup": warmup,
                     }
                 )
+    # Greedy (temperature 0) and short: its text depends on the build alone, not on a seed.
+    for model in models:
+        for flag_set in partition["flag_sets"]:
+            tasks.append(
+                {
+                    "kind": "check",
+                    "dir": f"checks/{name}-{model}-{flag_set}",
+                    **execution(model, flag_set, 1),
+                    "steps": min(settings.steps, CHECK_STEPS),
+                    "positions": run_positions(min(settings.steps, CHECK_STEPS), catalog[model]),
+                    "temperature": 0,
+                }
+            )
     # The configurations in the declared order (models, flag sets, thread counts as
     # listed): declared_order is the position the collector's tables keep.
     configurations = list(
