@@ -7,6 +7,7 @@ from math import gcd
 
 import pandas as pd
 
+from collect.checks import suspects
 from collect.compare import seed_runs
 from collect.drift import drift_table
 from collect.findings import Finding, compute_findings
@@ -21,6 +22,7 @@ from collect.stats import (
     scaling_table,
 )
 from collect.sweepfiles import Profile, SweepFiles
+from collect.verdicts import COMPARE_MIN_EFFECT
 
 # Rows of each top-functions table in the report.
 TOP_FUNCTIONS = 15
@@ -53,6 +55,8 @@ class Analysis:
 
     runs: pd.DataFrame
     files: SweepFiles = field(default_factory=SweepFiles)
+    # The practical threshold of every comparison (verdicts.COMPARE_MIN_EFFECT).
+    min_effect: float = COMPARE_MIN_EFFECT
     table: pd.DataFrame = field(init=False)
     scaling: pd.DataFrame = field(init=False)
     roofline: pd.DataFrame = field(init=False)
@@ -64,20 +68,30 @@ class Analysis:
     drift: pd.DataFrame = field(init=False)
     noise: pd.DataFrame = field(init=False)
     findings: list[Finding] = field(init=False)
+    # (partition, model, flag_set) -> its check's sentence, for each suspect build
+    suspect: dict[tuple[str, str, str], str] = field(init=False)
 
     def __post_init__(self) -> None:
         emulated = emulated_rows(self.runs)
         self.emulated = self.runs[emulated]
         self.runs = self.runs[~emulated]
-        self.table = flag_set_table(self.runs)
-        self.scaling = scaling_table(self.table)
+        self.table = flag_set_table(self.runs, self.min_effect)
+        self.scaling = scaling_table(self.table, self.min_effect)
         self.checkpoint_bytes = checkpoint_bytes_by_model(self.runs)
         self.roofline = roofline_table(self.table, self.files.bandwidth, self.checkpoint_bytes)
         self.perf_metrics = perf_metrics_table(self.runs, self.table)
         self.perf_support = perf_support(self.runs, self.files.facts)
         self.drift = drift_table(self.runs)
         self.noise = noise_bands(self.table)
-        self.findings = compute_findings(self.table, self.scaling, self.roofline, seed_runs())
+        self.suspect = suspects(self.files.checks)
+        self.findings = compute_findings(
+            self.table,
+            self.scaling,
+            self.roofline,
+            seed_runs(),
+            self.min_effect,
+            self.suspect,
+        )
         self.profiles = (
             None
             if self.files.profiles is None
@@ -144,9 +158,14 @@ class Analysis:
         return line
 
 
-def analyse(runs: pd.DataFrame, files: SweepFiles | None = None) -> Analysis:
-    """The analysis of a runs table (with derived metrics) and the sweep's other files."""
-    return Analysis(runs, files or SweepFiles())
+def analyse(
+    runs: pd.DataFrame,
+    files: SweepFiles | None = None,
+    min_effect: float = COMPARE_MIN_EFFECT,
+) -> Analysis:
+    """The analysis of a runs table (with derived metrics) and the sweep's other files,
+    comparisons with the practical threshold min_effect."""
+    return Analysis(runs, files or SweepFiles(), min_effect)
 
 
 def _profile_analysis(profile: Profile) -> ProfileAnalysis:

@@ -1,18 +1,21 @@
 """`python -m collect`: a thin command line over the collect library."""
 
 import argparse
+import errno
 import json
 import sqlite3
 import sys
 from pathlib import Path
 
 from collect.compare import SEED, compare
+from collect.datafiles import not_read, read_text
 from collect.fetch import fetch
 from collect.history import HISTORY_FILE, list_sweeps
 from collect.parse import parse_run_log
 from collect.plan import read_task_dir
 from collect.runs import parse_run_files
 from collect.summary import summarize
+from collect.verdicts import COMPARE_MIN_EFFECT
 
 DEFAULT_RESULTS_DIR = Path("results/latest")
 DEFAULT_HISTORY = Path("results") / HISTORY_FILE
@@ -58,13 +61,23 @@ def _parse(arguments: argparse.Namespace) -> int:
             if path.is_dir():
                 figures = parse_run_files(read_task_dir(path, path))
             else:
-                figures = parse_run_log(path.read_text(errors="replace"))
+                figures = parse_run_log(_run_log(path))
         except OSError as error:
             print(f"collect parse: {path}: {error.strerror}", file=sys.stderr)
             exit_status = 1
             continue
         print(json.dumps({"path": str(path), **figures}))
     return exit_status
+
+
+def _run_log(path: Path) -> str:
+    """The text of a run log, read as summarize reads a sweep's files (a FIFO is not waited
+    on, a large or binary file not read); OSError saying why not."""
+    text = read_text(path, path.parent)
+    if text is None:
+        why = not_read(path.parent).get(path.name, "not found, or not readable")
+        raise OSError(errno.EINVAL, why)
+    return text
 
 
 def _add_summarize_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +103,7 @@ def _add_summarize_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not record the sweep in the history database",
     )
+    _add_min_effect_argument(parser)
 
 
 def _summarize(arguments: argparse.Namespace) -> int:
@@ -98,6 +112,7 @@ def _summarize(arguments: argparse.Namespace) -> int:
             arguments.results_dir,
             history=arguments.history,
             record_history=not arguments.no_history,
+            min_effect=arguments.min_effect / 100,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"collect summarize: {error}", file=sys.stderr)
@@ -109,6 +124,25 @@ def _summarize(arguments: argparse.Namespace) -> int:
         return 3
     print(summary, end="")
     return 0
+
+
+def _add_min_effect_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--min-effect",
+        metavar="PERCENT",
+        type=_positive_percent,
+        default=100 * COMPARE_MIN_EFFECT,
+        help="compare_min_effect, the practical threshold: the smallest change called faster "
+        "or slower, and the half-width of the interval that says no detectable change "
+        f"(default: {100 * COMPARE_MIN_EFFECT:g})",
+    )
+
+
+def _positive_percent(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 100:
+        raise argparse.ArgumentTypeError(f"{text} is not a percentage above 0 and below 100")
+    return value
 
 
 def _add_history_argument(parser: argparse.ArgumentParser) -> None:
@@ -130,11 +164,13 @@ def _add_compare_arguments(parser: argparse.ArgumentParser) -> None:
             "(the seed's published tok/s)",
         )
     _add_history_argument(parser)
+    _add_min_effect_argument(parser)
 
 
 def _compare(arguments: argparse.Namespace) -> int:
     try:
-        print(compare(arguments.a, arguments.b, arguments.history), end="")
+        report = compare(arguments.a, arguments.b, arguments.history, arguments.min_effect / 100)
+        print(report, end="")
     except LookupError as error:
         print(f"collect compare: {error.args[0]}", file=sys.stderr)
         return 2
@@ -198,7 +234,7 @@ SUBCOMMANDS = {
     "compare": (
         "compare two sweeps (or a sweep and the seed's numbers) configuration by "
         "configuration: medians, ratio B/A with its 99 %% interval, and a verdict (faster, "
-        "slower, no detectable change, too few runs to tell) against the measured noise",
+        "slower, no detectable change, too few runs to tell) from each pair's own runs",
         _add_compare_arguments,
         _compare,
     ),

@@ -1,6 +1,5 @@
 """`compare A B`: two sweeps (or a sweep and the seed's published numbers) configuration
-by configuration: medians, the ratio B/A, and whether the change is beyond the noise
-both sides measured.
+by configuration: medians, the ratio B/A, and whether it is a change.
 
 A side is a results directory, a sweep id of the history database, or `seed`
 (collect/reference/seed-throughput.csv). Configurations match on partition, model,
@@ -8,9 +7,9 @@ the flags (cflags with their words sorted, else the flag-set name) and the threa
 count; a side that did not record threads (the seed) matches every thread count.
 
 Each configuration's verdict is verdicts.compare_samples on the two sides' ok runs (the
-ratio of medians B/A with its 99 % bootstrap interval; faster, slower, no detectable
-change or too few runs to tell, with the runs needed), with the larger of the two sides'
-measured noise bands (stats.noise_bands) of that partition.
+ratio of geometric means B/A with its 99 % Welch interval; faster, slower, no detectable
+change or too few runs to tell, with the runs needed). The larger of the two sides'
+measured noise bands (stats.noise_bands) of that partition is shown beside it.
 """
 
 from dataclasses import dataclass
@@ -22,12 +21,11 @@ from collect.history import read_history_runs
 from collect.runs import STATUS_OK, collect_runs, emulated_rows, runs_table
 from collect.stats import flag_set_table
 from collect.verdicts import (
+    COMPARE_MIN_EFFECT,
     CONFIDENCE,
-    MIN_CHANGE,
-    MIN_RUNS,
-    P_THRESHOLD,
     compare_samples,
     interval_text,
+    method_text,
 )
 
 SEED = "seed"
@@ -101,10 +99,10 @@ def seed_runs(path: Path = SEED_REFERENCE) -> pd.DataFrame:
     return runs_table(records)
 
 
-def configuration_stats(runs: pd.DataFrame) -> pd.DataFrame:
+def configuration_stats(runs: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -> pd.DataFrame:
     """flag_set_table of runs with a `flags` matching key: the cflags' words sorted
     (`-O3 -fopenmp`), else the flag-set name. Emulated rows (qemu) are no performance."""
-    table = flag_set_table(runs[~emulated_rows(runs)])
+    table = flag_set_table(runs[~emulated_rows(runs)], min_effect)
     table["flags"] = flags_keys(table)
     return table
 
@@ -118,10 +116,12 @@ def flags_keys(rows: pd.DataFrame) -> list[str]:
     ]
 
 
-def compare_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> pd.DataFrame:
+def compare_runs(
+    runs_a: pd.DataFrame, runs_b: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT
+) -> pd.DataFrame:
     """One row per configuration of A or B (COMPARISON_COLUMNS), A's order first."""
-    a = configuration_stats(runs_a)
-    b = configuration_stats(runs_b)
+    a = configuration_stats(runs_a, min_effect)
+    b = configuration_stats(runs_b, min_effect)
     keys = ["partition", "model", "flags"]
     if a["threads"].notna().any() and b["threads"].notna().any():
         keys.append("threads")
@@ -143,14 +143,14 @@ def compare_runs(runs_a: pd.DataFrame, runs_b: pd.DataFrame) -> pd.DataFrame:
     merged["ratio"] = merged["median_b"] / merged["median_a"]
     # The larger of the two sides' noise bands (a side of single runs has none).
     merged["noise_band"] = merged[["noise_band_a", "noise_band_b"]].max(axis=1)
-    verdicts = [verdict(row) for row in merged.to_dict("records")]
+    verdicts = [verdict(row, min_effect) for row in merged.to_dict("records")]
     merged["ratio_low"] = [low for low, _, _ in verdicts]
     merged["ratio_high"] = [high for _, high, _ in verdicts]
     merged["verdict"] = [text for _, _, text in verdicts]
     return merged[list(COMPARISON_COLUMNS)].reset_index(drop=True)
 
 
-def verdict(row: dict) -> tuple[float, float, str]:
+def verdict(row: dict, min_effect: float = COMPARE_MIN_EFFECT) -> tuple[float, float, str]:
     """The ratio's interval and verdicts.compare_samples's verdict (its text), or only
     in A/B, no ok runs in A/B."""
     nan = float("nan")
@@ -161,12 +161,15 @@ def verdict(row: dict) -> tuple[float, float, str]:
     missing = [name for name in ("a", "b") if pd.isna(row[f"median_{name}"])]
     if missing:
         return nan, nan, "no ok runs in " + " and ".join(name.upper() for name in missing)
-    result = compare_samples(row["samples_a"], row["samples_b"], row["noise_band"])
+    result = compare_samples(row["samples_a"], row["samples_b"], min_effect)
     return result.low, result.high, result.text
 
 
-def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
-    """The comparison as a Markdown table, with a legend."""
+def render_comparison(
+    comparison: pd.DataFrame, a: Side, b: Side, min_effect: float = COMPARE_MIN_EFFECT
+) -> str:
+    """The comparison as a Markdown table, with a legend (its verdicts' threshold
+    min_effect)."""
     lines = [f"# compare: A = {a.label}, B = {b.label}", ""]
     if comparison.empty:
         return "\n".join([*lines, "No configurations on either side.", ""])
@@ -207,25 +210,21 @@ def render_comparison(comparison: pd.DataFrame, a: Side, b: Side) -> str:
     lines += [
         "",
         "Medians are tok/s over ok runs; CV is the sample standard deviation over the mean. "
-        f"B/A is the ratio of medians with its {100 * CONFIDENCE:.0f} % bootstrap "
-        "interval; the noise band is what the same binary run again gives on that partition "
-        "(measured from each sweep's repetitions, the larger of A's and B's, at least "
-        f"{100 * MIN_CHANGE:.0f} %). Faster or slower: the whole interval lies outside the "
-        "band (and a Mann-Whitney U test agrees, "
-        f"p < {P_THRESHOLD:g}, when there are runs enough for it); no detectable change: the "
-        f"whole interval inside it; too few runs to tell: neither, or under {MIN_RUNS} ok "
-        "runs on a side (the seed has one per configuration), with an estimate of the runs "
-        "needed (collect/README.md). Threads '?': not recorded (the seed ran OpenMP's "
-        "default, every core).",
+        "B/A is the ratio of medians; the interval is that of the ratio of geometric means. "
+        + method_text(min_effect)
+        + " The seed has one run per configuration: too few. The noise band is what the "
+        "same binary run again gives on that partition (the larger of A's and B's), a "
+        "figure of reproducibility, not a gate. Threads '?': not recorded (the seed ran "
+        "OpenMP's default, every core).",
         "",
     ]
     return "\n".join(lines)
 
 
-def compare(spec_a: str, spec_b: str, history: Path) -> str:
+def compare(spec_a: str, spec_b: str, history: Path, min_effect: float = COMPARE_MIN_EFFECT) -> str:
     """Load both sides and render their comparison (LookupError for an unknown side)."""
     a, b = load_side(spec_a, history), load_side(spec_b, history)
-    return render_comparison(compare_runs(a.runs, b.runs), a, b)
+    return render_comparison(compare_runs(a.runs, b.runs, min_effect), a, b, min_effect)
 
 
 def _count(value: object) -> str:

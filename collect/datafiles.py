@@ -2,7 +2,8 @@
 text files inside it.
 
 A link that points out of the directory (runs/x/stderr.txt -> ~/.ssh/id_ed25519, a run
-directory linked to /etc), a FIFO or a device, or a binary file (a NUL byte) is not read:
+directory linked to /etc), a FIFO or a device, a binary file (a NUL byte) or one larger than
+MAX_FILE_BYTES (a sparse file of gigabytes costs as much memory, and time) is not read:
 its text would end up in summary.md, report.html and runs.csv. Each is noted with why;
 `not_read` lists them, and summary.md says so. Links that stay inside are read, as a Slurm
 run's slurm.out -> ../../slurm/<array job>_<task>.out.
@@ -14,6 +15,10 @@ import stat
 
 # Opening never follows a last-component link (checked first) and never waits on a FIFO.
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+# The most a file of a sweep is read: far above the largest a sweep writes (a profile's
+# perf.script, left when FlameGraph could not fold it on the node, is tens of MB).
+MAX_FILE_BYTES = 256 * 2**20
 
 # results directory (normalised) -> its real path, and -> {relative path: why it was not read}
 _real_roots: dict[str, str] = {}
@@ -44,13 +49,17 @@ def read_text(path: str | os.PathLike, results_dir: str | os.PathLike,
         except OSError:
             return None
     with os.fdopen(descriptor, "rb") as file:
-        mode = os.fstat(descriptor).st_mode
-        if stat.S_ISDIR(mode):
+        info = os.fstat(descriptor)
+        if stat.S_ISDIR(info.st_mode):
             return None
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(info.st_mode):
             note(path, results_dir, "not a regular file")
             return None
-        data = file.read()
+        # Not a byte more than the cap, were the file to grow while it is read.
+        data = b"" if info.st_size > MAX_FILE_BYTES else file.read(MAX_FILE_BYTES + 1)
+    if info.st_size > MAX_FILE_BYTES or len(data) > MAX_FILE_BYTES:
+        note(path, results_dir, f"larger than {MAX_FILE_BYTES // 2**20} MiB")
+        return None
     if b"\0" in data:
         note(path, results_dir, "a binary file, not text")
         return None

@@ -5,10 +5,14 @@ the runs differ in on purpose) and placed at its start time (execution.txt). Eac
 configuration run at least twice gives its own slope through its runs
 (scipy.stats.theilslopes, the median of pairwise slopes); the partition's drift rate is the
 median of those slopes, and slope x span (first to last start) the drift over the sweep.
-Its confidence interval is a bootstrap over the configurations (scipy.stats.bootstrap,
-percentile, a fixed generator so the same runs give the same summary): the configurations
-are the independent units, a configuration's runs are not (they share its median). The
-drift is detectable when the interval excludes 0. With the plan's shuffled run order each
+Its interval is the distribution-free interval of the median of the slopes
+(verdicts.median_interval: order statistics, the sign test's interval) at CONFIDENCE or
+the level the slopes reach: the configurations are the independent units, a
+configuration's runs are not (they share its median), and without drift each slope is as
+likely above 0 as below, so the interval excludes 0 by chance at most 1 - its level.
+With fewer than MIN_CONFIGURATIONS slopes no interval reaches CONFIDENCE (5 slopes:
+93.8 %): no drift is judged. The drift is detectable when the interval excludes 0 (the
+simulation of bench/verdicts measures the false alarms). With the plan's shuffled run order each
 configuration's repetitions are spread over the sweep, so the drift shows here instead of
 as a bias of the configurations that ran last.
 """
@@ -21,11 +25,11 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rule
 from scipy import stats
 
 from collect.runs import STATUS_OK
-from collect.verdicts import bootstrap_interval
+from collect.verdicts import median_interval
 
 CONFIDENCE = 0.95
-# Fewer configurations with a slope than this give no interval worth the name.
-MIN_CONFIGURATIONS = 3
+# The fewest slopes whose order-statistic interval reaches CONFIDENCE (6: 96.9 %).
+MIN_CONFIGURATIONS = 6
 
 DRIFT_COLUMNS = (
     "partition",
@@ -35,6 +39,7 @@ DRIFT_COLUMNS = (
     "drift",
     "low",
     "high",
+    "level",
     "detectable",
 )
 
@@ -45,7 +50,7 @@ def drift_table(runs: pd.DataFrame) -> pd.DataFrame:
     partition's first ok run's start to its last), drift, low, high (the relative change of
     tok/s over span_s and its CONFIDENCE interval, e.g. -0.03: 3 % slower at the end; NaN
     with fewer than MIN_CONFIGURATIONS configurations) and detectable (the interval
-    excludes 0)."""
+    excludes 0) and level (the interval's, at least CONFIDENCE)."""
     keys = list(sweep_rules.CONFIGURATION)
     ok = runs[(runs["status"] == STATUS_OK) & runs["tok_s"].notna()]
     start = pd.to_datetime(ok["start_time"], utc=True, errors="coerce", format="ISO8601")
@@ -62,10 +67,10 @@ def drift_table(runs: pd.DataFrame) -> pd.DataFrame:
                 slopes.append(stats.theilslopes(relative[positions], seconds[positions]).slope)
                 counted += len(positions)
         span = float(seconds.max()) if counted else 0.0
-        drift = low = high = math.nan
+        drift = low = high = level = math.nan
         if len(slopes) >= MIN_CONFIGURATIONS:
             drift = float(np.median(slopes)) * span
-            low, high = bootstrap_interval((np.array(slopes),), np.median, CONFIDENCE, seed=0)
+            low, high, level = drift_interval(slopes)
             low, high = low * span, high * span
         rows.append(
             {
@@ -76,10 +81,16 @@ def drift_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "drift": drift,
                 "low": low,
                 "high": high,
+                "level": level,
                 "detectable": bool(low > 0 or high < 0),
             }
         )
     return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))
+
+
+def drift_interval(slopes) -> tuple[float, float, float]:
+    """The interval of the median of the configurations' slopes, and its level."""
+    return median_interval(slopes, CONFIDENCE)
 
 
 def drift_sentence(row) -> str:
@@ -90,7 +101,7 @@ def drift_sentence(row) -> str:
             f"more ok runs at different times; {MIN_CONFIGURATIONS} needed)."
         )
     interval = (
-        f"{CONFIDENCE * 100:.0f} % interval {_percent(row.low)} to {_percent(row.high)}; "
+        f"{row.level * 100:.1f} % interval {_percent(row.low)} to {_percent(row.high)}; "
         f"{row.runs} ok runs of {row.configurations} configurations over "
         f"{_duration(row.span_s)}"
     )

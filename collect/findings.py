@@ -1,31 +1,37 @@
-"""Findings: short sentences computed from a sweep's tables, each with its evidence and
-its confidence, written only when the data supports them (otherwise the sentence says
-what is missing). summary.md and report.html open with them.
+"""Findings: short sentences computed from a sweep's tables, each opening with its
+conclusion in one sentence, then its evidence (the figures) and its confidence (the
+statistics); marked supported only when the verdicts it rests on decided. summary.md and
+report.html open with them.
 
 Per partition and model:
 
-- fastest: the configuration with the highest median, how it compares with the baseline
-  (the first flag set at its fewest threads) and whether it is ahead of the runner-up;
+- fastest: the configuration with the highest median against the baseline (the first
+  flag set at its fewest threads) and the runner-up; "is the fastest" only when both
+  comparisons say faster (the baseline itself: faster than the runner-up);
 - flags: each flag set at its best thread count against the baseline flag set, and every
   one-flag change (two flag sets whose cflags differ by one word added or replaced),
   grouped into help, hurt, no detectable change and too few runs to tell;
-- scaling: for the fastest OpenMP flag set that ran several thread counts, the thread
-  count where parallel efficiency falls below EFFICIENCY_THRESHOLD and whether the step to
-  it still gains anything detectable;
+- scaling: for the fastest OpenMP flag set that ran several thread counts, each step to
+  the next thread count judged by its verdict: scaling "stops paying" after a thread
+  count only when the step from it is decided no detectable change or slower, "still
+  scales" only when every step is decided faster, otherwise it is not decided;
 - roofline: whether the fastest configuration is near its memory-bandwidth bound
   (NEAR_BOUND) or far from it (FAR_BOUND), by the interval of its median over the bound;
 
-and per partition, how the sweep compares with the seed's published single runs.
-Every comparison is verdicts.compare_samples, with the partition's measured noise band.
+and per partition, how the sweep compares with the seed's published single runs: each
+against the prediction interval of a single run here (verdicts.prediction_interval).
+Every comparison is verdicts.compare_samples.
 """
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import pandas as pd
 
 from collect.compare import flags_keys
 from collect.roofline import uses_openmp
 from collect.verdicts import (
+    COMPARE_MIN_EFFECT,
     CONFIDENCE,
     FASTER,
     NO_CHANGE,
@@ -34,11 +40,9 @@ from collect.verdicts import (
     Verdict,
     compare_samples,
     median_interval,
+    prediction_interval,
 )
 
-# Parallel efficiency (speedup / thread ratio) below which more threads stop paying: more
-# than half of the added cores' time is lost.
-EFFICIENCY_THRESHOLD = 0.5
 # Fractions of the memory-bandwidth bound: at or above NEAR_BOUND the configuration is
 # memory-bound, below FAR_BOUND far from it (compute- or latency-bound).
 NEAR_BOUND = 0.7
@@ -49,13 +53,15 @@ _LEVEL = f"{100 * CONFIDENCE:.0f} %"
 
 @dataclass(frozen=True)
 class Finding:
-    """One sentence: topic (fastest, flags, scaling, roofline, seed), where it holds, the
-    sentence, its evidence (the figures), its confidence (the statistics), and whether
-    the data supports it (False: the text says what is missing)."""
+    """One finding: topic (fastest, flags, scaling, roofline, seed), where it holds, its
+    conclusion (one short sentence), the sentence with the details, its evidence (the
+    figures), its confidence (the statistics), and whether the data supports it (False:
+    the verdicts it rests on did not decide, or the text says what is missing)."""
 
     topic: str
     partition: str
     model: str | None
+    conclusion: str
     text: str
     evidence: str = ""
     confidence: str = ""
@@ -67,63 +73,101 @@ def compute_findings(
     scaling: pd.DataFrame,
     roofline: pd.DataFrame,
     seed: pd.DataFrame | None = None,
+    min_effect: float = COMPARE_MIN_EFFECT,
+    suspect: dict[tuple[str, str, str], str] | None = None,
 ) -> list[Finding]:
     """The findings of a sweep from stats.flag_set_table, stats.scaling_table,
     roofline.roofline_table and the seed's published runs (compare.seed_runs; None: no
-    seed comparison)."""
+    seed comparison); comparisons with the practical threshold min_effect. suspect:
+    (partition, model, flag_set) -> its check's sentence (checks.suspects), for builds
+    whose greedy text says they compute something else: never called the fastest."""
     findings: list[Finding] = []
     measured = table[table["runs_ok"] > 0]
     for (partition, model), rows in measured.groupby(["partition", "model"], sort=False):
-        findings.append(_fastest(partition, model, rows))
-        findings.append(_flag_changes(partition, model, rows))
-        findings.append(_scaling(partition, model, rows, scaling))
+        findings.append(_fastest(partition, model, rows, min_effect, suspect or {}))
+        findings.append(_flag_changes(partition, model, rows, min_effect))
+        findings.append(_scaling(partition, model, scaling, min_effect))
         findings.append(_roofline(partition, model, rows, roofline))
     if seed is not None:
         findings += _seed(measured, seed)
     return findings
 
 
-def _fastest(partition: str, model: str, rows: pd.DataFrame) -> Finding:
+def _fastest(
+    partition: str, model: str, rows: pd.DataFrame, min_effect: float, suspect: dict
+) -> Finding:
     where = f"{model} on {partition}"
     ranked = rows.sort_values("median", ascending=False, kind="stable")
     best = ranked.iloc[0]
-    baseline = _baseline(rows)
-    if _same(best, baseline):
+    check = suspect.get((partition, model, best["flag_set"]))
+    if check is not None:
         return Finding(
             "fastest",
             partition,
             model,
-            f"{where}: the baseline {_name(best)} is the fastest configuration run "
-            f"({best['median']:.2f} tok/s).",
+            f"{_name(best)} has the highest median, but its output is suspect: not ranked.",
+            f"{where}: {best['median']:.2f} tok/s; its check run: {check}.",
             _runs(best),
+            supported=False,
         )
-    verdict = compare_samples(baseline["samples"], best["samples"], best["noise_band"])
+    baseline = _baseline(rows)
+    if _same(best, baseline):
+        if len(ranked) == 1:
+            return Finding(
+                "fastest",
+                partition,
+                model,
+                f"{_name(best)} is the only configuration run.",
+                f"{where}: {best['median']:.2f} tok/s.",
+                _runs(best),
+                supported=False,
+            )
+        runner_up = ranked.iloc[1]
+        lead = compare_samples(runner_up["samples"], best["samples"], min_effect)
+        claim = "is the fastest" if lead.verdict == FASTER else "has the highest median"
+        return Finding(
+            "fastest",
+            partition,
+            model,
+            f"The baseline {_name(best)} {claim}: {lead.ratio:.2f}× the runner-up "
+            f"{_name(runner_up)}, {lead.text}.",
+            f"{where}: {best['median']:.2f} tok/s.",
+            f"{_runs(best)}; runner-up {_runs(runner_up)}",
+            _confidence(lead),
+            lead.verdict == FASTER,
+        )
+    verdict = compare_samples(baseline["samples"], best["samples"], min_effect)
     text = (
-        f"{where}: the fastest configuration is {_name(best)}, {best['median']:.2f} tok/s, "
-        f"{verdict.ratio:.2f}× the baseline {_name(baseline)} ({_judged(verdict)})"
+        f"{where}: {_name(best)}, {best['median']:.2f} tok/s, against the baseline "
+        f"{_name(baseline)} ({_judged(verdict)})"
     )
+    ahead = True
     runner_up = ranked.iloc[1]
     if not _same(runner_up, baseline):  # else the comparison above says it
-        lead = compare_samples(runner_up["samples"], best["samples"], best["noise_band"])
-        if lead.verdict == FASTER:
+        lead = compare_samples(runner_up["samples"], best["samples"], min_effect)
+        ahead = lead.verdict == FASTER
+        if ahead:
             text += f"; ahead of the runner-up {_name(runner_up)} by {lead.ratio:.2f}×"
         else:
             text += (
                 f"; not distinguishable from the runner-up {_name(runner_up)} "
                 f"({lead.ratio:.2f}×, {lead.text})"
             )
+    decided = verdict.verdict == FASTER and ahead
+    claim = "is the fastest" if decided else "has the highest median"
     return Finding(
         "fastest",
         partition,
         model,
+        f"{_name(best)} {claim}: {verdict.ratio:.2f}× {_name(baseline)}, {verdict.text}.",
         text + ".",
         f"{_runs(best)}; baseline {_runs(baseline)}",
         _confidence(verdict),
-        verdict.verdict != TOO_FEW,
+        decided,
     )
 
 
-def _flag_changes(partition: str, model: str, rows: pd.DataFrame) -> Finding:
+def _flag_changes(partition: str, model: str, rows: pd.DataFrame, min_effect: float) -> Finding:
     where = f"{model} on {partition}"
     best = rows[rows["best"]].drop_duplicates("flag_set")
     flag_sets = _flag_set_order(best)
@@ -132,7 +176,8 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame) -> Finding:
             "flags",
             partition,
             model,
-            f"{where}: one flag set ran, no flag change to judge.",
+            "No flag change to judge.",
+            f"{where}: one flag set ran.",
             supported=False,
         )
     by_name = {row["flag_set"]: row for _, row in best.iterrows()}
@@ -146,7 +191,7 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame) -> Finding:
     groups: dict[str, list[str]] = {FASTER: [], SLOWER: [], NO_CHANGE: [], TOO_FEW: []}
     for first, second in pairs:
         a, b = by_name[first], by_name[second]
-        verdict = compare_samples(a["samples"], b["samples"], b["noise_band"])
+        verdict = compare_samples(a["samples"], b["samples"], min_effect)
         groups[verdict.verdict].append(
             f"{_change(a, b)} {verdict.ratio:.2f}× ({_LEVEL} interval {verdict.interval}"
             + (f", {verdict.needs}" if verdict.needs else "")
@@ -160,23 +205,24 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame) -> Finding:
     }
     parts = [f"{labels[key]}: {'; '.join(items)}" for key, items in groups.items() if items]
     decided = sum(len(groups[key]) for key in (FASTER, SLOWER, NO_CHANGE))
+    counts = ", ".join(
+        f"{len(groups[key])} {labels[key]}" for key in (FASTER, SLOWER, NO_CHANGE) if groups[key]
+    )
     return Finding(
         "flags",
         partition,
         model,
+        f"{decided} of {len(pairs)} flag changes decided" + (f": {counts}." if counts else "."),
         f"{where}, flag changes (each flag set at its best thread count): "
         + " — ".join(parts)
         + ".",
         f"{decided} of {len(pairs)} comparisons decided",
-        f"{_LEVEL} bootstrap intervals of the ratio of medians against the noise band "
-        f"±{100 * best['noise_band'].iloc[0]:.1f} %"
-        if pd.notna(best["noise_band"].iloc[0])
-        else f"{_LEVEL} bootstrap intervals; noise band not measured (1 % floor)",
+        f"{_LEVEL} intervals of the ratio of geometric means (Welch's t-test on log tok/s)",
         decided > 0,
     )
 
 
-def _scaling(partition: str, model: str, rows: pd.DataFrame, scaling: pd.DataFrame) -> Finding:
+def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: float) -> Finding:
     where = f"{model} on {partition}"
     candidates = scaling[
         (scaling["partition"] == partition)
@@ -188,46 +234,59 @@ def _scaling(partition: str, model: str, rows: pd.DataFrame, scaling: pd.DataFra
             "scaling",
             partition,
             model,
-            f"{where}: no OpenMP flag set ran several thread counts, no thread scaling to judge.",
+            "No thread scaling to judge.",
+            f"{where}: no OpenMP flag set ran several thread counts.",
             supported=False,
         )
     fastest = candidates.loc[candidates["median"].idxmax(), "flag_set"]
     curve = candidates[candidates["flag_set"] == fastest].sort_values("threads")
     base = int(curve["baseline_threads"].iloc[0])
-    below = curve[curve["efficiency"] < EFFICIENCY_THRESHOLD]
-    evidence = ", ".join(
+    evidence = f"speedup (efficiency) by threads over {_threads(base)}: " + ", ".join(
         f"{int(row.threads)}: {row.speedup:.2f}× ({row.efficiency:.0%})"
         for row in curve.itertuples(index=False)
     )
-    if below.empty:
-        last = curve.iloc[-1]
-        verdict = compare_samples(curve["samples"].iloc[0], last["samples"], last["noise_band"])
+    steps = list(pairwise(curve.to_dict("records")))
+    for before, after in steps:
+        step = compare_samples(before["samples"], after["samples"], min_effect)
+        if step.verdict == FASTER:
+            continue
+        gain = (
+            f"{_threads(after['threads'])} against {_threads(before['threads'])}: "
+            f"{step.ratio:.2f}× ({_judged(step)})"
+        )
+        if step.verdict == TOO_FEW:
+            return Finding(
+                "scaling",
+                partition,
+                model,
+                f"Whether {fastest} gains from {_threads(after['threads'])} over "
+                f"{_threads(before['threads'])} is not decided ({step.text}).",
+                f"{where}: {gain}.",
+                evidence,
+                _confidence(step),
+                supported=False,
+            )
         return Finding(
             "scaling",
             partition,
             model,
-            f"{where}: {fastest} still scales at {int(last['threads'])} threads, the most run: "
-            f"{last['speedup']:.2f}× over {_threads(base)} ({_judged(verdict)}), efficiency "
-            f"{last['efficiency']:.0%} (not below {EFFICIENCY_THRESHOLD:.0%}).",
-            f"speedup (efficiency) by threads: {evidence}",
-            _confidence(verdict),
-            verdict.verdict != TOO_FEW,
+            f"{fastest} stops paying after {_threads(before['threads'])}: "
+            f"{_threads(after['threads'])} give {step.ratio:.2f}×, {step.verdict}.",
+            f"{where}: {gain}.",
+            evidence,
+            _confidence(step),
         )
-    knee = below.iloc[0]
-    before = curve[curve["threads"] < knee["threads"]].iloc[-1]
-    step = compare_samples(before["samples"], knee["samples"], knee["noise_band"])
-    gain = (
-        f"{int(knee['threads'])} threads against {int(before['threads'])}: "
-        f"{step.ratio:.2f}× ({_judged(step)})"
-    )
+    last = curve.iloc[-1]
+    step = compare_samples(steps[-1][0]["samples"], last["samples"], min_effect)
     return Finding(
         "scaling",
         partition,
         model,
-        f"{where}: thread scaling of {fastest} stops paying after {_threads(before['threads'])}: "
-        f"at {int(knee['threads'])} threads the efficiency is {knee['efficiency']:.0%} (below "
-        f"{EFFICIENCY_THRESHOLD:.0%}); {gain}.",
-        f"speedup (efficiency) by threads over {_threads(base)}: {evidence}",
+        f"{fastest} still scales at {_threads(last['threads'])}, the most run: every step "
+        "is faster.",
+        f"{where}: {_threads(last['threads'])} against {_threads(steps[-1][0]['threads'])}: "
+        f"{step.ratio:.2f}× ({_judged(step)}).",
+        evidence,
         _confidence(step),
     )
 
@@ -247,11 +306,13 @@ def _roofline(partition: str, model: str, rows: pd.DataFrame, roofline: pd.DataF
             "roofline",
             partition,
             model,
-            f"{where}: whether {_name(best)} is memory-bound is unknown ({note}).",
+            f"Whether {_name(best)} is memory-bound is unknown.",
+            f"{where}: {note}.",
             supported=False,
         )
     bound = match.iloc[0]
-    low, high = (value / bound["bound_tok_s"] for value in median_interval(best["samples"]))
+    low, high, level = median_interval(best["samples"])
+    low, high = low / bound["bound_tok_s"], high / bound["bound_tok_s"]
     fraction = bound["fraction"]
     evidence = (
         f"{best['median']:.2f} tok/s against a bound of {bound['bound_tok_s']:.2f} tok/s "
@@ -263,25 +324,32 @@ def _roofline(partition: str, model: str, rows: pd.DataFrame, roofline: pd.DataF
         low = high = fraction
         confidence = f"{int(best['runs_ok'])} ok run(s): no interval of the median"
     else:
-        confidence = f"{_LEVEL} interval of the fraction {low:.0%}–{high:.0%}"
+        confidence = (
+            f"{100 * level:.1f} % interval of the fraction {low:.0%}–{high:.0%} (order "
+            "statistics of the runs: the level they reach)"
+        )
     at = f"{where}: {_name(best)} runs at {fraction:.0%} of its memory-bandwidth bound"
+    name = _name(best)
     if low >= NEAR_BOUND:
+        conclusion = f"{name} is memory-bound ({fraction:.0%} of its bandwidth bound)."
         text = (
-            f"{at}: memory-bound; more threads or faster code will not help much, fewer bytes "
-            "a token (a smaller or quantised model) would"
+            f"{at}: more threads or faster code will not help much, fewer bytes a token (a "
+            "smaller or quantised model) would"
             + (" (above the bound: part of the weights is served from cache)" if low > 1 else "")
         )
     elif high < FAR_BOUND:
-        text = f"{at}: far from it, limited by computation (or latency), not by memory bandwidth"
+        conclusion = f"{name} is far from its bandwidth bound ({fraction:.0%} of it)."
+        text = f"{at}: limited by computation (or latency), not by memory bandwidth"
     elif low < FAR_BOUND and high >= NEAR_BOUND:
-        text = f"{at}, but its interval is too wide to tell whether it is memory-bound"
-        return Finding("roofline", partition, model, text + ".", evidence, confidence, False)
-    else:
-        text = (
-            f"{at}: neither clearly memory-bound (≥ {NEAR_BOUND:.0%}) nor far from it "
-            f"(< {FAR_BOUND:.0%})"
+        conclusion = f"Whether {name} is memory-bound is not decided ({fraction:.0%} of its bound)."
+        text = f"{at}, but its interval is too wide to tell"
+        return Finding(
+            "roofline", partition, model, conclusion, text + ".", evidence, confidence, False
         )
-    return Finding("roofline", partition, model, text + ".", evidence, confidence)
+    else:
+        conclusion = f"{name} is neither clearly memory-bound nor far from its bound."
+        text = f"{at}: not ≥ {NEAR_BOUND:.0%} and not < {FAR_BOUND:.0%}"
+    return Finding("roofline", partition, model, conclusion, text + ".", evidence, confidence)
 
 
 def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
@@ -295,14 +363,15 @@ def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
                 "seed",
                 "",
                 None,
+                "Nothing to compare with the seed's tables.",
                 "No partition of this sweep is one the seed published figures for "
-                f"({', '.join(published)}): nothing to compare with its tables.",
+                f"({', '.join(published)}).",
                 supported=False,
             )
         ]
     findings = []
     for partition in partitions:
-        items, missing = [], []
+        items, missing, outside, placed = [], [], 0, 0
         sweep = measured[measured["partition"] == partition]
         for row in seed[seed["partition"] == partition].itertuples(index=False):
             same = sweep[(sweep["model"] == row.model) & (sweep["flags"] == row.flags)]
@@ -312,19 +381,22 @@ def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
             cores = int(row.nproc) if pd.notna(row.nproc) else None
             at_cores = same[same["threads"] == cores] if cores else same.iloc[0:0]
             ours = (at_cores if not at_cores.empty else same[same["best"]].head(1)).iloc[0]
-            low, high = median_interval(ours["samples"])
+            low, high = prediction_interval(ours["samples"])
             if pd.isna(low):
-                place = "no interval (fewer than 3 ok runs)"
-            elif row.tok_s < low:
-                place = "below this sweep's interval"
-            elif row.tok_s > high:
-                place = "above this sweep's interval"
+                place = "no prediction (fewer than 3 ok runs)"
             else:
-                place = "inside this sweep's interval"
-            interval = "" if pd.isna(low) else f" [{low:.2f}–{high:.2f}]"
+                placed += 1
+                inside = low <= row.tok_s <= high
+                outside += not inside
+                place = (
+                    "where a run here lands"
+                    if inside
+                    else f"{'below' if row.tok_s < low else 'above'} where a run here lands"
+                )
+            interval = "" if pd.isna(low) else f", a run lands in {low:.2f}–{high:.2f}"
             items.append(
                 f"{row.model} {row.cflags} at {_threads(ours['threads'])}: "
-                f"{ours['median']:.2f}{interval} against {row.tok_s:.2f} "
+                f"median {ours['median']:.2f}{interval}, against {row.tok_s:.2f} "
                 f"({ours['median'] / row.tok_s:.2f}×, the seed's figure {place})"
             )
         text = f"Against the seed's published tok/s on {partition}: " + (
@@ -332,16 +404,22 @@ def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
         )
         if missing:
             text += f"; not run here: {', '.join(missing)}"
+        conclusion = (
+            f"{outside} of {placed} of the seed's figures lie outside where a run here lands."
+            if placed
+            else "None of the seed's figures can be placed (too few runs here)."
+        )
         findings.append(
             Finding(
                 "seed",
                 partition,
                 None,
+                conclusion,
                 text + ".",
                 "the seed: one run per configuration, threads not recorded (every core)",
-                f"{_LEVEL} bootstrap interval of this sweep's median; a single published run "
-                "has no interval of its own",
-                bool(items),
+                f"{_LEVEL} prediction intervals of a single run here (t on log tok/s), each "
+                "published figure being a single run",
+                placed > 0,
             )
         )
     return findings
@@ -377,15 +455,13 @@ def _runs(row: pd.Series) -> str:
 
 
 def _judged(verdict: Verdict) -> str:
-    if verdict.verdict == TOO_FEW:
-        return f"{_LEVEL} interval {verdict.interval}: {verdict.text}"
-    return f"{_LEVEL} interval {verdict.interval}: {verdict.verdict}"
+    return f"{_LEVEL} interval {verdict.interval}: {verdict.text}"
 
 
 def _confidence(verdict: Verdict) -> str:
-    text = f"{_LEVEL} bootstrap interval {verdict.interval}, noise band ±{100 * verdict.band:.1f} %"
+    text = f"{_LEVEL} interval of the ratio of geometric means {verdict.interval}"
     if not pd.isna(verdict.p_value):
-        text += f", Mann-Whitney p = {verdict.p_value:.2g}"
+        text += f", Welch p = {verdict.p_value:.2g}"
     return text
 
 

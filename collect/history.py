@@ -6,9 +6,17 @@ Tables:
   is added to the table, older rows hold NULL there). Summarising a sweep again
   replaces its rows: one copy per sweep_id.
 - `sweeps`: one row per sweep_id: summarized_at (ISO 8601), results_dir, runs, runs_ok.
+
+One summary writes at a time (a lock on the database's directory): pandas commits as it
+creates a table and again as it appends, so SQLite's own locking leaves two first summaries
+both finding no table, and both appending their rows.
 """
 
+import fcntl
+import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +44,25 @@ def write_history(runs: pd.DataFrame, path: Path, results_dir: Path | None = Non
     if not sweep_ids:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _one_writer(path.parent):
+        _replace_sweeps(runs, sweep_ids, path, results_dir)
+
+
+@contextmanager
+def _one_writer(directory: Path) -> Iterator[None]:
+    """Held by one process at a time: a lock on the directory itself, so no file is added
+    beside the database (and SQLite's own locks on it are left alone)."""
+    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _replace_sweeps(
+    runs: pd.DataFrame, sweep_ids: list[str], path: Path, results_dir: Path | None
+) -> None:
     connection = sqlite3.connect(path, timeout=_LOCK_TIMEOUT)
     try:
         with connection:

@@ -150,6 +150,31 @@ def parse_run_log(text: str) -> dict[str, float | None]:
     return {"tok_s": sweep_rules.parse_tok_s(text), **parse_perf_stat(text)}
 
 
+def generated_tokens(tok_s: float | None, positions: int | None) -> tuple[int | None, bool | None]:
+    """(tokens, stopped_early) of a run from its tok/s and the positions it was asked for
+    (steps capped at seq_len: the plan's `positions`); (None, None) without either.
+
+    run.c prints no token count, and its text has no token boundaries, but its tok/s is
+    (pos - 1) / ms * 1000 over whole milliseconds (time_in_ms), printed to six decimals. A
+    run that went through every position has pos = positions, so (positions - 1) * 1000 /
+    tok_s is a whole number of milliseconds; when it is not, the run stopped early (it
+    sampled BOS). Its tokens are then the one smaller pos that gives whole milliseconds, or
+    None when several do. (A run that stopped early passes for a full one only when its
+    milliseconds happen to fit: when pos - 1 divides (positions - 1) * ms.)"""
+    if tok_s is None or positions is None or not tok_s > 0:
+        return None, None
+    fitting = [pos for pos in range(positions, 1, -1) if _whole_milliseconds(pos - 1, tok_s)]
+    if fitting[:1] == [positions]:
+        return positions, False
+    return (fitting[0] if len(fitting) == 1 else None), True
+
+
+def _whole_milliseconds(steps_timed: int, tok_s: float) -> bool:
+    milliseconds = steps_timed * 1000 / tok_s
+    # tok/s to six decimals: its rounding (5e-7) moves the milliseconds by this much at most.
+    return abs(milliseconds - round(milliseconds)) <= milliseconds * 1e-6 / tok_s + 1e-9
+
+
 def _last_block(text: str) -> str:
     block_start = max(text.rfind(marker) for marker in _BLOCK_STARTS)
     if block_start < 0:

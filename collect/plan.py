@@ -21,6 +21,7 @@ EXECUTION_FILE = "execution.txt"
 
 KIND_BANDWIDTH = "bandwidth"
 KIND_WARMUP = "warmup"
+KIND_CHECK = "check"
 KIND_RUN = "run"
 KIND_PROFILE = "profile"
 
@@ -47,6 +48,7 @@ _BENCHMARK_KEYS = {
 _KIND_KEYS = {
     KIND_RUN: {**_BENCHMARK_KEYS, "repetition": _INTEGER},
     KIND_WARMUP: {**_BENCHMARK_KEYS, "warmup": _INTEGER},
+    KIND_CHECK: {**_BENCHMARK_KEYS, "temperature": (int, float)},
     KIND_BANDWIDTH: {
         "threads": _INTEGER,
         "label": _TEXT,

@@ -9,6 +9,7 @@ and interval bars: the range (min–max) of the repetitions. The analysis holds 
 emulated (qemu) row, so no plot shows one.
 """
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from collect.analysis import Analysis
-from collect.atomic import refuse_linked_directory, replacing
+from collect.atomic import Replacement, refuse_linked_directory
 from collect.roofline import LARGE_WORKING_SET, bound_table
 
 ROOFLINE_PLOT = "roofline.png"
@@ -56,8 +57,9 @@ _LEGEND_COLUMN = 2.4  # inches a legend entry takes
 _LEGEND_ROW = 0.3  # inches
 
 
-def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
-    """Write the plots that apply to this analysis into plots_dir; return their paths.
+def write_plots(analysis: Analysis, plots_dir: Path, replacement: Replacement) -> dict[Path, bytes]:
+    """Write the plots that apply to this analysis into plots_dir, as part of replacement;
+    return each one's path and PNG (report.html embeds them before they are in place).
 
     A plot that does not apply (no ok runs, a single thread count, no bandwidth
     measurement) is removed, so a previous summarize of the same directory leaves no
@@ -71,16 +73,17 @@ def write_plots(analysis: Analysis, plots_dir: Path) -> list[Path]:
         BY_FLAG_SET_PLOT: plot_tok_s_by_flag_set(analysis.table),
         **dict.fromkeys(_RETIRED_PLOTS),
     }
-    written = []
+    written = {}
     for name, figure in figures.items():
         path = plots_dir / name
         if figure is None:
-            path.unlink(missing_ok=True)
+            replacement.remove(path)
             continue
+        png = io.BytesIO()
+        FigureCanvasAgg(figure).print_png(png)
         plots_dir.mkdir(parents=True, exist_ok=True)
-        with replacing(path) as temporary:
-            FigureCanvasAgg(figure).print_png(temporary)
-        written.append(path)
+        replacement.new(path).write_bytes(png.getvalue())
+        written[path] = png.getvalue()
     return written
 
 

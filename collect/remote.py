@@ -39,7 +39,8 @@ _JOB_LINE = re.compile(r"[^{}\x00-\x1f\x7f]*")
 # Never starting with "-": no value can be read as another option.
 _SSH_OPTION_VALUE = re.compile(r"[A-Za-z0-9._+/@:,=][A-Za-z0-9._+/@:,=-]*")
 # ssh options a connection may carry (`-o Name=value` in ansible_ssh_common_args): none runs
-# a program or turns host-key checking off (UserKnownHostsFile: a file of the user's own).
+# a program, turns host-key checking off (UserKnownHostsFile: a file of the user's own) or
+# connects elsewhere first: a jump host (ProxyJump) is the inventory's or ~/.ssh/config's.
 SSH_OPTIONS = (
     "UserKnownHostsFile",
     "IdentitiesOnly",
@@ -47,7 +48,6 @@ SSH_OPTIONS = (
     "ConnectTimeout",
     "ServerAliveInterval",
     "ServerAliveCountMax",
-    "ProxyJump",
     "Port",
     "User",
 )

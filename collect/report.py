@@ -1,22 +1,27 @@
 """report.html: one self-contained page of a sweep's analysis (no network needed).
 
-Plots are PNGs embedded as data URIs. Flame graphs are FlameGraph's own SVGs embedded as
-`<object>` data URIs, which keeps their script (zoom on click, search): an `<img>` would
-disable it, and inline `<svg>` elements would share one document and clash on their
-element ids. A data-URI document may not rewrite its URL, so a one-line shim makes
-`history.replaceState` (FlameGraph's way of keeping the zoom in the URL) a no-op there.
-Every text from the sweep is escaped, its line breaks and control characters as character
-references: no text from the sweep starts a line of the file (written over a file read by
-lines, such as authorized_keys, a line of its own would be one of the attacker's).
+Plots are PNGs embedded as data URIs. The page runs nothing from the results: its
+Content-Security-Policy forbids every network access and every script but FlameGraph's own
+(allowed by hash: search and zoom work). Each flame graph is its own document in a
+sandboxed frame (`srcdoc`, an opaque origin: it cannot reach the page's DOM or navigate
+it; the policy is inherited, so a navigation of the frame itself is refused too). Only an
+SVG of FlameGraph's elements is embedded: a `<meta>` refresh or `<link rel=preconnect>`
+opens a connection no policy forbids. The frame's URL cannot change, so a one-line shim
+makes `history.replaceState` (FlameGraph's way of keeping the zoom in the URL) a no-op
+there. Every text from the sweep is escaped, its line breaks and control characters as
+character references: no text from the sweep starts a line of the file (written over a
+file read by lines, such as authorized_keys, a line of its own would be one of the
+attacker's).
 """
 
 import base64
+import hashlib
 import html
 import json
 import math
 import platform
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,12 +30,13 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
+from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
 from collect.drift import drift_sentence
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
 from collect.stats import NOISY_CV, noise_band_text
-from collect.verdicts import interval_text
+from collect.verdicts import interval_text, method_text
 
 REPORT_FILE = "report.html"
 # Control characters, newlines among them, and what else ends a line for some reader: never
@@ -38,13 +44,48 @@ REPORT_FILE = "report.html"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 
 _REPLACE_STATE_SHIM = (
-    '<script type="text/ecmascript"><![CDATA[(function () {'
-    " var replace = history.replaceState.bind(history);"
+    "(function () { var replace = history.replaceState.bind(history);"
     " history.replaceState = function (state, title, url) {"
-    " try { replace(state, title, url); } catch (error) {} }; })();]]></script>"
+    " try { replace(state, title, url); } catch (error) {} }; })();"
 )
+# The script flamegraph.pl writes (its text content: the CDATA markers dropped) at the
+# pinned flamegraph_version with profile.sh's options, and its root's onload handler. A new
+# flamegraph_version changes the script: tests/test_report_browser.py says the hash to add.
+FLAMEGRAPH_SCRIPT_HASHES = ("HU57XJ3OJyar8UQV2tw+JC1WPVuuSgpi4VMQfUV6Zaw=",)
+FLAMEGRAPH_ONLOAD = "init(evt)"
+# What flamegraph.pl writes (without --nameattr's links): an SVG with any other tag (<meta>,
+# <link>, <a>: a connection or a navigation without a script) is not embedded.
+_FLAMEGRAPH_ELEMENTS = frozenset(
+    ("svg", "defs", "linearGradient", "stop", "style", "script", "rect", "text", "g", "title")
+)
+_TAG = re.compile(r"</?([A-Za-z][^\s/>]*)")
 _SVG_OPEN_TAG = re.compile(r"<svg\b[^>]*>")
 _SVG_SIZE = re.compile(r'\b(width|height)="(\d+(?:\.\d+)?)"')
+
+
+def script_hash(text: str) -> str:
+    """A CSP source allowing the script (or event handler) whose text is text."""
+    return f"'sha256-{base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()}'"
+
+
+# No request of any kind (default-src 'none'), images and styles inline only, scripts
+# FlameGraph's and the shim's alone. frame-src 'none' still loads the srcdoc frames (no
+# request) but refuses any navigation of them; each frame inherits the whole policy.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "img-src data:",
+        "style-src 'unsafe-inline'",
+        "script-src 'unsafe-hashes' "
+        + " ".join(
+            [f"'sha256-{digest}'" for digest in FLAMEGRAPH_SCRIPT_HASHES]
+            + [script_hash(FLAMEGRAPH_ONLOAD), script_hash(_REPLACE_STATE_SHIM)]
+        ),
+        "frame-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    )
+)
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1280px;
@@ -80,11 +121,11 @@ class Html(str):
 
 def render_report(
     analysis: Analysis,
-    plot_files: Sequence[Path] = (),
+    plots: Mapping[Path, bytes] | None = None,
     files_not_read: dict[str, str] | None = None,
 ) -> str:
-    """The report page of a sweep (see the module docstring); plot_files are the PNGs to
-    embed (paths to read them from); files_not_read: path -> why (collect/datafiles.py)."""
+    """The report page of a sweep (see the module docstring); plots: each plot's path and
+    PNG to embed; files_not_read: path -> why (collect/datafiles.py)."""
     partitions = analysis.partitions
     sections: list[tuple[str, str, str]] = [
         ("findings", "Findings", _findings(analysis)),
@@ -92,11 +133,13 @@ def render_report(
     ]
     if files_not_read:
         sections.append(("not-read", "Files not read", _not_read(files_not_read)))
-    sections.append(("plots", "Plots", _plots(plot_files)))
+    sections.append(("plots", "Plots", _plots(plots or {})))
     for number, partition in enumerate(partitions):
         sections.append(
             (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
         )
+    if analysis.files.checks is not None:
+        sections.append(("checks", "Output checks", _checks(analysis.files.checks)))
     emulated = emulated_outcomes(analysis.emulated, analysis.files.builds)
     if not emulated.empty:
         sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated, analysis)))
@@ -119,6 +162,7 @@ def render_report(
     title = f"llamasweep report: sweep {analysis.sweep_id}"
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{escape(title)}</h1><nav><ul>{nav}</ul></nav>{body}</body></html>\n"
     )
@@ -132,7 +176,9 @@ def _findings(analysis: Analysis) -> str:
     for finding in analysis.findings:
         support = "; ".join(part for part in (finding.evidence, finding.confidence) if part)
         small = f"<br><small>{escape(support)}</small>" if support else ""
-        items.append(f"<li>{escape(finding.text)}{small}</li>")
+        items.append(
+            f"<li><strong>{escape(finding.conclusion)}</strong> {escape(finding.text)}{small}</li>"
+        )
     return f"<ul>{''.join(items)}</ul>" if items else "<p>No findings: no run is ok.</p>"
 
 
@@ -173,10 +219,9 @@ def _overview(analysis: Analysis) -> str:
         "Speedup (throughput tables) is the median over the median of the partition's first "
         "flag set at the same thread count; thread scaling compares each thread count with "
         "the fewest threads run (1 unless the sweep skipped it): efficiency = speedup / "
-        "(threads / baseline threads). Each speedup carries the 99 % bootstrap interval of "
-        "the ratio of medians and a verdict against the partition's noise band (measured "
-        "from the repetitions): faster, slower, no detectable change, or too few runs to "
-        "tell with the runs needed (collect/README.md, Verdicts); "
+        "(threads / baseline threads). Each speedup carries an interval and a verdict. "
+        + method_text(analysis.min_effect)
+        + " "
         + "; ".join(
             f"{partition}: {noise_band_text(analysis.noise, partition)}"
             for partition in analysis.partitions
@@ -195,12 +240,12 @@ def _overview(analysis: Analysis) -> str:
     return _key_values(facts) + f'<h4>Method</h4><ul class="note">{items}</ul>'
 
 
-def _plots(plot_files: Sequence[Path]) -> str:
-    if not plot_files:
+def _plots(plots: Mapping[Path, bytes]) -> str:
+    if not plots:
         return "<p>No plots: no run is ok.</p>"
     parts = []
-    for path in plot_files:
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
+    for path, png in plots.items():
+        data = base64.b64encode(png).decode("ascii")
         title, reading = _PLOT_TITLES.get(path.name, (path.stem.replace("_", " "), ""))
         parts.append(
             f"<figure><figcaption>{escape(title)} (<code>plots/{escape(path.name)}</code>)"
@@ -240,7 +285,10 @@ _PLOT_TITLES = {
 def _partition(analysis: Analysis, partition: str) -> str:
     runs = analysis.runs[analysis.runs["partition"] == partition]
     parts = ["<h3>Hardware</h3>", _hardware(analysis, partition, runs)]
-    parts += ["<h3>Throughput (tok/s)</h3>", _throughput(analysis.table, partition)]
+    parts += [
+        "<h3>Throughput (tok/s)</h3>",
+        _throughput(analysis.table, partition, analysis.suspect),
+    ]
     scaling = analysis.scaling[analysis.scaling["partition"] == partition]
     notes = analysis.single_thread_notes(partition)
     if not scaling.empty or notes:
@@ -276,7 +324,7 @@ def _hardware(analysis: Analysis, partition: str, runs: pd.DataFrame) -> str:
     return _key_values(rows + seen)
 
 
-def _throughput(table: pd.DataFrame, partition: str) -> str:
+def _throughput(table: pd.DataFrame, partition: str, suspect: dict) -> str:
     rows = table[table["partition"] == partition]
     header = ["model", "flag set", "cflags", "threads", "runs ok", "median", "min", "max"]
     header += ["CV", "speedup", "interval", "verdict"]
@@ -287,7 +335,7 @@ def _throughput(table: pd.DataFrame, partition: str) -> str:
             (
                 [
                     row.model,
-                    row.flag_set,
+                    flag_set_label(row.flag_set, partition, row.model, suspect),
                     Html(f"<code>{escape(_text(row.cflags))}</code>"),
                     _int(row.threads),
                     f"{row.runs_ok}/{row.runs_total}",
@@ -556,6 +604,19 @@ def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
     return 1.0, "count"
 
 
+def _checks(checks: list[Check]) -> str:
+    header = ["partition", "model", "flag set", "check"]
+    body = [
+        (
+            [check.partition, check.model, check.flag_set, check.text],
+            {"check": "failed" if check.verdict == SUSPECT else ""},
+            "",
+        )
+        for check in checks
+    ]
+    return f"<p>{escape(CHECKS_METHOD)}</p>" + _table(header, body, set())
+
+
 def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
     compilers = [
         (
@@ -722,13 +783,24 @@ def _embed_svg(svg_text: str) -> str:
     match = _SVG_OPEN_TAG.search(svg_text)
     if match is None:
         return '<p class="off">flamegraph.svg holds no &lt;svg&gt; element.</p>'
-    svg = svg_text[: match.end()] + _REPLACE_STATE_SHIM + svg_text[match.end() :]
+    foreign = sorted({name for name in _TAG.findall(svg_text)} - _FLAMEGRAPH_ELEMENTS)
+    if foreign:
+        elements = ", ".join(f"<{name}>" for name in foreign)
+        return (
+            f'<p class="off">{escape(f"flamegraph.svg not shown: it holds {elements}")}, '
+            "which FlameGraph does not write.</p>"
+        )
     size = dict(_SVG_SIZE.findall(match.group(0)))
     width, height = size.get("width", "1200"), size.get("height", "600")
-    data = base64.b64encode(svg.encode()).decode("ascii")
+    document = (
+        f"<!DOCTYPE html><html><head><script>{_REPLACE_STATE_SHIM}</script></head>"
+        f'<body style="margin:0">{svg_text[match.start() :]}</body></html>'
+    )
+    # No allow-same-origin, allow-top-navigation or allow-popups; allow-modals for the
+    # prompt of FlameGraph's search.
     return (
-        f'<object type="image/svg+xml" width="{width}" height="{height}" '
-        f'data="data:image/svg+xml;base64,{data}">flame graph (SVG)</object>'
+        f'<iframe sandbox="allow-scripts allow-modals" width="{width}" height="{height}" '
+        f'title="flame graph" srcdoc="{escape(document)}"></iframe>'
     )
 
 

@@ -10,7 +10,7 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rule
 
 from collect.builds import read_build_records, rejection
 from collect.datafiles import read_text
-from collect.parse import PERF_FIGURES, parse_perf_stat, unsupported_events
+from collect.parse import PERF_FIGURES, generated_tokens, parse_perf_stat, unsupported_events
 from collect.plan import KIND_RUN, Plan, TaskFiles, read_plan, read_task_files
 
 STATUS_OK = "ok"
@@ -49,6 +49,8 @@ RUN_COLUMNS = (
     *PERF_FIGURES,
     "exit_status",
     "steps",
+    "tokens",
+    "stopped_early",
     "perf",
     "llama2c_commit",
     "checkpoint_sha256",
@@ -104,6 +106,7 @@ _INTEGER_COLUMNS = (
     "checkpoint_bytes",
     "declared_order",
     "steps",
+    "tokens",
     "exit_status",
     "context_switches",
     "cpu_migrations",
@@ -267,7 +270,9 @@ def run_record(task: dict, files: TaskFiles, sweep: SweepFacts) -> dict:
     rejected = rejection(flag_set, sweep.builds.get((task["partition"], flag_set)))
     if status != STATUS_OK and rejected:
         reason = rejected
+    tokens, stopped_early = generated_tokens(figures["tok_s"], task.get("positions"))
     row.update(figures, status=status, reason=reason, run_dir=task["dir"])
+    row.update(tokens=tokens, stopped_early=stopped_early)
     row["emulated"] = task.get("emulated") is True
     return row
 

@@ -13,6 +13,7 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rule
 
 from collect.runs import STATUS_OK
 from collect.verdicts import (
+    COMPARE_MIN_EFFECT,
     MAX_SPLITS,
     MIN_CHANGE,
     NOISE_QUANTILE,
@@ -55,17 +56,18 @@ def _cv(ok_tok_s: pd.Series) -> float:
     return np.nan if cv is None else cv
 
 
-def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
+def flag_set_table(runs: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -> pd.DataFrame:
     """One row per partition, model, thread count and flag set, in the sweep's order.
 
     Columns: partition, model, threads, flag_set, cflags, declared_order, runs_ok,
     runs_total, median, min, max, mean, cv (tok/s of the ok runs), noisy (cv above
-    NOISY_CV), samples (the ok runs' tok/s, in run order), noise_band (the partition's,
-    noise_bands), speedup: the median over the median of the first flag set in the
-    declared order with the same partition, model and thread count, with VERDICT_COLUMNS
-    prefixed speedup_ (verdicts.compare_samples against that flag set's runs; the
-    baseline's own row: NaN and verdict "baseline"), and best: whether this is the flag
-    set's best thread count on that partition and model (best_configurations).
+    NOISY_CV), samples (the ok runs' tok/s, in run order), noise_band (the partition's
+    reproducibility, noise_bands: a figure, not a gate), speedup: the median over the
+    median of the first flag set in the declared order with the same partition, model
+    and thread count, with VERDICT_COLUMNS prefixed speedup_ (verdicts.compare_samples
+    against that flag set's runs; the baseline's own row: NaN and verdict "baseline"),
+    and best: whether this is the flag set's best thread count on that partition and
+    model (best_configurations).
     Statistics of a group without ok runs are NaN; cv of a group with one ok run is NaN.
     """
     keys = ["partition", "model", "threads", "flag_set"]
@@ -112,7 +114,7 @@ def flag_set_table(runs: pd.DataFrame) -> pd.DataFrame:
     is_baseline = (
         table.groupby(["partition", "model", "threads"], dropna=False, sort=False).cumcount().eq(0)
     )
-    table = _with_verdicts(table, "speedup", baseline_samples, is_baseline)
+    table = _with_verdicts(table, "speedup", baseline_samples, is_baseline, min_effect)
     best = best_configurations(runs)
     table["best"] = [
         (row.partition, row.model, row.flag_set, row.threads) in best
@@ -137,16 +139,17 @@ BASELINE = "baseline"
 
 
 def _with_verdicts(
-    table: pd.DataFrame, prefix: str, reference: pd.Series, is_reference: pd.Series
+    table: pd.DataFrame,
+    prefix: str,
+    reference: pd.Series,
+    is_reference: pd.Series,
+    min_effect: float,
 ) -> pd.DataFrame:
     """table with VERDICT_COLUMNS prefixed `prefix`_: each row's samples against its
-    reference samples, with the partition's noise band; a reference row's own: NaN and
-    BASELINE."""
+    reference samples; a reference row's own: NaN and BASELINE."""
     verdicts: list[Verdict | None] = [
-        None if own else compare_samples(other, samples, band)
-        for own, other, samples, band in zip(
-            is_reference, reference, table["samples"], table["noise_band"], strict=True
-        )
+        None if own else compare_samples(other, samples, min_effect)
+        for own, other, samples in zip(is_reference, reference, table["samples"], strict=True)
     ]
     columns = {
         "low": [v.low if v else np.nan for v in verdicts],
@@ -182,17 +185,15 @@ def noise_band_text(noise: pd.DataFrame, partition: str) -> str:
     """The partition's measured noise band and where it comes from."""
     rows = noise[noise["partition"] == partition]
     if rows.empty or pd.isna(rows["noise_band"].iloc[0]):
-        return (
-            "Noise band: not measured (no configuration has two ok runs); comparisons use "
-            f"the {100 * MIN_CHANGE:.0f} % floor."
-        )
+        return "Noise band: not measured (no configuration has two ok runs)."
     row = rows.iloc[0]
     return (
         f"Noise band: ±{100 * row['noise_band']:.1f} %, what the same binary run again gives "
         f"here: the {NOISE_QUANTILE:.0%} quantile of how far apart the medians of two halves "
         f"of a configuration's repetitions are, split every way (at most {MAX_SPLITS}; "
         f"{row['splits']} splits of {row['configurations']} configurations; at least "
-        f"{100 * MIN_CHANGE:.0f} %)."
+        f"{100 * MIN_CHANGE:.0f} %). A figure of reproducibility: each comparison is judged "
+        "from its own two samples."
     )
 
 
@@ -212,7 +213,7 @@ def best_configurations(runs: pd.DataFrame) -> set[tuple[str, str, str, int]]:
     return best
 
 
-def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
+def scaling_table(table: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -> pd.DataFrame:
     """Thread scaling per partition, model and flag set that ran several thread counts.
 
     From flag_set_table's rows with ok runs. Columns: partition, model, flag_set, cflags,
@@ -242,7 +243,7 @@ def scaling_table(table: pd.DataFrame) -> pd.DataFrame:
     baseline_median = groups["median"].transform("first")
     rows["speedup"] = rows["median"] / baseline_median
     baseline_samples = groups["samples"].transform("first")
-    rows = _with_verdicts(rows, "speedup", baseline_samples, groups.cumcount().eq(0))
+    rows = _with_verdicts(rows, "speedup", baseline_samples, groups.cumcount().eq(0), min_effect)
     threads = rows["threads"].astype("float64")
     rows["efficiency"] = rows["speedup"] / (threads / rows["baseline_threads"].astype("float64"))
     return rows.drop(columns="order").reset_index(drop=True)

@@ -7,6 +7,7 @@ counters, whether flame graphs were recorded) and a pointer to report.html, whic
 every table.
 """
 
+import errno
 import math
 import re
 from collections.abc import Sequence
@@ -15,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from collect.analysis import Analysis, analyse
-from collect.atomic import replacing, write_text
+from collect.atomic import replacing_together
+from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
 from collect.datafiles import forget_not_read, not_read
 from collect.drift import drift_sentence
 from collect.findings import Finding
@@ -26,7 +28,7 @@ from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.sweepfiles import read_sweep_files
-from collect.verdicts import CONFIDENCE, interval_text
+from collect.verdicts import COMPARE_MIN_EFFECT, interval_text, method_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -39,10 +41,20 @@ LARGE_MARK = "†"
 _MARKDOWN_MARKUP = re.compile(r"([\\`*\[\]<>&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
-def summarize(results_dir: Path, history: Path | None = None, record_history: bool = True) -> str:
+class OutputsKept(ValueError):
+    """The outputs could not all be written (a full disk): the old ones are left whole."""
+
+
+def summarize(
+    results_dir: Path,
+    history: Path | None = None,
+    record_history: bool = True,
+    min_effect: float = COMPARE_MIN_EFFECT,
+) -> str:
     """Write runs.csv, plots/*.png, summary.md and report.html into results_dir, record
     the sweep's runs in the history database (history, default results_dir/../
-    history.sqlite) unless record_history is False; return summary.md.
+    history.sqlite) unless record_history is False; return summary.md. Comparisons use
+    the practical threshold min_effect (verdicts.COMPARE_MIN_EFFECT).
 
     runs.csv is the single source of every figure: the summary, the report and the
     plots are made from the table that is written to it.
@@ -52,16 +64,25 @@ def summarize(results_dir: Path, history: Path | None = None, record_history: bo
     forget_not_read(results_dir)
     sweep = read_sweep_facts(results_dir)
     runs = add_derived_metrics(collect_runs(results_dir, sweep))
-    with replacing(results_dir / "runs.csv") as temporary:
-        csv_one_line(runs).to_csv(temporary, index=False)
-    analysis = analyse(runs, read_sweep_files(results_dir, sweep))
-    plot_files = write_plots(analysis, results_dir / "plots")
-    files_not_read = not_read(results_dir)
-    summary = render_summary(
-        analysis, [path.relative_to(results_dir) for path in plot_files], files_not_read
-    )
-    write_text(results_dir / "summary.md", summary)
-    write_text(results_dir / REPORT_FILE, render_report(analysis, plot_files, files_not_read))
+    analysis = analyse(runs, read_sweep_files(results_dir, sweep), min_effect)
+    try:
+        with replacing_together() as outputs:
+            csv_one_line(runs).to_csv(outputs.new(results_dir / "runs.csv"), index=False)
+            plots = write_plots(analysis, results_dir / "plots", outputs)
+            files_not_read = not_read(results_dir)
+            summary = render_summary(
+                analysis, [path.relative_to(results_dir) for path in plots], files_not_read
+            )
+            outputs.new(results_dir / "summary.md").write_text(summary)
+            report = render_report(analysis, plots, files_not_read)
+            outputs.new(results_dir / REPORT_FILE).write_text(report)
+    except OSError as error:
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise OutputsKept(
+            f"{results_dir}: {error.strerror or error}: nothing was replaced (runs.csv, "
+            "plots/, summary.md and report.html are as they were)"
+            + ("; free some space and run it again" if full else "")
+        ) from error
     if record_history:
         write_history(runs, history or default_history_path(results_dir), results_dir)
     return summary
@@ -106,10 +127,9 @@ def render_summary(
             "Figures are over the runs that are ok: median, min and max tok/s, and CV, the "
             "sample standard deviation over the mean (noisy: CV above "
             f"{NOISY_CV:.0%}). Speedup is the median over the median of the first flag set "
-            "in the sweep's order at the same thread count, with its "
-            f"{100 * CONFIDENCE:.0f} % bootstrap interval and verdict (faster, slower, no "
-            "detectable change beyond the partition's noise band, or too few runs to tell, "
-            "with the runs needed: collect/README.md); of bound is the median over "
+            "in the sweep's order at the same thread count, with an interval and a verdict. "
+            + method_text(analysis.min_effect)
+            + " Of bound is the median over "
             "the memory-bandwidth bound (bandwidth / checkpoint bytes). Every table, the "
             f"perf counters, flame graphs and hardware facts: [{REPORT_FILE}]({REPORT_FILE}).",
             "",
@@ -120,7 +140,7 @@ def render_summary(
         lines += [_node_facts(runs[runs["partition"] == partition]), ""]
         lines += [noise_band_text(analysis.noise, partition), ""]
         for model, model_rows in partition_rows.groupby("model", sort=False):
-            lines += _model_section(model, model_rows, roofline)
+            lines += _model_section(model, model_rows, roofline, analysis.suspect)
         single_thread = analysis.files.single_thread_flag_sets.get(partition, [])
         notes = analysis.single_thread_notes(partition)
         lines += [*(f"- {markdown_text(note)}" for note in notes), *([""] if notes else [])]
@@ -129,6 +149,7 @@ def render_summary(
             scaling[(scaling["partition"] == partition) & ~scaling["flag_set"].isin(single_thread)]
         )
         lines += _perf_support_lines(analysis.perf_support, partition)
+    lines += _checks_section(analysis)
     lines += _drift_section(analysis)
     if plot_files:
         lines += ["## Plots", ""]
@@ -164,7 +185,8 @@ def _drift_section(analysis: Analysis) -> list[str]:
         "",
         f"{order}Each ok run's tok/s over its configuration's median, against its start "
         "time: the median of the configurations' Theil-Sen slopes times the sweep's span, "
-        "with a bootstrap interval over the configurations (collect/drift.py).",
+        "with the order-statistic interval of that median over the configurations, at the "
+        "level it reaches (collect/drift.py).",
         "",
     ]
     lines += [
@@ -203,6 +225,18 @@ def _overview(analysis: Analysis) -> str:
         facts.append(f"llama2.c commit {_joined(runs['llama2c_commit'])}.")
     if runs["steps"].notna().any():
         facts.append(f"Steps: {_joined(runs['steps'])}.")
+    early = runs[runs["stopped_early"].map(lambda value: value is True)]
+    if not early.empty:
+        configurations = ", ".join(
+            dict.fromkeys(
+                f"{row.flag_set} at {_threads(row.threads)}" for row in early.itertuples()
+            )
+        )
+        facts.append(
+            f"{len(early)} runs stopped early (run.c sampled BOS: tok/s over fewer tokens and "
+            f"a shorter context than a full run's, so not comparable with one; runs.csv "
+            f"stopped_early): {configurations}."
+        )
     warmups = analysis.files.warmups
     if warmups is None:
         facts.append("No warm-up runs.")
@@ -229,7 +263,9 @@ def _roofline_cells(roofline: pd.DataFrame) -> dict[tuple, str]:
     return cells
 
 
-def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -> list[str]:
+def _model_section(
+    model: str, rows: pd.DataFrame, roofline: dict[tuple, str], suspect: dict
+) -> list[str]:
     several_thread_counts = rows["threads"].nunique(dropna=False) > 1
     heading = f"### {markdown_text(model)}"
     if not several_thread_counts:
@@ -243,7 +279,7 @@ def _model_section(model: str, rows: pd.DataFrame, roofline: dict[tuple, str]) -
     body = []
     for key, row in zip(keys, rows.itertuples(index=False), strict=True):
         cells = [
-            markdown_text(row.flag_set),
+            markdown_text(flag_set_label(row.flag_set, row.partition, row.model, suspect)),
             markdown_code(row.cflags) if _present(row.cflags) else "",
         ]
         cells += [_text(row.threads)] if several_thread_counts else []
@@ -276,7 +312,8 @@ def _findings_section(findings: Sequence[Finding]) -> list[str]:
     for finding in findings:
         support = "; ".join(part for part in (finding.evidence, finding.confidence) if part)
         items.append(
-            f"- {markdown_text(finding.text)}" + (f" ({markdown_text(support)})" if support else "")
+            f"- **{markdown_text(finding.conclusion)}** {markdown_text(finding.text)}"
+            + (f" ({markdown_text(support)})" if support else "")
         )
     return ["## Findings", "", *items, ""]
 
@@ -320,6 +357,24 @@ def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
         parts.append(f"not measured: {markdown_text(', '.join(row['never_measured']))}")
     text = "; ".join(parts) if parts else "every counter of the event list was counted"
     return [f"perf stat counters: {text}.", ""]
+
+
+def _checks_section(analysis: Analysis) -> list[str]:
+    """Each build's check run (collect.checks): its greedy text against the reference's."""
+    checks = analysis.files.checks
+    if checks is None:
+        return []
+    lines = [
+        f"- {markdown_code(check.partition)} / {markdown_text(check.model)} / "
+        f"{markdown_code(check.flag_set)}: "
+        + (
+            "**" + markdown_text(check.text) + "**"
+            if check.verdict == SUSPECT
+            else markdown_text(check.text)
+        )
+        for check in checks
+    ]
+    return ["## Output checks", "", markdown_text(CHECKS_METHOD), "", *lines, ""]
 
 
 def _emulated_section(analysis: Analysis) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from collect.checks import Check, read_checks
 from collect.datafiles import read_text
 from collect.plan import (
     KIND_BANDWIDTH,
@@ -91,6 +92,7 @@ class SweepFiles:
         default_factory=lambda: pd.DataFrame(columns=[*BANDWIDTH_COLUMNS, "file"])
     )
     warmups: pd.DataFrame | None = None
+    checks: list[Check] | None = None  # None: the plan holds no check task
     profiles: list[Profile] | None = None  # None: the plan holds no profile task
     recorded: list[tuple[str, str]] = field(default_factory=list)  # (path, text)
     # (partition, flag_set) -> its build record (collect.builds)
@@ -108,6 +110,7 @@ def read_sweep_files(results_dir: Path, sweep: SweepFacts | None = None) -> Swee
         facts=read_facts(results_dir),
         bandwidth=read_bandwidth(results_dir, sweep.plan),
         warmups=read_warmups(results_dir, sweep),
+        checks=read_checks(results_dir, sweep.plan),
         profiles=read_profiles(results_dir, sweep),
         recorded=read_recorded(results_dir),
         builds=sweep.builds,

@@ -2,30 +2,31 @@
 (`compare A B`, the speedup over the baseline flag set, the speedup over one thread, the
 findings).
 
-The models are asv's and criterion.rs's, with scipy.stats doing the statistics:
+Each comparison is judged from its own two samples, on log tok/s (a real change multiplies
+every run, so it is a shift of log tok/s):
 
-- the change is the ratio of medians B/A, with its bootstrap confidence interval
-  (scipy.stats.bootstrap, CONFIDENCE, percentile method, a seeded generator: the same
-  runs give the same interval);
-- a noise band: the relative change that the same binary, run again, shows on that
-  partition (noise_band: measured from the sweep's repetitions, at least MIN_CHANGE);
-- faster / slower: the whole interval lies outside the band (criterion), and when there
-  are enough runs for a Mann-Whitney U test to reach P_THRESHOLD at all, the test says so
-  too (asv: p < 0.002 with enough samples, else non-overlapping intervals, then a
-  minimum factor, here the band);
-- no detectable change: the whole interval lies inside the band, and inside
-  ±NO_CHANGE_LIMIT: on a node so noisy that its band is wider, an interval inside the
-  band rules out no change that matters, and the verdict is too few runs to tell;
+- the change is the ratio of geometric means B/A, with the CONFIDENCE interval of Welch's
+  t-test on log tok/s (scipy.stats.ttest_ind, equal_var=False): the two sides may differ
+  in spread (a quiet configuration against a noisy one), and the simulation
+  (bench/verdicts, collect/README.md) shows its error rates hold from 3 runs a side
+  under skew and outliers, from 5 under two clock states;
+- faster / slower: the test rejects "no change" at ALPHA (= 1 - CONFIDENCE: the interval
+  excludes 1) and the estimated change is beyond the practical threshold min_effect
+  (COMPARE_MIN_EFFECT, 2 %, either way): a significant 0.5 % is not a change that matters;
+- no detectable change: the whole interval lies inside ±min_effect;
 - too few runs to tell: anything else, or fewer than MIN_RUNS ok runs on a side.
 
-Then runs_needed estimates the runs per side that give a POWER chance of the interval
-clearing the edge nearest the observed ratio: the band's, or NO_CHANGE_LIMIT's when the
-ratio lies inside that (None when the ratio lies between the two: more runs of the same
-spread will not tell). It is the textbook sample size of a two-sample comparison, for
-medians: the median's standard error is about sqrt(pi/2) sigma/sqrt(n) (sigma: each
-side's sample standard deviation of log tok/s), so n = (z_conf + z_power)^2 * (pi/2) *
-(sa^2 + sb^2) / d^2, d the distance from log(ratio) to that edge. A normal approximation
-from the runs at hand: a guide to how many repetitions to run, not a promise.
+For too few runs to tell, runs_needed is the smallest number of ok runs a side that
+would decide with a POWER chance (the normal approximation of Welch's test with its t
+quantile) for the decision the estimate points to: faster (slower) when the estimate lies
+beyond the threshold (the test must reject and the estimate stay beyond it), no
+detectable change when inside (the interval must shrink inside it). Close to the
+threshold either decision needs many runs: beyond MAX_RUNS_ESTIMATE it says "more than".
+It plans conservatively, as estimates from 3 runs are rough and advice built on them
+would promise power it does not reach: each side's variance of log tok/s at the upper
+ADVICE_VARIANCE_QUANTILE point of its chi-square range, the change moved
+ADVICE_CHANGE_QUANTILE's standard errors toward the threshold (the simulation measures
+the power the advice reaches).
 """
 
 import math
@@ -38,25 +39,27 @@ import numpy as np
 from scipy import stats
 from scipy.special import comb
 
-# Confidence level of every interval (99 %, as asv: a sweep makes dozens of comparisons).
+# Confidence level of every ratio interval; its complement is the test's level.
 CONFIDENCE = 0.99
-# Mann-Whitney U two-sided p below which a difference is significant (asv's), applied only
-# when the sample sizes can reach it (3 runs against 3 cannot go below p = 0.1).
-P_THRESHOLD = 0.002
+ALPHA = 1 - CONFIDENCE
+# The practical threshold: the smallest change called faster or slower, and the half-width
+# an interval must fit in for no detectable change.
+COMPARE_MIN_EFFECT = 0.02
 # Fewer ok runs than this on a side: no interval worth the name.
 MIN_RUNS = 3
-# The smallest change ever called a change (criterion's default noise threshold, 1 %).
+# The smallest change ever called a change in the noise band (criterion's 1 %).
 MIN_CHANGE = 0.01
-# The widest interval (relative, either way) that "no detectable change" may stand for.
-NO_CHANGE_LIMIT = 0.05
-# The quantile of the same binary's |log median ratio| that bounds "no change".
+# The quantile of the same binary's |log median ratio| that bounds the noise band.
 NOISE_QUANTILE = 0.95
 # Splits of one configuration's repetitions beyond which noise_band samples them.
 MAX_SPLITS = 200
-# The chance of telling that runs_needed aims at.
-POWER = 0.8
-BOOTSTRAP_RESAMPLES = 2000
+# noise_band's generator for sampled splits: the same runs give the same band.
 SEED = 13
+# The chance of deciding that runs_needed aims at.
+POWER = 0.8
+# runs_needed takes each side's variance at this upper quantile of its chi-square range.
+ADVICE_VARIANCE_QUANTILE = 0.8
+ADVICE_CHANGE_QUANTILE = 0.6
 # Runs-needed estimates beyond this are reported as "more than".
 MAX_RUNS_ESTIMATE = 100
 
@@ -68,15 +71,15 @@ TOO_FEW = "too few runs to tell"
 
 @dataclass(frozen=True)
 class Verdict:
-    """B against A: ratio of medians B/A, its CONFIDENCE interval (NaN without one), the
-    Mann-Whitney p (NaN when not computed), the band used, the verdict and, for TOO_FEW,
-    the estimated ok runs per side that would tell (None: no estimate)."""
+    """B against A: ratio of geometric means B/A, its CONFIDENCE interval (NaN without
+    one), Welch's p (NaN without one), the threshold used, the verdict and, for TOO_FEW,
+    the estimated ok runs per side that would decide (MAX_RUNS_ESTIMATE + 1: more)."""
 
     ratio: float
     low: float
     high: float
     p_value: float
-    band: float
+    min_effect: float
     verdict: str
     runs_needed: int | None = None
 
@@ -86,14 +89,9 @@ class Verdict:
 
     @property
     def needs(self) -> str:
-        """What would tell, for TOO_FEW: `needs ~7 runs each`, or that the band is wider
-        than the change (no estimate); else ``."""
-        if self.verdict != TOO_FEW:
+        """What would decide, for TOO_FEW: `needs ~7 runs each`; else ``."""
+        if self.verdict != TOO_FEW or self.runs_needed is None:
             return ""
-        if self.runs_needed is None:
-            if math.isnan(self.low) or self.band <= NO_CHANGE_LIMIT:
-                return ""
-            return f"the noise band, ±{100 * self.band:.0f} %, is wider than the change"
         more = "more than " if self.runs_needed > MAX_RUNS_ESTIMATE else "~"
         return f"needs {more}{min(self.runs_needed, MAX_RUNS_ESTIMATE)} runs each"
 
@@ -103,76 +101,172 @@ class Verdict:
         return f"{self.verdict} ({self.needs})" if self.needs else self.verdict
 
 
+def method_text(min_effect: float = COMPARE_MIN_EFFECT) -> str:
+    """How a verdict is reached, in one paragraph for the legends of the tables."""
+    return (
+        f"A verdict compares two configurations' ok runs: the {100 * CONFIDENCE:.0f} % interval "
+        "of the ratio of their geometric means (Welch's t-test on log tok/s); faster or "
+        f"slower: the test rejects no change (p < {ALPHA:g}) and the estimated change is "
+        f"beyond ±{100 * min_effect:g} %; no detectable change: the whole interval lies "
+        f"inside ±{100 * min_effect:g} %; too few runs to tell: neither (with the ok runs a "
+        f"side that would decide with a {POWER:.0%} chance, when the runs give an estimate), "
+        f"or under {MIN_RUNS} ok runs on a side (collect/README.md, Verdicts)."
+    )
+
+
 def interval_text(low: float, high: float) -> str:
     """`1.90–2.20`, or `—` without an interval (NaN)."""
     return "—" if math.isnan(low) else f"{low:.2f}–{high:.2f}"
 
 
-def compare_samples(a: Sequence[float], b: Sequence[float], band: float | None = None) -> Verdict:
-    """The verdict on B against A (tok/s of ok runs; NaN ignored) with a noise band
-    (relative, e.g. 0.03 for ±3 %; None or below MIN_CHANGE: MIN_CHANGE)."""
-    band = MIN_CHANGE if band is None or math.isnan(band) else max(float(band), MIN_CHANGE)
-    return _compare(tuple(_finite(a)), tuple(_finite(b)), band)
+def compare_samples(
+    a: Sequence[float], b: Sequence[float], min_effect: float = COMPARE_MIN_EFFECT
+) -> Verdict:
+    """The verdict on B against A (tok/s of ok runs; NaN and non-positive ignored)."""
+    return _compare(tuple(_finite(a)), tuple(_finite(b)), float(min_effect))
 
 
-# The tables and the findings ask for the same comparisons: each is bootstrapped once.
+# The tables and the findings ask for the same comparisons: each is computed once.
 @lru_cache(maxsize=4096)
-def _compare(a_values: tuple[float, ...], b_values: tuple[float, ...], band: float) -> Verdict:
-    a, b = np.array(a_values), np.array(b_values)
+def _compare(
+    a_values: tuple[float, ...], b_values: tuple[float, ...], min_effect: float
+) -> Verdict:
+    a, b = np.log(a_values), np.log(b_values)
     if not len(a) or not len(b):
-        return Verdict(math.nan, math.nan, math.nan, math.nan, band, TOO_FEW, MIN_RUNS)
-    ratio = float(np.median(b) / np.median(a))
+        return Verdict(math.nan, math.nan, math.nan, math.nan, min_effect, TOO_FEW, MIN_RUNS)
+    ratio = math.exp(b.mean() - a.mean())
     if min(len(a), len(b)) < MIN_RUNS:
-        needed = _runs_needed(a, b, ratio, band) if min(len(a), len(b)) > 1 else None
-        return Verdict(
-            ratio, math.nan, math.nan, math.nan, band, TOO_FEW, max(needed or 0, MIN_RUNS)
-        )
-    low, high = _ratio_interval(a, b)
-    p_value = math.nan
-    significant = True
-    if 2 / comb(len(a) + len(b), len(a)) < P_THRESHOLD:
-        p_value = float(stats.mannwhitneyu(b, a, alternative="two-sided").pvalue)
-        significant = p_value < P_THRESHOLD
-    upper, same = 1 + band, 1 + min(band, NO_CHANGE_LIMIT)
-    if significant and low > upper:
-        verdict = FASTER
-    elif significant and high < 1 / upper:
-        verdict = SLOWER
-    elif low >= 1 / same and high <= same:
-        verdict = NO_CHANGE
-    else:
-        needed = _runs_needed(a, b, ratio, band)
-        needed = None if needed is None else max(needed, min(len(a), len(b)) + 1)
-        return Verdict(ratio, low, high, p_value, band, TOO_FEW, needed)
-    return Verdict(ratio, low, high, p_value, band, verdict)
-
-
-def median_interval(values: Sequence[float]) -> tuple[float, float]:
-    """The CONFIDENCE bootstrap interval of the median of values ((NaN, NaN) with fewer
-    than MIN_RUNS)."""
-    values = _finite(values)
-    if len(values) < MIN_RUNS:
-        return math.nan, math.nan
-    return bootstrap_interval((values,), np.median)
-
-
-def bootstrap_interval(
-    samples: tuple[np.ndarray, ...],
-    statistic,
-    confidence: float = CONFIDENCE,
-    seed: int = SEED,
-) -> tuple[float, float]:
-    """The percentile bootstrap interval (BOOTSTRAP_RESAMPLES, a generator seeded with seed:
-    the same samples give the same interval) of statistic over samples."""
-    result = stats.bootstrap(
-        samples,
-        statistic,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        confidence_level=confidence,
-        method="percentile",
-        rng=np.random.default_rng(seed),
+        needed = MIN_RUNS
+        if min(len(a), len(b)) > 1:
+            needed = max(int(runs_needed(a[None], b[None], min_effect)[0]), MIN_RUNS)
+        return Verdict(ratio, math.nan, math.nan, math.nan, min_effect, TOO_FEW, needed)
+    decision = decide(a[None], b[None], min_effect)
+    verdict = str(decision.verdict[0])
+    needed = int(decision.runs_needed[0]) if verdict == TOO_FEW else None
+    return Verdict(
+        ratio,
+        math.exp(decision.low[0]),
+        math.exp(decision.high[0]),
+        float(decision.p_value[0]),
+        min_effect,
+        verdict,
+        needed,
     )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """decide's answers, one per row: log ratio, its interval, Welch's p, the verdict
+    (FASTER, SLOWER, NO_CHANGE or TOO_FEW) and runs_needed (meaningful for TOO_FEW)."""
+
+    log_ratio: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    p_value: np.ndarray
+    verdict: np.ndarray
+    runs_needed: np.ndarray
+
+
+def decide(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> Decisions:
+    """The module's rule on many comparisons at once (the simulation's trials): each row
+    of log_a against the same row of log_b (log tok/s, at least MIN_RUNS columns each)."""
+    test = stats.ttest_ind(log_b, log_a, axis=-1, equal_var=False)
+    interval = test.confidence_interval(CONFIDENCE)
+    log_ratio = log_b.mean(axis=-1) - log_a.mean(axis=-1)
+    threshold = math.log1p(min_effect)
+    rejects = test.pvalue < ALPHA
+    verdict = np.select(
+        [
+            rejects & (log_ratio > threshold),
+            rejects & (log_ratio < -threshold),
+            (interval.low >= -threshold) & (interval.high <= threshold),
+        ],
+        [FASTER, SLOWER, NO_CHANGE],
+        TOO_FEW,
+    )
+    undecided = verdict == TOO_FEW
+    needed = np.zeros(verdict.shape, dtype=int)  # only the undecided need runs
+    needed[undecided] = np.maximum(
+        runs_needed(log_a[undecided], log_b[undecided], min_effect),
+        min(log_a.shape[-1], log_b.shape[-1]) + 1,
+    )
+    return Decisions(log_ratio, interval.low, interval.high, test.pvalue, verdict, needed)
+
+
+def runs_needed(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> np.ndarray:
+    """Per row, the runs a side that decide with a POWER chance (module docstring):
+    MAX_RUNS_ESTIMATE + 1 where none up to MAX_RUNS_ESTIMATE does."""
+    variances = [
+        np.var(side, axis=-1, ddof=1)
+        * (side.shape[-1] - 1)
+        / stats.chi2.ppf(1 - ADVICE_VARIANCE_QUANTILE, side.shape[-1] - 1)
+        for side in (log_a, log_b)
+    ]
+    spread = variances[0] + variances[1]
+    threshold = math.log1p(min_effect)
+    # The change planned for: the observed one moved ADVICE_CHANGE_QUANTILE's standard
+    # errors toward the threshold, where deciding is hardest.
+    observed = np.abs(log_b.mean(axis=-1) - log_a.mean(axis=-1))
+    shift = stats.norm.ppf(ADVICE_CHANGE_QUANTILE) * np.sqrt(
+        variances[0] / log_a.shape[-1] + variances[1] / log_b.shape[-1]
+    )
+    beyond_threshold = observed > threshold
+    change = np.where(beyond_threshold, observed - shift, observed + shift)
+    plannable = beyond_threshold == (change > threshold)
+
+    def power(runs: np.ndarray) -> np.ndarray:
+        error = np.sqrt(spread / runs)
+        # Welch's degrees of freedom with equal runs a side.
+        freedom = spread**2 * (runs - 1) / (variances[0] ** 2 + variances[1] ** 2)
+        critical = stats.t.ppf(1 - ALPHA / 2, freedom)
+        beyond = np.minimum(
+            stats.norm.cdf(change / error - critical),
+            stats.norm.cdf((change - threshold) / error),
+        )
+        inside = stats.norm.cdf((threshold - change) / error - critical)
+        return np.where(plannable, np.where(beyond_threshold, beyond, inside), 0.0)
+
+    # Power grows with the runs: bisect for the fewest that reach POWER.
+    low = np.full(observed.shape, 2)
+    high = np.full(observed.shape, MAX_RUNS_ESTIMATE + 1)
+    while (low < high).any():
+        middle = (low + high) // 2
+        enough = power(middle) >= POWER
+        high = np.where(enough, middle, high)
+        low = np.where(enough, low, np.minimum(middle + 1, high))
+    return low
+
+
+def median_interval(
+    values: Sequence[float], confidence: float = CONFIDENCE
+) -> tuple[float, float, float]:
+    """The distribution-free interval of the median from the sample's order statistics:
+    the narrowest pair (k-th smallest, k-th largest) whose chance of holding the true
+    median is at least confidence, else the whole range; with that chance (the level the
+    interval really has, 1 - 2 P(Binomial(n, 1/2) < k), e.g. 75 % for the range of 3 runs).
+    (NaN, NaN, NaN) with fewer than MIN_RUNS values."""
+    values = np.sort(np.asarray(list(values), dtype="float64"))
+    values = values[np.isfinite(values)]  # any sign: drift's slopes use it too
+    n = len(values)
+    if n < MIN_RUNS:
+        return math.nan, math.nan, math.nan
+    ranks = np.arange(1, n // 2 + 1)  # k: the k-th smallest and k-th largest
+    levels = 1 - 2 * stats.binom.cdf(ranks - 1, n, 0.5)
+    k = int(ranks[levels >= confidence].max()) if (levels >= confidence).any() else 1
+    return float(values[k - 1]), float(values[n - k]), float(levels[k - 1])
+
+
+def prediction_interval(values: Sequence[float]) -> tuple[float, float]:
+    """The CONFIDENCE interval where one more run of the configuration lands: on log tok/s,
+    mean ± t(n - 1) s sqrt(1 + 1/n) (exact for lognormal runs); (NaN, NaN) with fewer than
+    MIN_RUNS values. What a single published run is compared with: the interval of the
+    median is far narrower than one run's spread."""
+    logs = np.log(_finite(values))
+    n = len(logs)
+    if n < MIN_RUNS:
+        return math.nan, math.nan
+    half = stats.t.ppf(1 - ALPHA / 2, n - 1) * logs.std(ddof=1) * math.sqrt(1 + 1 / n)
+    return math.exp(logs.mean() - half), math.exp(logs.mean() + half)
 
 
 @dataclass(frozen=True)
@@ -186,7 +280,8 @@ class NoiseBand:
 
 
 def noise_band(samples: Iterable[Sequence[float]]) -> NoiseBand:
-    """The noise band of a partition from the repetitions of each of its configurations
+    """The noise band of a partition (how reproducible its runs are; a reported figure,
+    no comparison is gated by it) from the repetitions of each of its configurations
     (samples: one sequence of ok tok/s per configuration). Each configuration's runs are
     split into two halves in every way (MAX_SPLITS of them, seeded, when more): the
     ratio of the two halves' medians is what one binary against itself gives. Pooled
@@ -231,23 +326,3 @@ def _noise_band(samples: tuple[tuple[float, ...], ...]) -> NoiseBand:
 def _finite(values: Sequence[float]) -> np.ndarray:
     array = np.asarray(list(values), dtype="float64")
     return array[np.isfinite(array) & (array > 0)]
-
-
-def _ratio_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.median(y, axis=axis) / np.median(x, axis=axis)
-
-    return bootstrap_interval((a, b), ratio)
-
-
-def _runs_needed(a: np.ndarray, b: np.ndarray, ratio: float, band: float) -> int | None:
-    # The normal approximation of the module docstring; None when the ratio sits between
-    # the no-change limit and the band's edge, or on one (no number of runs decides it).
-    change = abs(math.log(ratio))
-    gap = max(change - math.log1p(band), math.log1p(min(band, NO_CHANGE_LIMIT)) - change)
-    if gap < 1e-9:
-        return None
-    z = stats.norm.ppf(1 - (1 - CONFIDENCE) / 2) + stats.norm.ppf(POWER)
-    spread = np.var(np.log(a), ddof=1) + np.var(np.log(b), ddof=1)
-    needed = (z**2) * (math.pi / 2) * spread / gap**2
-    return min(math.ceil(needed), MAX_RUNS_ESTIMATE + 1)

@@ -66,6 +66,15 @@ def test_parse_reports_unreadable_files_and_goes_on(tmp_path):
     assert json.loads(result.stdout)["page_faults"] == 878
 
 
+def test_parse_does_not_wait_on_a_fifo(tmp_path):
+    fifo = tmp_path / "stderr.txt"
+    os.mkfifo(fifo)  # nothing ever writes to it: an open for reading alone waits for ever
+    result = collect("parse", str(fifo), str(DATA / "runs" / "csv"))
+    assert result.returncode == 1
+    assert result.stderr == f"collect parse: {fifo}: not a regular file\n"
+    assert json.loads(result.stdout)["page_faults"] == 878
+
+
 def test_summarize_defaults_to_results_latest_and_prints_summary(tmp_path):
     sweep = SweepWriter(tmp_path / "results" / "20261125-131500")
     sweep_dir = sweep.results_dir

@@ -7,14 +7,16 @@ ratio, 4.9 against 4.75 and 4.7 against 4.85 (3.2 %). Sweep B: O3 4.75 4.80 4.85
 O3-openmp 20 20.5 21; stories42M O3-openmp 12.5 13; O3-openmp at 2 threads 9.0 9.2 (only
 in B). Its band: 13 against 12.5 (4.0 %), the larger of the two.
 
-With 3 runs a side the 99 % bootstrap interval of the ratio of medians is the ratio of the
-extremes (each extreme is drawn as a resample's median 7 times in 27): O3 0.969–1.032,
-inside ±4 %: no detectable change; O3-openmp 20/17.2–21/16.8 = 1.163–1.25, outside:
-faster; stories42M has 2 runs a side: too few runs to tell.
+Each verdict is Welch's on log tok/s of the two sides' runs (the noise band is shown, not
+used): O3 3 runs a side at 2 % spread cannot fit its interval inside ±2 %: too few runs
+to tell; O3-openmp 1.21x with the interval above 1: faster; stories42M has 2 runs a side:
+too few runs to tell.
 """
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from test_collect_cli import collect
 from test_collect_summarize import SweepWriter
 
@@ -35,6 +37,13 @@ def write_sweep(results_dir, runs):
         repetitions[key] = repetitions.get(key, 0) + 1
         sweep.run(NODES, flag_set, threads, repetitions[key], tok_s=tok_s, model=model)
     return results_dir
+
+
+def welch_interval(a, b) -> tuple[float, float]:
+    """The 99 % interval of the ratio of geometric means b/a: Welch's on log tok/s."""
+    test = stats.ttest_ind(np.log(b), np.log(a), equal_var=False)
+    interval = test.confidence_interval(0.99)
+    return float(np.exp(interval.low)), float(np.exp(interval.high))
 
 
 @pytest.fixture
@@ -67,11 +76,17 @@ def test_configuration_by_configuration_with_noise_verdicts(sweeps):
     assert (o3["median_a"], o3["median_b"]) == (pytest.approx(4.8), pytest.approx(4.8))
     assert o3["ratio"] == pytest.approx(1.0)
     assert o3["noise_band"] == pytest.approx(13 / 12.5 - 1)
-    assert (o3["ratio_low"], o3["ratio_high"]) == pytest.approx((4.75 / 4.9, 4.85 / 4.7))
-    assert o3["verdict"] == "no detectable change"
+    # The interval is Welch's on log tok/s of these very runs; 3 runs a side at 2 % CV
+    # cannot narrow it inside ±2 %: not "no detectable change".
+    assert (o3["ratio_low"], o3["ratio_high"]) == pytest.approx(
+        welch_interval((4.7, 4.8, 4.9), (4.75, 4.80, 4.85))
+    )
+    assert o3["verdict"] == "too few runs to tell (needs more than 100 runs each)"
     openmp = rows.loc[("stories15M", "-O3 -fopenmp", 4)]
     assert openmp["ratio"] == pytest.approx(20.5 / 17.0)
-    assert (openmp["ratio_low"], openmp["ratio_high"]) == pytest.approx((20 / 17.2, 21 / 16.8))
+    assert (openmp["ratio_low"], openmp["ratio_high"]) == pytest.approx(
+        welch_interval((16.8, 17.0, 17.2), (20.0, 20.5, 21.0))
+    )
     assert openmp["verdict"] == "faster"
     two_runs = rows.loc[("stories42M", "-O3 -fopenmp", 4)]
     assert two_runs["ratio"] == pytest.approx(12.75 / 11.05)
@@ -132,11 +147,29 @@ def test_cli_compares_sweep_ids_from_the_history_database(sweeps, tmp_path):
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells == [
         NODES, "stories15M", "O3-openmp", "`-O3 -fopenmp`", "4",
-        "3", "17.00", "1.2 %", "3", "20.50", "2.4 %", "1.21×", "1.16–1.25", "±4.0 %", "faster",
+        "3", "17.00", "1.2 %", "3", "20.50", "2.4 %", "1.21×", "1.10–1.33", "±4.0 %", "faster",
     ]  # fmt: skip
     listed = collect("history", "--history", str(history))
     assert listed.returncode == 0
     assert "20261125-131500" in listed.stdout and "20261126-090000" in listed.stdout
+
+
+def test_min_effect_is_the_practical_threshold(sweeps):
+    # O3-openmp is 1.21x faster (interval 1.10-1.33): a change beyond ±2 %, not beyond
+    # ±25 %, and its interval is not inside ±25 % either: too few runs to tell, until
+    # enough runs narrow it inside.
+    a, b = sweeps
+    result = collect("compare", str(a), str(b), "--min-effect", "25")
+    assert result.returncode == 0, result.stderr
+    (row,) = [
+        line
+        for line in result.stdout.splitlines()
+        if "| stories15M | O3-openmp" in line and "|       4 |" in line
+    ]
+    assert row.rstrip(" |").endswith(" | too few runs to tell (needs ~53 runs each)")
+    assert "the estimated change is beyond ±25 %" in result.stdout
+    refused = collect("compare", str(a), str(b), "--min-effect", "0")
+    assert refused.returncode == 2 and "not a percentage above 0" in refused.stderr
 
 
 def test_cli_compares_a_directory_with_the_seed(sweeps):

@@ -60,7 +60,8 @@ def test_a_drifting_sweep_has_a_detectable_drift_whose_interval_covers_the_true_
     assert (row.configurations, row.runs, row.span_s) == (9, 4 * 9, (4 * 9 - 1) * 10)
     sentence = drift_sentence(row)
     assert sentence.startswith(f"tok/s drifted by {row.drift * 100:+.1f} % over the sweep")
-    assert "95 % interval" in sentence and "36 ok runs of 9 configurations over 6 min" in sentence
+    assert f"{100 * row.level:.1f} % interval" in sentence and row.level >= 0.95
+    assert "36 ok runs of 9 configurations over 6 min" in sentence
     assert drift_table(constructed_runs(drift)).equals(drift_table(constructed_runs(drift)))
 
 

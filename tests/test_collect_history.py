@@ -1,5 +1,6 @@
 """The history database (results/history.sqlite) that `summarize` keeps of every sweep."""
 
+import multiprocessing
 import sqlite3
 
 import pandas as pd
@@ -104,3 +105,29 @@ def test_unknown_sweep_names_the_known_ones(tmp_path):
         read_history_runs(history, "nope")
     with pytest.raises(LookupError, match="no history database"):
         read_history_runs(tmp_path / "absent.sqlite", "x")
+
+
+def _write_when_released(barrier, runs, path):
+    barrier.wait()
+    write_history(runs, path)
+
+
+def test_first_summaries_at_once_keep_one_copy_of_a_sweep(tmp_path):
+    """Two summaries of one sweep at once into a new database: both found no table, and
+    both appended their rows."""
+    runs = collect_runs(small_sweep(tmp_path / "results" / "20261125-131500"))
+    context = multiprocessing.get_context("fork")
+    for attempt in range(6):
+        path = tmp_path / f"history-{attempt}.sqlite"
+        barrier = context.Barrier(3)
+        writers = [
+            context.Process(target=_write_when_released, args=(barrier, runs, path))
+            for _ in range(3)
+        ]
+        for writer in writers:
+            writer.start()
+        for writer in writers:
+            writer.join()
+            assert writer.exitcode == 0
+        assert count(path, "SELECT COUNT(*) FROM runs") == len(runs), attempt
+        assert count(path, "SELECT COUNT(*) FROM sweeps") == 1, attempt

@@ -11,6 +11,7 @@ from test_collect_summarize import SweepWriter
 
 from collect.parse import (
     PERF_FIGURES,
+    generated_tokens,
     parse_perf_stat,
     parse_run_log,
     unsupported_events,
@@ -326,3 +327,27 @@ def test_summary_of_runs_with_damaged_logs(tmp_path):
     assert runs_csv["tok_s"].isna().tolist() == [True, False]
     assert runs_csv["page_faults"].isna().tolist() == [False, True]
     assert runs_csv["task_clock_ms"].tolist() == [406.60, 406.60]
+
+
+@pytest.mark.parametrize(
+    ("run", "positions", "expected"),
+    [
+        # Every real run of tests/data went through its 64 positions.
+        ("human", 64, (64, False)),
+        ("csv", 64, (64, False)),
+        ("openmp-t2", 64, (64, False)),
+        # The same tok/s from a run asked for 100 positions: it stopped at 64 (BOS), the only
+        # count whose milliseconds are whole (63 timed tokens in 386 ms); asked for 256, it
+        # could also be 127 in 772 ms, and so on: early, count unknown.
+        ("csv", 100, (64, True)),
+        ("csv", 256, (None, True)),
+        # 165.354331 tok/s is 63, 42 or 21 timed tokens in 381, 254 or 127 ms: early, count
+        # unknown.
+        ("human", 100, (None, True)),
+        ("killed", 64, (None, None)),  # no tok/s
+    ],
+)
+def test_generated_tokens_from_the_tok_s_of_real_runs(run, positions, expected):
+    stderr = RUNS / run / "stderr.txt"
+    tok_s = parse_run_log(stderr.read_text()).get("tok_s") if stderr.is_file() else None
+    assert generated_tokens(tok_s, positions) == expected

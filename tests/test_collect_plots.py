@@ -9,6 +9,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.container import ErrorbarContainer
 
 from collect.analysis import analyse
+from collect.atomic import replacing_together
 from collect.plots import (
     BY_FLAG_SET_PLOT,
     DRAM_BOUND_LABEL,
@@ -201,7 +202,8 @@ def test_roofline_bars_are_the_range_of_the_repetitions(analysis):
 
 def test_emulated_rows_appear_in_no_plot(analysis, tmp_path):
     assert set(analysis.emulated["partition"]) == {EMULATED}
-    written = write_plots(analysis, tmp_path)
+    with replacing_together() as outputs:
+        written = write_plots(analysis, tmp_path, outputs)
     assert [path.name for path in written] == [ROOFLINE_PLOT, SPEEDUP_PLOT, BY_FLAG_SET_PLOT]
     bounds = bound_table(analysis.files.bandwidth, analysis.checkpoint_bytes)
     figures = [
@@ -292,7 +294,10 @@ def test_runs_of_unknown_thread_counts_get_bars_only(tmp_path):
     """A runs table that does not say its thread counts has no roofline nor scaling, and
     a bar per flag set labelled t?."""
     analysis = analyse(sweep_runs().assign(threads=pd.NA), SweepFiles(bandwidth=bandwidth()))
-    assert [path.name for path in write_plots(analysis, tmp_path)] == [BY_FLAG_SET_PLOT]
+    with replacing_together() as outputs:
+        assert [path.name for path in write_plots(analysis, tmp_path, outputs)] == [
+            BY_FLAG_SET_PLOT
+        ]
     axis = plot_tok_s_by_flag_set(analysis.table).axes[0]
     assert [tick.get_text() for tick in axis.get_xticklabels()] == [
         f"{flag_set} (t?)" for flag_set in FLAG_SETS

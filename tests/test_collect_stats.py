@@ -5,8 +5,10 @@ import math
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from test_collect_summarize import SweepWriter
 
 from collect.parse import parse_perf_stat
@@ -103,9 +105,12 @@ def test_speedups_carry_their_interval_and_verdict(runs):
     assert serial["speedup_verdict_text"] == "too few runs to tell (needs ~3 runs each)"
     m = scaling_table(table)
     m = m[m["model"] == "m"].set_index("threads")
-    # 3 runs a side: the 99 % interval is the ratio of the extremes, 19/12 to 21/10, all
-    # above 1.2: faster. t4 has two ok runs: too few to tell.
-    assert (m.loc[2, "speedup_low"], m.loc[2, "speedup_high"]) == pytest.approx((19 / 12, 2.1))
+    # 3 runs a side, 10 11 12 against 19 20 21: Welch's 99 % interval on log tok/s is
+    # above 1 and the change (1.82x) beyond 2 %: faster. t4 has two ok runs: too few to tell.
+    test = stats.ttest_ind(np.log([19, 20, 21]), np.log([10, 11, 12]), equal_var=False)
+    interval = np.exp(test.confidence_interval(0.99))
+    assert (m.loc[2, "speedup_low"], m.loc[2, "speedup_high"]) == pytest.approx(interval)
+    assert interval[0] > 1
     assert m.loc[2, "speedup_verdict"] == "faster"
     assert m.loc[4, "speedup_verdict"] == "too few runs to tell"
     assert m.loc[1, "speedup_verdict"] == "baseline"
@@ -188,3 +193,18 @@ def test_unsupported_counters_of_captured_runs(tmp_path):
         "branch-misses",
     ]
     assert support.loc["nodes", "perf_runs"] == 0  # only in facts
+
+
+def test_the_practical_threshold_reaches_every_verdict(runs):
+    # t2 is 1.82x t1: faster beyond ±2 %, not beyond ±90 % (the interval is not inside
+    # ±90 % either): too few runs to tell, in both tables.
+    strict = flag_set_table(runs, min_effect=0.9)
+    m = scaling_table(strict, min_effect=0.9)
+    m = m[m["model"] == "m"].set_index("threads")
+    assert m.loc[2, "speedup_verdict"] == "too few runs to tell"
+    assert (
+        scaling_table(flag_set_table(runs))
+        .set_index(["model", "threads"])
+        .loc[("m", 2), "speedup_verdict"]
+        == "faster"
+    )

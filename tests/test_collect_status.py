@@ -139,13 +139,13 @@ def plan_with(tmp_path: Path, *changes: dict) -> Path:
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        ({"kind": "shell"}, "kind 'shell' is none of run, warmup, bandwidth, profile"),
+        ({"kind": "shell"}, "kind 'shell' is none of run, warmup, check, bandwidth, profile"),
         ({"threads": "4; rm -rf ~"}, "threads is '4; rm -rf ~', not int"),
         ({"threads": True}, "threads is True, not int"),
         ({"openmp": "yes"}, "openmp is 'yes', not bool"),
         ({"repetition": None}, "repetition is missing"),
         ({"repetition": 1.5}, "repetition is 1.5, not int"),
-        ({"kind": ["run"]}, "kind ['run'] is none of run, warmup, bandwidth, profile"),
+        ({"kind": ["run"]}, "kind ['run'] is none of run, warmup, check, bandwidth, profile"),
         ({"checkpoint_sha256": 7}, "checkpoint_sha256 is 7, not str or NoneType"),
         ({"dir": "../../etc"}, "dir '../../etc' is not a path inside the results directory"),
         ({"dir": "/etc"}, "dir '/etc' is not a path inside the results directory"),

@@ -5,6 +5,7 @@ quotes. Real files, links, a FIFO, the real `python -m collect` and playbooks.""
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -81,6 +82,24 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     assert not_read(results) == {}
 
 
+def test_a_file_larger_than_the_cap_is_not_read(tmp_path):
+    """A 2 GB sparse stderr.txt: read whole, it cost 2.26 GB of memory and 16 s."""
+    results = tmp_path / "20261127-101500"
+    sweep = SweepWriter(results)
+    sweep.run("nodes", "O3", 4, 1, tok_s=4.7)
+    huge = sweep.run("nodes", "O3", 4, 2, tok_s=4.9)
+    with open(results / huge / "stderr.txt", "r+b") as stderr:
+        stderr.truncate(2 * 10**9)
+    memory_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB
+
+    summary = summarize(results, record_history=False)
+
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory_before
+    assert grown < 200 * 2**10, f"{grown} KiB more memory"
+    assert not_read(results) == {f"{huge}/stderr.txt": "larger than 256 MiB"}
+    assert f"- {markdown_code(f'{huge}/stderr.txt')}: larger than 256 MiB" in summary
+
+
 def test_a_link_out_is_listed_when_summarising_the_current_directory(
     tmp_path, outside, monkeypatch
 ):
@@ -153,6 +172,10 @@ def hostile_variants(marker: Path, script: Path) -> list[tuple[str, dict, str]]:
          "connection.ansible_ssh_common_args"),
         ("an option as a value", {"connection": {"ansible_ssh_common_args":
                                                  "-o ProxyJump=-oProxyCommand=x"}},
+         "connection.ansible_ssh_common_args"),
+        ("a jump host", {"connection": {"ansible_ssh_common_args":
+                                        "-o UserKnownHostsFile=/tmp/known_hosts "
+                                        "-o ProxyJump=student@192.0.2.66"}},
          "connection.ansible_ssh_common_args"),
         ("another Python", {"python": str(script)}, "python"),
         ("another Python for Ansible", {"connection": {"ansible_python_interpreter": str(script)}},

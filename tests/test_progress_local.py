@@ -38,13 +38,15 @@ def test_runs_are_counted_from_the_plan_and_the_driver_s_end_is_seen(tmp_path):
         for task, status in zip(tasks[:4], ["0", "0", "0", "1"], strict=True):
             (tmp_path / task["dir"]).mkdir(parents=True)
             (tmp_path / task["dir"] / "status").write_text(f"{status}\n")
-        # 2 thread counts x (large, the model) bandwidth measurements, then a warm-up, the runs
+        # 2 thread counts x (large, the model) bandwidth measurements first
         assert [task["kind"] for task in tasks[:4]] == ["bandwidth"] * 4
         assert (
             report(tmp_path)
             == f"0/{len(runs)} runs done, 0 failed; running warmup {tasks[4]['dir']}"
         )
-        for task, status in [(tasks[4], "0"), (runs[0], "1")]:
+        # then the warm-up, the check run, the runs
+        assert [task["kind"] for task in tasks[4:6]] == ["warmup", "check"]
+        for task, status in [(tasks[4], "0"), (tasks[5], "0"), (runs[0], "1")]:
             (tmp_path / task["dir"]).mkdir(parents=True)
             (tmp_path / task["dir"] / "status").write_text(f"{status}\n")
         assert report(tmp_path).startswith(f"1/{len(runs)} runs done, 1 failed; running run ")

@@ -74,7 +74,8 @@ def make_sweep(
 
 
 def counted(partition):
-    """(first_index, bandwidth, warmup, run, profile tasks) of a partition of a sweep plan."""
+    """(first_index, bandwidth, warmup, check, run, profile tasks) of a partition of a sweep
+    plan."""
     return (partition["first_index"], *partition["task_counts"].values())
 
 
@@ -89,9 +90,10 @@ def test_plan_merges_flag_sets_numbers_runs_and_fills_defaults():
     assert list(nodes["flag_sets"]) == ["O3", "O3-openmp", "rv64gc"]
     assert nodes["threads"] == [1, 2, 4] and milkvs["threads"] == [1, 64]
     assert milkvs["cores"] == 64 and milkvs["sbatch_options"] == ["--qos=x"]
-    # 2 repetitions x 2 models x (O3 and rv64gc at 1 thread, O3-openmp at each thread count)
-    assert counted(nodes) == (0, 0, 0, 2 * 2 * (1 + 3 + 1), 0)
-    assert counted(milkvs) == (20, 0, 0, 2 * 2 * (1 + 2), 0)
+    # a check run per model and flag set; 2 repetitions x 2 models x (O3 and rv64gc at 1
+    # thread, O3-openmp at each thread count)
+    assert counted(nodes) == (0, 0, 0, 2 * 3, 2 * 2 * (1 + 3 + 1), 0)
+    assert counted(milkvs) == (26, 0, 0, 2 * 2, 2 * 2 * (1 + 2), 0)
     assert nodes["exclusive"] is True and nodes["array_throttle"] == 0
 
 
@@ -113,11 +115,11 @@ def test_bandwidth_measurements_and_warmups_come_first_in_each_block():
     first, second = sweep["partitions"]
     # a: 2 thread counts x 3 labels (large and 2 models), 2 models x 2 flag sets warm-ups,
     # 2 repetitions x 2 models x (O3 at 1 thread, O3-openmp at 2)
-    assert counted(first) == (0, 6, 4, 2 * 2 * 3, 0)
-    assert counted(second) == (22, 3, 4, 2 * 2 * 2, 0)
+    assert counted(first) == (0, 6, 4, 4, 2 * 2 * 3, 0)
+    assert counted(second) == (26, 3, 4, 4, 2 * 2 * 2, 0)
     kinds = [task["kind"] for task in sweep["tasks"]]
-    assert kinds == 2 * ["bandwidth"] * 3 + ["warmup"] * 4 + ["run"] * 12 + (
-        ["bandwidth"] * 3 + ["warmup"] * 4 + ["run"] * 8
+    assert kinds == 2 * ["bandwidth"] * 3 + ["warmup"] * 4 + ["check"] * 4 + ["run"] * 12 + (
+        ["bandwidth"] * 3 + ["warmup"] * 4 + ["check"] * 4 + ["run"] * 8
     )
 
 
@@ -134,11 +136,11 @@ def test_profiling_runs_end_each_block_one_per_model_and_selector():
     # "rv" is a flag set of b only: a profiles fastest and slowest, b all three.
     assert first["profile_selectors"] == ["fastest", "slowest"]
     assert second["profile_selectors"] == ["fastest", "slowest", "rv"]
-    assert counted(first) == (0, 0, 0, 12, 2 * 2)
-    assert counted(second)[0] == 12 + 4  # after a's runs and its profiling runs
-    assert counted(second)[4] == 2 * 3
-    assert [task["kind"] for task in sweep["tasks"][12:16]] == ["profile"] * 4
-    assert first["profile_array"] == {"cpus_per_task": 2, "first_index": 12, "array": "0-3"}
+    assert counted(first) == (0, 0, 0, 4, 12, 2 * 2)
+    assert counted(second)[0] == 4 + 12 + 4  # after a's check runs, runs and profiling runs
+    assert counted(second)[5] == 2 * 3
+    assert [task["kind"] for task in sweep["tasks"][16:20]] == ["profile"] * 4
+    assert first["profile_array"] == {"cpus_per_task": 2, "first_index": 16, "array": "0-3"}
     assert (first["perf_events"], second["perf_events"]) == ("task-clock", "cycles")
     # A profiling run selects from finished runs and then runs perf script: twice the limit.
     assert int(first["profile_time_limit"]) == 2 * int(first["time_limit"])
@@ -154,9 +156,9 @@ def test_one_flag_set_is_profiled_once_and_no_selectors_means_no_profiles():
         flag_sets={"O3": "-O3"},
         profile_selectors=["fastest", "slowest"],
     )["partitions"]
-    assert single["profile_selectors"] == ["fastest"] and counted(single)[4] == 2
+    assert single["profile_selectors"] == ["fastest"] and counted(single)[5] == 2
     (off,) = make_sweep([{"name": "p", "cores": 1}])["partitions"]
-    assert (off["profile_selectors"], counted(off)[4], off["profile_array"]) == ([], 0, None)
+    assert (off["profile_selectors"], counted(off)[5], off["profile_array"]) == ([], 0, None)
 
 
 @pytest.mark.parametrize(

@@ -114,9 +114,11 @@ def test_the_way_of_asking_and_the_slurm_version_are_recorded(json_and_text, eac
         ["sinfo", "--version"], env=each_slurm, capture_output=True, text=True, check=True
     ).stdout.strip()
     text = json.loads((json_and_text["text"] / "sweep.json").read_text())["slurm"]
-    assert text == {"version": version, "query": "text", "json_error": f"squeue: {NO_JSON_ERROR}"}
+    # query_interval: the tests' sweep_poll_max_interval (conftest's slurm_args)
+    assert text == {"version": version, "query": "text", "json_error": f"squeue: {NO_JSON_ERROR}",
+                    "query_interval": 2}  # fmt: skip
     with_json = json.loads((json_and_text["json"] / "sweep.json").read_text())["slurm"]
-    assert with_json == {"version": version, "query": "json", "json_error": ""}
+    assert with_json == {"version": version, "query": "json", "json_error": "", "query_interval": 2}
 
 
 def test_without_json_json_is_tried_once_and_only_the_sweep_s_jobs_are_asked(json_and_text):

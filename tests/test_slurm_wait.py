@@ -2,8 +2,8 @@
 progress report (progress-slurm.py in the sweep's directory, as the wait runs it) against a
 task held with `scontrol hold` and a task requeued with `scontrol requeue` after it completed
 (issue 20). The report is called directly, its last query moved back between calls as if a
-minute (QUERY_INTERVAL_S) had passed; what it decides is checked against the scheduler's own
-view at that moment.
+minute (DEFAULT_QUERY_INTERVAL_S, beyond the sweep's own query interval) had passed; what it
+decides is checked against the scheduler's own view at that moment.
 """
 
 import json
@@ -22,11 +22,11 @@ SLEEP_THEN_RUN = ["sh", "-c", 'sleep 4; exec "$@"', "sleep-then-run"]
 
 
 def report(env, remote_dir: Path) -> str:
-    """The progress line, a QUERY_INTERVAL_S after the last call."""
+    """The progress line, a DEFAULT_QUERY_INTERVAL_S after the last call."""
     path = remote_dir / "scheduler.json"
     if path.exists():
         saved = json.loads(path.read_text())
-        saved["queried"] -= progress.QUERY_INTERVAL_S
+        saved["queried"] -= progress.DEFAULT_QUERY_INTERVAL_S
         path.write_text(json.dumps(saved))
     done = subprocess.run(
         [sys.executable, str(remote_dir / "progress-slurm.py"), str(remote_dir)],

@@ -39,6 +39,9 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
         "-e", f"sweep_bandwidth_large_bytes={48 * 2**20}",
         "-e", "sweep_bandwidth_trials=3",
         "-e", f"sweep_order_seed={ORDER_SEED}",
+        # 64 steps of the fastest configuration last a fraction of a second: sampled at the
+        # default 199 Hz a fast machine gives too few samples to name the hottest frame.
+        "-e", "sweep_profile_frequency=997",
     )  # fmt: skip
     latest = tmp_path / "results" / "latest"
     summary = summarize(latest)
@@ -74,7 +77,9 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
     drift = summary.stdout.split("## Drift over the sweep")[1].split("\n## ")[0]
     assert f"sweep_order_seed={ORDER_SEED}" in drift
     (line,) = [line for line in drift.splitlines() if line.startswith("- `local`: ")]
-    assert "tok/s drifted by " in line or "no detectable drift (" in line, line
+    # On a machine of few cores the sweep has fewer configurations than drift needs.
+    judged = ("tok/s drifted by ", "no detectable drift (", "too few runs to tell drift (")
+    assert any(phrase in line for phrase in judged), line
 
     # The characterisation: the node's facts, bandwidth per thread count and working set
     # (run before the runs), one warm-up run per flag set; the report has the roofline.
@@ -137,7 +142,9 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
             assert not (latest / "profiles" / profile.run_name / "perf.data").exists()
     if flame_graphs:
         assert "2 of 2 profiling runs ok, 2 with a flame graph (perf record -e " in summary.stdout
-        assert report.count('<object type="image/svg+xml"') == 2
+        # Each in its sandboxed frame: what the sweep's flamegraph.pl writes is shown.
+        assert report.count('<iframe sandbox="allow-scripts allow-modals"') == 2
+        assert "flamegraph.svg not shown" not in report
     for selector in ("fastest", "slowest"):
         flag_set, threads = expected[selector]
         assert (
@@ -247,7 +254,7 @@ def test_top_level_group_vars_apply_to_any_inventory(tmp_path, sweep_args):
     sweep_file = project / "group_vars" / "all" / "sweep.yml"
     sweep_file.write_text(
         sweep_file.read_text()
-        .replace("sweep_repetitions: 3", "sweep_repetitions: 2")
+        .replace("sweep_repetitions: 5", "sweep_repetitions: 2")
         .replace("  O3-openmp: -O3 -fopenmp\n", "")
         .replace("  Ofast-openmp: -Ofast -fopenmp\n", "")
     )
@@ -384,3 +391,34 @@ def test_runs_print_perf_in_the_c_locale_whatever_the_callers(sweep_args, tmp_pa
     summarize(tmp_path / "results" / "latest")
     (row,) = pd.read_csv(tmp_path / "results" / "latest" / "runs.csv").to_dict("records")
     assert row["task_clock_ms"] > 0 and row["page_faults"] > 0 and row["elapsed_s"] > 0
+
+
+def test_each_build_makes_a_greedy_check_run_compared_with_the_baseline(sweep_args, tmp_path):
+    args = ["-e", "sweep_steps=16", "-e", "sweep_repetitions=1", "-e", "sweep_threads=1"]
+    args += ["-e", "sweep_profile=false", "-e", "sweep_bandwidth=false"]
+    args += ["-e", "sweep_warmup_runs=0"]
+    args += ["-e", '{"sweep_flag_sets": {"O3": "-O3", "Ofast": "-Ofast"}}']
+    run_playbook("sweep.yml", *sweep_args, *args)
+    latest = tmp_path / "results" / "latest"
+    plan = json.loads((latest / "plan.json").read_text())
+    checks = [task for task in plan["tasks"] if task["kind"] == "check"]
+    assert [(task["flag_set"], task["threads"], task["steps"]) for task in checks] == [
+        ("O3", 1, 16), ("Ofast", 1, 16),
+    ]  # fmt: skip
+    for task in checks:  # greedy, never measured, before the runs
+        assert (latest / task["dir"] / "status").read_text().strip() == "0"
+        assert (latest / task["dir"] / "stdout.txt").read_text().split()
+        assert not (latest / task["dir"] / "perf.txt").exists()
+        facts = (latest / task["dir"] / "execution.txt").read_text()
+        assert "perf=false" in facts
+    summary = summarize(latest).stdout
+    section = summary.split("## Output checks")[1].split("\n## ")[0]
+    assert "- `local` / stories15M / `O3`: the reference (" in section
+    (ofast,) = [line for line in section.splitlines() if "/ `Ofast`: " in line]
+    assert re.search(
+        r": (identical \(\d+ words\)|diverges at word \d+ of \d+) against local/O3", ofast
+    )
+    runs = pd.read_csv(latest / "runs.csv")
+    assert sorted(runs["flag_set"]) == ["O3", "Ofast"]  # check runs are no rows of runs.csv
+    # every run went through its 16 positions (the synthetic checkpoint never samples BOS)
+    assert list(runs["tokens"]) == [16, 16] and not runs["stopped_early"].any()

@@ -2,6 +2,8 @@
 Slurm array lists taken from the task list, tasks.tsv, and no run wasted on thread counts a
 binary without OpenMP cannot use."""
 
+import json
+
 import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 from test_slurm_progress import make_sweep, progress
@@ -28,7 +30,7 @@ def sweep():
 def test_indexes_are_positions_and_kinds_follow_the_block_order(sweep):
     tasks = sweep["tasks"]
     assert [task["index"] for task in tasks] == list(range(len(tasks)))
-    order = ["bandwidth", "warmup", "run", "profile"]
+    order = ["bandwidth", "warmup", "check", "run", "profile"]
     for partition in sweep["partitions"]:
         block = [task for task in tasks if task["partition"] == partition["name"]]
         assert block[0]["index"] == partition["first_index"]
@@ -48,6 +50,7 @@ def test_every_task_has_its_own_directory_named_by_kind(sweep):
     prefixes = {
         "bandwidth": "bandwidth/",
         "warmup": "warmup/",
+        "check": "checks/",
         "run": "runs/",
         "profile": "profiles/",
     }
@@ -142,11 +145,65 @@ def test_tasks_tsv_has_one_line_a_task_with_a_dash_where_nothing_applies(sweep):
     for row in fields:
         by_kind.setdefault(row[1], row)  # the first line of each kind
     assert by_kind["profile"][3:5] == ["-", "-"]  # threads and binary: chosen when it runs
-    assert by_kind["run"][6:] == ["-", "-", "-", "-", "-"]  # no emulator, perf's default set
+    # no emulator, perf's default set, the sweep's steps and temperature
+    assert by_kind["run"][6:] == ["-", "-", "-", "-", "-", "256", "-"]
+    assert by_kind["check"][3] == "1" and by_kind["check"][-2:] == ["32", "0"]  # greedy, short
     assert by_kind["bandwidth"][5] == "-" and by_kind["bandwidth"][8] == "large"
     bad = [{**sweep["tasks"][0], "label": "two\twords"}]
     with pytest.raises(plan.PlanError, match="label 'two\\\\tword"):
         plan.tasks_tsv(bad)
+
+
+def planned(sweep) -> dict[str, str]:
+    return {file["path"]: file["content"] for file in plan.plan_files(sweep)}
+
+
+def test_the_plan_files_are_what_resume_finds_as_planned(sweep):
+    files = planned(sweep)
+    assert list(files) == ["tasks.tsv", "plan.json", plan.DIGEST_FILE]
+    assert files["tasks.tsv"] == plan.tasks_tsv(sweep["tasks"])
+    assert json.loads(files["plan.json"]) == sweep
+    assert plan.resume_problems("/s", files) == []
+    del files[plan.DIGEST_FILE]  # a sweep planned before the digests were written
+    assert plan.resume_problems("/s", files) == []
+
+
+def test_resume_refuses_tasks_or_a_plan_that_are_not_as_planned(sweep):
+    files = planned(sweep)
+    lines = files["tasks.tsv"].splitlines(keepends=True)
+    run = next(number for number, line in enumerate(lines) if "\trun\t" in line)
+    # Another flag set's binary for this row (an O2 binary for an O3 row): what the job
+    # script runs is not what plan.json says.
+    binary = lines[run].split("\t")[4]
+    other = next(task["binary"] for task in sweep["tasks"] if task.get("binary", binary) != binary)
+    edited = lines[run].replace(binary, other)
+    for tasks, problem in (
+        ("".join([*lines[:run], edited, *lines[run + 1 :]]), f"from line {run + 1}"),
+        ("".join(lines[:run]), f"from line {run + 1} (it has {run} tasks"),
+    ):
+        problems = plan.resume_problems("/s", {**files, "tasks.tsv": tasks})
+        assert problems == [
+            "/s/tasks.tsv is not the one planned (its sha256 is not the one plan.sha256 recorded)",
+            f"/s/tasks.tsv does not match plan.json {problem}"
+            + ("" if "tasks" in problem else f" (it has {len(lines)} tasks")
+            + f", the plan {len(lines)})",
+        ]
+        del_digest = {**files, "tasks.tsv": tasks, plan.DIGEST_FILE: None}
+        assert plan.resume_problems("/s", del_digest) == problems[1:]
+    # A plan edited along with its tasks: only the digests tell.
+    sweep["tasks"][run]["binary"] = other
+    edited_both = {**planned(sweep), plan.DIGEST_FILE: files[plan.DIGEST_FILE]}
+    assert [problem.split(" is not")[0] for problem in plan.resume_problems("/s", edited_both)] == [
+        "/s/tasks.tsv",
+        "/s/plan.json",
+    ]
+
+
+def test_a_plan_cut_short_is_named(sweep):
+    files = planned(sweep)
+    cut = {**files, "plan.json": files["plan.json"][:100]}
+    (problem,) = plan.resume_problems("/s", cut)
+    assert problem.startswith("/s/plan.json is not the sweep's plan (cut short?): ")
 
 
 def test_a_resumed_sweep_submits_arrays_of_its_unfinished_tasks_alone(sweep):
@@ -222,8 +279,11 @@ def test_an_emulated_partition_runs_under_its_emulator_without_perf_or_calibrati
     assert emulated["emulated"] and emulated["emulator"] == [
         "qemu-riscv64", "-L", "/usr/riscv64-linux-gnu", "-cpu", "rv64,v=true,vlen=128"
     ]  # fmt: skip
-    # qemu's runs prove that a flag set runs, never how fast: runs only
-    assert emulated["task_counts"] == {"bandwidth": 0, "warmup": 0, "run": 2 * 2 * 2, "profile": 0}
+    # qemu's runs prove that a flag set runs (and its check run what it computes), never how
+    # fast: runs and check runs only
+    assert emulated["task_counts"] == {
+        "bandwidth": 0, "warmup": 0, "check": 2, "run": 2 * 2 * 2, "profile": 0
+    }  # fmt: skip
     assert local["task_counts"]["profile"] == 2 and local["task_counts"]["bandwidth"] > 0
     sweep = make_sweep([{"name": "local", "cores": 2}, EMULATED], flag_sets={"O3": "-O3"})
     runs = [task for task in sweep["tasks"] if task["kind"] == "run"]

@@ -104,6 +104,36 @@ def test_local_resume_after_a_failed_build_runs_only_what_is_missing(sweep_args,
     assert executions(sweep_dir) == second
 
 
+def test_resume_refuses_tasks_and_a_plan_not_as_planned_before_anything_runs(sweep_args, tmp_path):
+    """An edited tasks.tsv ran the O2 binary for an O3 row; a truncated one exited 0 with
+    runs "never started"; a truncated plan.json stopped on a parser's error naming no file."""
+    wrapper, repaired = compiler_wrapper(tmp_path)
+    results_file = tmp_path / "sweep-path"
+    settings = {
+        **TINY, "sweep_compiler": str(wrapper), "sweep_results_path_file": str(results_file),
+    }  # fmt: skip
+    run_playbook("sweep.yml", *sweep_args, "-e", json.dumps(settings), check=False)
+    sweep_dir = Path(results_file.read_text().strip())
+    repaired.touch()
+    tasks, plan = (sweep_dir / "tasks.tsv").read_text(), (sweep_dir / "plan.json").read_text()
+    swapped = tasks.replace("/O3/run", "/O9/run").replace("/O2/run", "/O3/run")
+    assert swapped.count("/O3/run") == tasks.count("/O2/run") > 0
+    for name, text, refusal in (
+        ("tasks.tsv", swapped.replace("/O9/run", "/O2/run"), "tasks.tsv is not the one planned"),
+        ("tasks.tsv", tasks.split("\n", 1)[0] + "\n", "tasks.tsv does not match plan.json"),
+        ("plan.json", plan[: len(plan) // 2], "plan.json is not the sweep's plan (cut short?)"),
+    ):
+        (sweep_dir / name).write_text(text)
+        resumed = run_playbook(
+            "sweep.yml", *sweep_args, "-e", f"sweep_resume={sweep_dir.name}", check=False
+        )
+        assert resumed.returncode != 0
+        assert f"{sweep_dir}/{refusal}" in " ".join(resumed.stdout.split()), resumed.stdout[-3000:]
+        assert executions(sweep_dir) == {}  # nothing ran
+        (sweep_dir / "tasks.tsv").write_text(tasks)
+        (sweep_dir / "plan.json").write_text(plan)
+
+
 def test_resume_of_an_unknown_sweep_names_the_sweeps_there(sweep_args, tmp_path):
     results = tmp_path / "results"
     for sweep_id, name in [

@@ -514,7 +514,8 @@ def planned_threads(results: Path) -> dict[int, int]:
 def test_without_exclusivity_each_run_asks_for_its_thread_count(shared_sweep):
     partition, jobs = shared_sweep["partition"], shared_sweep["jobs"]
     counts = partition["task_counts"]
-    offset, count = partition["first_index"], counts["bandwidth"] + counts["warmup"] + counts["run"]
+    measured = counts["bandwidth"] + counts["warmup"] + counts["check"] + counts["run"]
+    offset, count = partition["first_index"], measured
     threads = planned_threads(shared_sweep["results"])
     arrays = {}
     for task in [j for j in jobs if j["name"] == shared_sweep["name"]]:

@@ -57,6 +57,9 @@ class FilterModule:
                 "profile_selector_errors",
                 "sweep_plan",
                 "tasks_tsv",
+                "plan_files",
+                "resume_problems",
+                "slurped_texts",
                 "resume_partitions",
                 "topup_plan",
             )

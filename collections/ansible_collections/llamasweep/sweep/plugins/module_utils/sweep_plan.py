@@ -23,6 +23,10 @@ in an order shuffled by the sweep's order seed (run_order), so that drift over t
 (thermal, other load) spreads over every configuration instead of biasing some.
 """
 
+import base64
+import hashlib
+import itertools
+import json
 import math
 import random
 import re
@@ -67,7 +71,11 @@ EMULATOR_COMMAND = "qemu-riscv64"
 
 # Compiler switches that link an OpenMP runtime (GCC/clang, Intel's two).
 OPENMP_FLAGS = frozenset(("-fopenmp", "-qopenmp", "-fiopenmp"))
-TASK_KINDS = ("bandwidth", "warmup", "run", "profile")
+TASK_KINDS = ("bandwidth", "warmup", "check", "run", "profile")
+# A check run's most steps: at temperature 0 (greedy) its text is the build's answer, which
+# the collector compares with the reference build's (collect/checks.py); a few dozen tokens
+# show a broken build or a changed rounding without adding much to the sweep.
+CHECK_STEPS = 32
 # The columns of tasks.tsv (run-task.sh.j2 reads them in this order).
 TSV_FIELDS = (
     "index",
@@ -81,6 +89,8 @@ TSV_FIELDS = (
     "label",
     "emulator",
     "perf_events",
+    "steps",
+    "temperature",  # a check run's own (0); "-": the sweep's sweep_temperature
 )
 
 
@@ -294,6 +304,12 @@ def is_openmp(cflags, ldflags=""):
     )
 
 
+def run_positions(steps, entry):
+    """The positions run.c goes through for -n steps on a catalog model: steps capped at the
+    model's seq_len (run.c caps it), fewer only when it samples BOS and stops early."""
+    return min(int(steps), int(entry.get("config", {}).get("seq_len", steps)))
+
+
 def derive_time_limit(
     models,
     catalog,
@@ -314,7 +330,7 @@ def derive_time_limit(
     estimates = {}
     for model in models:
         entry = catalog[model]
-        tokens = min(int(steps), int(entry.get("config", {}).get("seq_len", steps)))
+        tokens = run_positions(steps, entry)
         gigabytes = int(entry["size"]) / 1e9
         seconds = startup_seconds + safety * tokens * gigabytes * seconds_per_gb_token
         estimates[model] = math.ceil(seconds)
@@ -540,13 +556,14 @@ def sweep_plan(
     plan.json records). Each partition's block of tasks holds, in this order: with
     bandwidth_trials > 0, one bandwidth measurement per thread count and label (large, then
     each model); warmup_runs warm-up runs per model and flag set, at the flag set's largest
-    thread count; the runs, repetition rounds one after another, each round's
-    configurations in a shuffled order (run_order); then one profiling run per model and
-    profile selector (the configuration is chosen from the finished runs when it runs, so
-    these come after every run of the partition). Each partition record gains first_index,
-    its task counts by kind, arrays (the job arrays of its bandwidth, warm-up and run
-    tasks: task id i runs task first_index + i; one array when exclusive, else one per
-    thread count) and profile_array (or None)."""
+    thread count; one check run per model and flag set (greedy, at 1 thread, at most
+    CHECK_STEPS steps: the text its build generates, never measured); the runs, repetition
+    rounds one after another, each round's configurations in a shuffled order (run_order);
+    then one profiling run per model and profile selector (the configuration is chosen from
+    the finished runs when it runs, so these come after every run of the partition). Each
+    partition record gains first_index, its task counts by kind, arrays (the job arrays of
+    its bandwidth, warm-up, check and run tasks: task id i runs task first_index + i; one
+    array when exclusive, else one per thread count) and profile_array (or None)."""
     settings = SweepSettings(
         sweep_dir=sweep_dir,
         models=list(models),
@@ -644,6 +661,7 @@ def partition_tasks(partition, settings, configurations_before):
             "checkpoint_sha256": checkpoint["sha256"],
             "checkpoint_bytes": int(catalog[model]["size"]),
             "steps": settings.steps,
+            "positions": run_positions(settings.steps, catalog[model]),
             "llama2c_commit": settings.llama2c_commit,
             "emulated": partition["emulated"],
             "emulator": partition["emulator"],
@@ -688,6 +706,19 @@ def partition_tasks(partition, settings, configurations_before):
                         "warmup": warmup,
                     }
                 )
+    # Greedy (temperature 0) and short: its text depends on the build alone, not on a seed.
+    for model in models:
+        for flag_set in partition["flag_sets"]:
+            tasks.append(
+                {
+                    "kind": "check",
+                    "dir": f"checks/{name}-{model}-{flag_set}",
+                    **execution(model, flag_set, 1),
+                    "steps": min(settings.steps, CHECK_STEPS),
+                    "positions": run_positions(min(settings.steps, CHECK_STEPS), catalog[model]),
+                    "temperature": 0,
+                }
+            )
     # The configurations in the declared order (models, flag sets, thread counts as
     # listed): declared_order is the position the collector's tables keep.
     configurations = list(
@@ -831,3 +862,74 @@ def tasks_tsv(tasks):
             fields.append(text)
         lines.append("\t".join(fields) + "\n")
     return "".join(lines)
+
+
+# What resume checks before anything runs: the sha256 of tasks.tsv and plan.json as planned,
+# in sha256sum's format. The job script runs tasks.tsv's lines, the collector reads
+# plan.json: an edited tasks.tsv ran an O2 binary for an O3 row, a truncated one left runs
+# "never started", a truncated plan.json stopped the playbook on a parser's error.
+DIGEST_FILE = "plan.sha256"
+
+
+def plan_files(plan):
+    """The files of a sweep's plan as written (the sweep_files action's {path, content}):
+    tasks.tsv first (a reader of plan.json finds every task's line), plan.json, and their
+    digests (DIGEST_FILE)."""
+    texts = {
+        "tasks.tsv": tasks_tsv(plan["tasks"]),
+        "plan.json": json.dumps(plan, indent=4, sort_keys=True) + "\n",
+    }
+    digests = "".join(f"{_sha256(text)}  {name}\n" for name, text in texts.items())
+    return [{"path": name, "content": text} for name, text in texts.items()] + [
+        {"path": DIGEST_FILE, "content": digests}
+    ]
+
+
+def resume_problems(sweep_dir, texts):
+    """Why the sweep in sweep_dir cannot be resumed as planned, from texts: {file name: its
+    text} of plan.json, tasks.tsv and DIGEST_FILE (None or absent: a sweep planned before it
+    was written); [] when tasks.tsv and plan.json are as planned and match each other."""
+    plan_text, tasks_text = texts.get("plan.json"), texts.get("tasks.tsv")
+    digests_text = texts.get(DIGEST_FILE)
+    try:
+        plan = json.loads(plan_text)
+        tasks = tasks_tsv(plan["tasks"])
+    except (ValueError, TypeError, KeyError, AttributeError) as error:  # PlanError among them
+        return [f"{sweep_dir}/plan.json is not the sweep's plan (cut short?): {error}"]
+    if tasks_text is None:
+        return [f"{sweep_dir}/tasks.tsv is missing"]
+    problems = []
+    if digests_text is not None:
+        planned = {
+            name: digest
+            for digest, _, name in (line.partition("  ") for line in digests_text.splitlines())
+        }
+        for name, text in (("tasks.tsv", tasks_text), ("plan.json", plan_text)):
+            if planned.get(name) != _sha256(text):
+                problems.append(
+                    f"{sweep_dir}/{name} is not the one planned (its sha256 is not the one "
+                    f"{DIGEST_FILE} recorded)"
+                )
+    if tasks_text != tasks:
+        lines, planned_lines = tasks_text.splitlines(), tasks.splitlines()
+        pairs = enumerate(itertools.zip_longest(lines, planned_lines), start=1)
+        differs = next((number for number, (line, planned) in pairs if line != planned), len(lines))
+        problems.append(
+            f"{sweep_dir}/tasks.tsv does not match plan.json from line {differs} (it has "
+            f"{len(lines)} tasks, the plan {len(planned_lines)})"
+        )
+    return problems
+
+
+def slurped_texts(results):
+    """{file name: text, None where it could not be read} of a looped slurp's results."""
+    return {
+        result["item"]: base64.b64decode(result["content"]).decode(errors="replace")
+        if "content" in result
+        else None
+        for result in results
+    }
+
+
+def _sha256(text):
+    return hashlib.sha256(text.encode()).hexdigest()

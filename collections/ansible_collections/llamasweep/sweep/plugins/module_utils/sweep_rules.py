@@ -76,7 +76,7 @@ def run_ok(status_text, stderr_text):
 
 def task_ok(kind, status_text, stderr_text):
     """Whether a task of the plan has its result: a run or a warm-up is ok (run_ok), a
-    bandwidth measurement or a profiling run exited 0."""
+    check run, a bandwidth measurement or a profiling run exited 0."""
     if kind in ("run", "warmup"):
         return run_ok(status_text, stderr_text)
     return exit_status(status_text) == 0
