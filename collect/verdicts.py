@@ -17,16 +17,18 @@ every run, so it is a shift of log tok/s):
 - too few runs to tell: anything else, or fewer than MIN_RUNS ok runs on a side.
 
 For too few runs to tell, runs_needed is the smallest number of ok runs a side that
-would decide with a POWER chance (the normal approximation of Welch's test with its t
-quantile) for the decision the estimate points to: faster (slower) when the estimate lies
-beyond the threshold (the test must reject and the estimate stay beyond it), no
-detectable change when inside (the interval must shrink inside it). Close to the
-threshold either decision needs many runs: beyond MAX_RUNS_ESTIMATE it says "more than".
-It plans conservatively, as estimates from 3 runs are rough and advice built on them
-would promise power it does not reach: each side's variance of log tok/s at the upper
-ADVICE_VARIANCE_QUANTILE point of its chi-square range, the change moved
-ADVICE_CHANGE_QUANTILE's standard errors toward the threshold (the simulation measures
-the power the advice reaches).
+would decide with a POWER chance. Every plan must decide no detectable change (the
+interval must shrink inside the threshold) at the least change the interval leaves
+plausible: none where it holds no change (always, unless the test rejected an estimate
+inside the threshold), else the estimate. Where the estimate lies beyond the threshold
+even at its lower confidence bound (ADVICE_CHANGE_QUANTILE), it must also decide faster
+(slower) at that bound (Welch's test must reject, its t noncentral, and the estimate stay
+beyond); an estimate only just beyond is planned at no change alone, runs that also decide
+any change beyond about twice the threshold. A change at the threshold itself never
+decides with POWER, whatever the runs. Estimates from 3 runs are rough, so each side's
+variance is taken at the upper ADVICE_VARIANCE_QUANTILE point of its chi-square range.
+The number is rounded up to ADVICE_DIGITS significant digits; beyond MAX_RUNS_ESTIMATE it
+says "more than" (the simulation measures the power followed advice reaches).
 """
 
 import math
@@ -57,11 +59,14 @@ MAX_SPLITS = 200
 SEED = 13
 # The chance of deciding that runs_needed aims at.
 POWER = 0.8
-# runs_needed takes each side's variance at this upper quantile of its chi-square range.
+# runs_needed takes each side's variance at this upper quantile of its chi-square range
+# and an apparent change at this lower quantile of its normal range.
 ADVICE_VARIANCE_QUANTILE = 0.8
 ADVICE_CHANGE_QUANTILE = 0.6
-# Runs-needed estimates beyond this are reported as "more than".
-MAX_RUNS_ESTIMATE = 100
+# Runs-needed estimates beyond this are reported as "more than"; below, rounded up to
+# ADVICE_DIGITS significant digits.
+MAX_RUNS_ESTIMATE = 100_000
+ADVICE_DIGITS = 2
 
 FASTER = "faster"
 SLOWER = "slower"
@@ -194,8 +199,9 @@ def decide(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> Decisions
 
 
 def runs_needed(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> np.ndarray:
-    """Per row, the runs a side that decide with a POWER chance (module docstring):
-    MAX_RUNS_ESTIMATE + 1 where none up to MAX_RUNS_ESTIMATE does."""
+    """Per row, the runs a side that decide with a POWER chance (module docstring),
+    rounded up to ADVICE_DIGITS significant digits: MAX_RUNS_ESTIMATE + 1 where none up to
+    MAX_RUNS_ESTIMATE does."""
     variances = [
         np.var(side, axis=-1, ddof=1)
         * (side.shape[-1] - 1)
@@ -204,27 +210,37 @@ def runs_needed(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> np.n
     ]
     spread = variances[0] + variances[1]
     threshold = math.log1p(min_effect)
-    # The change planned for: the observed one moved ADVICE_CHANGE_QUANTILE's standard
-    # errors toward the threshold, where deciding is hardest.
     observed = np.abs(log_b.mean(axis=-1) - log_a.mean(axis=-1))
-    shift = stats.norm.ppf(ADVICE_CHANGE_QUANTILE) * np.sqrt(
+    # An apparent change is planned at its lower confidence bound (ADVICE_CHANGE_QUANTILE):
+    # an estimate from a few runs overstates the changes that pass as beyond.
+    change = observed - stats.norm.ppf(ADVICE_CHANGE_QUANTILE) * np.sqrt(
         variances[0] / log_a.shape[-1] + variances[1] / log_b.shape[-1]
     )
-    beyond_threshold = observed > threshold
-    change = np.where(beyond_threshold, observed - shift, observed + shift)
-    plannable = beyond_threshold == (change > threshold)
+    plannable = (observed > threshold) & (change > threshold)
+    # No detectable change is planned where the interval holds no change, at none; where it
+    # excludes it (significant, but not beyond the threshold), at the estimate.
+    rejects = stats.ttest_ind(log_b, log_a, axis=-1, equal_var=False).pvalue < ALPHA
+    none_planned = np.where(rejects, observed, 0.0)
 
     def power(runs: np.ndarray) -> np.ndarray:
         error = np.sqrt(spread / runs)
         # Welch's degrees of freedom with equal runs a side.
         freedom = spread**2 * (runs - 1) / (variances[0] ** 2 + variances[1] ** 2)
         critical = stats.t.ppf(1 - ALPHA / 2, freedom)
-        beyond = np.minimum(
-            stats.norm.cdf(change / error - critical),
-            stats.norm.cdf((change - threshold) / error),
+        # No detectable change: the estimate lies within the threshold less the interval's
+        # half-width.
+        inside = stats.norm.cdf((threshold - none_planned) / error - critical) - stats.norm.cdf(
+            (-threshold - none_planned) / error + critical
         )
-        inside = stats.norm.cdf((threshold - change) / error - critical)
-        return np.where(plannable, np.where(beyond_threshold, beyond, inside), 0.0)
+        # Faster/slower at the planned change: Welch's test rejects (its t is noncentral)
+        # and the estimate clears the threshold.
+        # (scipy's noncentral t is slow: only where a change is planned.)
+        rejects_at_change = np.zeros(inside.shape)
+        rejects_at_change[plannable] = stats.nct.sf(
+            critical[plannable], freedom[plannable], (change / error)[plannable]
+        )
+        beyond = np.minimum(rejects_at_change, stats.norm.cdf((change - threshold) / error))
+        return np.where(plannable, np.minimum(inside, beyond), inside)
 
     # Power grows with the runs: bisect for the fewest that reach POWER.
     low = np.full(observed.shape, 2)
@@ -234,7 +250,14 @@ def runs_needed(log_a: np.ndarray, log_b: np.ndarray, min_effect: float) -> np.n
         enough = power(middle) >= POWER
         high = np.where(enough, middle, high)
         low = np.where(enough, low, np.minimum(middle + 1, high))
-    return low
+    return np.minimum(_round_up(low), MAX_RUNS_ESTIMATE + 1)
+
+
+def _round_up(runs: np.ndarray) -> np.ndarray:
+    """runs rounded up to ADVICE_DIGITS significant digits (1234 -> 1300): advice, not a
+    measurement."""
+    unit = 10 ** np.maximum(np.floor(np.log10(runs)).astype(int) + 1 - ADVICE_DIGITS, 0)
+    return -(-runs // unit) * unit
 
 
 def median_interval(

@@ -53,10 +53,26 @@ def test_a_real_change_is_found_as_often_as_welchs_test_finds_it():
     assert cell.coverage >= 0.98 and cell.slower == 0, cell
 
 
-def test_followed_advice_decides():
-    cell = simulate_cell("lognormal", 3, 0.03, 0.10, TRIALS)
-    assert cell.too_few > 0.5 and cell.advised > 0.2, cell
+@pytest.mark.parametrize(
+    "model, runs, cv, change",
+    [
+        ("lognormal", 3, 0.03, 0.10),
+        ("lognormal", 3, 0.30, 0.0),  # mostly an apparent change that is noise
+        ("outliers", 5, 0.10, 0.05),
+        ("two-state", 5, 0.03, 0.0),
+    ],
+)
+def test_advice_is_given_and_followed_decides(model, runs, cv, change):
+    cell = simulate_cell(model, runs, cv, change, TRIALS)
+    assert cell.too_few > 0.5 and cell.advised >= 0.5, cell
     assert cell.advice_power >= 0.7, cell
+
+
+def test_advice_on_a_change_at_the_threshold_decides_about_half_the_time():
+    # The one advice that misses its promise, as any must: a true 2 % change is decided
+    # faster only when the estimate lands beyond 2 %.
+    cell = simulate_cell("lognormal", 5, 0.03, 0.02, TRIALS)
+    assert cell.advised >= 0.5 and 0.4 <= cell.advice_power <= 0.6, cell
 
 
 def test_the_same_cell_gives_the_same_figures():

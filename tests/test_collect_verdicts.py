@@ -12,6 +12,7 @@ from scipy.stats import norm
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
     FASTER,
+    MAX_RUNS_ESTIMATE,
     MIN_CHANGE,
     MIN_RUNS,
     NO_CHANGE,
@@ -108,16 +109,25 @@ def test_the_runs_needed_estimate_is_enough_to_tell(factor):
     few = compare_samples(ideal(5), ideal(5, factor))
     assert few.verdict == TOO_FEW
     needed = few.runs_needed
-    assert 5 < needed <= 100
+    assert 5 < needed <= MAX_RUNS_ESTIMATE
     assert few.text == f"too few runs to tell (needs ~{needed} runs each)"
     expected = FASTER if factor > 1 else SLOWER
     assert compare_samples(ideal(needed), ideal(needed, factor)).verdict == expected
 
 
-def test_a_change_at_the_threshold_needs_more_than_the_estimate_limit():
-    # Exactly 2 %: neither decision becomes likely with any number of runs.
-    verdict = compare_samples(ideal(5), ideal(5, 1 + COMPARE_MIN_EFFECT))
-    assert verdict.text == "too few runs to tell (needs more than 100 runs each)"
+def test_the_runs_needed_also_decide_when_there_is_no_change():
+    # An estimate at the threshold: its interval holds no change, and the advice is
+    # planned to decide there too.
+    few = compare_samples(ideal(5), ideal(5, 1 + COMPARE_MIN_EFFECT))
+    assert few.verdict == TOO_FEW
+    needed = few.runs_needed
+    assert compare_samples(ideal(needed), ideal(needed)).verdict == NO_CHANGE
+
+
+def test_a_spread_beyond_any_sweep_needs_more_than_the_estimate_limit():
+    # 3 runs a side at a 70 % spread: even no change would take over 100,000 runs to tell.
+    verdict = compare_samples(ideal(3, spread=0.7), ideal(3, spread=0.7))
+    assert verdict.text == f"too few runs to tell (needs more than {MAX_RUNS_ESTIMATE} runs each)"
 
 
 def test_noise_band_from_splits_of_repetitions():
