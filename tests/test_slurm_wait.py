@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 from test_slurm_progress import progress
-from test_sweep_slurm import ONE_CORE, array_job, number, run, squeue_jobs, state, submit
+from test_sweep_slurm import (
+    ONE_CORE,
+    array_job,
+    number,
+    run,
+    run_task_ids,
+    squeue_jobs,
+    state,
+    submit,
+)  # fmt: skip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
@@ -63,26 +72,29 @@ def test_a_held_task_and_a_task_requeued_after_it_completed_are_waited_for(
     )  # fmt: skip
     remote_dir = Path(remote["remote_dir"])
     array = array_job(remote, "mcimone-nodes")
-    run("scontrol", "hold", f"{array}_1", env=slurm)
+    plan = json.loads((remote_dir / "plan.json").read_text())
+    (partition,) = plan["partitions"]
+    first, second = run_task_ids(remote_dir, "mcimone-nodes")
+    run("scontrol", "hold", f"{array}_{second}", env=slurm)
     status = {
-        task["index"]: remote_dir / task["dir"] / "status"
-        for task in json.loads((remote_dir / "plan.json").read_text())["tasks"]
+        task["index"] - partition["first_index"]: remote_dir / task["dir"] / "status"
+        for task in plan["tasks"]
     }
-    until(lambda: task_state(slurm, array, 0) == "COMPLETED", "task 0 completed")
+    until(lambda: task_state(slurm, array, first) == "COMPLETED", "the first run completed")
     line = report(slurm, remote_dir)
     # held by root here: JobHeldAdmin (a user's own hold: JobHeldUser)
     assert line == "pending 1 (JobHeldAdmin 1), running 0, done 1 (0 failed) of 2 runs", line
-    first_run = status[0].stat().st_mtime_ns
+    first_run = status[first].stat().st_mtime_ns
 
-    # task 0 completed, and runs again: its first status file is no end any more
-    run("scontrol", "requeue", f"{array}_0", env=slurm)
-    requeued = task_state(slurm, array, 0)
+    # the first run completed, and runs again: its first status file is no end any more
+    run("scontrol", "requeue", f"{array}_{first}", env=slurm)
+    requeued = task_state(slurm, array, first)
     line = report(slurm, remote_dir)
-    if status[0].stat().st_mtime_ns == first_run:  # the second run has not ended yet
+    if status[first].stat().st_mtime_ns == first_run:  # its second run has not ended yet
         assert requeued in ("PENDING", "REQUEUED") and "done 0 (0 failed)" in line, line
         assert not line.startswith("finished")
 
-    run("scontrol", "release", f"{array}_1", env=slurm)
+    run("scontrol", "release", f"{array}_{second}", env=slurm)
     lines = []
 
     def finished():
@@ -91,8 +103,9 @@ def test_a_held_task_and_a_task_requeued_after_it_completed_are_waited_for(
 
     until(finished, "the report says finished")
     assert lines[-1] == "finished: pending 0, running 0, done 2 (0 failed) of 2 runs", lines
-    # it said so only after task 0's second run and task 1 wrote their status files
-    assert status[0].stat().st_mtime_ns > first_run and status[1].exists()
+    # it said so only after the first run's second run and the second wrote their status files
+    assert status[first].stat().st_mtime_ns > first_run and status[second].exists()
     scheduler = json.loads((remote_dir / "scheduler.json").read_text())
-    assert [scheduler["runs"][i]["state"] for i in "01"] == ["COMPLETED", "COMPLETED"]
+    runs = [str(t["index"]) for t in plan["tasks"] if t["kind"] == "run"]
+    assert [scheduler["runs"][i]["state"] for i in runs] == ["COMPLETED", "COMPLETED"]
     assert scheduler["finished"] is True and "UNKNOWN" not in json.dumps(scheduler)

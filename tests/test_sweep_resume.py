@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan
 from conftest import run_playbook, slurm_args, summarize
 from pandas.testing import assert_frame_equal
+from test_sweep_slurm import run_task_ids
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
@@ -183,18 +184,22 @@ def test_slurm_resume_after_scancel_reruns_only_the_cancelled(slurm, workspace, 
     remote_dir = Path(remote["remote_dir"])
     (line,) = (remote_dir / "slurm-jobs.tsv").read_text().splitlines()
     array = int(line.split("\t")[2])
+    (partition,) = json.loads((remote_dir / "plan.json").read_text())["partitions"]
+    run_ids = run_task_ids(remote_dir, "mcimone-nodes")
+    cancelled = run_ids[1]
     # Cancel the second run while it runs.
     deadline = time.monotonic() + 240
     while True:
         task = [
             job for job in squeue_json(slurm)
-            if number(job["array_job_id"]) == array and number(job["array_task_id"]) == 1
+            if number(job["array_job_id"]) == array
+            and number(job["array_task_id"]) == cancelled
         ]  # fmt: skip
         if task and str(task[0]["job_state"]) in ("RUNNING", "['RUNNING']"):
             break
-        assert time.monotonic() < deadline, "task 1 never started"
+        assert time.monotonic() < deadline, "the second run never started"
         time.sleep(0.2)
-    subprocess.run(["scancel", f"{array}_1"], env=slurm, check=True)
+    subprocess.run(["scancel", f"{array}_{cancelled}"], env=slurm, check=True)
     run_playbook("wait.yml", *slurm_args(workspace, results, f"sweep_fetch_results={sweep_dir}"))
     runs = runs_table(sweep_dir)
     assert list(runs["status"]) == ["ok", "cancelled", "ok"], runs["reason"].to_list()
@@ -207,7 +212,7 @@ def test_slurm_resume_after_scancel_reruns_only_the_cancelled(slurm, workspace, 
     jobs = (remote_dir / "slurm-jobs.tsv").read_text().splitlines()
     assert jobs[0] == line
     (resumed,) = jobs[1:]
-    assert resumed.split("\t")[4] == "0:1"
+    assert resumed.split("\t")[4] == f"{partition['first_index']}:{cancelled}"
     assert len(json.loads((sweep_dir / "remote.json").read_text())["jobs"]) > len(remote["jobs"])
     again = runs_table(sweep_dir)
     assert list(again["status"]) == ["ok"] * 3, again["reason"].to_list()
@@ -218,8 +223,11 @@ def test_slurm_resume_after_scancel_reruns_only_the_cancelled(slurm, workspace, 
     assert_frame_equal(again.loc[[0, 2]], runs.loc[[0, 2]], check_dtype=False)
     assert int(again.loc[1, "slurm_array_job_id"]) == int(resumed.split("\t")[2])
     scheduler = json.loads((remote_dir / "scheduler.json").read_text())
-    assert scheduler["runs"]["1"]["array_job_id"] == int(resumed.split("\t")[2])
-    assert scheduler["runs"]["0"]["array_job_id"] == array
+    first_index = partition["first_index"]
+    assert scheduler["runs"][str(first_index + run_ids[1])]["array_job_id"] == int(
+        resumed.split("\t")[2]
+    )
+    assert scheduler["runs"][str(first_index + run_ids[0])]["array_job_id"] == array
     before = (sweep_dir / "runs.csv").read_bytes()
     summarize(sweep_dir)
     assert (sweep_dir / "runs.csv").read_bytes() == before

@@ -121,9 +121,9 @@ def full_sweep(slurm, workspace, tmp_path_factory):
 
 
 # A partition's array: 3 bandwidth measurements (1 thread count x large, stories15M,
-# stories42M), 6 warm-up runs (2 models x 3 flag sets), then its 12 runs; its profiling
-# array: the fastest and the slowest flag set of each model.
-TASKS = 3 + 6 + 12
+# stories42M), 6 warm-up runs (2 models x 3 flag sets), 6 greedy check runs (one a build),
+# then its 12 runs; its profiling array: the fastest and the slowest flag set of each model.
+TASKS = 3 + 6 + 6 + 12
 PROFILE_TASKS = 2 * 2
 
 
@@ -325,6 +325,15 @@ def array_job(remote: dict, partition: str) -> int:
     return int(array)
 
 
+def run_task_ids(sweep_dir: Path, partition: str) -> list[int]:
+    """The array task ids of a partition's runs, in the plan's order: its array also holds
+    bandwidth measurements, warm-up runs and each build's greedy check run."""
+    plan = json.loads((sweep_dir / "plan.json").read_text())
+    (first,) = [p["first_index"] for p in plan["partitions"] if p["name"] == partition]
+    return [t["index"] - first for t in plan["tasks"]
+            if t["kind"] == "run" and t["partition"] == partition]  # fmt: skip
+
+
 def wait_until_running(env, array: int, task: int):
     """Until the scheduler shows task TASK of ARRAY running (it must be pending before)."""
     deadline = time.monotonic() + 240
@@ -375,8 +384,9 @@ def faults(each_slurm, workspace, tmp_path_factory):
     )  # fmt: skip
     # cancel the second run while it runs
     array = array_job(cancel, "mcimone-nodes")
-    wait_until_running(cluster, array, 1)
-    run("scancel", f"{array}_1", env=cluster)
+    second_run = run_task_ids(cancel["results"], "mcimone-nodes")[1]
+    wait_until_running(cluster, array, second_run)
+    run("scancel", f"{array}_{second_run}", env=cluster)
     broken = submit(
         cluster, workspace, tmp_path_factory.mktemp("build"),
         "sweep_repetitions=2", "sweep_steps=8",
@@ -412,7 +422,7 @@ def test_sweep_wait_false_returns_before_the_runs_end(faults):
 
 
 def test_cancelled_run_is_a_cancelled_row_and_the_rest_complete(faults):
-    runs = faults["cancel"].set_index("index")
+    runs = faults["cancel"].sort_values("index").reset_index(drop=True)  # the runs in order
     assert list(runs["status"]) == ["ok", "cancelled", "ok"], runs["reason"].to_list()
     assert "cancelled" in runs.loc[1, "reason"]
     assert runs.loc[0, "tok_s"] > 0 and runs.loc[2, "tok_s"] > 0
@@ -573,7 +583,8 @@ def test_node_down_mid_array_is_a_node_fail_row_and_the_rest_complete(slurm, wor
          "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
     )  # fmt: skip
     array = array_job(remote, "mcimone-nodes")
-    wait_until_running(slurm, array, 1)
+    second_run = run_task_ids(remote["results"], "mcimone-nodes")[1]
+    wait_until_running(slurm, array, second_run)
     try:
         run(
             "scontrol", "update", f"nodename={node}", "state=down",
@@ -583,7 +594,7 @@ def test_node_down_mid_array_is_a_node_fail_row_and_the_rest_complete(slurm, wor
         while True:
             (task,) = [
                 j for j in squeue_jobs(slurm)
-                if j["array_job_id"] == array and j["array_task_id"] == 1
+                if j["array_job_id"] == array and j["array_task_id"] == second_run
             ]  # fmt: skip
             if state(task) != "RUNNING":
                 break
@@ -595,7 +606,7 @@ def test_node_down_mid_array_is_a_node_fail_row_and_the_rest_complete(slurm, wor
             run("scontrol", "update", f"nodename={node}", "state=resume", env=slurm)
     assert state(task) == "NODE_FAIL" and task["requeue"] is False
     assert "down" not in node_state(slurm, node)
-    runs = wait_and_fetch(slurm, remote).set_index("index")
+    runs = wait_and_fetch(slurm, remote).sort_values("index").reset_index(drop=True)
     assert list(runs["status"]) == ["ok", "failed", "ok"], runs["reason"].to_list()
     assert "NODE_FAIL" in runs.loc[1, "reason"]
     assert runs.loc[0, "tok_s"] > 0 and runs.loc[2, "tok_s"] > 0
