@@ -218,16 +218,16 @@ def test_slurm_resume_after_scancel_reruns_only_the_cancelled(slurm, workspace, 
     assert list(again["status"]) == ["ok"] * 3, again["reason"].to_list()
     second = executions(sweep_dir)
     redone = [d for d in second if first.get(d) != second[d]]
-    assert redone == [again.loc[1, "run_dir"]]
+    # runs.csv's index is the plan's: the three runs, the second one cancelled and redone
+    kept_first, redone_run, kept_last = (partition["first_index"] + i for i in run_ids)
+    assert redone == [again.loc[redone_run, "run_dir"]]
     # the same values (a column's dtype may change once the cancelled row has figures)
-    assert_frame_equal(again.loc[[0, 2]], runs.loc[[0, 2]], check_dtype=False)
-    assert int(again.loc[1, "slurm_array_job_id"]) == int(resumed.split("\t")[2])
+    kept = [kept_first, kept_last]
+    assert_frame_equal(again.loc[kept], runs.loc[kept], check_dtype=False)
+    assert int(again.loc[redone_run, "slurm_array_job_id"]) == int(resumed.split("\t")[2])
     scheduler = json.loads((remote_dir / "scheduler.json").read_text())
-    first_index = partition["first_index"]
-    assert scheduler["runs"][str(first_index + run_ids[1])]["array_job_id"] == int(
-        resumed.split("\t")[2]
-    )
-    assert scheduler["runs"][str(first_index + run_ids[0])]["array_job_id"] == array
+    assert scheduler["runs"][str(redone_run)]["array_job_id"] == int(resumed.split("\t")[2])
+    assert scheduler["runs"][str(kept_first)]["array_job_id"] == array
     before = (sweep_dir / "runs.csv").read_bytes()
     summarize(sweep_dir)
     assert (sweep_dir / "runs.csv").read_bytes() == before

@@ -327,7 +327,8 @@ def array_job(remote: dict, partition: str) -> int:
 
 def run_task_ids(sweep_dir: Path, partition: str) -> list[int]:
     """The array task ids of a partition's runs, in the plan's order: its array also holds
-    bandwidth measurements, warm-up runs and each build's greedy check run."""
+    bandwidth measurements, warm-up runs and each build's greedy check run. sweep_dir: the
+    sweep's own directory (a submitted sweep's results hold no plan.json until fetched)."""
     plan = json.loads((sweep_dir / "plan.json").read_text())
     (first,) = [p["first_index"] for p in plan["partitions"] if p["name"] == partition]
     return [t["index"] - first for t in plan["tasks"]
@@ -384,7 +385,7 @@ def faults(each_slurm, workspace, tmp_path_factory):
     )  # fmt: skip
     # cancel the second run while it runs
     array = array_job(cancel, "mcimone-nodes")
-    second_run = run_task_ids(cancel["results"], "mcimone-nodes")[1]
+    second_run = run_task_ids(Path(cancel["remote_dir"]), "mcimone-nodes")[1]
     wait_until_running(cluster, array, second_run)
     run("scancel", f"{array}_{second_run}", env=cluster)
     broken = submit(
@@ -583,7 +584,7 @@ def test_node_down_mid_array_is_a_node_fail_row_and_the_rest_complete(slurm, wor
          "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
     )  # fmt: skip
     array = array_job(remote, "mcimone-nodes")
-    second_run = run_task_ids(remote["results"], "mcimone-nodes")[1]
+    second_run = run_task_ids(Path(remote["remote_dir"]), "mcimone-nodes")[1]
     wait_until_running(slurm, array, second_run)
     try:
         run(
