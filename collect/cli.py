@@ -132,8 +132,8 @@ def _add_min_effect_argument(parser: argparse.ArgumentParser) -> None:
         metavar="PERCENT",
         type=_positive_percent,
         default=100 * COMPARE_MIN_EFFECT,
-        help="compare_min_effect, the practical threshold: the smallest change called faster "
-        "or slower, and the half-width of the interval that says no detectable change "
+        help="compare_min_effect, the practical threshold: the half-width of the interval "
+        "that says no detectable change (a change smaller than one that matters) "
         f"(default: {100 * COMPARE_MIN_EFFECT:g})",
     )
 

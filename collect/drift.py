@@ -24,7 +24,7 @@ import pandas as pd
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 from scipy import stats
 
-from collect.runs import STATUS_OK
+from collect.runs import comparable
 from collect.verdicts import median_interval
 
 CONFIDENCE = 0.95
@@ -52,7 +52,7 @@ def drift_table(runs: pd.DataFrame) -> pd.DataFrame:
     with fewer than MIN_CONFIGURATIONS configurations) and detectable (the interval
     excludes 0) and level (the interval's, at least CONFIDENCE)."""
     keys = list(sweep_rules.CONFIGURATION)
-    ok = runs[(runs["status"] == STATUS_OK) & runs["tok_s"].notna()]
+    ok = runs[comparable(runs)]
     start = pd.to_datetime(ok["start_time"], utc=True, errors="coerce", format="ISO8601")
     ok = ok.assign(start=start).dropna(subset=["start"])
     ok = ok.assign(relative=ok["tok_s"] / ok.groupby(keys)["tok_s"].transform("median"))

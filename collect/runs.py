@@ -18,6 +18,15 @@ STATUS_FAILED = "failed"
 STATUS_TIMEOUT = "timeout"  # killed by the Slurm time limit
 STATUS_CANCELLED = "cancelled"  # scancel, preemption
 
+
+def comparable(runs: pd.DataFrame) -> pd.Series:
+    """Which runs' tok/s enter the statistics and comparisons: ok, with a figure, and not
+    stopped early (run.c sampled BOS: its tok/s is over fewer tokens and a shorter context
+    than a full run's, so it is not a sample of the same thing)."""
+    stopped_early = runs["stopped_early"].map(lambda value: value is True).astype(bool)
+    return (runs["status"] == STATUS_OK) & runs["tok_s"].notna() & ~stopped_early
+
+
 # Slurm states (scheduler.json) of a job that ended without its script finishing.
 _SLURM_FAILED_STATES = ("FAILED", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE")
 _SLURM_CANCELLED_STATES = ("CANCELLED", "PREEMPTED")

@@ -206,7 +206,7 @@ def cell_failures(cells: list[Cell]) -> list[str]:
         if cell.change and cell.welch - cell.detected > POWER_GAP:
             reasons.append(
                 f"power at {_percent(cell.change)} {100 * cell.detected:.0f} % against Welch's "
-                f"{100 * cell.welch:.0f} % (the change is not beyond the threshold)"
+                f"{100 * cell.welch:.0f} %"
             )
     coverage = min(cell.coverage for cell in cells)
     if coverage < CONFIDENCE - COVERAGE_SLACK:

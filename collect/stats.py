@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
-from collect.runs import STATUS_OK
+from collect.runs import STATUS_OK, comparable
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
     MAX_SPLITS,
@@ -60,7 +60,8 @@ def flag_set_table(runs: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -
     """One row per partition, model, thread count and flag set, in the sweep's order.
 
     Columns: partition, model, threads, flag_set, cflags, declared_order, runs_ok,
-    runs_total, median, min, max, mean, cv (tok/s of the ok runs), noisy (cv above
+    runs_total, median, min, max, mean, cv (tok/s of the ok runs that did not stop early:
+    runs.comparable; runs_ok counts them), noisy (cv above
     NOISY_CV), samples (the ok runs' tok/s, in run order), noise_band (the partition's
     reproducibility, noise_bands: a figure, not a gate), speedup: the median over the
     median of the first flag set in the declared order with the same partition, model
@@ -73,7 +74,7 @@ def flag_set_table(runs: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -
     keys = ["partition", "model", "threads", "flag_set"]
     runs = runs.assign(
         **{column: runs[column].fillna(UNKNOWN) for column in _NAME_COLUMNS},
-        ok_tok_s=runs["tok_s"].where(runs["status"] == STATUS_OK),
+        ok_tok_s=runs["tok_s"].where(comparable(runs)),
         declared_order=declared_order(runs),
     )
     table = (

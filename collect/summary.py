@@ -234,8 +234,8 @@ def _overview(analysis: Analysis) -> str:
         )
         facts.append(
             f"{len(early)} runs stopped early (run.c sampled BOS: tok/s over fewer tokens and "
-            f"a shorter context than a full run's, so not comparable with one; runs.csv "
-            f"stopped_early): {configurations}."
+            f"a shorter context than a full run's, so left out of every statistic and "
+            f"comparison; runs.csv stopped_early): {configurations}."
         )
     warmups = analysis.files.warmups
     if warmups is None:

@@ -2,6 +2,8 @@
 compute-bound (the same runs under a far higher bandwidth), one whose thread scaling has
 a knee, one against the seed's published figures, and one that supports no sentence."""
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -264,10 +266,18 @@ def test_findings_are_reproducible():
     assert analyse(sweep(SCALING), files).findings == analyse(sweep(SCALING), files).findings
 
 
-def test_runs_that_stopped_early_are_named_in_the_overview():
+def test_runs_that_stopped_early_are_named_and_left_out_of_the_comparisons():
     runs = sweep({("O3", 1): 20.0, ("Ofast", 1): 80.0})
     assert "stopped early" not in render_summary(analyse(runs))
     runs["stopped_early"] = runs["flag_set"] == "Ofast"
     summary = render_summary(analyse(runs))
     assert f"{REPETITIONS} runs stopped early (run.c sampled BOS" in summary
     assert "stopped_early): Ofast at 1 thread." in summary
+    # Their tok/s is over fewer tokens: left out of every statistic and comparison.
+    assert "Ofast at 1 thread is the fastest" in render_summary(
+        analyse(sweep({("O3", 1): 20.0, ("Ofast", 1): 80.0}))
+    )
+    assert "Ofast at 1 thread is the fastest" not in summary
+    table = analyse(runs).table.set_index("flag_set")
+    assert table.loc["Ofast", "runs_ok"] == 0 and math.isnan(table.loc["Ofast", "median"])
+    assert table.loc["O3", "runs_ok"] == REPETITIONS

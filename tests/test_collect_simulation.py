@@ -68,11 +68,22 @@ def test_advice_is_given_and_followed_decides(model, runs, cv, change):
     assert cell.advice_power >= 0.7, cell
 
 
-def test_advice_on_a_change_at_the_threshold_decides_about_half_the_time():
-    # The one advice that misses its promise, as any must: a true 2 % change is decided
-    # faster only when the estimate lands beyond 2 %.
+def test_advice_on_a_change_at_the_threshold_decides_too():
+    # A true 2 % change, on the threshold: decided whenever the test rejects, as Welch's
+    # test alone would (the rule asks the estimate to be no further than that), so the
+    # advice can plan for it.
     cell = simulate_cell("lognormal", 5, 0.03, 0.02, TRIALS)
-    assert cell.advised >= 0.5 and 0.4 <= cell.advice_power <= 0.6, cell
+    assert cell.detected == cell.welch, cell
+    assert cell.advised >= 0.5 and cell.advice_power >= 0.7, cell
+
+
+def test_advice_cannot_plan_for_outliers_its_runs_have_not_shown():
+    # The documented limit (collect/README.md): at CV 1 %, 5 % of runs at 0.7x dominate
+    # the spread, and 3 runs a side show none of them 74 % of the time; the advice from
+    # those plans for a quiet pair, and the followed runs that do meet an outlier cannot
+    # fit their interval inside ±2 %.
+    cell = simulate_cell("outliers", 3, 0.01, 0.0, TRIALS)
+    assert cell.advised >= 0.5 and cell.advice_power < 0.7, cell
 
 
 def test_the_same_cell_gives_the_same_figures():
@@ -100,7 +111,7 @@ def test_cell_failures_name_each_missed_target():
     ]
     assert cell_failures(bad) == [
         "false + 2.0 %",
-        "power at 2 % 30 % against Welch's 50 % (the change is not beyond the threshold)",
+        "power at 2 % 30 % against Welch's 50 %",
         "coverage 95.0 %",
         "advice in < 50% of undecided at 2 %",
         "advice decides < 70% at 5 %",

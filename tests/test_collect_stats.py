@@ -196,12 +196,12 @@ def test_unsupported_counters_of_captured_runs(tmp_path):
 
 
 def test_the_practical_threshold_reaches_every_verdict(runs):
-    # t2 is 1.82x t1: faster beyond ±2 %, not beyond ±90 % (the interval is not inside
-    # ±90 % either): too few runs to tell, in both tables.
-    strict = flag_set_table(runs, min_effect=0.9)
-    m = scaling_table(strict, min_effect=0.9)
+    # t2 is 1.82x t1 (interval 1.30-2.56), inside ±200 % but not inside ±2 %: no detectable change
+    # at the one, faster at the other, in both tables.
+    lenient = flag_set_table(runs, min_effect=2.0)
+    m = scaling_table(lenient, min_effect=2.0)
     m = m[m["model"] == "m"].set_index("threads")
-    assert m.loc[2, "speedup_verdict"] == "too few runs to tell"
+    assert m.loc[2, "speedup_verdict"] == "no detectable change"
     assert (
         scaling_table(flag_set_table(runs))
         .set_index(["model", "threads"])
