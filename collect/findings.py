@@ -29,7 +29,6 @@ from itertools import pairwise
 import pandas as pd
 
 from collect.compare import flags_keys
-from collect.roofline import uses_openmp
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
     CONFIDENCE,
@@ -227,7 +226,7 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
     candidates = scaling[
         (scaling["partition"] == partition)
         & (scaling["model"] == model)
-        & ~scaling["cflags"].map(uses_openmp).eq(False)  # None (unknown cflags): kept
+        & ~scaling["openmp"].map(lambda openmp: openmp is False)  # None (not recorded): kept
     ]
     if candidates.empty:
         return Finding(

@@ -78,14 +78,6 @@ def checkpoint_bytes_by_model(runs: pd.DataFrame) -> dict[str, tuple[int, str]]:
     return sizes
 
 
-def uses_openmp(cflags: object) -> bool | None:
-    """Whether these CFLAGS build an OpenMP (multi-threaded) binary; None if unknown.
-    `-fopenmp-simd` only vectorises: the binary runs on one thread."""
-    if not isinstance(cflags, str):
-        return None
-    return any(flag == "-fopenmp" or flag.startswith("-fopenmp=") for flag in cflags.split())
-
-
 def best_bandwidth(bandwidth: pd.DataFrame) -> dict[tuple[str, int, str], float]:
     """(partition, threads, label) -> the best GB/s measured (the highest when a
     measurement was repeated)."""
@@ -119,7 +111,8 @@ def roofline_table(
         size, _ = checkpoint_bytes.get(row.model, (None, None))
         threads = None if pd.isna(row.threads) else int(row.threads)
         bandwidth_threads = threads
-        if uses_openmp(row.cflags) is False and threads is not None:
+        # The plan's record (sweep_plan.is_openmp decided it): not restated from the CFLAGS.
+        if row.openmp is False and threads is not None:
             bandwidth_threads = 1
             if threads != 1:
                 notes.append("not an OpenMP build: one thread's bandwidth")

@@ -59,11 +59,12 @@ def _cv(ok_tok_s: pd.Series) -> float:
 def flag_set_table(runs: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -> pd.DataFrame:
     """One row per partition, model, thread count and flag set, in the sweep's order.
 
-    Columns: partition, model, threads, flag_set, cflags, declared_order, runs_ok,
-    runs_total, median, min, max, mean, cv (tok/s of the ok runs that did not stop early:
-    runs.comparable; runs_ok counts them), noisy (cv above
-    NOISY_CV), samples (the ok runs' tok/s, in run order), noise_band (the partition's
-    reproducibility, noise_bands: a figure, not a gate), speedup: the median over the
+    Columns: partition, model, threads, flag_set, cflags, openmp (the plan's: whether the
+    flag set builds an OpenMP binary; None where the plan does not say), declared_order,
+    runs_ok, runs_total, median, min, max, mean, cv (tok/s of the ok runs that did not stop
+    early: runs.comparable; runs_ok counts them), noisy (cv above NOISY_CV), samples (those
+    runs' tok/s, in run order), noise_band (the partition's reproducibility, noise_bands: a
+    figure, not a gate), speedup: the median over the
     median of the first flag set in the declared order with the same partition, model
     and thread count, with VERDICT_COLUMNS prefixed speedup_ (verdicts.compare_samples
     against that flag set's runs; the baseline's own row: NaN and verdict "baseline"),
@@ -81,6 +82,7 @@ def flag_set_table(runs: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -
         runs.groupby(keys, dropna=False, sort=False)
         .agg(
             cflags=("cflags", "first"),
+            openmp=("openmp", "first"),
             declared_order=("declared_order", "min"),
             runs_ok=("ok_tok_s", "count"),
             runs_total=("status", "size"),
@@ -217,14 +219,15 @@ def best_configurations(runs: pd.DataFrame) -> set[tuple[str, str, str, int]]:
 def scaling_table(table: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -> pd.DataFrame:
     """Thread scaling per partition, model and flag set that ran several thread counts.
 
-    From flag_set_table's rows with ok runs. Columns: partition, model, flag_set, cflags,
+    From flag_set_table's rows with ok runs. Columns: partition, model, flag_set, cflags, openmp,
     threads, median, cv, noisy, samples, noise_band, baseline_threads (1, else the
     fewest threads run), speedup (median over the baseline's median) with
     VERDICT_COLUMNS prefixed speedup_ (against the baseline thread count's runs),
     efficiency (speedup over threads / baseline_threads) and best (flag_set_table's: the
     best thread count). Empty when no flag set ran several thread counts.
     """
-    columns = ["partition", "model", "flag_set", "cflags", "threads", "median", "cv", "noisy"]
+    columns = ["partition", "model", "flag_set", "cflags", "openmp", "threads", "median", "cv"]
+    columns += ["noisy"]
     columns += ["samples", "noise_band", "best"]
     rows = table.loc[(table["runs_ok"] > 0) & table["threads"].notna(), columns]
     group_keys = ["partition", "model", "flag_set"]

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_plan import is_openmp
 from scipy.stats import norm
 
 from collect.analysis import analyse
@@ -52,6 +53,7 @@ def sweep(
                     "model": MODEL,
                     "flag_set": flag_set,
                     "cflags": CFLAGS[flag_set],
+                    "openmp": is_openmp(CFLAGS[flag_set]),  # as the plan records it
                     "threads": threads,
                     "repetition": repetition + 1,
                     "status": "ok",

@@ -5,13 +5,13 @@ import math
 
 import pandas as pd
 import pytest
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_plan import is_openmp
 
 from collect.roofline import (
     KNOWN_CHECKPOINT_BYTES,
     bound_tok_s,
     checkpoint_bytes_by_model,
     roofline_table,
-    uses_openmp,
 )
 from collect.runs import runs_table
 from collect.stats import flag_set_table
@@ -34,19 +34,19 @@ def test_this_machines_bound_for_stories110m():
     assert bound_tok_s(31.0, 438_381_596) == pytest.approx(70.7146, rel=1e-5)
 
 
-@pytest.mark.parametrize(
-    ("cflags", "expected"),
-    [
-        ("-O3 -fopenmp", True),
-        ("-Ofast -march=native -fopenmp", True),
-        ("-O3 -fopenmp=libomp", True),
-        ("-O3", False),
-        ("-O3 -fopenmp-simd", False),
-        (None, None),
-    ],
-)
-def test_uses_openmp(cflags, expected):
-    assert uses_openmp(cflags) is expected
+def test_the_plans_openmp_record_chooses_the_bandwidths_threads():
+    # The plan records sweep_plan.is_openmp: -qopenmp, or OpenMP through sweep_ldflags,
+    # runs on every thread as -fopenmp does; the roofline takes that record, not the CFLAGS.
+    table = configuration_table(
+        ("x86", "stories15M", "qomp", "-O3 -qopenmp", 2, 100.0),
+        ("x86", "stories15M", "ld", "-O3", 2, 100.0, is_openmp("-O3", "-fopenmp")),
+        ("x86", "stories15M", "O3", "-O3", 2, 50.0),
+    )
+    measured = bandwidth(("x86", 2, "large", 20.0), ("x86", 1, "large", 10.0))
+    sizes = {"stories15M": (60_816_028, "plan.json")}
+    roofline = roofline_table(table, measured, sizes).set_index("flag_set")
+    assert list(roofline["bandwidth_threads"]) == [2, 2, 1]
+    assert roofline.loc["O3", "note"].startswith("not an OpenMP build")
 
 
 def test_checkpoint_bytes_from_plan_json_else_the_published_size():
@@ -69,6 +69,8 @@ def bandwidth(*rows) -> pd.DataFrame:
 
 
 def configuration_table(*rows) -> pd.DataFrame:
+    """flag_set_table of one ok run per row (partition, model, flag_set, cflags, threads,
+    tok_s[, openmp]); openmp as the plan records it, from the CFLAGS alone by default."""
     records = [
         {
             "index": index,
@@ -76,11 +78,12 @@ def configuration_table(*rows) -> pd.DataFrame:
             "model": model,
             "flag_set": flag_set,
             "cflags": cflags,
+            "openmp": openmp[0] if openmp else is_openmp(cflags),
             "threads": threads,
             "status": "ok",
             "tok_s": tok_s,
         }
-        for index, (partition, model, flag_set, cflags, threads, tok_s) in enumerate(rows)
+        for index, (partition, model, flag_set, cflags, threads, tok_s, *openmp) in enumerate(rows)
     ]
     return flag_set_table(runs_table(records))
 
