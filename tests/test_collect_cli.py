@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_collect_summarize import SweepWriter
+from builders import SweepWriter
 
 from collect.cli import SUBCOMMANDS
 

@@ -16,9 +16,9 @@ too few runs to tell.
 import numpy as np
 import pandas as pd
 import pytest
+from builders import SweepWriter
 from scipy import stats
 from test_collect_cli import collect
-from test_collect_summarize import SweepWriter
 
 from collect.compare import compare_runs, configuration_stats, seed_runs
 from collect.runs import collect_runs

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from builders import SweepWriter
 from test_collect_cli import collect
-from test_collect_summarize import SweepWriter
 
 pytestmark = pytest.mark.e2e
 

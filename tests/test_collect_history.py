@@ -5,7 +5,7 @@ import sqlite3
 
 import pandas as pd
 import pytest
-from test_collect_summarize import SweepWriter
+from builders import SweepWriter
 
 from collect.history import (
     default_history_path,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import parse_tok_s
-from test_collect_summarize import SweepWriter
+from builders import SweepWriter
 
 from collect.parse import (
     PERF_FIGURES,

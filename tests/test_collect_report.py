@@ -25,7 +25,7 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from test_collect_summarize import CFLAGS, SweepWriter
+from builders import CFLAGS, SweepWriter
 
 from collect.analysis import analyse
 from collect.report import CONTENT_SECURITY_POLICY, REPORT_FILE, render_report, script_hash

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from builders import SweepWriter
 from scipy import stats
-from test_collect_summarize import SweepWriter
 
 from collect.parse import parse_perf_stat
 from collect.runs import collect_runs, runs_table

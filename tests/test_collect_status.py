@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_collect_summarize import SweepWriter
+from builders import SweepWriter
 
 from collect.datafiles import forget_not_read, not_read
 from collect.plan import TaskFiles, parse_execution, read_plan, read_task_dir

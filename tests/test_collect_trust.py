@@ -13,16 +13,16 @@ from html import escape
 from pathlib import Path
 
 import pytest
+from builders import SweepWriter
 from conftest import PROJECT, run_playbook
 from test_collect_cli import collect
-from test_collect_summarize import SweepWriter
 
 from collect.datafiles import forget_not_read, not_read
 from collect.plan import read_task_dir
 from collect.remote import RemoteRefused, check_remote
 from collect.summary import markdown_code, markdown_text, summarize
 
-pytestmark = pytest.mark.unit
+# Each test its own marker: one runs playbooks (e2e, about a minute), the rest are unit.
 
 SECRET = "SECRET-OUTSIDE-THE-RESULTS"
 
@@ -39,6 +39,7 @@ def outside(tmp_path: Path) -> Path:
     return directory
 
 
+@pytest.mark.unit
 def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_path, outside):
     results = tmp_path / "20261127-101500"
     sweep = SweepWriter(results)
@@ -82,6 +83,7 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     assert not_read(results) == {}
 
 
+@pytest.mark.unit
 def test_a_file_larger_than_the_cap_is_not_read(tmp_path):
     """A 2 GB sparse stderr.txt: read whole, it cost 2.26 GB of memory and 16 s."""
     results = tmp_path / "20261127-101500"
@@ -100,6 +102,7 @@ def test_a_file_larger_than_the_cap_is_not_read(tmp_path):
     assert f"- {markdown_code(f'{huge}/stderr.txt')}: larger than 256 MiB" in summary
 
 
+@pytest.mark.unit
 def test_a_link_out_is_listed_when_summarising_the_current_directory(
     tmp_path, outside, monkeypatch
 ):
@@ -118,6 +121,7 @@ def test_a_link_out_is_listed_when_summarising_the_current_directory(
     assert f"{markdown_code(f'{linked_file}/stderr.txt')}: a link to " in summary
 
 
+@pytest.mark.unit
 def test_summary_escapes_the_text_it_quotes(tmp_path):
     results = tmp_path / "20261127-101600"
     sweep = SweepWriter(results)
@@ -191,6 +195,7 @@ def hostile_variants(marker: Path, script: Path) -> list[tuple[str, dict, str]]:
     ]  # fmt: skip
 
 
+@pytest.mark.e2e
 def test_a_hostile_remote_json_is_refused_before_anything_runs(submitted, tmp_path):
     marker = tmp_path / "ran"
     script = tmp_path / "python3"
@@ -218,6 +223,7 @@ def test_a_hostile_remote_json_is_refused_before_anything_runs(submitted, tmp_pa
         assert not marker.exists(), what
 
 
+@pytest.mark.unit
 def test_a_known_hosts_file_that_came_with_the_results_is_refused(tmp_path):
     """A known_hosts inside the results directory would vouch for whatever host remote.json
     names: refused, naming it; the user's own is accepted."""
@@ -244,6 +250,7 @@ def test_a_known_hosts_file_that_came_with_the_results_is_refused(tmp_path):
     )
 
 
+@pytest.mark.unit
 def test_a_results_path_with_jinja_is_refused(submitted):
     # The path becomes an extra variable of the fetch, and those are templates.
     moved = submitted.parent / "{{ lookup('pipe', 'id') }}"
@@ -254,6 +261,7 @@ def test_a_results_path_with_jinja_is_refused(submitted):
     assert "PLAY" not in fetched.stdout
 
 
+@pytest.mark.unit
 def test_a_sweep_directory_of_another_account_is_not_run(submitted, tmp_path):
     """remote_dir names a directory on the target whose progress script the fetch runs:
     one that is not this account's own is refused there, before anything runs."""
@@ -286,6 +294,7 @@ def test_a_sweep_directory_of_another_account_is_not_run(submitted, tmp_path):
 KEY_LINE = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOattackerskey attacker@example"
 
 
+@pytest.mark.unit
 def test_summarize_writes_nothing_through_planted_temporary_links(tmp_path, outside):
     """Temporary files used to be .<name>.<pid>.tmp, opened through whatever was there:
     links planted under those names, for this very process, made summarize write the report
@@ -310,6 +319,7 @@ def test_summarize_writes_nothing_through_planted_temporary_links(tmp_path, outs
     assert (results / "report.html").is_file() and SECRET not in (results / "runs.csv").read_text()
 
 
+@pytest.mark.unit
 def test_a_plots_link_out_of_the_results_is_refused(tmp_path, outside):
     """plots/ a link to a directory outside: summarize used to delete PNGs there and write one;
     now it refuses, saying why, and the directory outside is left as it was."""
@@ -331,6 +341,7 @@ def test_a_plots_link_out_of_the_results_is_refused(tmp_path, outside):
     assert {(pictures / png).read_bytes() for png in os.listdir(pictures)} == {b"a picture of mine"}
 
 
+@pytest.mark.unit
 def test_no_text_of_the_sweep_starts_a_line_of_an_output(tmp_path):
     """A flag set's name (and a recorded file) carrying a newline and an SSH public key: the
     key must start no line of runs.csv, summary.md or report.html (one written over an
@@ -354,6 +365,7 @@ def test_no_text_of_the_sweep_starts_a_line_of_an_output(tmp_path):
     assert f"O3&#10;{KEY_LINE}&#10;" in (results / "report.html").read_text()
 
 
+@pytest.mark.unit
 def test_a_results_directory_cannot_choose_to_run_its_own_code(submitted, tmp_path):
     """The attack of issue 21: "ansible_connection": "local" with remote_dir and pythonpath
     inside the handed-over results made `make collect` run their progress-slurm.py and a
@@ -380,6 +392,7 @@ def test_a_results_directory_cannot_choose_to_run_its_own_code(submitted, tmp_pa
         assert not marker.exists()
 
 
+@pytest.mark.unit
 def test_host_key_checking_holds_whatever_the_environment_and_ssh_config_say(
     submitted, tmp_path, monkeypatch
 ):

@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from builders import make_sweep
 from conftest import PROJECT
-from test_slurm_progress import make_sweep
 
 pytestmark = pytest.mark.unit
 

@@ -3,8 +3,9 @@ default array throttle derived from sinfo's node counts, the CPUs each job asks 
 slurm-jobs.tsv's several run arrays read back by the progress report."""
 
 import pytest
+from builders import make_plan, make_sweep
 from conftest import PROJECT, run_playbook
-from test_slurm_progress import make_plan, make_sweep, plan, progress, write_sweep
+from test_slurm_progress import plan, progress, write_sweep
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 

@@ -1,10 +1,9 @@
-"""Unit tests of the Slurm backend's pieces that need no cluster: the partition plan
-(time limits, defaults, validation) and the progress report against recorded scheduler JSON
-(fake squeue/sacct on PATH), for Slurm 22.05's JSON and the newer shapes."""
+"""Unit tests of the Slurm backend's pieces that need no cluster: the progress report
+against recorded scheduler JSON (fake squeue/sacct on PATH), for Slurm 22.05's JSON and the
+newer shapes. (The partition plan's tests are in test_sweep_plan.py.)"""
 
 import importlib.util
 import json
-import math
 import os
 import re
 import subprocess
@@ -14,16 +13,12 @@ from pathlib import Path
 import jmespath
 import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
-from conftest import PROJECT, run_playbook
+from conftest import PROJECT
 
 pytestmark = pytest.mark.unit
 
 PROGRESS = PROJECT / "roles" / "sweep" / "files" / "slurm_progress.py"
 SLURM_DATA = PROJECT / "tests" / "data" / "slurm"
-CATALOG = {
-    "stories15M": {"size": 60816028, "config": {"seq_len": 256}},
-    "stories110M": {"size": 438381596, "config": {"seq_len": 1024}},
-}
 
 
 def load(path: Path, name: str):
@@ -34,226 +29,6 @@ def load(path: Path, name: str):
 
 
 progress = load(PROGRESS, "llamasweep_progress")
-
-
-# --- the partition plan --------------------------------------------------------------------
-
-
-def make_plan(partitions, **overrides):
-    arguments = {
-        "flag_sets": {"O3": "-O3", "O3-openmp": "-O3 -fopenmp"},
-        "models": ["stories15M", "stories110M"],
-        "catalog": CATALOG,
-        "steps": 256,
-        **overrides,
-    }
-    return plan.partition_plan(partitions, **arguments)
-
-
-def make_sweep(
-    partitions, repetitions=2, warmup_runs=0, bandwidth_trials=0, order_seed=1, **overrides
-):
-    """plan.json of a sweep of these partitions (make_plan's arguments in overrides)."""
-    models = overrides.get("models", ["stories15M", "stories110M"])
-    checkpoints = {model: {"path": f"/c/{model}.bin", "sha256": "0" * 64} for model in models}
-    return plan.sweep_plan(
-        make_plan(partitions, **overrides),
-        "sweep",
-        "/sweeps/sweep",
-        models,
-        CATALOG,
-        checkpoints,
-        256,
-        repetitions,
-        "commit",
-        warmup_runs=warmup_runs,
-        bandwidth_trials=bandwidth_trials,
-        bandwidth_large_bytes=1000,
-        order_seed=order_seed,
-    )
-
-
-def counted(partition):
-    """(first_index, bandwidth, warmup, check, run, profile tasks) of a partition of a sweep
-    plan."""
-    return (partition["first_index"], *partition["task_counts"].values())
-
-
-def test_plan_merges_flag_sets_numbers_runs_and_fills_defaults():
-    nodes, milkvs = make_sweep(
-        [
-            {"name": "mcimone-nodes", "cores": 4, "flag_sets": {"rv64gc": "-O3 -march=rv64gc"}},
-            {"name": "mcimone-milkvs", "threads": [1, 64], "sbatch_options": ["--qos=x"]},
-        ],
-        node_cores={"mcimone-milkvs": "64"},
-    )["partitions"]
-    assert list(nodes["flag_sets"]) == ["O3", "O3-openmp", "rv64gc"]
-    assert nodes["threads"] == [1, 2, 4] and milkvs["threads"] == [1, 64]
-    assert milkvs["cores"] == 64 and milkvs["sbatch_options"] == ["--qos=x"]
-    # a check run per model and flag set; 2 repetitions x 2 models x (O3 and rv64gc at 1
-    # thread, O3-openmp at each thread count)
-    assert counted(nodes) == (0, 0, 0, 2 * 3, 2 * 2 * (1 + 3 + 1), 0)
-    assert counted(milkvs) == (26, 0, 0, 2 * 2, 2 * 2 * (1 + 2), 0)
-    assert nodes["exclusive"] is True and nodes["array_throttle"] == 0
-
-
-@pytest.mark.parametrize(
-    ("cores", "threads"),
-    [(1, [1]), (2, [1, 2]), (4, [1, 2, 4]), (6, [1, 2, 4, 6]), (64, [1, 2, 4, 8, 16, 32, 64])],
-)
-def test_default_threads_double_up_to_the_cores(cores, threads):
-    (partition,) = make_plan([{"name": "p", "cores": cores}])
-    assert partition["threads"] == threads
-
-
-def test_bandwidth_measurements_and_warmups_come_first_in_each_block():
-    sweep = make_sweep(
-        [{"name": "a", "cores": 2}, {"name": "b", "cores": 4, "threads": [4]}],
-        bandwidth_trials=3,
-        warmup_runs=1,
-    )
-    first, second = sweep["partitions"]
-    # a: 2 thread counts x 3 labels (large and 2 models), 2 models x 2 flag sets warm-ups,
-    # 2 repetitions x 2 models x (O3 at 1 thread, O3-openmp at 2)
-    assert counted(first) == (0, 6, 4, 4, 2 * 2 * 3, 0)
-    assert counted(second) == (26, 3, 4, 4, 2 * 2 * 2, 0)
-    kinds = [task["kind"] for task in sweep["tasks"]]
-    assert kinds == 2 * ["bandwidth"] * 3 + ["warmup"] * 4 + ["check"] * 4 + ["run"] * 12 + (
-        ["bandwidth"] * 3 + ["warmup"] * 4 + ["check"] * 4 + ["run"] * 8
-    )
-
-
-def test_profiling_runs_end_each_block_one_per_model_and_selector():
-    sweep = make_sweep(
-        [
-            {"name": "a", "cores": 2, "perf_events": "task-clock"},
-            {"name": "b", "cores": 4, "threads": [4], "flag_sets": {"rv": "-O2"}},
-        ],
-        profile_selectors=["fastest", "slowest", "rv"],
-        perf_events="cycles",
-    )
-    first, second = sweep["partitions"]
-    # "rv" is a flag set of b only: a profiles fastest and slowest, b all three.
-    assert first["profile_selectors"] == ["fastest", "slowest"]
-    assert second["profile_selectors"] == ["fastest", "slowest", "rv"]
-    assert counted(first) == (0, 0, 0, 4, 12, 2 * 2)
-    assert counted(second)[0] == 4 + 12 + 4  # after a's check runs, runs and profiling runs
-    assert counted(second)[5] == 2 * 3
-    assert [task["kind"] for task in sweep["tasks"][16:20]] == ["profile"] * 4
-    assert first["profile_array"] == {"cpus_per_task": 2, "first_index": 16, "array": "0-3"}
-    assert (first["perf_events"], second["perf_events"]) == ("task-clock", "cycles")
-    # A profiling run selects from finished runs and then runs perf script: twice the limit.
-    assert int(first["profile_time_limit"]) == 2 * int(first["time_limit"])
-    (fixed,) = make_plan(
-        [{"name": "p", "cores": 1, "time_limit": "45"}], profile_selectors=["fastest"]
-    )
-    assert fixed["profile_time_limit"] == "45"
-
-
-def test_one_flag_set_is_profiled_once_and_no_selectors_means_no_profiles():
-    (single,) = make_sweep(
-        [{"name": "p", "cores": 1}],
-        flag_sets={"O3": "-O3"},
-        profile_selectors=["fastest", "slowest"],
-    )["partitions"]
-    assert single["profile_selectors"] == ["fastest"] and counted(single)[5] == 2
-    (off,) = make_sweep([{"name": "p", "cores": 1}])["partitions"]
-    assert (off["profile_selectors"], counted(off)[5], off["profile_array"]) == ([], 0, None)
-
-
-@pytest.mark.parametrize(
-    ("selectors", "named"),
-    [
-        (
-            ["fastest", "quickest"],
-            "names 'quickest', which is neither fastest, slowest nor a flag set (O3, rv)",
-        ),
-        ("fastest", "is not a list of selectors"),
-    ],
-)
-def test_profile_selector_errors_name_the_selector(selectors, named):
-    errors = plan.profile_selector_errors(
-        selectors, {"O3": "-O3"}, [{"name": "p", "flag_sets": {"rv": ""}}]
-    )
-    assert any(named in error for error in errors), errors
-    assert not plan.profile_selector_errors(
-        ["slowest", "rv", "O3"], {"O3": "-O3"}, [{"flag_sets": {"rv": ""}}]
-    )
-
-
-def test_explicit_sweep_threads_apply_to_every_partition():
-    (partition,) = make_plan([{"name": "p", "cores": 4, "threads": [1, 2, 4]}], threads=["2"])
-    assert partition["threads"] == [2]
-
-
-def test_time_limit_grows_with_the_model_and_the_partition_guess():
-    (slow,) = make_plan([{"name": "slow", "cores": 4, "seconds_per_gb_token": 4}])
-    (fast,) = make_plan([{"name": "fast", "cores": 4, "seconds_per_gb_token": 0.5}])
-    # stories110M: 60 s + 2 x 256 tokens x 0.438 GB x 4 s = 958 s -> 16 minutes
-    assert slow["time_estimates_s"]["stories110M"] == 958
-    assert slow["time_limit"] == "16" and slow["time_limit_source"] == "derived"
-    assert slow["time_estimates_s"]["stories15M"] < slow["time_estimates_s"]["stories110M"]
-    assert fast["time_limit"] == "5"  # the floor: 300 s
-    # longer than the seed's fixed `-t 00:05:00` on a 4-core node
-    assert int(slow["time_limit"]) > 5
-
-
-def test_time_limit_caps_tokens_at_seq_len_and_can_be_overridden():
-    (capped,) = make_plan(
-        [{"name": "p", "cores": 1}], models=["stories15M"], steps=100000, time_floor=0
-    )
-    # stories15M's seq_len is 256: run.c generates at most 256 tokens
-    assert capped["time_estimates_s"]["stories15M"] == math.ceil(60 + 2 * 256 * 0.060816028 * 2)
-    (fixed,) = make_plan([{"name": "p", "cores": 1, "time_limit": "1-00:00:00"}])
-    assert (fixed["time_limit"], fixed["time_limit_source"]) == ("1-00:00:00", "inventory")
-
-
-def test_unknown_cores_is_an_error():
-    with pytest.raises(Exception, match="cores per node unknown"):
-        make_plan([{"name": "p"}], node_cores={})
-
-
-@pytest.mark.parametrize(
-    ("partitions", "named"),
-    [
-        ([], "not a non-empty list"),
-        ([{"cores": 4}], "name must be"),
-        ([{"name": "a b"}], "name must be"),
-        ([{"name": "p", "time_limt": "5"}], "unknown keys ['time_limt']"),
-        ([{"name": "p", "time_limit": "5 minutes"}], "is not a Slurm time"),
-        ([{"name": "p", "threads": [0]}], "threads [0]"),
-        ([{"name": "p", "cores": "four"}], "cores 'four'"),
-        ([{"name": "p", "flag_sets": {"bad name": "-O3"}}], "flag_sets"),
-        ([{"name": "p", "sbatch_options": "--qos=x"}], "sbatch_options"),
-        ([{"name": "p"}, {"name": "p"}], "more than once"),
-        ([{"name": "p", "perf_events": ["cycles"]}], "perf_events ['cycles'] is not a perf stat"),
-    ],
-)
-def test_partition_errors_name_the_problem(partitions, named):
-    errors = plan.partition_errors(partitions)
-    assert any(named in error for error in errors), errors
-
-
-def test_valid_partitions_have_no_errors():
-    assert not plan.partition_errors(
-        [
-            {"name": "mcimone-nodes", "cores": 4, "time_limit": "30", "threads": [1, 4]},
-            {"name": "mcimone-milkvs", "sbatch_options": ["--account=a"], "exclusive": False},
-        ]
-    )
-
-
-def test_bad_partition_data_fails_before_anything_is_provisioned(tmp_path):
-    partitions = [{"name": "mcimone-nodes", "time_limit": "soon"}]
-    run = run_playbook(
-        "sweep.yml", "-i", str(PROJECT / "inventory" / "local-slurm.yml"),
-        "-e", f"llamasweep_workspace={tmp_path / 'ws'}",
-        "-e", json.dumps({"sweep_partitions": partitions}), check=False,
-    )  # fmt: skip
-    output = " ".join(run.stdout.split())
-    assert run.returncode != 0
-    assert "time_limit 'soon' is not a Slurm time" in output
-    assert not (tmp_path / "ws" / "llama2.c").exists()
 
 
 # --- the progress report -------------------------------------------------------------------

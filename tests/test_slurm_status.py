@@ -5,7 +5,7 @@ write them (TIMEOUT, CANCELLED, OUT_OF_MEMORY, a failed build)."""
 import json
 
 import pytest
-from test_collect_summarize import SweepWriter
+from builders import SweepWriter
 
 from collect.plan import TaskFiles
 from collect.runs import (

@@ -1,12 +1,24 @@
 """Unit tests of the sweep's plan (module_utils/sweep_plan.py): every task a record, counts and
-Slurm array lists taken from the task list, tasks.tsv, and no run wasted on thread counts a
-binary without OpenMP cannot use."""
+Slurm array lists taken from the task list, tasks.tsv, no run wasted on thread counts a
+binary without OpenMP cannot use, and the partition plan (time limits, defaults, validation)."""
 
 import json
+import math
 
 import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
-from test_slurm_progress import make_sweep, progress
+from builders import make_plan, make_sweep
+from test_slurm_progress import progress
+
+from collect.datafiles import forget_not_read, not_read
+from collect.plan import (
+    KIND_BANDWIDTH,
+    KIND_CHECK,
+    KIND_PROFILE,
+    KIND_RUN,
+    KIND_WARMUP,
+    read_plan,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -428,3 +440,202 @@ def test_slurm_arrays_start_their_tasks_in_the_run_order_round_by_round(sweep):
                 tasks[first + i]["repetition"] for i in ids if tasks[first + i]["kind"] == "run"
             ]
             assert repetitions == sorted(repetitions) and repetitions
+
+
+# --- the partition plan (time limits, defaults, validation) ---------------------------------
+
+
+def counted(partition):
+    """(first_index, bandwidth, warmup, check, run, profile tasks) of a partition of a sweep
+    plan."""
+    return (partition["first_index"], *partition["task_counts"].values())
+
+
+def test_plan_merges_flag_sets_numbers_runs_and_fills_defaults():
+    nodes, milkvs = make_sweep(
+        [
+            {"name": "mcimone-nodes", "cores": 4, "flag_sets": {"rv64gc": "-O3 -march=rv64gc"}},
+            {"name": "mcimone-milkvs", "threads": [1, 64], "sbatch_options": ["--qos=x"]},
+        ],
+        node_cores={"mcimone-milkvs": "64"},
+    )["partitions"]
+    assert list(nodes["flag_sets"]) == ["O3", "O3-openmp", "rv64gc"]
+    assert nodes["threads"] == [1, 2, 4] and milkvs["threads"] == [1, 64]
+    assert milkvs["cores"] == 64 and milkvs["sbatch_options"] == ["--qos=x"]
+    # a check run per model and flag set; 2 repetitions x 2 models x (O3 and rv64gc at 1
+    # thread, O3-openmp at each thread count)
+    assert counted(nodes) == (0, 0, 0, 2 * 3, 2 * 2 * (1 + 3 + 1), 0)
+    assert counted(milkvs) == (26, 0, 0, 2 * 2, 2 * 2 * (1 + 2), 0)
+    assert nodes["exclusive"] is True and nodes["array_throttle"] == 0
+
+
+@pytest.mark.parametrize(
+    ("cores", "threads"),
+    [(1, [1]), (2, [1, 2]), (4, [1, 2, 4]), (6, [1, 2, 4, 6]), (64, [1, 2, 4, 8, 16, 32, 64])],
+)
+def test_default_threads_double_up_to_the_cores(cores, threads):
+    (partition,) = make_plan([{"name": "p", "cores": cores}])
+    assert partition["threads"] == threads
+
+
+def test_bandwidth_measurements_and_warmups_come_first_in_each_block():
+    sweep = make_sweep(
+        [{"name": "a", "cores": 2}, {"name": "b", "cores": 4, "threads": [4]}],
+        bandwidth_trials=3,
+        warmup_runs=1,
+    )
+    first, second = sweep["partitions"]
+    # a: 2 thread counts x 3 labels (large and 2 models), 2 models x 2 flag sets warm-ups,
+    # 2 repetitions x 2 models x (O3 at 1 thread, O3-openmp at 2)
+    assert counted(first) == (0, 6, 4, 4, 2 * 2 * 3, 0)
+    assert counted(second) == (26, 3, 4, 4, 2 * 2 * 2, 0)
+    kinds = [task["kind"] for task in sweep["tasks"]]
+    assert kinds == 2 * ["bandwidth"] * 3 + ["warmup"] * 4 + ["check"] * 4 + ["run"] * 12 + (
+        ["bandwidth"] * 3 + ["warmup"] * 4 + ["check"] * 4 + ["run"] * 8
+    )
+
+
+def test_profiling_runs_end_each_block_one_per_model_and_selector():
+    sweep = make_sweep(
+        [
+            {"name": "a", "cores": 2, "perf_events": "task-clock"},
+            {"name": "b", "cores": 4, "threads": [4], "flag_sets": {"rv": "-O2"}},
+        ],
+        profile_selectors=["fastest", "slowest", "rv"],
+        perf_events="cycles",
+    )
+    first, second = sweep["partitions"]
+    # "rv" is a flag set of b only: a profiles fastest and slowest, b all three.
+    assert first["profile_selectors"] == ["fastest", "slowest"]
+    assert second["profile_selectors"] == ["fastest", "slowest", "rv"]
+    assert counted(first) == (0, 0, 0, 4, 12, 2 * 2)
+    assert counted(second)[0] == 4 + 12 + 4  # after a's check runs, runs and profiling runs
+    assert counted(second)[5] == 2 * 3
+    assert [task["kind"] for task in sweep["tasks"][16:20]] == ["profile"] * 4
+    assert first["profile_array"] == {"cpus_per_task": 2, "first_index": 16, "array": "0-3"}
+    assert (first["perf_events"], second["perf_events"]) == ("task-clock", "cycles")
+    # A profiling run selects from finished runs and then runs perf script: twice the limit.
+    assert int(first["profile_time_limit"]) == 2 * int(first["time_limit"])
+    (fixed,) = make_plan(
+        [{"name": "p", "cores": 1, "time_limit": "45"}], profile_selectors=["fastest"]
+    )
+    assert fixed["profile_time_limit"] == "45"
+
+
+def test_one_flag_set_is_profiled_once_and_no_selectors_means_no_profiles():
+    (single,) = make_sweep(
+        [{"name": "p", "cores": 1}],
+        flag_sets={"O3": "-O3"},
+        profile_selectors=["fastest", "slowest"],
+    )["partitions"]
+    assert single["profile_selectors"] == ["fastest"] and counted(single)[5] == 2
+    (off,) = make_sweep([{"name": "p", "cores": 1}])["partitions"]
+    assert (off["profile_selectors"], counted(off)[5], off["profile_array"]) == ([], 0, None)
+
+
+@pytest.mark.parametrize(
+    ("selectors", "named"),
+    [
+        (
+            ["fastest", "quickest"],
+            "names 'quickest', which is neither fastest, slowest nor a flag set (O3, rv)",
+        ),
+        ("fastest", "is not a list of selectors"),
+    ],
+)
+def test_profile_selector_errors_name_the_selector(selectors, named):
+    errors = plan.profile_selector_errors(
+        selectors, {"O3": "-O3"}, [{"name": "p", "flag_sets": {"rv": ""}}]
+    )
+    assert any(named in error for error in errors), errors
+    assert not plan.profile_selector_errors(
+        ["slowest", "rv", "O3"], {"O3": "-O3"}, [{"flag_sets": {"rv": ""}}]
+    )
+
+
+def test_explicit_sweep_threads_apply_to_every_partition():
+    (partition,) = make_plan([{"name": "p", "cores": 4, "threads": [1, 2, 4]}], threads=["2"])
+    assert partition["threads"] == [2]
+
+
+def test_time_limit_grows_with_the_model_and_the_partition_guess():
+    (slow,) = make_plan([{"name": "slow", "cores": 4, "seconds_per_gb_token": 4}])
+    (fast,) = make_plan([{"name": "fast", "cores": 4, "seconds_per_gb_token": 0.5}])
+    # stories110M: 60 s + 2 x 256 tokens x 0.438 GB x 4 s = 958 s -> 16 minutes
+    assert slow["time_estimates_s"]["stories110M"] == 958
+    assert slow["time_limit"] == "16" and slow["time_limit_source"] == "derived"
+    assert slow["time_estimates_s"]["stories15M"] < slow["time_estimates_s"]["stories110M"]
+    assert fast["time_limit"] == "5"  # the floor: 300 s
+    # longer than the seed's fixed `-t 00:05:00` on a 4-core node
+    assert int(slow["time_limit"]) > 5
+
+
+def test_time_limit_caps_tokens_at_seq_len_and_can_be_overridden():
+    (capped,) = make_plan(
+        [{"name": "p", "cores": 1}], models=["stories15M"], steps=100000, time_floor=0
+    )
+    # stories15M's seq_len is 256: run.c generates at most 256 tokens
+    assert capped["time_estimates_s"]["stories15M"] == math.ceil(60 + 2 * 256 * 0.060816028 * 2)
+    (fixed,) = make_plan([{"name": "p", "cores": 1, "time_limit": "1-00:00:00"}])
+    assert (fixed["time_limit"], fixed["time_limit_source"]) == ("1-00:00:00", "inventory")
+
+
+def test_unknown_cores_is_an_error():
+    with pytest.raises(Exception, match="cores per node unknown"):
+        make_plan([{"name": "p"}], node_cores={})
+
+
+@pytest.mark.parametrize(
+    ("partitions", "named"),
+    [
+        ([], "not a non-empty list"),
+        ([{"cores": 4}], "name must be"),
+        ([{"name": "a b"}], "name must be"),
+        ([{"name": "p", "time_limt": "5"}], "unknown keys ['time_limt']"),
+        ([{"name": "p", "time_limit": "5 minutes"}], "is not a Slurm time"),
+        ([{"name": "p", "threads": [0]}], "threads [0]"),
+        ([{"name": "p", "cores": "four"}], "cores 'four'"),
+        ([{"name": "p", "flag_sets": {"bad name": "-O3"}}], "flag_sets"),
+        ([{"name": "p", "sbatch_options": "--qos=x"}], "sbatch_options"),
+        ([{"name": "p"}, {"name": "p"}], "more than once"),
+        ([{"name": "p", "perf_events": ["cycles"]}], "perf_events ['cycles'] is not a perf stat"),
+    ],
+)
+def test_partition_errors_name_the_problem(partitions, named):
+    errors = plan.partition_errors(partitions)
+    assert any(named in error for error in errors), errors
+
+
+def test_valid_partitions_have_no_errors():
+    assert not plan.partition_errors(
+        [
+            {"name": "mcimone-nodes", "cores": 4, "time_limit": "30", "threads": [1, 4]},
+            {"name": "mcimone-milkvs", "sbatch_options": ["--account=a"], "exclusive": False},
+        ]
+    )
+
+
+# --- the contract between the plan's writer and the collector's reader -----------------------
+
+
+def test_every_task_the_plan_writes_the_collector_reads_back_whole(tmp_path):
+    # sweep_plan.py writes plan.json; collect/plan.py reads it as data, skipping any record
+    # that is not what a sweep writes. Every kind of task, on a real and an emulated
+    # partition, must come back unskipped and unchanged.
+    document = make_sweep(
+        [{"name": "nodes", "cores": 4}, EMULATED],
+        flag_sets={"O3": "-O3", "omp": "-O3 -fopenmp"},
+        warmup_runs=1,
+        bandwidth_trials=2,
+        profile_selectors=["fastest", "slowest"],
+    )
+    results = tmp_path / document["sweep_id"]
+    results.mkdir()
+    (results / "plan.json").write_text(json.dumps(document))
+    forget_not_read(results)
+    read = read_plan(results)
+    assert not_read(results) == {}
+    assert read.tasks == document["tasks"]
+    assert [partition["name"] for partition in read.partitions] == ["nodes", EMULATED["name"]]
+    kinds = {task["kind"] for task in read.tasks}
+    assert kinds == {KIND_BANDWIDTH, KIND_WARMUP, KIND_CHECK, KIND_RUN, KIND_PROFILE}

@@ -230,6 +230,8 @@ def test_benchmarks_never_share_the_node(full_sweep):
     spans = sorted(
         (j["start_time"], j["end_time"]) for j in full_sweep["jobs"] if j["array_job_id"]
     )
+    # Every task of both partitions' arrays is there to compare (and the profiles' too).
+    assert len(spans) >= len(PARTITIONS) * TASKS, spans
     for (_, end), (next_start, _) in zip(spans, spans[1:], strict=False):
         assert end <= next_start, spans
 

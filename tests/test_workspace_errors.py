@@ -1,10 +1,11 @@
 """Clear errors before anything is provisioned: unreachable login node, read-only or full
 workspace. Each stops with one message that says what to do."""
 
+import json
 import subprocess
 
 import pytest
-from conftest import run_playbook, source_args
+from conftest import PROJECT, run_playbook, source_args
 
 pytestmark = pytest.mark.e2e
 
@@ -65,3 +66,16 @@ def test_unreachable_login_node(tmp_path):
     assert run.returncode != 0
     assert "Cannot reach montecimone (127.0.0.1, port 2299) as nobody" in output
     assert "Connection refused" in output and "make onboard" in output
+
+
+def test_bad_partition_data_fails_before_anything_is_provisioned(tmp_path):
+    partitions = [{"name": "mcimone-nodes", "time_limit": "soon"}]
+    run = run_playbook(
+        "sweep.yml", "-i", str(PROJECT / "inventory" / "local-slurm.yml"),
+        "-e", f"llamasweep_workspace={tmp_path / 'ws'}",
+        "-e", json.dumps({"sweep_partitions": partitions}), check=False,
+    )  # fmt: skip
+    output = " ".join(run.stdout.split())
+    assert run.returncode != 0
+    assert "time_limit 'soon' is not a Slurm time" in output
+    assert not (tmp_path / "ws" / "llama2.c").exists()
