@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from collect.formatting import percent_text
 from collect.history import read_history_runs
 from collect.runs import STATUS_OK, collect_runs, emulated_rows, runs_table
 from collect.stats import flag_set_table
@@ -189,10 +190,10 @@ def render_comparison(
                 "?" if pd.isna(row.threads) else str(int(row.threads)),
                 _count(row.runs_a),
                 _number(row.median_a, "{:.2f}"),
-                _percent(row.cv_a),
+                percent_text(row.cv_a),
                 _count(row.runs_b),
                 _number(row.median_b, "{:.2f}"),
-                _percent(row.cv_b),
+                percent_text(row.cv_b),
                 _number(row.ratio, "{:.2f}×"),
                 interval_text(row.ratio_low, row.ratio_high),
                 "—" if pd.isna(row.noise_band) else f"±{100 * row.noise_band:.1f} %",
@@ -233,7 +234,3 @@ def _count(value: object) -> str:
 
 def _number(value: object, template: str) -> str:
     return "—" if pd.isna(value) else template.format(value)
-
-
-def _percent(value: object) -> str:
-    return "—" if pd.isna(value) else f"{100 * value:.1f} %"

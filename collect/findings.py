@@ -29,6 +29,7 @@ from itertools import pairwise
 import pandas as pd
 
 from collect.compare import flags_keys
+from collect.formatting import threads_text
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
     CONFIDENCE,
@@ -240,7 +241,7 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
     fastest = candidates.loc[candidates["median"].idxmax(), "flag_set"]
     curve = candidates[candidates["flag_set"] == fastest].sort_values("threads")
     base = int(curve["baseline_threads"].iloc[0])
-    evidence = f"speedup (efficiency) by threads over {_threads(base)}: " + ", ".join(
+    evidence = f"speedup (efficiency) by threads over {threads_text(base)}: " + ", ".join(
         f"{int(row.threads)}: {row.speedup:.2f}× ({row.efficiency:.0%})"
         for row in curve.itertuples(index=False)
     )
@@ -250,7 +251,7 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
         if step.verdict == FASTER:
             continue
         gain = (
-            f"{_threads(after['threads'])} against {_threads(before['threads'])}: "
+            f"{threads_text(after['threads'])} against {threads_text(before['threads'])}: "
             f"{step.ratio:.2f}× ({_judged(step)})"
         )
         if step.verdict == TOO_FEW:
@@ -258,8 +259,8 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
                 "scaling",
                 partition,
                 model,
-                f"Whether {fastest} gains from {_threads(after['threads'])} over "
-                f"{_threads(before['threads'])} is not decided ({step.text}).",
+                f"Whether {fastest} gains from {threads_text(after['threads'])} over "
+                f"{threads_text(before['threads'])} is not decided ({step.text}).",
                 f"{where}: {gain}.",
                 evidence,
                 _confidence(step),
@@ -269,8 +270,8 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
             "scaling",
             partition,
             model,
-            f"{fastest} stops paying after {_threads(before['threads'])}: "
-            f"{_threads(after['threads'])} give {step.ratio:.2f}×, {step.verdict}.",
+            f"{fastest} stops paying after {threads_text(before['threads'])}: "
+            f"{threads_text(after['threads'])} give {step.ratio:.2f}×, {step.verdict}.",
             f"{where}: {gain}.",
             evidence,
             _confidence(step),
@@ -281,10 +282,10 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
         "scaling",
         partition,
         model,
-        f"{fastest} still scales at {_threads(last['threads'])}, the most run: every step "
+        f"{fastest} still scales at {threads_text(last['threads'])}, the most run: every step "
         "is faster.",
-        f"{where}: {_threads(last['threads'])} against {_threads(steps[-1][0]['threads'])}: "
-        f"{step.ratio:.2f}× ({_judged(step)}).",
+        f"{where}: {threads_text(last['threads'])} against "
+        f"{threads_text(steps[-1][0]['threads'])}: {step.ratio:.2f}× ({_judged(step)}).",
         evidence,
         _confidence(step),
     )
@@ -315,7 +316,7 @@ def _roofline(partition: str, model: str, rows: pd.DataFrame, roofline: pd.DataF
     fraction = bound["fraction"]
     evidence = (
         f"{best['median']:.2f} tok/s against a bound of {bound['bound_tok_s']:.2f} tok/s "
-        f"({bound['gb_s']:.2f} GB/s at {_threads(bound['bandwidth_threads'])}, "
+        f"({bound['gb_s']:.2f} GB/s at {threads_text(bound['bandwidth_threads'])}, "
         f"{bound['working_set']} working set, "
         f"over {int(bound['checkpoint_bytes']):,} bytes a token)"
     )
@@ -394,7 +395,7 @@ def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
                 )
             interval = "" if pd.isna(low) else f", a run lands in {low:.2f}–{high:.2f}"
             items.append(
-                f"{row.model} {row.cflags} at {_threads(ours['threads'])}: "
+                f"{row.model} {row.cflags} at {threads_text(ours['threads'])}: "
                 f"median {ours['median']:.2f}{interval}, against {row.tok_s:.2f} "
                 f"({ours['median'] / row.tok_s:.2f}×, the seed's figure {place})"
             )
@@ -440,13 +441,7 @@ def _same(a: pd.Series, b: pd.Series) -> bool:
 
 
 def _name(row: pd.Series) -> str:
-    return f"{row['flag_set']} at {_threads(row['threads'])}"
-
-
-def _threads(threads: object) -> str:
-    if pd.isna(threads):  # a runs table not from a plan (the history's) may not know it
-        return "an unknown thread count"
-    return "1 thread" if threads == 1 else f"{int(threads)} threads"
+    return f"{row['flag_set']} at {threads_text(row['threads'])}"
 
 
 def _runs(row: pd.Series) -> str:

@@ -32,6 +32,7 @@ import pandas as pd
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
 from collect.drift import drift_sentence
+from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, percent_text
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
@@ -150,6 +151,9 @@ def render_report(
     if orphans:
         sections.append(("other-profiles", "Other profiles", _profiles_html(orphans)))
     sections.append(("warmup", "Warm-up runs", _warmups(analysis)))
+    dropped = analysis.files.dropped_flag_sets
+    if dropped:
+        sections.append(("dropped", "Flag sets not submitted", _dropped(dropped)))
     sections.append(("failures", "Failures", _failures(analysis)))
     sections.append(("commands", "Commands and versions", _commands(analysis)))
     nav = "".join(
@@ -342,7 +346,7 @@ def _throughput(table: pd.DataFrame, partition: str, suspect: dict) -> str:
                     _fixed(row.median),
                     _fixed(row.min),
                     _fixed(row.max),
-                    _cv(row.cv, row.noisy),
+                    cv_text(row.cv, row.noisy),
                     _fixed(row.speedup, "{:.2f}×"),
                     interval_text(row.speedup_low, row.speedup_high),
                     row.speedup_verdict_text,
@@ -364,10 +368,10 @@ def _scaling(scaling: pd.DataFrame) -> str:
                 row.flag_set,
                 _int(row.threads),
                 _fixed(row.median),
-                _cv(row.cv, row.noisy),
+                cv_text(row.cv, row.noisy),
                 _fixed(row.speedup, "{:.2f}×") + f" vs {_int(row.baseline_threads)}",
                 interval_text(row.speedup_low, row.speedup_high),
-                _percent(row.efficiency),
+                percent_text(row.efficiency),
                 row.speedup_verdict_text,
                 "best" if row.best else "",
             ],
@@ -404,10 +408,10 @@ def _roofline(analysis: Analysis, partition: str) -> str:
                 _text(row.working_set) or "—",
                 _fixed(row.gb_s),
                 _fixed(row.bound_tok_s),
-                _percent(row.fraction),
+                percent_text(row.fraction),
                 _fixed(row.large_gb_s),
                 _fixed(row.large_bound_tok_s),
-                _percent(row.large_fraction),
+                percent_text(row.large_fraction),
                 *([row.note] if with_notes else []),
             ],
             {},
@@ -657,7 +661,7 @@ def _riscv_builds(builds: pd.DataFrame, analysis: Analysis) -> str:
     body = []
     for row in builds.itertuples(index=False):
         report = f"builds/{row.partition}/{row.flag_set}.vec.txt"
-        loops = _count(row.vectorized_loops)
+        loops = known_text(row.vectorized_loops)
         if report in recorded:
             loops = Html(f'<a href="#{escape(_file_anchor(report))}">{escape(loops)}</a>')
         body.append(
@@ -666,7 +670,7 @@ def _riscv_builds(builds: pd.DataFrame, analysis: Analysis) -> str:
                     row.partition,
                     row.flag_set,
                     Html(f"<code>{escape(row.march or 'default')}</code>"),
-                    _count(row.vector_instructions),
+                    known_text(row.vector_instructions),
                     loops,
                     "asked for, none in the binary" if row.vectors_missing else "",
                 ],
@@ -717,6 +721,17 @@ def _warmups(analysis: Analysis) -> str:
     ]
     return f"<p>{escape(_warmup_line(analysis))}</p>" + _table(
         header, body, numeric={"threads", "tok/s"}
+    )
+
+
+def _dropped(dropped: dict[str, dict[str, str]]) -> str:
+    body = [
+        ([partition, flag_set, reason], {}, "")
+        for partition, reasons in dropped.items()
+        for flag_set, reason in reasons.items()
+    ]
+    return f"<p>{escape(DROPPED_FLAG_SETS)}</p>" + _table(
+        ["partition", "flag set", "why"], body, numeric=set()
     )
 
 
@@ -773,10 +788,6 @@ def escape(text: str) -> str:
 def _file_anchor(path: str) -> str:
     """The id of a recorded file's block in "Commands and versions"."""
     return "file-" + re.sub(r"[^A-Za-z0-9._/-]", "_", path)
-
-
-def _count(value: object) -> str:
-    return "?" if value is None or pd.isna(value) else str(value)
 
 
 def _embed_svg(svg_text: str) -> str:
@@ -907,16 +918,6 @@ def _int(value: object) -> str:
 
 def _fixed(value: object, template: str = "{:.2f}") -> str:
     return "—" if value is None or pd.isna(value) else template.format(value)
-
-
-def _percent(value: object) -> str:
-    return "—" if value is None or pd.isna(value) else f"{100 * value:.1f} %"
-
-
-def _cv(cv: float, noisy: bool) -> str:
-    if pd.isna(cv):
-        return "—"
-    return f"{100 * cv:.1f} %" + (" noisy" if noisy else "")
 
 
 def _megabytes(value: object) -> str:

@@ -23,8 +23,10 @@ def comparable(runs: pd.DataFrame) -> pd.Series:
     """Which runs' tok/s enter the statistics and comparisons: ok, with a figure, and not
     stopped early (run.c sampled BOS: its tok/s is over fewer tokens and a shorter context
     than a full run's, so it is not a sample of the same thing)."""
-    stopped_early = runs["stopped_early"].map(lambda value: value is True).astype(bool)
-    return (runs["status"] == STATUS_OK) & runs["tok_s"].notna() & ~stopped_early
+    ok = (runs["status"] == STATUS_OK) & runs["tok_s"].notna()
+    if "stopped_early" not in runs:  # a table of runs from before the collector counted tokens
+        return ok
+    return ok & ~runs["stopped_early"].map(lambda value: value is True).astype(bool)
 
 
 # Slurm states (scheduler.json) of a job that ended without its script finishing.

@@ -51,6 +51,8 @@ OUTLIER_SHARE, OUTLIER_FACTOR = 0.05, 0.7
 SLOW_STATE_SHARE, SLOW_STATE_FACTOR = 0.5, 0.9
 # The most undecided comparisons of a cell whose advice is followed.
 ADVICE_FOLLOWED = 500
+# A run this far below its side's mean log tok/s shows an outlier (0.7x is -0.36).
+OUTLIER_SEEN = 0.15
 
 
 def draw(rng: np.random.Generator, model: str, cv: float, shape: tuple[int, int]) -> np.ndarray:
@@ -143,6 +145,37 @@ def simulate_cell(
         advised=len(advice) / len(needed) if len(needed) else math.nan,
         advice_power=decided / len(followed_advice) if len(advice) else math.nan,
     )
+
+
+def outlier_advice(
+    runs: int, cv: float, change: float, trials: int, seed: int = SEED
+) -> dict[str, tuple[int, float]]:
+    """The outliers model's followed advice, split by whether the runs it was planned from
+    show an outlier (a run more than OUTLIER_SEEN below its side's mean): {"seen" | "unseen":
+    (advised comparisons followed, share that decides)}, at most ADVICE_FOLLOWED each."""
+    rng = np.random.default_rng([seed, runs, round(cv * 1e4), round(change * 1e4)])
+    truth = math.log1p(change)
+    log_a = draw(rng, "outliers", cv, (trials, runs))
+    log_b = draw(rng, "outliers", cv, (trials, runs)) + truth
+    decisions = decide(log_a, log_b, COMPARE_MIN_EFFECT)
+    advised = (decisions.verdict == TOO_FEW) & (decisions.runs_needed <= MAX_RUNS_ESTIMATE)
+    seen = np.zeros(trials, dtype=bool)
+    for side in (log_a, log_b):
+        seen |= (side - side.mean(axis=-1, keepdims=True) < -OUTLIER_SEEN).any(axis=-1)
+    split = {}
+    for label, mask in (("seen", advised & seen), ("unseen", advised & ~seen)):
+        chosen = np.flatnonzero(mask)[:ADVICE_FOLLOWED]
+        decided = sum(
+            decide(
+                draw(rng, "outliers", cv, (1, count)),
+                draw(rng, "outliers", cv, (1, count)) + truth,
+                COMPARE_MIN_EFFECT,
+            ).verdict[0]
+            != TOO_FEW
+            for count in decisions.runs_needed[chosen]
+        )
+        split[label] = (len(chosen), decided / len(chosen) if len(chosen) else math.nan)
+    return split
 
 
 def upper_rate(rate: float, trials: int, confidence: float = 0.95) -> float:
@@ -286,4 +319,30 @@ def drift_table(trials: int) -> list[str]:
     for model in MODELS:
         rates = [drift_false_alarms(model, count, trials) for count in DRIFT_CONFIGURATIONS]
         lines.append("| " + " | ".join([model, *(f"{100 * rate:.1f} %" for rate in rates)]) + " |")
+    return lines
+
+
+# The outliers model's cells whose followed advice can miss (collect/README.md).
+OUTLIER_ADVICE_RUNS = (3, 5, 10)
+OUTLIER_ADVICE_CVS = (0.01, 0.03)
+OUTLIER_ADVICE_CHANGES = (0.0, 0.02)
+
+
+def outlier_advice_table(trials: int) -> list[str]:
+    """The Markdown table of outlier_advice over the quiet outliers cells."""
+    header = [
+        "n",
+        "CV",
+        "change",
+        "outlier seen: followed, decides",
+        "none seen: followed, decides",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for runs in OUTLIER_ADVICE_RUNS:
+        for cv in OUTLIER_ADVICE_CVS:
+            for change in OUTLIER_ADVICE_CHANGES:
+                split = outlier_advice(runs, cv, change, trials)
+                cells = [f"{count}, {100 * rate:.0f} %" for count, rate in split.values()]
+                row = [str(runs), _percent(cv), _percent(change), *cells]
+                lines.append("| " + " | ".join(row) + " |")
     return lines

@@ -21,6 +21,7 @@ from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
 from collect.datafiles import forget_not_read, not_read
 from collect.drift import drift_sentence
 from collect.findings import Finding
+from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, threads_text
 from collect.history import default_history_path, write_history
 from collect.plots import write_plots
 from collect.report import CONTROL_CHARACTERS, REPORT_FILE, render_report
@@ -229,7 +230,7 @@ def _overview(analysis: Analysis) -> str:
     if not early.empty:
         configurations = ", ".join(
             dict.fromkeys(
-                f"{row.flag_set} at {_threads(row.threads)}" for row in early.itertuples()
+                f"{row.flag_set} at {threads_text(row.threads)}" for row in early.itertuples()
             )
         )
         facts.append(
@@ -318,29 +319,18 @@ def _findings_section(findings: Sequence[Finding]) -> list[str]:
     return ["## Findings", "", *items, ""]
 
 
-def cv_text(cv: float, noisy: bool) -> str:
-    """`2.1 %`, `6.3 % noisy`, or `—` when there is no noise estimate (one ok run)."""
-    if pd.isna(cv):
-        return "—"
-    return f"{100 * cv:.1f} %" + (" noisy" if noisy else "")
-
-
 def _scaling_lines(scaling: pd.DataFrame) -> list[str]:
     best = scaling[scaling["best"]]
     if best.empty:
         return []
     items = [
-        f"{markdown_text(row.model)} {markdown_text(row.flag_set)}: {_threads(row.threads)}, "
+        f"{markdown_text(row.model)} {markdown_text(row.flag_set)}: {threads_text(row.threads)}, "
         f"{row.speedup:.2f}× over {int(row.baseline_threads)} "
         f"({interval_text(row.speedup_low, row.speedup_high)}, {row.speedup_verdict_text}), "
         f"efficiency {row.efficiency:.0%}"
         for row in best.itertuples(index=False)
     ]
     return ["Best thread count: " + "; ".join(items) + ".", ""]
-
-
-def _threads(threads: object) -> str:
-    return "1 thread" if threads == 1 else f"{int(threads)} threads"
 
 
 def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
@@ -411,8 +401,8 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
         line = (
             f"- {markdown_code(row.partition)} / {markdown_code(row.flag_set)} "
             f"(-march={markdown_text(row.march or 'default')}): "
-            f"{_count(row.vector_instructions)} vector instructions, "
-            f"{_count(row.vectorized_loops)} loops vectorised"
+            f"{known_text(row.vector_instructions)} vector instructions, "
+            f"{known_text(row.vectorized_loops)} loops vectorised"
         )
         if row.vectors_missing:
             line += (
@@ -423,10 +413,6 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
     if not lines:
         return []
     return ["## RISC-V builds", "", *lines, ""]
-
-
-def _count(value: object) -> str:
-    return "?" if pd.isna(value) else str(value)
 
 
 def _failures_section(runs: pd.DataFrame) -> list[str]:
@@ -456,8 +442,7 @@ def _dropped_section(dropped: dict[str, dict[str, str]]) -> list[str]:
     return [
         f"## Flag sets not submitted ({len(body)})",
         "",
-        "Left out before anything was submitted (validation before queueing, or the "
-        "partition's compiler refused their -march): no rows of runs.csv.",
+        DROPPED_FLAG_SETS,
         "",
         *_markdown_table(["partition", "flag set", "why"], body, right_aligned_from=3),
         "",

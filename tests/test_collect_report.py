@@ -456,6 +456,9 @@ def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary
         "| `local` | `xtheadvector` | failed validation: unsupported ISA |"
         in summary.split("## Flag sets not submitted (1)\n")[1]
     )
+    assert table_cells(sections["dropped"]) == [
+        ["local", "xtheadvector", "failed validation: unsupported ISA"]
+    ]
     # RISC-V builds: the rejected flag set built nothing; rv64gcv asked for vectors, got none
     builds = sections["riscv-builds"]
     assert table_cells(builds) == [

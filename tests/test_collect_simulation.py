@@ -13,6 +13,7 @@ from collect.simulation import (
     cell_failures,
     draw,
     drift_false_alarms,
+    outlier_advice,
     simulate_cell,
 )
 
@@ -79,11 +80,15 @@ def test_advice_on_a_change_at_the_threshold_decides_too():
 
 def test_advice_cannot_plan_for_outliers_its_runs_have_not_shown():
     # The documented limit (collect/README.md): at CV 1 %, 5 % of runs at 0.7x dominate
-    # the spread, and 3 runs a side show none of them 74 % of the time; the advice from
-    # those plans for a quiet pair, and the followed runs that do meet an outlier cannot
-    # fit their interval inside ±2 %.
+    # the spread, and 3 runs a side show none of them 74 % of the time. Advice planned
+    # from runs that show one decides when followed; advice from runs that show none
+    # plans for a quiet pair, and the followed runs that meet an outlier cannot fit their
+    # interval inside ±2 %.
     cell = simulate_cell("outliers", 3, 0.01, 0.0, TRIALS)
     assert cell.advised >= 0.5 and cell.advice_power < 0.7, cell
+    split = outlier_advice(3, 0.01, 0.0, 1000)
+    assert split["seen"][0] >= 50 and split["seen"][1] >= 0.9, split
+    assert split["unseen"][0] >= 50 and split["unseen"][1] < 0.5, split
 
 
 def test_the_same_cell_gives_the_same_figures():
