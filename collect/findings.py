@@ -241,7 +241,7 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
     fastest = candidates.loc[candidates["median"].idxmax(), "flag_set"]
     curve = candidates[candidates["flag_set"] == fastest].sort_values("threads")
     base = int(curve["baseline_threads"].iloc[0])
-    evidence = f"speedup (efficiency) by threads over {threads_text(base)}: " + ", ".join(
+    evidence = f"median speedup (efficiency) by threads over {threads_text(base)}: " + ", ".join(
         f"{int(row.threads)}: {row.speedup:.2f}× ({row.efficiency:.0%})"
         for row in curve.itertuples(index=False)
     )
