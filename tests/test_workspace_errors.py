@@ -50,7 +50,10 @@ def test_full_workspace(mounted):
                        check=False)  # fmt: skip
     output = one_line(run.stdout)
     assert run.returncode != 0
-    assert f"The workspace {workspace} is nearly full: 1 MiB free, 256 MiB needed" in output
+    assert (
+        f"The workspace {workspace} is nearly full: 1 MiB free (df: free space on the "
+        "filesystem), 256 MiB needed"
+    ) in output
     assert not (workspace / "llama2.c").exists()
 
 
