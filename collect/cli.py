@@ -7,6 +7,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
+from collect.class_report import CLASS_REPORT_FILE, CLASS_RUNS_FILE, write_class_report
 from collect.compare import SEED, compare
 from collect.datafiles import not_read, read_text
 from collect.fetch import fetch
@@ -211,6 +212,37 @@ def _fetch(arguments: argparse.Namespace) -> int:
         return 2
 
 
+def _add_class_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "results_dirs",
+        metavar="DIR",
+        nargs="+",
+        type=Path,
+        help="a student's results directory (read as data, never run)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("class"),
+        help=f"where {CLASS_RUNS_FILE} and {CLASS_REPORT_FILE} are written (default: class)",
+    )
+    parser.add_argument(
+        "--anonymise",
+        action="store_true",
+        help="pseudonyms (student-1, ...) in place of the accounts' names",
+    )
+
+
+def _class(arguments: argparse.Namespace) -> int:
+    try:
+        report = write_class_report(arguments.results_dirs, arguments.out, arguments.anonymise)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"collect class: {error}", file=sys.stderr)
+        return 2
+    print(report, end="")
+    return 0
+
+
 SUBCOMMANDS = {
     "parse": (
         "print one JSON line per run log: tok_s and every perf stat figure (null when "
@@ -230,6 +262,14 @@ SUBCOMMANDS = {
         "fetched after every job had ended (--force fetches again)",
         _add_fetch_arguments,
         _fetch,
+    ),
+    "class": (
+        "merge students' sweeps into one table of runs with a student column "
+        f"({CLASS_RUNS_FILE}) and write the class report ({CLASS_REPORT_FILE}: each "
+        "configuration's spread across the sweeps next to each sweep's own, the sweeps unlike "
+        "the others) into --out, and print it",
+        _add_class_arguments,
+        _class,
     ),
     "compare": (
         "compare two sweeps (or a sweep and the seed's numbers) configuration by "

@@ -33,3 +33,8 @@ def threads_text(threads: object) -> str:
     if pd.isna(threads):
         return "an unknown thread count"
     return "1 thread" if threads == 1 else f"{int(threads)} threads"
+
+
+def thread_count_text(threads: object) -> str:
+    """A thread count as a table cell: `4`, or `?` where it is unknown."""
+    return "?" if pd.isna(threads) else str(int(threads))

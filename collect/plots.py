@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from collect.analysis import Analysis
 from collect.atomic import Replacement, refuse_linked_directory
+from collect.formatting import thread_count_text
 from collect.roofline import LARGE_WORKING_SET, bound_table
 
 ROOFLINE_PLOT = "roofline.png"
@@ -190,7 +191,7 @@ def plot_tok_s_by_flag_set(table: pd.DataFrame) -> Figure | None:
             color=[styles[flag_set]["color"] for flag_set in rows["flag_set"]],
         )
         labels = [
-            f"{flag_set} (t{_threads_text(threads)})"
+            f"{flag_set} (t{thread_count_text(threads)})"
             for flag_set, threads in zip(rows["flag_set"], rows["threads"], strict=True)
         ]
         axis.set_xticks(positions, labels, rotation=30, ha="right", fontsize=8)
@@ -214,7 +215,9 @@ def _roofline_title(roofline: pd.DataFrame, partition: str, model: str) -> str:
     bound = (
         "no bound" if pd.isna(fastest["fraction"]) else f"{fastest['fraction']:.0%} of its bound"
     )
-    return f"{title}\nfastest: {fastest['flag_set']} t{_threads_text(fastest['threads'])}, {bound}"
+    return (
+        f"{title}\nfastest: {fastest['flag_set']} t{thread_count_text(fastest['threads'])}, {bound}"
+    )
 
 
 def _facets(rows: pd.DataFrame) -> tuple[Figure, dict[tuple[str, str], object]]:
@@ -322,10 +325,6 @@ def _log_tok_s_axis(axis) -> None:
 
 def _number(value: float, _position: int) -> str:
     return f"{value:g}"
-
-
-def _threads_text(threads: object) -> str:
-    return "?" if pd.isna(threads) else str(int(threads))
 
 
 def _ok_groups(table: pd.DataFrame) -> pd.DataFrame:

@@ -296,7 +296,7 @@ def _model_section(
         ]
         cells += [roofline.get(key, "—")] if with_bound else []
         body.append(cells)
-    lines = [heading, "", *_markdown_table(header, body, right_aligned_from=2), ""]
+    lines = [heading, "", *markdown_table(header, body, right_aligned_from=2), ""]
     if with_bound and any(roofline.get(key, "").endswith(LARGE_MARK) for key in keys):
         lines += [
             f"{LARGE_MARK} bound from the large working set: no bandwidth measurement at "
@@ -385,7 +385,7 @@ def _emulated_section(analysis: Analysis) -> list[str]:
         "Whether each flag set compiles, runs and generates tokens under the emulator: "
         "these rows are in no performance table (qemu's speed is not the chip's).",
         "",
-        *_markdown_table(
+        *markdown_table(
             ["partition", "flag set", "compiles", "runs", "tokens", "outcome"], body, 6
         ),
         "",
@@ -426,7 +426,7 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
     return [
         f"## Failures ({len(failed)})",
         "",
-        *_markdown_table(["run", "status", "reason"], body, right_aligned_from=3),
+        *markdown_table(["run", "status", "reason"], body, right_aligned_from=3),
     ]
 
 
@@ -444,13 +444,14 @@ def _dropped_section(dropped: dict[str, dict[str, str]]) -> list[str]:
         "",
         DROPPED_FLAG_SETS,
         "",
-        *_markdown_table(["partition", "flag set", "why"], body, right_aligned_from=3),
+        *markdown_table(["partition", "flag set", "why"], body, right_aligned_from=3),
         "",
     ]
 
 
-def _markdown_table(header: list[str], body: list[list[str]], right_aligned_from: int) -> list[str]:
-    # Numbers are right-aligned; "|" inside a cell would end it, so it is escaped.
+def markdown_table(header: list[str], body: list[list[str]], right_aligned_from: int) -> list[str]:
+    """The lines of a Markdown table: columns from right_aligned_from on (numbers) are
+    right-aligned; "|" inside a cell would end it, so it is escaped."""
     alignment = [
         "---:" if position >= right_aligned_from else "---" for position in range(len(header))
     ]

@@ -32,7 +32,7 @@ def collect(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_help_lists_every_subcommand():
     result = collect("--help")
     assert result.returncode == 0
-    assert set(SUBCOMMANDS) == {"parse", "summarize", "fetch", "compare", "history"}
+    assert set(SUBCOMMANDS) == {"parse", "summarize", "fetch", "class", "compare", "history"}
     for name, (help_text, _, _) in SUBCOMMANDS.items():
         assert name in result.stdout
         assert help_text.split()[0] in result.stdout
