@@ -79,17 +79,18 @@ class ClassView:
 
 def class_view(runs: pd.DataFrame) -> ClassView:
     """The class's configurations (KEYS, sweeps, class_median, across_cv, within_cv) and
-    outliers (KEYS, student, median, low, high, ratio) from class_runs's table."""
+    outliers (KEYS, student, sweep_dir, median, low, high, ratio) from class_runs's table:
+    each sweep counts once, a student's second sweep as another."""
     counted = runs[comparable(runs)]
-    per_student = (
-        counted.groupby([*KEYS, "student"], sort=False)["tok_s"]
+    per_sweep = (
+        counted.groupby([*KEYS, "sweep_dir", "student"], sort=False)["tok_s"]
         .agg(median="median", cv=lambda values: sweep_rules.coefficient_of_variation(values))
         .reset_index()
     )
     configurations = (
-        per_student.groupby(KEYS, sort=False)
+        per_sweep.groupby(KEYS, sort=False)
         .agg(
-            sweeps=("student", "nunique"),
+            sweeps=("sweep_dir", "nunique"),
             class_median=("median", "median"),
             across_cv=("median", lambda values: sweep_rules.coefficient_of_variation(values)),
             within_cv=("cv", "median"),
@@ -97,7 +98,7 @@ def class_view(runs: pd.DataFrame) -> ClassView:
         .reset_index()
     )
     outliers = []
-    for _, group in per_student.groupby(KEYS, sort=False):
+    for _, group in per_sweep.groupby(KEYS, sort=False):
         for position, row in enumerate(group.itertuples(index=False)):
             others = group["median"].drop(group.index[position]).to_numpy()
             if len(others) < MIN_RUNS:
@@ -108,22 +109,25 @@ def class_view(runs: pd.DataFrame) -> ClassView:
                     {
                         **{key: getattr(row, key) for key in KEYS},
                         "student": row.student,
+                        "sweep_dir": row.sweep_dir,
                         "median": row.median,
                         "low": low,
                         "high": high,
                         "ratio": row.median / stats.gmean(others),
                     }
                 )
-    columns = [*KEYS, "student", "median", "low", "high", "ratio"]
+    columns = [*KEYS, "student", "sweep_dir", "median", "low", "high", "ratio"]
     return ClassView(configurations, pd.DataFrame(outliers, columns=columns))
 
 
 def render_class_report(view: ClassView, students: Sequence[str]) -> str:
-    """class.md: the configurations table and the outliers."""
+    """class.md: the configurations table and the outliers; students: each sweep's."""
     lines = [
         f"# Class report: {len(students)} sweeps",
         "",
-        "Students: " + ", ".join(markdown_text(student) for student in students) + ".",
+        "Students: "
+        + ", ".join(markdown_text(student) for student in dict.fromkeys(students))
+        + ".",
         "",
         "Per configuration: how many sweeps measured it, the median of their medians, the "
         "spread between sweeps (CV of the sweeps' medians: across) next to the spread inside "
@@ -180,7 +184,7 @@ def write_class_report(results_dirs: Sequence[Path], out: Path, anonymise: bool 
     returns class.md."""
     runs = class_runs(results_dirs, anonymise)
     view = class_view(runs)
-    report = render_class_report(view, list(dict.fromkeys(runs["student"])))
+    report = render_class_report(view, runs.drop_duplicates("sweep_dir")["student"].tolist())
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / CLASS_RUNS_FILE, runs.to_csv(index=False))
     write_text(out / CLASS_REPORT_FILE, report)
