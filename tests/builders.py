@@ -30,7 +30,13 @@ def make_plan(partitions, **overrides):
 
 
 def make_sweep(
-    partitions, repetitions=2, warmup_runs=0, bandwidth_trials=0, order_seed=1, **overrides
+    partitions,
+    repetitions=2,
+    warmup_runs=0,
+    bandwidth_trials=0,
+    order_seed=1,
+    profile_call_graph="dwarf",
+    **overrides,
 ):
     """plan.json of a sweep of these partitions (make_plan's arguments in overrides)."""
     models = overrides.get("models", ["stories15M", "stories110M"])
@@ -49,6 +55,7 @@ def make_sweep(
         bandwidth_trials=bandwidth_trials,
         bandwidth_large_bytes=1000,
         order_seed=order_seed,
+        profile_call_graph=profile_call_graph,
     )
 
 

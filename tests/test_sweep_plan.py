@@ -639,3 +639,30 @@ def test_every_task_the_plan_writes_the_collector_reads_back_whole(tmp_path):
     assert [partition["name"] for partition in read.partitions] == ["nodes", EMULATED["name"]]
     kinds = {task["kind"] for task in read.tasks}
     assert kinds == {KIND_BANDWIDTH, KIND_WARMUP, KIND_CHECK, KIND_RUN, KIND_PROFILE}
+
+
+def test_each_build_is_named_once_with_its_frame_pointer_twin_where_fp_profiles():
+    # build.sh compiles plan.json's builds; the profiling tasks name the same binaries.
+    fp = make_sweep(
+        [{"name": "a", "cores": 2}, EMULATED],
+        flag_sets={"O3": "-O3", "omp": "-O3 -fopenmp"},
+        profile_selectors=["fastest"],
+        profile_call_graph="fp",
+    )
+    nodes, emulated = fp["partitions"]
+    assert nodes["builds"] == [
+        {"name": "O3", "flags": ["-O3"]},
+        {"name": "O3+fp", "flags": ["-O3", "-fno-omit-frame-pointer"]},
+        {"name": "omp", "flags": ["-O3", "-fopenmp"]},
+        {"name": "omp+fp", "flags": ["-O3", "-fopenmp", "-fno-omit-frame-pointer"]},
+    ]
+    profiles = [task for task in fp["tasks"] if task["kind"] == "profile"]
+    built = {build["name"] for build in nodes["builds"]}
+    named = {binary.split("/")[-2] for task in profiles for binary in task["binaries"].values()}
+    assert profiles and named == {"O3+fp", "omp+fp"} <= built
+    # no profiles under qemu, so no frame-pointer builds there; dwarf needs none anywhere
+    assert [build["name"] for build in emulated["builds"]] == ["O3", "omp"]
+    (dwarf, _) = make_sweep([{"name": "a", "cores": 2}, EMULATED], profile_selectors=["fastest"])[
+        "partitions"
+    ]
+    assert [build["name"] for build in dwarf["builds"]] == ["O3", "O3-openmp"]

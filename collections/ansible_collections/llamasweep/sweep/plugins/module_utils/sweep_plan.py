@@ -563,7 +563,8 @@ def sweep_plan(
     the finished runs when it runs, so these come after every run of the partition). Each
     partition record gains first_index, its task counts by kind, arrays (the job arrays of
     its bandwidth, warm-up, check and run tasks: task id i runs task first_index + i; one
-    array when exclusive, else one per thread count) and profile_array (or None)."""
+    array when exclusive, else one per thread count), profile_array (or None) and builds
+    (partition_builds: what its build.sh compiles)."""
     settings = SweepSettings(
         sweep_dir=sweep_dir,
         models=list(models),
@@ -590,13 +591,42 @@ def sweep_plan(
                 task["dir"] = run_dir(task)
                 configurations_before = max(configurations_before, task["declared_order"] + 1)
         tasks += block
-        resolved.append({**partition, **partition_arrays(partition, block, first_index)})
+        resolved.append(
+            {
+                **partition,
+                **partition_arrays(partition, block, first_index),
+                "builds": partition_builds(partition, settings.profile_call_graph),
+            }
+        )
     return {
         "sweep_id": sweep_id,
         "order_seed": settings.order_seed,
         "partitions": resolved,
         "tasks": tasks,
     }
+
+
+# fp call graphs (sweep_profile_call_graph fp) profile each flag set's frame-pointer build.
+FRAME_POINTER_SUFFIX = "+fp"
+FRAME_POINTER_FLAGS = ("-fno-omit-frame-pointer",)
+
+
+def partition_builds(partition, profile_call_graph):
+    """What a partition's build.sh compiles, in order: each flag set's binary (name, its
+    CFLAGS words) and, where fp call graphs profile the partition, right after it the
+    flag set's frame-pointer build (name + FRAME_POINTER_SUFFIX)."""
+    builds = []
+    frame_pointers = bool(partition["profile_selectors"]) and profile_call_graph == "fp"
+    for name, cflags in partition["flag_sets"].items():
+        builds.append({"name": name, "flags": cflags.split()})
+        if frame_pointers:
+            builds.append(
+                {
+                    "name": name + FRAME_POINTER_SUFFIX,
+                    "flags": [*cflags.split(), *FRAME_POINTER_FLAGS],
+                }
+            )
+    return builds
 
 
 def run_dir(task):
@@ -746,7 +776,7 @@ def partition_tasks(partition, settings, configurations_before):
                 }
             )
     # fp call graphs profile build.sh's frame-pointer build of each flag set.
-    suffix = "+fp" if settings.profile_call_graph == "fp" else ""
+    suffix = FRAME_POINTER_SUFFIX if settings.profile_call_graph == "fp" else ""
     for model in models:
         for selector in partition["profile_selectors"]:
             tasks.append(
