@@ -479,6 +479,12 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
                 " — **asks for a vector extension but the binary holds no vector "
                 "instruction**: its figures say nothing about what vectors do"
             )
+        if not pd.isna(row.undecoded_instructions) and row.undecoded_instructions:
+            line += (
+                f" — **{row.undecoded_instructions} instructions the node's objdump cannot "
+                "decode** (an extension its binutils do not know, e.g. XTheadVector before "
+                "2.42): not counted as vector instructions, which may be more"
+            )
         lines.append(line)
     if not lines:
         return []
