@@ -157,6 +157,16 @@ def assert_fetch_refuses_unchecked_host_keys(login_node, laptop, latest, tmp_pat
     assert (latest / "runs.csv").read_bytes() == runs_csv
 
 
+def make(*arguments: str, env: dict) -> subprocess.CompletedProcess:
+    """`make ARGUMENTS` in the project, as the student types it; it must succeed."""
+    done = subprocess.run(
+        ["make", "--no-print-directory", *arguments],
+        cwd=PROJECT, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    return done
+
+
 # The inventory's partitions as they are but for their cores (this node has 2, not 4 and 64:
 # sinfo says); beside their flag sets a vector one, which the U740 cannot run.
 RVV = "-O3 -march=rv64gcv"
@@ -175,7 +185,8 @@ def riscv64_partitions() -> list[dict]:
 def test_new_student_on_riscv64_nodes(
     login_node, student, laptop, slurm_riscv64, tiny_served, riscv_tools, tmp_path
 ):
-    """make onboard, make setup-cluster, make sweep against riscv64 nodes: the node's gcc 14
+    """Onboarding (its playbook, as make onboard runs it, with the password from a file),
+    make setup-cluster, make sweep against riscv64 nodes: the node's gcc 14
     builds, the probe says riscv64 and emulated, an RVV binary dies of SIGILL on the U740-like
     partition (recorded, with perf, and named), xtheadvector-openmp kept by the node's probe
     though the controller's gcc 12 refuses it, no perf counter, one line saying so."""
@@ -187,7 +198,12 @@ def test_new_student_on_riscv64_nodes(
         login_node, student, laptop, slurm_riscv64, tmp_path, *tiny_served, riscv64_partitions()
     )
     env = {**os.environ, **slurm_riscv64}
-    run_playbook("setup.yml", *args, env=env)
+    make(
+        "setup-cluster",
+        "CLUSTER=inventory/montecimone.yml",
+        "ARGS=" + shlex.join(args[2:]),
+        env=env,
+    )
     facts_dir = student.home / "llamasweep" / "facts"
     nodes = json.loads((facts_dir / "mcimone-nodes.json").read_text())
     milkvs = json.loads((facts_dir / "mcimone-milkvs.json").read_text())
@@ -196,14 +212,14 @@ def test_new_student_on_riscv64_nodes(
     assert "v=false" in nodes["cpu_model"] and "v=true" in milkvs["cpu_model"]
     assert "rv64gc_xtheadvector" in milkvs["march"]
 
-    sweep = subprocess.run(
-        ["make", "--no-print-directory", "sweep", "INVENTORY=inventory/montecimone.yml",
-         "ARGS=" + shlex.join([*args[2:], "-e", json.dumps({"sweep_flag_sets": {"rvv": RVV}}), "-e",
-                               "sweep_repetitions=1", "-e", "sweep_steps=8", "-e",
-                               "sweep_threads=1"])],
-        cwd=PROJECT, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    assert sweep.returncode == 0, sweep.stdout[-6000:] + sweep.stderr[-3000:]
+    settings = ["-e", json.dumps({"sweep_flag_sets": {"rvv": RVV}}), "-e", "sweep_repetitions=1",
+                "-e", "sweep_steps=8", "-e", "sweep_threads=1"]  # fmt: skip
+    sweep = make(
+        "sweep",
+        "INVENTORY=inventory/montecimone.yml",
+        "ARGS=" + shlex.join([*args[2:], *settings]),
+        env=env,
+    )
     latest = tmp_path / "results" / "latest"
     runs = pd.read_csv(latest / "runs.csv", keep_default_na=False)
     assert runs["emulated"].astype(str).isin(["True", "true", "1"]).all(), runs.to_string()
@@ -227,4 +243,5 @@ def test_new_student_on_riscv64_nodes(
     assert "perf stat ran on `mcimone-nodes`, `mcimone-milkvs` and counted nothing" in summary
     assert "`mcimone-nodes` / `rvv` (-march=rv64gcv): " in summary
     assert "failed on nodes under qemu-user, which does not emulate perf_event_open" in summary
+    print(*[line for line in sweep.stdout.splitlines() if "submitted unvalidated" in line])
     print((latest / "summary.md").read_text())
