@@ -152,6 +152,16 @@ class Analysis:
         failures = sorted({item.profile.status for item in self.profiles} - {"ok"})
         if failures:
             line += f" Failed: {'; '.join(failures)}."
+        emulated = [
+            item
+            for item in self.profiles
+            if item.profile.status != "ok" and item.profile.info.get("emulated") is True
+        ]
+        if emulated:
+            line += (
+                f" {len(emulated)} failed on nodes under qemu-user, which does not emulate "
+                "perf_event_open: perf record cannot sample there."
+            )
         reasons = sorted({_svg_off_reason(item) for item in ok if not item.profile.svg_text})
         if reasons:
             line += f" Without an SVG ({'; '.join(reasons)}): their top functions are still listed."

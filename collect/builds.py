@@ -68,10 +68,11 @@ def is_riscv(record: dict) -> bool:
     return record.get("target", "").startswith("riscv")
 
 
-def vector_count(record: dict) -> int | None:
-    """vector_instructions as an int, None when the build did not count them."""
+def vector_count(record: dict, key: str = "vector_instructions") -> int | None:
+    """vector_instructions (or another count, e.g. undecoded_instructions: the words the
+    node's objdump could not decode) as an int, None when the build did not count them."""
     try:
-        return int(record["vector_instructions"])
+        return int(record[key])
     except (KeyError, ValueError):
         return None
 

@@ -5,8 +5,9 @@ multiply-add, another vector width) flips one sampled token and every token afte
 differs, so the measured runs' texts say nothing about a build. Each build therefore makes
 one short check run at temperature 0 (plan kind check): greedy, its text depends on the
 build alone. It is compared with the reference build's: the partition's first flag set (the
-baseline) on the same model, or for an emulated partition the first real partition's (its
-x86 reference), whose check also ran at 1 thread.
+baseline; the first whose check run finished, when that one died) on the same model, or for
+an emulated partition the first real partition's (its x86 reference), whose check also ran
+at 1 thread.
 
 run.c prints each token's text without a separator, so token boundaries are not in
 stdout.txt: the texts are compared word by word (split on whitespace). Verdicts:
@@ -40,10 +41,11 @@ CHECKS_METHOD = (
     "Each build made one check run at temperature 0 (greedy, at 1 thread, at most "
     f"{CHECK_STEPS} steps), "
     "whose text depends on the build alone; it is compared word by word with the reference "
-    "build's (the partition's first flag set; for an emulated partition the first real "
-    "partition's): identical; diverges at word k of n (rounding: one near-tie went the other "
-    f"way); suspect (diverges within the first {SUSPECT_WORDS} words, or repeats one word: "
-    "a broken build, not rounding). A suspect flag set is measured but never ranked fastest."
+    "build's (the partition's first flag set whose check run finished; for an emulated "
+    "partition the first real partition's): identical; diverges at word k of n (rounding: "
+    "one near-tie went the other way); suspect (diverges within the first "
+    f"{SUSPECT_WORDS} words, or repeats one word: a broken build, not rounding). A suspect "
+    "flag set is measured but never ranked fastest."
 )
 
 
@@ -137,16 +139,19 @@ def read_checks(results_dir: Path, plan) -> list[Check] | None:
     tasks = plan.of_kind(KIND_CHECK)
     if not tasks:
         return None
-    texts, real = {}, {}
+    texts, real, own = {}, {}, {}
     for task in tasks:
         files = read_task_files(results_dir, task)
         ok = files.exit_status == 0 and files.stdout_text is not None
         texts[task["index"]] = files.stdout_text if ok else None
-        if not task.get("emulated"):
-            real.setdefault(task["model"], task)  # the first real partition's baseline
-    own = {}
+    # The first build whose check run finished (else the first): one that dies (an RVV
+    # binary on a core without vectors) leaves the others a reference.
     for task in tasks:
-        own.setdefault((task["partition"], task["model"]), task)
+        for table, key in ((own, (task["partition"], task["model"])), (real, task["model"])):
+            if table is real and task.get("emulated"):
+                continue  # the first real partition's baseline
+            if key not in table or (texts[table[key]["index"]] is None and texts[task["index"]]):
+                table[key] = task
     checks = []
     for task in tasks:
         reference = own[(task["partition"], task["model"])]

@@ -79,7 +79,7 @@ _EXECUTION_INTEGERS = (
     "samples",
 )
 _EXECUTION_FLOATS = ("duration_s",)
-_EXECUTION_BOOLEANS = ("perf",)
+_EXECUTION_BOOLEANS = ("perf", "emulated")
 
 
 class NotASweepError(FileNotFoundError):

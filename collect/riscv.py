@@ -15,6 +15,7 @@ RISCV_BUILD_COLUMNS = (
     "vector_instructions",
     "vectorized_loops",
     "vectors_missing",
+    "undecoded_instructions",
 )
 
 
@@ -45,7 +46,9 @@ def riscv_builds(builds: dict[tuple[str, str], dict]) -> pd.DataFrame:
     -march, vector_instructions in the binary and vectorized_loops the compiler reported
     (None when not counted), and vectors_missing: its -march asks for a vector extension
     and the binary holds no vector instruction, so its figures say nothing about what
-    vectors do. Columns: RISCV_BUILD_COLUMNS."""
+    vectors do; undecoded_instructions: words the node's objdump could not decode (an
+    extension its binutils do not know), which no vector count includes. Columns:
+    RISCV_BUILD_COLUMNS."""
     records = [
         {
             "partition": partition,
@@ -53,7 +56,10 @@ def riscv_builds(builds: dict[tuple[str, str], dict]) -> pd.DataFrame:
             "march": march(record),
             "vector_instructions": vector_count(record),
             "vectorized_loops": record.get("vectorized_loops"),
-            "vectors_missing": vector_count(record) == 0 and asks_for_vectors(march(record)),
+            "vectors_missing": vector_count(record) == 0
+            and asks_for_vectors(march(record))
+            and not vector_count(record, "undecoded_instructions"),
+            "undecoded_instructions": vector_count(record, "undecoded_instructions"),
         }
         for (partition, flag_set), record in builds.items()
         if is_riscv(record) and not rejection(flag_set, record)

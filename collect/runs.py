@@ -2,6 +2,8 @@
 each run task of plan.json joined with what it left in its directory."""
 
 import json
+import re
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,10 +75,19 @@ RUN_COLUMNS = (
 )
 
 # Facts a row carries beyond RUN_COLUMNS (warm-up rows add "warmup").
-# emulated: a run of an emulated partition (under qemu), kept out of every performance figure.
+# emulated: a run of an emulated partition (under qemu), or of a node whose binaries run under
+# qemu-user (execution.txt's emulated), kept out of every performance figure.
+# signal: the signal that killed the run (ILL, SEGV, ...), empty when none did.
 # declared_order: its configuration's place in the sweep's declared order (index is its
 # place in the run order, shuffled within each repetition round).
-EXTRA_COLUMNS = ("checkpoint_bytes", "duration_s", "perf_unsupported", "emulated", "declared_order")
+EXTRA_COLUMNS = (
+    "checkpoint_bytes",
+    "duration_s",
+    "perf_unsupported",
+    "emulated",
+    "signal",
+    "declared_order",
+)
 
 # The record's facts a row takes (the plan's), and execution.txt's (the node's).
 _RECORD_FACTS = (
@@ -205,11 +216,45 @@ def run_status(files: TaskFiles, slurm: SlurmFacts | None = None) -> tuple[str, 
     exit_status = files.exit_status
     if exit_status is None:
         return STATUS_FAILED, f"status file holds no exit status: {files.status_text!r}"
+    killed_by = run_signal(files.execution.get("signal"), exit_status)
+    if killed_by:
+        return STATUS_FAILED, f"killed by {signal_text(killed_by)}, exit status {exit_status}"
     if exit_status != 0:
         return STATUS_FAILED, f"exit status {exit_status}: {_last_line(files.stderr_text)}"
     if files.stderr_text is None:
         return STATUS_FAILED, "no stderr.txt"
     return STATUS_FAILED, "no complete 'achieved tok/s' line with a finite figure in stderr.txt"
+
+
+def run_signal(recorded: object, exit_status: int | None) -> str:
+    """The name (ILL, SEGV, ...) of the signal that killed a run: execution.txt's signal,
+    else the one an exit status above 128 stands for (the shell's 128+N); "" for none."""
+    if isinstance(recorded, str) and recorded:
+        return recorded.removeprefix("SIG")
+    if exit_status is not None and 128 < exit_status < 128 + signal.NSIG:
+        try:
+            return signal.Signals(exit_status - 128).name.removeprefix("SIG")
+        except ValueError:
+            return ""
+    return ""
+
+
+def signal_text(name: str) -> str:
+    """`SIGILL (Illegal instruction)` from ILL."""
+    try:
+        description = signal.strsignal(signal.Signals["SIG" + name])
+    except (KeyError, ValueError):
+        description = None
+    return f"SIG{name}" + (f" ({description})" if description else "")
+
+
+def illegal_instruction_note(cflags: object, cpu_model: object) -> str:
+    """Why a run dies of SIGILL: its flag set's -march asks for an extension the node's CPU
+    lacks (an RVV binary on a U740, an AVX-512 one on an older x86)."""
+    march = re.findall(r"-march=(\S+)", cflags if isinstance(cflags, str) else "")
+    asks = f"-march={march[-1]}" if march else "the compiler's default -march"
+    node = cpu_model if isinstance(cpu_model, str) and cpu_model else "unknown"
+    return f"this node's CPU lacks an extension the flag set asks for ({asks}; node's ISA: {node})"
 
 
 def slurm_status(files: TaskFiles, slurm: SlurmFacts) -> tuple[str, str] | None:
@@ -276,6 +321,9 @@ def run_record(task: dict, files: TaskFiles, sweep: SweepFacts) -> dict:
             row[column] = slurm.job[key]
     if files.exit_status is not None:
         row["exit_status"] = files.exit_status
+    row["signal"] = run_signal(execution.get("signal"), files.exit_status) or None
+    if row["signal"] == "ILL" and status != STATUS_OK:
+        reason += ": " + illegal_instruction_note(task.get("cflags"), row.get("cpu_model"))
     # A flag set the compiler rejected left no binary: its compiler's message says why.
     flag_set = task.get("flag_set")
     rejected = rejection(flag_set, sweep.builds.get((task["partition"], flag_set)))
@@ -284,7 +332,7 @@ def run_record(task: dict, files: TaskFiles, sweep: SweepFacts) -> dict:
     tokens, stopped_early = generated_tokens(figures["tok_s"], task.get("positions"))
     row.update(figures, status=status, reason=reason, run_dir=task["dir"])
     row.update(tokens=tokens, stopped_early=stopped_early)
-    row["emulated"] = task.get("emulated") is True
+    row["emulated"] = task.get("emulated") is True or execution.get("emulated") is True
     return row
 
 

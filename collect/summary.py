@@ -23,6 +23,7 @@ from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, threads_text
 from collect.history import default_history_path, write_history
+from collect.parse import PERF_FIGURES
 from collect.plots import write_plots
 from collect.report import CONTROL_CHARACTERS, REPORT_FILE, render_report
 from collect.riscv import emulated_outcomes, riscv_builds
@@ -216,6 +217,14 @@ def _hottest_frame_lines(analysis: Analysis) -> list[str]:
 
 def _overview(analysis: Analysis) -> str:
     runs = analysis.runs
+    if runs.empty and not analysis.emulated.empty:
+        emulated = analysis.emulated
+        ok = int((emulated["status"] == STATUS_OK).sum())
+        return (
+            f"No run on real hardware: all {len(emulated)} runs ({ok} ok) executed under qemu "
+            "(see Emulated below): they show whether each flag set builds, runs and "
+            "generates tokens on those nodes, never a speed."
+        )
     if runs.empty:
         return "No runs: the results directory has no run directory under runs/."
     counts = runs["status"].value_counts()
@@ -385,9 +394,60 @@ def _emulated_section(analysis: Analysis) -> list[str]:
         "Whether each flag set compiles, runs and generates tokens under the emulator: "
         "these rows are in no performance table (qemu's speed is not the chip's).",
         "",
+        *_emulated_nodes_lines(analysis.emulated),
         *markdown_table(
             ["partition", "flag set", "compiles", "runs", "tokens", "outcome"], body, 6
         ),
+        "",
+        *_emulated_perf_lines(analysis.emulated),
+    ]
+
+
+def _emulated_nodes_lines(emulated: pd.DataFrame) -> list[str]:
+    """Partitions whose nodes themselves run under qemu-user (execution.txt's emulated: a
+    replica's riscv64 nodes): what their rows show and do not."""
+    on_nodes = _on_emulated_nodes(emulated)
+    if on_nodes.empty:
+        return []
+    partitions = ", ".join(markdown_code(name) for name in on_nodes["partition"].unique())
+    cpus = "; ".join(markdown_text(str(cpu)) for cpu in on_nodes["cpu_model"].unique())
+    return [
+        f"The nodes of {partitions} run under qemu-user themselves: the build, the probe "
+        "and the runs are the nodes' own (their gcc, binutils and riscv64 binaries), their "
+        "faults those the emulated CPU gives; their /proc/cpuinfo is the host's, so the CPU "
+        f"is what the node executes: {cpus}.",
+        "",
+    ]
+
+
+_PERF_TIMES = ("elapsed_s", "user_s", "sys_s")
+
+
+def _on_emulated_nodes(emulated: pd.DataFrame) -> pd.DataFrame:
+    """The rows of nodes that run under qemu-user themselves (not an emulated partition's,
+    whose runs the controller's qemu executes)."""
+    if "cpu_model" not in emulated:
+        return emulated.iloc[0:0]
+    return emulated[emulated["cpu_model"].astype(str).str.contains("under qemu-user")]
+
+
+def _emulated_perf_lines(emulated: pd.DataFrame) -> list[str]:
+    """One line on perf for the rows of emulated nodes: qemu-user counts nothing."""
+    emulated = _on_emulated_nodes(emulated)
+    if emulated.empty or "perf" not in emulated:
+        return []
+    with_perf = emulated[emulated["perf"].map(lambda value: value is True or value == 1)]
+    if with_perf.empty:
+        return ["perf stat: not used on these nodes' runs (no perf there, or not asked for).", ""]
+    # elapsed, user and sys come with every perf stat: the counters are the others.
+    counters = [c for c in PERF_FIGURES if c in with_perf and c not in _PERF_TIMES]
+    counted = with_perf[counters].notna().any(axis=None)
+    if counted:
+        return []
+    partitions = ", ".join(markdown_code(name) for name in with_perf["partition"].unique())
+    return [
+        f"perf stat ran on {partitions} and counted nothing (every event `<not supported>`: "
+        "qemu-user does not emulate perf_event_open): these rows have no counters.",
         "",
     ]
 
@@ -408,6 +468,12 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
             line += (
                 " — **asks for a vector extension but the binary holds no vector "
                 "instruction**: its figures say nothing about what vectors do"
+            )
+        if not pd.isna(row.undecoded_instructions) and row.undecoded_instructions:
+            line += (
+                f" — **{row.undecoded_instructions} instructions the node's objdump cannot "
+                "decode** (an extension its binutils do not know, e.g. XTheadVector before "
+                "2.42): not counted as vector instructions, which may be more"
             )
         lines.append(line)
     if not lines:

@@ -48,6 +48,7 @@ _PROFILE_FILES = ("profile.folded", "flamegraph.svg", PERF_SCRIPT_FILE, SELECTIO
 # The profile facts profile.sh adds to execution.txt, beside every task's.
 _PROFILE_EXECUTION_FACTS = (
     "host",
+    "emulated",  # a node under qemu-user, where perf record samples nothing
     "event",
     "call_graph",
     "frequency",

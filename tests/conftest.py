@@ -284,6 +284,10 @@ SLURM_LOCAL = PROJECT / "scripts" / "slurm-local"
 # The second local cluster: Debian 13's Slurm 24.11 in a root of its own (scripts/slurm-local
 # root creates it; .ci/run does).
 SLURM24_ROOT = os.environ.get("LLAMASWEEP_TEST_SLURM24_ROOT", "/var/tmp/llamasweep-trixie")
+# Monte Cimone's replica with RISC-V compute nodes: a riscv64 root of Debian 13 whose daemons
+# and jobs run under qemu-user (binfmt_misc), on ports of its own.
+RISCV64_ROOT = os.environ.get("LLAMASWEEP_TEST_RISCV64_ROOT", "/var/tmp/llamasweep-riscv64")
+RISCV64_PORT = "16837"
 
 
 @contextmanager
@@ -327,23 +331,41 @@ def slurm():
         yield env
 
 
-@pytest.fixture(scope="session")
-def slurm24():
-    """Environment (SLURM_CONF, PATH led by the root's client wrappers) for the commands of
-    the second local cluster, Debian 13's Slurm 24.11 chrooted in SLURM24_ROOT: created
-    (debootstrap) and started here when needed, and then stopped."""
-    script_env = {**os.environ, "LLAMASWEEP_SLURM_ROOT": SLURM24_ROOT}
+@contextmanager
+def root_slurm(what: str, **settings: str):
+    """The cluster of a root directory (settings: LLAMASWEEP_SLURM_* without the prefix,
+    ROOT first): created (debootstrap) and started when needed, stopped at the end."""
+    script_env = {**os.environ, **{f"LLAMASWEEP_SLURM_{k}": v for k, v in settings.items()}}
     script_env.pop("LLAMASWEEP_SLURM_STATE", None)  # the root's own: ROOT.state
+    root = settings["ROOT"]
     if os.geteuid() != 0:
-        pytest.skip("the Slurm 24.11 root needs root (chroot, mount, debootstrap)")
-    if not Path(SLURM24_ROOT, "usr/sbin/slurmctld").exists():
+        pytest.skip(f"{what} needs root (chroot, mount, debootstrap)")
+    if not Path(root, "usr/sbin/slurmctld").exists():
         if shutil.which("debootstrap", path=os.environ.get("PATH", "") + ":/usr/sbin") is None:
-            pytest.skip(f"no Slurm 24.11 root at {SLURM24_ROOT} and no debootstrap to create it")
+            pytest.skip(f"no {what} at {root} and no debootstrap to create it")
         created = subprocess.run(
             [str(SLURM_LOCAL), "root"], env=script_env, capture_output=True, text=True
         )
         assert created.returncode == 0, created.stdout + created.stderr
     with local_slurm(script_env) as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def slurm24():
+    """Environment (SLURM_CONF, PATH led by the root's client wrappers) for the commands of
+    the second local cluster, Debian 13's Slurm 24.11 chrooted in SLURM24_ROOT."""
+    with root_slurm("the Slurm 24.11 root", ROOT=SLURM24_ROOT) as env:
+        yield env
+
+
+@pytest.fixture(scope="session")
+def slurm_riscv64():
+    """The same for the riscv64 cluster in RISCV64_ROOT (its daemons, jobs and their gcc
+    under qemu-user; each partition its own emulated CPU)."""
+    with root_slurm(
+        "the riscv64 Slurm root", ROOT=RISCV64_ROOT, ARCH="riscv64", PORT=RISCV64_PORT
+    ) as env:
         yield env
 
 

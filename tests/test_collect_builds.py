@@ -3,6 +3,7 @@
 import pytest
 
 from collect.builds import asks_for_vectors, march, read_build_records, rejection
+from collect.riscv import riscv_builds
 
 pytestmark = pytest.mark.unit
 
@@ -45,3 +46,26 @@ def test_records_are_read_with_their_vectoriser_report_and_rejections_name_the_e
     assert rejection("bogus", records[("riscv64-qemu", "bogus")]) == (
         "build failed: the compiler rejected flag set bogus: gcc: error: bad -march"
     )
+
+
+def test_words_the_nodes_objdump_cannot_decode_are_said_not_counted_as_no_vectors():
+    """An XTheadVector binary disassembled by binutils before 2.42 (Debian 12's 2.40 prints
+    th.vsetvli as `.4byte 0x807057`): no vector instruction counted, but not 'none in the
+    binary' either; binutils 2.44 (the riscv64 nodes') decodes and counts them."""
+    command = "command='gcc' '-O3' '-march=rv64gc_xtheadvector'\ntarget=riscv64-linux-gnu\n"
+    builds = {
+        ("old", "th"): {**_record(command), "vector_instructions": "0",
+                        "undecoded_instructions": "2"},
+        ("new", "th"): {**_record(command), "vector_instructions": "2",
+                        "undecoded_instructions": "0"},
+        ("none", "th"): {**_record(command), "vector_instructions": "0"},
+    }  # fmt: skip
+    table = riscv_builds(builds).set_index("partition")
+    assert table.loc["old", "undecoded_instructions"] == 2
+    assert not table.loc["old", "vectors_missing"] and not table.loc["new", "vectors_missing"]
+    assert table.loc["none", "vectors_missing"]
+    assert table.loc["none", "undecoded_instructions"] is None
+
+
+def _record(text: str) -> dict:
+    return dict(line.split("=", 1) for line in text.splitlines())

@@ -123,3 +123,23 @@ def test_a_plan_without_check_runs_has_no_checks(tmp_path):
         json.dumps({"sweep_id": "s", "partitions": [], "tasks": []})
     )
     assert read_checks(tmp_path, read_plan(tmp_path)) is None
+
+
+def test_a_partition_whose_first_build_died_takes_the_next_as_reference(tmp_path):
+    """An RVV binary dies of SIGILL on a core without vectors: the partition's other builds
+    are compared with its first build whose check run finished, not left unchecked."""
+    write_sweep(
+        tmp_path,
+        [
+            ("mcimone-nodes", "rvv", "-O3 -march=rv64gcv", False, None),
+            ("mcimone-nodes", "rv64gc", "-O3 -march=rv64gc", False, O3),
+            ("mcimone-nodes", "Ofast", "-Ofast -march=rv64gc", False, OFAST),
+        ],
+    )
+    checks = read_checks(tmp_path, read_plan(tmp_path))
+    verdicts = {check.flag_set: (check.verdict, check.reference) for check in checks}
+    assert verdicts == {
+        "rvv": (NOT_CHECKED, None),  # its own check run died
+        "rv64gc": (REFERENCE, None),
+        "Ofast": (IDENTICAL, "mcimone-nodes/rv64gc"),
+    }

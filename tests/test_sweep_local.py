@@ -422,3 +422,26 @@ def test_each_build_makes_a_greedy_check_run_compared_with_the_baseline(sweep_ar
     assert sorted(runs["flag_set"]) == ["O3", "Ofast"]  # check runs are no rows of runs.csv
     # every run went through its 16 positions (the synthetic checkpoint never samples BOS)
     assert list(runs["tokens"]) == [16, 16] and not runs["stopped_early"].any()
+
+
+@pytest.mark.parametrize("perf", [True, False], ids=["perf", "no-perf"])
+def test_a_run_killed_by_a_signal_records_it_with_and_without_perf(sweep_args, tmp_path, perf):
+    """A run that dies of SIGILL (as a binary using an instruction the CPU lacks does; here
+    a run prefix that kills itself) is recorded with its signal, never as exit 0: perf stat
+    itself exits 0 when its command is killed."""
+    settings = {"sweep_run_prefix": ["sh", "-c", "kill -ILL $$", "sh"], "sweep_perf": perf,
+                "sweep_flag_sets": {"O3": "-O3"}}  # fmt: skip
+    args = ["-e", "sweep_steps=8", "-e", "sweep_repetitions=1", "-e", "sweep_threads=1"]
+    args += ["-e", "sweep_profile=false", "-e", "sweep_bandwidth=false"]
+    args += ["-e", "sweep_warmup_runs=0", "-e", json.dumps(settings)]
+    run_playbook("sweep.yml", *sweep_args, *args)
+    latest = tmp_path / "results" / "latest"
+    summary = " ".join(summarize(latest).stdout.split())
+    (row,) = pd.read_csv(latest / "runs.csv").to_dict("records")
+    assert (row["status"], row["exit_status"], row["signal"]) == ("failed", 132, "ILL")
+    assert row["perf"] is perf
+    assert row["reason"].startswith(
+        "killed by SIGILL (Illegal instruction), exit status 132: this node's CPU lacks an "
+        "extension the flag set asks for (the compiler's default -march; node's ISA: "
+    )
+    assert "killed by SIGILL (Illegal instruction)" in summary

@@ -6,7 +6,8 @@
 # validation before queueing). With --emulator (an emulated partition, whose runs execute under
 # qemu-user here) it describes the emulation, so that nobody reads it as the chip's:
 # "emulated": true, "emulator": its words, cpu_model the emulator's -cpu, host_cpu_model
-# this host's CPU, perf false (qemu-user gives no counters of the program).
+# this host's CPU, perf false (qemu-user gives no counters of the program). A node that runs
+# under qemu-user itself (its /proc/cpuinfo another architecture's) is described the same way.
 set -u
 emulator=""
 if [[ ${1:-} == --emulator ]]; then
@@ -25,6 +26,15 @@ if [[ -n $emulator ]]; then
   emulation=$(printf '"emulated": true, "emulator": "%s", "host_cpu_model": "%s", ' \
     "$(clean <<<"$emulator")" "$cpu_model")
   cpu_model="${emulated_cpu:-unknown} under $(clean <<<"${emulator%% *}") (emulated)"
+else
+  # A node whose own binaries run under qemu-user (binfmt_misc: the local replica's riscv64
+  # nodes) sees this host's /proc/cpuinfo, another architecture's lines than uname -m's: it
+  # executes uname -m's ISA with qemu's CPU (QEMU_CPU, else qemu's default).
+  case $(uname -m) in riscv*) own='^isa' ;; x86_64 | i?86) own='^vendor_id' ;; *) own='' ;; esac
+  if [[ -n $own ]] && ! grep -q "$own" /proc/cpuinfo; then
+    emulation=$(printf '"emulated": true, "emulator": "qemu-user (binfmt_misc)", "host_cpu_model": "%s", ' "$cpu_model")
+    cpu_model="$(uname -m | clean) $(clean <<<"${QEMU_CPU:-qemu default CPU}") under qemu-user (emulated)"
+  fi
 fi
 mem_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
 compiler_version=$("$compiler" --version 2>/dev/null | head -n 1 | clean)
