@@ -90,6 +90,7 @@ def listed(env, jobs: list[int]) -> str:
     purged, squeue says "Invalid job id specified")."""
     answer = run("squeue", "--noheader", "--states=all", "--array",
                  "--jobs=" + ",".join(map(str, jobs)), env=env, check=False)  # fmt: skip
+    assert answer.returncode == 0 or "Invalid job id specified" in answer.stderr, answer.stderr
     return answer.stdout.strip()
 
 
