@@ -1,9 +1,10 @@
-"""End to end on the local Slurm 22.05 (scripts/slurm-local, no accounting): the wait's
-progress report (progress-slurm.py in the sweep's directory, as the wait runs it) against a
-task held with `scontrol hold` and a task requeued with `scontrol requeue` after it completed
-(issue 20). The report is called directly, its last query moved back between calls as if a
-minute (DEFAULT_QUERY_INTERVAL_S, beyond the sweep's own query interval) had passed; what it
-decides is checked against the scheduler's own view at that moment.
+"""End to end on both local clusters (scripts/slurm-local: 22.05 without accounting, 24.11 with
+slurmdbd): the wait's progress report (progress-slurm.py in the sweep's directory, as the
+wait runs it) against a task held with `scontrol hold` and a task requeued with `scontrol
+requeue` after it completed (issue 20). The report is called directly, its last query moved
+back between calls as if a minute (DEFAULT_QUERY_INTERVAL_S, beyond the sweep's own query
+interval) had passed; what it decides is checked against the scheduler's own view at that
+moment.
 """
 
 import json
@@ -61,8 +62,9 @@ def until(condition, what: str, seconds: float = 300):
 
 
 def test_a_held_task_and_a_task_requeued_after_it_completed_are_waited_for(
-    slurm, workspace, tmp_path
+    each_slurm, workspace, tmp_path
 ):
+    slurm = each_slurm
     remote = submit(
         slurm, workspace, tmp_path, "sweep_repetitions=2", "sweep_steps=8",
         "sweep_profile=false", "sweep_slurm_requeue=true",
