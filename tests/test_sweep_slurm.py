@@ -628,6 +628,14 @@ exec {sbatch} "$@"
 """
 
 
+def interruptible() -> None:
+    """In the playbook's process, before it starts: INT and HUP as a login session has them,
+    whatever this test run inherited (under nohup, HUP is ignored, and a signal ignored when
+    a shell starts cannot be trapped there: the submit script would never see it)."""
+    for number in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("interrupt", ["SIGINT", "SIGHUP"])
 def test_interrupted_submission_leaves_no_job_queued(slurm, workspace, tmp_path, interrupt):
     # SIGINT: Ctrl-C on ansible-playbook (its process group); SIGHUP: the connection to the
@@ -653,7 +661,7 @@ def test_interrupted_submission_leaves_no_job_queued(slurm, workspace, tmp_path,
     playbook = subprocess.Popen(
         [str(part) for part in command], cwd=PROJECT, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1"}, preexec_fn=interruptible,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 480
