@@ -290,7 +290,7 @@ def slurm_status(files: TaskFiles, slurm: SlurmFacts) -> tuple[str, str] | None:
         )
     if "oom_kill" in slurm_text or "oom-kill" in slurm_text:
         return STATUS_FAILED, f"{job_name} ran out of memory (OUT_OF_MEMORY)"
-    if job.get("lost"):  # the progress report's word: no answer had it, no accounting
+    if job.get("lost"):  # the progress report's word: no answer had it, nor will
         return STATUS_FAILED, (
             f"{job_name} was lost: in neither squeue nor sacct, no status file "
             f"(last seen {state or 'never'}); make resume runs it again"

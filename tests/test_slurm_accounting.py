@@ -4,11 +4,13 @@ squeue no longer knows the sweep's jobs, so that only sacct can tell how they en
 where slurmdbd is down meanwhile (issue 20).
 
 Each sweep has two runs, the second cancelled while it runs: it never writes a status file,
-so its end (CANCELLED) is the scheduler's alone. (Not while it is pending: 24.11 then drops
-the task from its array's pending record, and neither squeue nor sacct ever lists it.)
-MinJobAge is lowered to a few seconds meanwhile (scontrol reconfigure; put back afterwards),
-and each test waits until squeue lists none of the sweep's jobs (slurmctld purges about once
-a minute, whatever MinJobAge says) before the wait asks: every answer the wait gets from
+so its end (CANCELLED) is the scheduler's alone. In one, a third run is cancelled while it
+pends with a fourth pending behind it: 24.11 then drops the task from its array's pending
+record, and neither squeue nor sacct ever lists it again, so the wait reports it lost. (The
+last task to pend keeps the array's own job record, and is recorded CANCELLED.) MinJobAge is
+lowered to a few seconds meanwhile (scontrol reconfigure; put back afterwards), and each
+test waits until squeue lists none of the sweep's jobs (slurmctld purges about once a
+minute, whatever MinJobAge says) before the wait asks: every answer the wait gets from
 squeue lists none of them.
 """
 
@@ -101,20 +103,24 @@ def listed(env, jobs: list[int]) -> str:
     return answer.stdout.strip()
 
 
-def sweep_with_a_cancelled_run(env, workspace, results) -> dict:
-    """A submitted sweep of two runs, the second cancelled while it runs; its remote.json
-    with "jobs" (build and array job ids), "array", "runs" (task ids) and "dir"."""
+def sweep_with_a_cancelled_run(env, workspace, results, repetitions: int = 2) -> dict:
+    """A submitted sweep of two runs (or four: one task at a time), the second cancelled
+    while it runs, the third while it pends (the fourth runs); its remote.json with "jobs"
+    (build and array job ids), "array", "runs" (task ids) and "dir". The wait asks the
+    scheduler every 2 s."""
     remote = submit(
-        env, workspace, results, "sweep_repetitions=2", "sweep_steps=8", "sweep_profile=false",
+        env, workspace, results, f"sweep_repetitions={repetitions}", "sweep_steps=8",
+        "sweep_profile=false", "sweep_poll_max_interval=2",
         {"sweep_flag_sets": {"O3": "-O3"}, "sweep_models": ["stories15M"],
          "sweep_run_prefix": SLEEP_LONGER_THEN_RUN,
-         "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE}]},
+         "sweep_partitions": [{"name": "mcimone-nodes", **ONE_CORE, "array_throttle": 1}]},
     )  # fmt: skip
     remote["dir"] = Path(remote["remote_dir"])
     remote["array"] = array_job(remote, "mcimone-nodes")
     remote["runs"] = run_task_ids(remote["dir"], "mcimone-nodes")
     wait_until_running(env, remote["array"], remote["runs"][1])
-    run("scancel", f"{remote['array']}_{remote['runs'][1]}", env=env)
+    for cancelled in remote["runs"][1:3]:  # the third pends: one task at a time
+        run("scancel", f"{remote['array']}_{cancelled}", env=env)
     (line,) = (remote["dir"] / "slurm-jobs.tsv").read_text().splitlines()
     remote["jobs"] = [int(line.split("\t")[1]), remote["array"]]
     return remote
@@ -140,17 +146,24 @@ def run_states(remote: dict) -> list[str | None]:
 
 
 def test_jobs_purged_from_squeue_end_by_sacct(accounting, workspace, tmp_path):
-    remote = sweep_with_a_cancelled_run(accounting, workspace, tmp_path)
+    remote = sweep_with_a_cancelled_run(accounting, workspace, tmp_path, repetitions=4)
     until(lambda: not listed(accounting, remote["jobs"]), "squeue purged the sweep's jobs")
+    # accounting has the array's records, but none of the task cancelled while it pended
+    accounted = run("sacct", "--noheader", "--allocations", "--parsable2", "--format=JobID",
+                    f"--jobs={remote['array']}", env=accounting).stdout.split()  # fmt: skip
+    assert f"{remote['array']}_{remote['runs'][1]}" in accounted, accounted
+    assert not any(f"_{remote['runs'][2]}" in job for job in accounted), accounted
     runs = wait_and_fetch(accounting, remote).sort_values("index").reset_index(drop=True)
-    assert list(runs["status"]) == ["ok", "cancelled"], runs["reason"].to_list()
+    assert list(runs["status"]) == ["ok", "cancelled", "failed", "ok"], runs["reason"].to_list()
     assert "cancelled" in runs.loc[1, "reason"]
+    assert "was lost: in neither squeue nor sacct" in runs.loc[2, "reason"]
     # squeue knew none of them all along (a purged job never comes back): the cancelled run,
     # without a status file, was settled by accounting's record
     assert not listed(accounting, remote["jobs"])
     scheduler = json.loads((remote["dir"] / "scheduler.json").read_text())
     assert scheduler["accounting"] is True and scheduler["finished"] is True
-    assert run_states(remote)[1] == "CANCELLED"
+    assert run_states(remote)[1:3] == ["CANCELLED", None]  # the third: never seen
+    assert scheduler["runs"][str(runs.loc[2, "index"])]["lost"] is True
     assert "UNKNOWN" not in json.dumps(scheduler)
 
 

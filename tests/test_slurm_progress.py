@@ -904,6 +904,62 @@ def test_without_accounting_a_run_in_no_answer_is_lost_after_min_job_age_and_pol
     assert sweep.calls().count("/sacct ") == 1  # accounting off: asked once
 
 
+ACCOUNTING_DATA = SLURM_DATA / "24.11-accounting"
+
+
+@pytest.mark.parametrize("way", ["json", "text"])
+def test_a_task_cancelled_while_pending_is_lost_once_accounting_shows_its_array_without_it(
+    sweep, way
+):
+    """24.11 with accounting (recorded): task 1 of array 186 (0-2%1) cancelled while pending
+    is in no answer, squeue's or sacct's, ever again; the wait ended only at
+    sweep_wait_timeout. Accounting answers about its array without it: lost after MinJobAge
+    and LOST_AFTER_POLLS queries, the rest of the sweep waited for as usual."""
+    sweep.jobs(("p1", 180, [186], 3))
+    sweep.record("squeue.json", ACCOUNTING_DATA / "squeue--json--me--states=all--jobs=ARRAY"
+                 ".after-cancelling-pending-task-1.json")  # fmt: skip
+    sweep.record("sacct.json", ACCOUNTING_DATA / "sacct--json--jobs=ARRAY"
+                 ".after-cancelling-pending-task-1.json")  # fmt: skip
+    line = sweep.report()
+    assert line == (
+        "pending 1 (JobArrayTaskLimit 1), running 1, not seen 1, done 0 (0 failed) of 3 runs"
+    )
+    # tasks 0 and 2 end and write their status files; slurmctld purges the array
+    sweep.status(0, 0)
+    sweep.status(2, 0)
+    sweep.squeue_fails()
+    sweep.record(
+        "squeue.error", ACCOUNTING_DATA / "squeue--json--me--states=all--jobs=ARRAY.purged.json"
+    )
+    if way == "text":
+        sweep.query_way("text")
+        sweep.record("sacct.txt", ACCOUNTING_DATA / "sacct--parsable2.purged.txt")
+    else:
+        sweep.record("sacct.json", ACCOUNTING_DATA / "sacct--json--jobs=ARRAY.purged.json")
+    for _ in range(progress.LOST_AFTER_POLLS - 1):  # missed at 3 queries, not yet for 600 s
+        assert sweep.report() == "pending 0, running 0, not seen 1, done 2 (0 failed) of 3 runs"
+    line = sweep.report(later=600)
+    assert line == (
+        "finished: pending 0, running 0, done 3 (1 failed) of 3 runs; lost 1 (never seen 1):"
+        " in neither squeue nor sacct for 600 s, no status file;"
+        " `make resume SWEEP=s` runs them again"
+    )
+    state = sweep.state()
+    assert state["accounting"] is True and state["runs"]["1"]["lost"] is True
+
+
+def test_a_task_accounting_has_not_heard_of_is_waited_for(sweep):
+    """Accounting that knows nothing of a task's array yet (slurmdbd lags behind the
+    submission) is no evidence: the task stays not seen, however long."""
+    sweep.jobs(("p1", 10, [11], 1))
+    sweep.squeue([job(10, "COMPLETED")])
+    sweep.sacct([])
+    for _ in range(progress.LOST_AFTER_POLLS + 1):
+        line = sweep.report(later=600)
+        assert line == "pending 0, running 0, not seen 1, done 0 (0 failed) of 1 runs"
+    assert sweep.state()["accounting"] is True
+
+
 def test_the_scheduler_is_asked_once_a_query_interval_and_at_the_end(sweep):
     """Between queries progress comes from the status files; the end (every task settled by
     its files) is checked with one query at once."""

@@ -7,9 +7,10 @@ Prints one line, "pending 3 (Dependency 3), running 1, done 5 (1 failed) of 12 r
 starts with "finished" once every task of the sweep and every build job has ended on
 evidence: the task's own status file, or a final scheduler record (squeue's or sacct's) whose
 state does not say it will run again. A job in neither answer is "not seen", never failed: the
-wait asks again. Where the cluster has no accounting, a task that stays in neither answer
-and wrote no status file for the cluster's MinJobAge and LOST_AFTER_POLLS queries is "lost"
-(its last known state kept) and the wait goes on for the rest. Writes SWEEP_DIR/scheduler.json:
+wait asks again. A task that stays in neither answer and wrote no status file for the
+cluster's MinJobAge and LOST_AFTER_POLLS queries is "lost" (its last known state kept) where
+the cluster has no accounting, or where accounting answers about its array but has no record
+of it (dropped_tasks); the wait goes on for the rest. Writes SWEEP_DIR/scheduler.json:
 each partition's build job and each task's array task as last seen (state, reason, exit
 code, node), merged with what earlier calls saw, so that the states outlive the scheduler's
 memory of finished jobs. The status files are the ground truth; scheduler.json is for what a
@@ -130,8 +131,8 @@ QUERY_TIMEOUT = 120  # seconds
 # At most one squeue (and one sacct) per this many seconds where sweep.json does not say
 # (its slurm.query_interval, the sweep's sweep_poll_max_interval): 2 scheduler calls a minute.
 DEFAULT_QUERY_INTERVAL_S = 60
-# Without accounting, a task in neither answer (and without a status file) for this many
-# queries, and for longer than the cluster's MinJobAge, is lost.
+# A task in neither answer (and without a status file) for this many queries, and for
+# longer than the cluster's MinJobAge, is lost where accounting has no record of it.
 LOST_AFTER_POLLS = 3
 DEFAULT_MIN_JOB_AGE_S = 300  # Slurm's default, where scontrol cannot say
 # Full array task lists: without it Slurm cuts them at 64 characters and adds "...".
@@ -587,12 +588,14 @@ def query(way, partitions, state, statuses, now):
         if int(index) in statuses and statuses[int(index)][1] < when
     }
     absent = unsettled - seen
+    dropped = set()
     if absent and state["accounting"] is not False:
         # Jobs squeue does not list (MinJobAge, or never seen): accounting, when there is any,
         # knows how they ended, or that they still run (slurmdbd lags on a busy cluster).
         try:
             older = sacct(way, {unit_job(unit, current) for unit in absent})
             seen |= apply(older, partitions, state, listed=set(seen))
+            dropped = dropped_tasks(older, absent - seen, current)
             state["accounting"] = True
             state.pop("accounting_error", None)
         except (RuntimeError, OSError, ValueError, subprocess.TimeoutExpired) as error:
@@ -610,10 +613,25 @@ def query(way, partitions, state, statuses, now):
             entry.update(unseen_job=job, unseen_polls=0, unseen_since=now)
             entry.pop("lost", None)
         entry["unseen_polls"] += 1
-        if state["accounting"] is False and entry["unseen_polls"] >= LOST_AFTER_POLLS:
+        unrecorded = state["accounting"] is False or unit in dropped
+        if unrecorded and entry["unseen_polls"] >= LOST_AFTER_POLLS:
             if now - entry["unseen_since"] >= min_job_age(state):
                 entry["lost"] = True
     state["queried"] = now
+
+
+def dropped_tasks(records, units, current):
+    """The tasks of units that accounting will never have a record of: it answered about
+    their array job, but no record names them, not even its record of the tasks still to
+    start. Slurm 24.11 drops an array task cancelled while pending that way (from squeue at
+    once, and from the array's pending record in sacct; tests/data/slurm/24.11-accounting).
+    Until slurmdbd has heard that a task started, its array's pending record still lists it,
+    so a task that has started is not one of these."""
+    answered = {record["array_job_id"] for record in records if record.get("array_job_id")}
+    owners = current[0]
+    return {
+        (kind, index) for kind, index in units if kind == "task" and owners[index][0] in answered
+    }
 
 
 def min_job_age(state):
