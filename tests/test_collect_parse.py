@@ -10,12 +10,12 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules impor
 from builders import SweepWriter
 
 from collect.parse import (
-    PERF_FIGURES,
     generated_tokens,
     parse_perf_stat,
     parse_run_log,
     unsupported_events,
 )
+from collect.perf_metrics import FIGURE_COLUMNS
 from collect.summary import summarize
 
 pytestmark = pytest.mark.unit
@@ -24,7 +24,7 @@ DATA = Path(__file__).parent / "data"
 PERF_STAT = DATA / "perf-stat"
 RUNS = DATA / "runs"
 
-NOT_MEASURED = dict.fromkeys(PERF_FIGURES)
+NOT_MEASURED = dict.fromkeys(FIGURE_COLUMNS)
 
 
 def read(path: Path) -> str:
@@ -200,7 +200,7 @@ def test_run_log_with_perf_writing_to_stderr():
     assert figures["tok_s"] == 166.226913
     assert figures["task_clock_ms"] == 390.35
     assert figures["page_faults"] == 999
-    assert list(figures) == ["tok_s", *PERF_FIGURES]
+    assert list(figures) == ["tok_s", *FIGURE_COLUMNS]
 
 
 @pytest.mark.parametrize(
