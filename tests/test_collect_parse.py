@@ -157,6 +157,18 @@ def test_perf6_metric_names_and_apostrophe_separators():
     assert figures["task_clock_ms"] == 269.48
 
 
+def test_events_asked_by_name_printed_with_the_user_modifier():
+    # -e cycles,...,branch-misses by a user perf may count only user space for: cycles:u.
+    figures = parse_perf_stat(read(PERF_STAT / "perf-cache-misses-u.txt"))
+    assert figures["cycles"] == 4841866481
+    assert figures["instructions"] == 9807377891
+    assert figures["ipc"] == pytest.approx(9807377891 / 4841866481)  # no ratio printed
+    assert figures["branches"] == 2144469247
+    assert figures["branch_misses"] == 62966965
+    assert figures["elapsed_s"] == 1.228811391
+    assert figures["task_clock_ms"] is None  # not asked for
+
+
 def test_riscv_not_counted_is_null():
     figures = parse_perf_stat(read(PERF_STAT / "perf-riscv-sbi-not-counted.txt"))
     assert figures["branch_misses"] is None
