@@ -63,6 +63,7 @@ PERF_FIGURES = (
     PerfFigure("ipc", integer=False, label="IPC", text=lambda value: f"{value:.2f}"),
     PerfFigure("branches", ("branches", "branch-instructions"), default=True),
     PerfFigure("branch_misses", ("branch-misses",), default=True),
+    PerfFigure("cache_misses", ("cache-misses",)),
     PerfFigure("elapsed_s", time_line="time elapsed", integer=False),
     PerfFigure("user_s", time_line="user", integer=False),
     PerfFigure("sys_s", time_line="sys", integer=False),
@@ -101,6 +102,13 @@ DERIVED_METRICS = (
         "steps",
         label="page faults / token",
         text=lambda value: f"{value:,.1f}",
+    ),
+    DerivedMetric(
+        "cache_misses_per_token",
+        "cache_misses",
+        "steps",
+        label="cache misses / token",
+        text=lambda value: f"{value:,.0f}",
     ),
 )
 
