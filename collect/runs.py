@@ -26,10 +26,15 @@ def comparable(runs: pd.DataFrame) -> pd.Series:
     """Which runs' tok/s enter the statistics and comparisons: ok, with a figure, and not
     stopped early (run.c sampled BOS: its tok/s is over fewer tokens and a shorter context
     than a full run's, so it is not a sample of the same thing)."""
-    ok = (runs["status"] == STATUS_OK) & runs["tok_s"].notna()
-    if "stopped_early" not in runs:  # a table of runs from before the collector counted tokens
-        return ok
-    return ok & ~runs["stopped_early"].map(lambda value: value is True).astype(bool)
+    return (runs["status"] == STATUS_OK) & runs["tok_s"].notna() & ~stopped_early(runs)
+
+
+def stopped_early(runs: pd.DataFrame) -> pd.Series:
+    """Which runs are known to have stopped early (stopped_early true; not when it is
+    unknown, or in a table of runs from before the collector counted tokens)."""
+    if "stopped_early" not in runs:
+        return pd.Series(False, index=runs.index)
+    return runs["stopped_early"].map(lambda value: value is True).astype(bool)
 
 
 # Slurm states (scheduler.json) of a job that ended without its script finishing.

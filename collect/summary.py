@@ -27,7 +27,7 @@ from collect.perf_metrics import PERF_FIGURES
 from collect.plots import write_plots
 from collect.report import CONTROL_CHARACTERS, REPORT_FILE, render_report
 from collect.riscv import emulated_outcomes, riscv_builds
-from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
+from collect.runs import STATUS_OK, collect_runs, read_sweep_facts, stopped_early
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.sweepfiles import read_sweep_files
 from collect.verdicts import COMPARE_MIN_EFFECT, interval_text, method_text
@@ -235,7 +235,7 @@ def _overview(analysis: Analysis) -> str:
         facts.append(f"llama2.c commit {_joined(runs['llama2c_commit'])}.")
     if runs["steps"].notna().any():
         facts.append(f"Steps: {_joined(runs['steps'])}.")
-    early = runs[runs["stopped_early"].map(lambda value: value is True)]
+    early = runs[stopped_early(runs)]
     if not early.empty:
         configurations = ", ".join(
             dict.fromkeys(
