@@ -2,9 +2,9 @@
 
 The parser (collect/parse.py), the runs table's columns and types (collect/runs.py), the
 derived metrics and the unsupported counters (collect/stats.py) and the reports' perf
-tables (collect/report.py, collect/summary.py) all read them from here: adding a counter
-is one PerfFigure, adding a metric derived from counters one DerivedMetric, and
-collect/README.md's runs.csv columns (tests/test_docs.py checks it lists them).
+tables (collect/report.py, collect/summary.py) all read them from here. Adding a counter
+takes one PerfFigure, adding a metric derived from counters one DerivedMetric, each also
+named in collect/README.md (tests/test_docs.py checks that it lists every one).
 """
 
 from collections.abc import Callable
@@ -20,8 +20,8 @@ class PerfFigure:
     aliases perf prints when asked by them (`-e cs`); none for perf's own metrics (the
     text after `#`) and its times. time_line: the `seconds ...` line a time comes from.
     integer: a count, which perf prints as a whole number (a fraction there has no
-    reading). default: perf stat counts the event without `-e`, so a sweep that got no
-    value for it reports it as not measured (an event outside the default set is only
+    reading). in_default_set: perf stat counts the event without `-e`, so a sweep that got
+    no value for it reports it as not measured (an event outside the default set is only
     there when the event list asks for it). label and text: its heading and cell in the
     report's perf metrics table; a figure without a label is not shown there.
     """
@@ -30,7 +30,7 @@ class PerfFigure:
     events: tuple[str, ...] = ()
     time_line: str | None = None
     integer: bool = True
-    default: bool = False
+    in_default_set: bool = False
     label: str | None = None
     text: Callable[[float], str] | None = None
 
@@ -51,18 +51,18 @@ class DerivedMetric:
 
 # In the order of runs.csv's columns.
 PERF_FIGURES = (
-    PerfFigure("task_clock_ms", ("task-clock",), integer=False, default=True),
+    PerfFigure("task_clock_ms", ("task-clock",), integer=False, in_default_set=True),
     PerfFigure(
         "cpus_utilized", integer=False, label="CPUs utilized", text=lambda value: f"{value:.2f}"
     ),
-    PerfFigure("context_switches", ("context-switches", "cs"), default=True),
-    PerfFigure("cpu_migrations", ("cpu-migrations", "migrations"), default=True),
-    PerfFigure("page_faults", ("page-faults", "faults"), default=True),
-    PerfFigure("cycles", ("cycles", "cpu-cycles"), default=True),
-    PerfFigure("instructions", ("instructions",), default=True),
+    PerfFigure("context_switches", ("context-switches", "cs"), in_default_set=True),
+    PerfFigure("cpu_migrations", ("cpu-migrations", "migrations"), in_default_set=True),
+    PerfFigure("page_faults", ("page-faults", "faults"), in_default_set=True),
+    PerfFigure("cycles", ("cycles", "cpu-cycles"), in_default_set=True),
+    PerfFigure("instructions", ("instructions",), in_default_set=True),
     PerfFigure("ipc", integer=False, label="IPC", text=lambda value: f"{value:.2f}"),
-    PerfFigure("branches", ("branches", "branch-instructions"), default=True),
-    PerfFigure("branch_misses", ("branch-misses",), default=True),
+    PerfFigure("branches", ("branches", "branch-instructions"), in_default_set=True),
+    PerfFigure("branch_misses", ("branch-misses",), in_default_set=True),
     PerfFigure("cache_misses", ("cache-misses",)),
     PerfFigure("elapsed_s", time_line="time elapsed", integer=False),
     PerfFigure("user_s", time_line="user", integer=False),
@@ -122,7 +122,7 @@ EVENT_COLUMNS = {event: figure.column for figure in PERF_FIGURES for event in fi
 
 # perf's name of each counter of its default set -> its column.
 DEFAULT_COUNTERS = {
-    figure.events[0]: figure.column for figure in PERF_FIGURES if figure.events and figure.default
+    figure.events[0]: figure.column for figure in PERF_FIGURES if figure.in_default_set
 }
 
 # What the report's perf metrics table shows, in its order: each column, heading and cell.
