@@ -16,7 +16,6 @@ threads), over the runs that count (runs.comparable):
   least MIN_RUNS others), with its ratio to their geometric mean.
 """
 
-import math
 import os
 import pwd
 from collections.abc import Sequence
@@ -143,8 +142,8 @@ def render_class_report(view: ClassView, students: Sequence[str]) -> str:
             thread_count_text(row.threads),
             str(row.sweeps),
             f"{row.class_median:.2f}",
-            cv_text(_number(row.across_cv), False),
-            cv_text(_number(row.within_cv), False),
+            cv_text(row.across_cv, False),
+            cv_text(row.within_cv, False),
         ]
         for row in view.configurations.itertuples(index=False)
     ]
@@ -189,7 +188,3 @@ def write_class_report(results_dirs: Sequence[Path], out: Path, anonymise: bool 
     write_text(out / CLASS_RUNS_FILE, runs.to_csv(index=False))
     write_text(out / CLASS_REPORT_FILE, report)
     return report
-
-
-def _number(value: object) -> float:
-    return math.nan if value is None or pd.isna(value) else float(value)

@@ -9,42 +9,9 @@ import re
 
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
-# The figures a run log can yield, in the order of the runs.csv columns.
-PERF_FIGURES = (
-    "task_clock_ms",
-    "cpus_utilized",
-    "context_switches",
-    "cpu_migrations",
-    "page_faults",
-    "cycles",
-    "instructions",
-    "ipc",
-    "branches",
-    "branch_misses",
-    "elapsed_s",
-    "user_s",
-    "sys_s",
-)
+from collect.perf_metrics import EVENT_COLUMNS, FIGURE_COLUMNS, PERF_FIGURES
 
-# perf event name (after stripping PMU and modifiers) -> figure; aliases are what
-# perf prints when the user asked for the event by its alias (`-e cs`).
-_COUNTER_FIGURES = {
-    "task-clock": "task_clock_ms",
-    "context-switches": "context_switches",
-    "cs": "context_switches",
-    "cpu-migrations": "cpu_migrations",
-    "migrations": "cpu_migrations",
-    "page-faults": "page_faults",
-    "faults": "page_faults",
-    "cycles": "cycles",
-    "cpu-cycles": "cycles",
-    "instructions": "instructions",
-    "branches": "branches",
-    "branch-instructions": "branches",
-    "branch-misses": "branch_misses",
-}
-
-_TIME_FIGURES = {"time elapsed": "elapsed_s", "user": "user_s", "sys": "sys_s"}
+_TIME_FIGURES = {figure.time_line: figure.column for figure in PERF_FIGURES if figure.time_line}
 
 _NOT_MEASURED = ("<not supported>", "<not counted>")
 
@@ -63,7 +30,9 @@ _GROUPED_NUMBER = re.compile(r"[0-9]{1,3}([,'’])[0-9]{3}(?:\1[0-9]{3})*(?:\.[0
 
 # perf prints counts as whole numbers (%.0f), but for clocks in msec (%.2f): a fraction in
 # another count (a comma-decimal locale's grouping: 5.640 page-faults) has no reading.
-_FRACTIONAL_COUNTS = {"task_clock_ms"}
+_FRACTIONAL_COUNTS = {
+    figure.column for figure in PERF_FIGURES if figure.events and not figure.integer
+}
 
 # Human form: "  72,184.53 msec task-clock:u   #  43.524 CPUs utilized  (83.33%)",
 # old form "72184.531234  task-clock (msec)  # ...", and "<not supported>  cycles".
@@ -93,13 +62,14 @@ _PMU_EVENT = re.compile(r"^[\w.-]+/(?P<event>[^/]+)/\w*$")
 
 
 def parse_perf_stat(text: str) -> dict[str, float | None]:
-    """Every figure of PERF_FIGURES found in `perf stat` output, human or `-x,` CSV.
+    """Every figure of perf_metrics.PERF_FIGURES found in `perf stat` output, human or
+    `-x,` CSV, by column.
 
     Figures that are absent, `<not supported>`, `<not counted>` or not readable as one
     number (see _PLAIN_NUMBER) are None. Events counted on several PMUs (hybrid CPUs)
     are summed. When the text holds several perf blocks (`--append`), the last one counts.
     """
-    figures: dict[str, float | None] = dict.fromkeys(PERF_FIGURES)
+    figures: dict[str, float | None] = dict.fromkeys(FIGURE_COLUMNS)
     unreadable = set()  # a sum missing an unreadable part would be a wrong figure
     ipc_metrics = []
     for line in _last_block(text).splitlines():
@@ -113,7 +83,7 @@ def parse_perf_stat(text: str) -> dict[str, float | None]:
         if counter is None:
             continue
         event, count, metrics = counter
-        figure = _COUNTER_FIGURES.get(_base_event_name(event))
+        figure = EVENT_COLUMNS.get(_base_event_name(event))
         if figure is not None and count not in _NOT_MEASURED:
             value = _number(count, grouped=True)
             if value is None or figure not in _FRACTIONAL_COUNTS and not isinstance(value, int):

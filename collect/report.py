@@ -33,6 +33,7 @@ from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
 from collect.drift import drift_sentence
 from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, percent_text
+from collect.perf_metrics import REPORTED_METRICS
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
@@ -489,21 +490,14 @@ def _perf(analysis: Analysis, partition: str) -> str:
     metrics = metrics[metrics["perf_runs"] > 0]
     if metrics.empty:
         return "".join(parts)
-    columns: list[tuple[str, str, Callable[[float], str]]] = [
-        ("IPC", "ipc", lambda value: f"{value:.2f}"),
-        ("CPUs utilized", "cpus_utilized", lambda value: f"{value:.2f}"),
-        ("GHz", "ghz", lambda value: f"{value:.3f}"),
-        ("branch-miss rate", "branch_miss_rate", lambda value: f"{100 * value:.3f} %"),
-        ("instructions / token", "instructions_per_token", lambda value: f"{value / 1e6:,.1f} M"),
-        ("page faults / token", "page_faults_per_token", lambda value: f"{value:,.1f}"),
-    ]
-    shown = [column for column in columns if metrics[column[1]].notna().any()]
-    header = ["model", "flag set", "threads", "perf runs", *[name for name, _, _ in shown]]
+    shown = [metric for metric in REPORTED_METRICS if metrics[metric.column].notna().any()]
+    header = ["model", "flag set", "threads", "perf runs", *[metric.label for metric in shown]]
     body = []
     for row in metrics.to_dict("records"):
         cells = [row["model"], row["flag_set"], _int(row["threads"]), str(row["perf_runs"])]
-        for _, metric, text in shown:
-            cells.append(_spread(row[metric], row[f"{metric}_min"], row[f"{metric}_max"], text))
+        for metric in shown:
+            low, high = row[f"{metric.column}_min"], row[f"{metric.column}_max"]
+            cells.append(_spread(row[metric.column], low, high, metric.text))
         body.append((cells, {}, ""))
     parts.append(_table(header, body, numeric=set(header[2:])))
     parts.append(

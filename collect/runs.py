@@ -12,7 +12,8 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rule
 
 from collect.builds import read_build_records, rejection
 from collect.datafiles import read_text
-from collect.parse import PERF_FIGURES, generated_tokens, parse_perf_stat, unsupported_events
+from collect.parse import generated_tokens, parse_perf_stat, unsupported_events
+from collect.perf_metrics import FIGURE_COLUMNS, PERF_FIGURES
 from collect.plan import KIND_RUN, Plan, TaskFiles, read_plan, read_task_files
 
 STATUS_OK = "ok"
@@ -25,10 +26,15 @@ def comparable(runs: pd.DataFrame) -> pd.Series:
     """Which runs' tok/s enter the statistics and comparisons: ok, with a figure, and not
     stopped early (run.c sampled BOS: its tok/s is over fewer tokens and a shorter context
     than a full run's, so it is not a sample of the same thing)."""
-    ok = (runs["status"] == STATUS_OK) & runs["tok_s"].notna()
-    if "stopped_early" not in runs:  # a table of runs from before the collector counted tokens
-        return ok
-    return ok & ~runs["stopped_early"].map(lambda value: value is True).astype(bool)
+    return (runs["status"] == STATUS_OK) & runs["tok_s"].notna() & ~stopped_early(runs)
+
+
+def stopped_early(runs: pd.DataFrame) -> pd.Series:
+    """Which runs are known to have stopped early (stopped_early true; not when it is
+    unknown, or in a table of runs from before the collector counted tokens)."""
+    if "stopped_early" not in runs:
+        return pd.Series(False, index=runs.index)
+    return runs["stopped_early"].map(lambda value: value is True).astype(bool)
 
 
 # Slurm states (scheduler.json) of a job that ended without its script finishing.
@@ -59,7 +65,7 @@ RUN_COLUMNS = (
     "status",
     "reason",
     "tok_s",
-    *PERF_FIGURES,
+    *FIGURE_COLUMNS,
     "exit_status",
     "steps",
     "tokens",
@@ -130,24 +136,13 @@ _INTEGER_COLUMNS = (
     "steps",
     "tokens",
     "exit_status",
-    "context_switches",
-    "cpu_migrations",
-    "page_faults",
-    "cycles",
-    "instructions",
-    "branches",
-    "branch_misses",
+    *(figure.column for figure in PERF_FIGURES if figure.integer),
 )
 
 _FLOAT_COLUMNS = (
     "tok_s",
     "duration_s",
-    "task_clock_ms",
-    "cpus_utilized",
-    "ipc",
-    "elapsed_s",
-    "user_s",
-    "sys_s",
+    *(figure.column for figure in PERF_FIGURES if not figure.integer),
 )
 
 # Longest reason text kept from a log line, so one line of runs.csv stays readable.

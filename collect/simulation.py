@@ -122,14 +122,7 @@ def simulate_cell(
     # Following advice of thousands of runs costs thousands of draws: a random
     # ADVICE_FOLLOWED of it is followed (its decided share is a binomial estimate).
     followed_advice = rng.permutation(advice)[:ADVICE_FOLLOWED]
-    decided = 0
-    for count, followed in zip(*np.unique(followed_advice, return_counts=True), strict=True):
-        again = decide(
-            draw(rng, model, cv, (followed, count)),
-            draw(rng, model, cv, (followed, count)) + truth,
-            min_effect,
-        )
-        decided += int((again.verdict != TOO_FEW).sum())
+    decided = _decided_when_followed(rng, model, cv, truth, followed_advice, min_effect)
     return Cell(
         model,
         runs,
@@ -145,6 +138,28 @@ def simulate_cell(
         advised=len(advice) / len(needed) if len(needed) else math.nan,
         advice_power=decided / len(followed_advice) if len(advice) else math.nan,
     )
+
+
+def _decided_when_followed(
+    rng: np.random.Generator,
+    model: str,
+    cv: float,
+    truth: float,
+    advice: np.ndarray,
+    min_effect: float,
+) -> int:
+    """How many comparisons decide when each advised number of runs a side (advice, one
+    entry a comparison) is drawn afresh from the same distributions and judged again.
+    Comparisons advised the same number are drawn together, as one decide call."""
+    decided = 0
+    for count, followed in zip(*np.unique(advice, return_counts=True), strict=True):
+        again = decide(
+            draw(rng, model, cv, (followed, count)),
+            draw(rng, model, cv, (followed, count)) + truth,
+            min_effect,
+        )
+        decided += int((again.verdict != TOO_FEW).sum())
+    return decided
 
 
 def outlier_advice(
@@ -165,15 +180,8 @@ def outlier_advice(
     split = {}
     for label, mask in (("seen", advised & seen), ("unseen", advised & ~seen)):
         chosen = np.flatnonzero(mask)[:ADVICE_FOLLOWED]
-        decided = sum(
-            decide(
-                draw(rng, "outliers", cv, (1, count)),
-                draw(rng, "outliers", cv, (1, count)) + truth,
-                COMPARE_MIN_EFFECT,
-            ).verdict[0]
-            != TOO_FEW
-            for count in decisions.runs_needed[chosen]
-        )
+        advice = decisions.runs_needed[chosen]
+        decided = _decided_when_followed(rng, "outliers", cv, truth, advice, COMPARE_MIN_EFFECT)
         split[label] = (len(chosen), decided / len(chosen) if len(chosen) else math.nan)
     return split
 

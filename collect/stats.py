@@ -11,6 +11,12 @@ import numpy as np
 import pandas as pd
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
+from collect.perf_metrics import (
+    COUNTER_COLUMNS,
+    DEFAULT_COUNTERS,
+    DERIVED_METRICS,
+    REPORTED_METRICS,
+)
 from collect.runs import STATUS_OK, comparable
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
@@ -29,23 +35,6 @@ UNKNOWN = "(unknown)"
 # A configuration whose CV of tok/s is above this is flagged as noisy (sweep_rules' rule,
 # which -e sweep_topup applies too).
 NOISY_CV = sweep_rules.NOISY_CV
-
-# Derived per-run perf metrics (columns added by add_derived_metrics), then the perf
-# figures shown beside them; the order of the perf metrics table.
-DERIVED_METRICS = ("ghz", "branch_miss_rate", "instructions_per_token", "page_faults_per_token")
-PERF_METRICS = ("ipc", "cpus_utilized", *DERIVED_METRICS)
-
-# perf stat events -> the runs.csv figure they give, for "not supported" reports.
-COUNTER_FIGURES = {
-    "task-clock": "task_clock_ms",
-    "context-switches": "context_switches",
-    "cpu-migrations": "cpu_migrations",
-    "page-faults": "page_faults",
-    "cycles": "cycles",
-    "instructions": "instructions",
-    "branches": "branches",
-    "branch-misses": "branch_misses",
-}
 
 _NAME_COLUMNS = ("partition", "model", "flag_set")
 
@@ -254,26 +243,16 @@ def scaling_table(table: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -
 
 
 def add_derived_metrics(runs: pd.DataFrame) -> pd.DataFrame:
-    """runs with DERIVED_METRICS columns from each run's perf figures (NaN when a figure
-    is missing):
+    """runs with a column per perf_metrics.DERIVED_METRICS from each run's figures (NaN
+    when one is missing)."""
 
-    - ghz: cycles / task-clock, the average clock of the CPUs while they ran the program;
-    - branch_miss_rate: branch-misses / branches (a fraction);
-    - instructions_per_token, page_faults_per_token: over `steps` tokens. run.c runs
-      `steps` forward passes (each reads every weight) and its tok/s counts steps - 1
-      (the first pass is not timed); perf counts the whole process, checkpoint loading
-      included, so per token means per forward pass, `steps` of them.
-    """
-    number = {
-        column: pd.to_numeric(runs[column], errors="coerce").astype("float64")
-        for column in ("cycles", "task_clock_ms", "branches", "branch_misses", "steps")
-        + ("instructions", "page_faults")
-    }
+    def number(column: str) -> pd.Series:
+        return pd.to_numeric(runs[column], errors="coerce").astype("float64")
+
     derived = {
-        "ghz": number["cycles"] / (number["task_clock_ms"] * 1e6),
-        "branch_miss_rate": number["branch_misses"] / number["branches"],
-        "instructions_per_token": number["instructions"] / number["steps"],
-        "page_faults_per_token": number["page_faults"] / number["steps"],
+        metric.column: number(metric.numerator)
+        / (number(metric.denominator) * metric.denominator_unit)
+        for metric in DERIVED_METRICS
     }
     return runs.assign(
         **{name: values.replace([np.inf, -np.inf], np.nan) for name, values in derived.items()}
@@ -282,14 +261,15 @@ def add_derived_metrics(runs: pd.DataFrame) -> pd.DataFrame:
 
 def perf_metrics_table(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     """Per configuration of flag_set_table (same rows, same order): perf_runs (ok runs
-    with perf figures) and, for each of PERF_METRICS, the median, `<metric>_min` and
-    `<metric>_max` over the ok runs. runs must hold add_derived_metrics's columns."""
+    with perf figures) and, for each of perf_metrics.REPORTED_METRICS, the median,
+    `<metric>_min` and `<metric>_max` over the ok runs. runs must hold
+    add_derived_metrics's columns."""
     keys = ["partition", "model", "threads", "flag_set"]
     ok = runs[runs["status"] == STATUS_OK].assign(
         **{column: runs[column].fillna(UNKNOWN) for column in _NAME_COLUMNS}
     )
     aggregations = {"perf_runs": ("task_clock_ms", "count")}
-    for metric in PERF_METRICS:
+    for metric in (reported.column for reported in REPORTED_METRICS):
         values = pd.to_numeric(ok[metric], errors="coerce").astype("float64")
         ok = ok.assign(**{metric: values})
         aggregations |= {
@@ -306,8 +286,8 @@ def perf_metrics_table(runs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
 def perf_support(runs: pd.DataFrame, facts: dict[str, dict] | None = None) -> pd.DataFrame:
     """Per partition, what perf stat could count: perf_runs (runs with a perf stat
     block), not_supported (events perf printed `<not supported>`/`<not counted>` in every one of
-    them), never_measured (counters of COUNTER_FIGURES with no value in any of them, e.g.
-    not in the event list) and facts_unsupported (facts/<partition>.json's
+    them), never_measured (counters of perf's default set with no value in any of them,
+    e.g. not in the event list) and facts_unsupported (facts/<partition>.json's
     perf_unsupported). Lists are of event names."""
     facts = facts or {}
     records = []
@@ -326,7 +306,7 @@ def perf_support(runs: pd.DataFrame, facts: dict[str, dict] | None = None) -> pd
         unsupported_bases = {event.split(":", 1)[0] for event in not_supported}
         never_measured = [
             event
-            for event, figure in COUNTER_FIGURES.items()
+            for event, figure in DEFAULT_COUNTERS.items()
             if not with_perf.empty
             and with_perf[figure].isna().all()
             and event not in unsupported_bases
@@ -350,7 +330,7 @@ def perf_support(runs: pd.DataFrame, facts: dict[str, dict] | None = None) -> pd
 def _perf_ran(runs: pd.DataFrame) -> pd.Series:
     # Runs whose perf stat block has anything: a counted figure or an unsupported event
     # (a run killed before perf wrote its block tells nothing about the counters).
-    measured = runs[list(COUNTER_FIGURES.values())].notna().any(axis=1)
+    measured = runs[list(COUNTER_COLUMNS)].notna().any(axis=1)
     if "perf_unsupported" in runs:
         measured |= runs["perf_unsupported"].notna()
     return measured

@@ -23,11 +23,11 @@ from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, threads_text
 from collect.history import default_history_path, write_history
-from collect.parse import PERF_FIGURES
+from collect.perf_metrics import PERF_FIGURES
 from collect.plots import write_plots
 from collect.report import CONTROL_CHARACTERS, REPORT_FILE, render_report
 from collect.riscv import emulated_outcomes, riscv_builds
-from collect.runs import STATUS_OK, collect_runs, read_sweep_facts
+from collect.runs import STATUS_OK, collect_runs, read_sweep_facts, stopped_early
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.sweepfiles import read_sweep_files
 from collect.verdicts import COMPARE_MIN_EFFECT, interval_text, method_text
@@ -235,7 +235,7 @@ def _overview(analysis: Analysis) -> str:
         facts.append(f"llama2.c commit {_joined(runs['llama2c_commit'])}.")
     if runs["steps"].notna().any():
         facts.append(f"Steps: {_joined(runs['steps'])}.")
-    early = runs[runs["stopped_early"].map(lambda value: value is True)]
+    early = runs[stopped_early(runs)]
     if not early.empty:
         configurations = ", ".join(
             dict.fromkeys(
@@ -420,9 +420,6 @@ def _emulated_nodes_lines(emulated: pd.DataFrame) -> list[str]:
     ]
 
 
-_PERF_TIMES = ("elapsed_s", "user_s", "sys_s")
-
-
 def _on_emulated_nodes(emulated: pd.DataFrame) -> pd.DataFrame:
     """The rows of nodes that run under qemu-user themselves (not an emulated partition's,
     whose runs the controller's qemu executes)."""
@@ -440,7 +437,11 @@ def _emulated_perf_lines(emulated: pd.DataFrame) -> list[str]:
     if with_perf.empty:
         return ["perf stat: not used on these nodes' runs (no perf there, or not asked for).", ""]
     # elapsed, user and sys come with every perf stat: the counters are the others.
-    counters = [c for c in PERF_FIGURES if c in with_perf and c not in _PERF_TIMES]
+    counters = [
+        figure.column
+        for figure in PERF_FIGURES
+        if figure.column in with_perf and figure.time_line is None
+    ]
     counted = with_perf[counters].notna().any(axis=None)
     if counted:
         return []

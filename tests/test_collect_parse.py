@@ -10,12 +10,12 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules impor
 from builders import SweepWriter
 
 from collect.parse import (
-    PERF_FIGURES,
     generated_tokens,
     parse_perf_stat,
     parse_run_log,
     unsupported_events,
 )
+from collect.perf_metrics import FIGURE_COLUMNS
 from collect.summary import summarize
 
 pytestmark = pytest.mark.unit
@@ -24,7 +24,7 @@ DATA = Path(__file__).parent / "data"
 PERF_STAT = DATA / "perf-stat"
 RUNS = DATA / "runs"
 
-NOT_MEASURED = dict.fromkeys(PERF_FIGURES)
+NOT_MEASURED = dict.fromkeys(FIGURE_COLUMNS)
 
 
 def read(path: Path) -> str:
@@ -157,6 +157,18 @@ def test_perf6_metric_names_and_apostrophe_separators():
     assert figures["task_clock_ms"] == 269.48
 
 
+def test_events_asked_by_name_printed_with_the_user_modifier():
+    # -e cycles,...,branch-misses by a user perf may count only user space for: cycles:u.
+    figures = parse_perf_stat(read(PERF_STAT / "perf-cache-misses-u.txt"))
+    assert figures["cycles"] == 4841866481
+    assert figures["instructions"] == 9807377891
+    assert figures["ipc"] == pytest.approx(9807377891 / 4841866481)  # no ratio printed
+    assert figures["branches"] == 2144469247
+    assert figures["branch_misses"] == 62966965
+    assert figures["elapsed_s"] == 1.228811391
+    assert figures["task_clock_ms"] is None  # not asked for
+
+
 def test_riscv_not_counted_is_null():
     figures = parse_perf_stat(read(PERF_STAT / "perf-riscv-sbi-not-counted.txt"))
     assert figures["branch_misses"] is None
@@ -200,7 +212,7 @@ def test_run_log_with_perf_writing_to_stderr():
     assert figures["tok_s"] == 166.226913
     assert figures["task_clock_ms"] == 390.35
     assert figures["page_faults"] == 999
-    assert list(figures) == ["tok_s", *PERF_FIGURES]
+    assert list(figures) == ["tok_s", *FIGURE_COLUMNS]
 
 
 @pytest.mark.parametrize(

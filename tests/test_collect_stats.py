@@ -142,6 +142,24 @@ def test_derived_metrics_of_the_seed_perf_stat_block():
     assert row["page_faults_per_token"] == pytest.approx(95.57, rel=1e-3)
 
 
+@pytest.mark.parametrize(
+    ("perf_stat", "cache_misses"),
+    [
+        ("perf-cache-misses-u.txt", 1_987_750),  # printed as cache-misses:u
+        ("perf-riscv-sbi-not-counted.txt", None),  # <not counted>
+        ("seed-stories15M.txt", None),  # perf's default set: not asked for
+    ],
+)
+def test_cache_misses_per_token_of_real_perf_stat_blocks(perf_stat, cache_misses):
+    figures = parse_perf_stat((DATA / "perf-stat" / perf_stat).read_text())
+    assert figures["cache_misses"] == cache_misses
+    row = add_derived_metrics(runs_table([{"index": 0, "steps": 256, **figures}])).iloc[0]
+    if cache_misses is None:
+        assert pd.isna(row["cache_misses_per_token"])
+    else:
+        assert row["cache_misses_per_token"] == pytest.approx(1_987_750 / 256)
+
+
 def test_derived_metrics_are_nan_without_counters():
     runs = add_derived_metrics(
         runs_table([{"index": 0, "steps": 256, "task_clock_ms": 0.0, "cycles": 5}])

@@ -8,6 +8,7 @@ import pytest
 import yaml
 from conftest import PROJECT
 
+from collect.perf_metrics import DERIVED_METRICS, FIGURE_COLUMNS
 from scripts.role_docs import first_difference, role_options, write
 
 pytestmark = pytest.mark.unit
@@ -96,3 +97,20 @@ def test_readme_starts_with_the_two_commands():
     head = (PROJECT / "README.md").read_text().splitlines()[:5]
     assert any(line.strip().startswith("make sweep") for line in head)
     assert any(line.strip().startswith("make test") for line in head)
+
+
+def collect_readme_part(start: str, end: str) -> str:
+    """The text of collect/README.md from the first `start` to the next `end` after it."""
+    readme = (PROJECT / "collect" / "README.md").read_text()
+    begin = readme.index(start)
+    return readme[begin : readme.index(end, begin + len(start))]
+
+
+def test_collect_readme_lists_every_perf_figure_and_derived_metric():
+    columns = collect_readme_part("## Columns of runs.csv", "\n## ")
+    derived = collect_readme_part("Derived perf metrics, per run", "\n\n")
+    for column in FIGURE_COLUMNS:
+        assert f"`{column}`" in columns, f"{column} is not in collect/README.md's columns"
+    for metric in DERIVED_METRICS:
+        assert f"`{metric.column}`" in columns, f"{metric.column} is not in the columns"
+        assert f"`{metric.column}`" in derived, f"{metric.column} is not under Statistics"
