@@ -58,3 +58,18 @@ def test_runs_are_counted_from_the_plan_and_the_driver_s_end_is_seen(tmp_path):
     )
     (tmp_path / "finished").touch()
     assert report(tmp_path) == f"finished: 1/{len(runs)} runs done, 1 failed"
+
+
+def test_a_run_is_failed_unless_it_exited_0_with_its_tok_s_line(tmp_path):
+    """As runs.csv says (sweep_rules.run_ok): exit 0 without run.c's tok/s line is failed."""
+    sweep = make_sweep([{"name": "local", "cores": 1}], flag_sets={"O3": "-O3"},
+                       models=["stories15M"], repetitions=3)  # fmt: skip
+    (tmp_path / "plan.json").write_text(json.dumps(sweep))
+    runs = [task for task in sweep["tasks"] if task["kind"] == "run"]
+    for task, stderr in zip(runs, ["achieved tok/s: 512.5\n", "", "achieved tok/s: 51"],
+                            strict=False):  # fmt: skip
+        (tmp_path / task["dir"]).mkdir(parents=True)
+        (tmp_path / task["dir"] / "stderr.txt").write_text(stderr)
+        (tmp_path / task["dir"] / "status").write_text("0\n")
+    (tmp_path / "finished").touch()
+    assert report(tmp_path) == f"finished: 3/{len(runs)} runs done, 2 failed"

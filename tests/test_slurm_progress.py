@@ -137,9 +137,12 @@ def sweep(tmp_path):
         def query_way(self, way):
             (sweep_dir / "sweep.json").write_text(json.dumps({"slurm": {"query": way}}))
 
-        def status(self, index, value):
+        def status(self, index, value, tok_s=True):
+            """Run INDEX's files as run-task.sh leaves them: its stderr (run.c's tok/s
+            line, unless tok_s is False), then its status file."""
             run = sweep_dir / "runs" / f"{index:04d}-m-O3-t1-r1"
             run.mkdir(exist_ok=True)
+            (run / "stderr.txt").write_text("achieved tok/s: 512.5\n" if tok_s else "")
             (run / "status").write_text(f"{value}\n")
 
         def report(self, later=progress.DEFAULT_QUERY_INTERVAL_S):
@@ -958,6 +961,19 @@ def test_a_task_accounting_has_not_heard_of_is_waited_for(sweep):
         line = sweep.report(later=600)
         assert line == "pending 0, running 0, not seen 1, done 0 (0 failed) of 1 runs"
     assert sweep.state()["accounting"] is True
+
+
+def test_a_run_that_exited_0_without_a_tok_s_line_is_failed(sweep):
+    """ "Failed" is sweep_rules.run_ok's, as in runs.csv: exit 0 and run.c's tok/s line. A
+    requeued run's new files are read again."""
+    sweep.jobs(("p1", 10, [11], 2))
+    sweep.squeue([job(10, "COMPLETED")] + [job(12 + i, "COMPLETED", 11, task=i) for i in range(2)])
+    sweep.status(0, 0)
+    sweep.status(1, 0, tok_s=False)
+    assert sweep.report() == "finished: pending 0, running 0, done 2 (1 failed) of 2 runs"
+    sweep.status(1, 0)
+    os.utime(sweep.dir / "runs" / "0001-m-O3-t1-r1" / "status", (2e9, 2e9))  # a later mtime
+    assert sweep.report(later=0) == "finished: pending 0, running 0, done 2 (0 failed) of 2 runs"
 
 
 def test_the_scheduler_is_asked_once_a_query_interval_and_at_the_end(sweep):

@@ -5,17 +5,20 @@ it starts with "finished" once nothing is left to wait for.
 Usage: progress_local.py SWEEP_DIR
 
 Reads SWEEP_DIR/plan.json (the task records: only tasks of kind run are counted) and each
-task's status file; run-local.sh leaves driver.pid and, at its end, finished; while it waits
-for another local sweep, waiting-for.txt (that sweep's id), and refused.txt when it was told
-not to wait (then this exits 1 with its message). Standard library only: it runs with the
-target's python3.
+task's status file (a run that ended failed unless sweep_rules.run_ok); run-local.sh leaves
+driver.pid and, at its end, finished; while it waits for another local sweep,
+waiting-for.txt (that sweep's id), and refused.txt when it was told not to wait (then this exits 1
+with its message). Standard library only: it runs with the target's python3.
 """
 
 import json
 import os
 import sys
 
-from sweep_rules import read_status  # beside this script: tools/ of the sweep, roles/sweep/files
+from sweep_rules import (
+    read_status,
+    task_dir_ok,
+)  # beside this script: tools/ of the sweep, roles/sweep/files
 
 
 class Refused(Exception):
@@ -31,9 +34,9 @@ def progress(sweep_dir):
     statuses = [
         (task, read_status(os.path.join(sweep_dir, task["dir"], "status"))) for task in tasks
     ]
-    runs = [status for task, status in statuses if task["kind"] == "run"]
-    done = [status for status in runs if status is not None]
-    failed = sum(status != "0" for status in done)
+    done = [task for task, status in statuses if task["kind"] == "run" and status is not None]
+    runs = [task for task in tasks if task["kind"] == "run"]
+    failed = sum(not task_dir_ok(sweep_dir, task) for task in done)
     summary = f"{len(done)}/{len(runs)} runs done, {failed} failed"
     if os.path.exists(os.path.join(sweep_dir, "finished")):
         return f"finished: {summary}"

@@ -45,7 +45,7 @@ import jmespath
 
 # sweep_rules.py is in the sweep's tools/ on the cluster, beside this file in the repository.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
-from sweep_rules import read_status  # noqa: E402
+from sweep_rules import read_status, task_dir_ok  # noqa: E402
 
 # Job states, one name each as Slurm's job_state_string() gives it (squeue --format=%T, 22.05
 # and 23.02's JSON): a state flag, when set, names the state in place of the base state, the
@@ -647,18 +647,25 @@ def min_job_age(state):
     return state["min_job_age"]
 
 
-def read_statuses(sweep_dir, tasks, partitions):
-    """{task index: (status text, mtime)} of the sweep's current tasks with a status file."""
+def read_statuses(sweep_dir, tasks, partitions, outcomes):
+    """{task index: (status text, mtime, ok)} of the sweep's current tasks with a status
+    file; ok: sweep_rules.task_ok of its files, read once a status file (the task's last
+    word: its stderr is complete) and kept in outcomes ({index: [mtime, ok]})."""
     owners, _ = current_jobs(partitions)
     statuses = {}
     for index in owners:
         path = os.path.join(sweep_dir, tasks[index]["dir"], "status")
         text = read_status(path)
-        if text is not None:
-            try:
-                statuses[index] = (text, os.stat(path).st_mtime)
-            except OSError:
-                continue
+        if text is None:
+            continue
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            continue
+        known = outcomes.get(str(index))
+        if not known or known[0] != mtime:
+            known = outcomes[str(index)] = [mtime, task_dir_ok(sweep_dir, tasks[index])]
+        statuses[index] = (text, mtime, known[1])
     return statuses
 
 
@@ -694,6 +701,7 @@ def load_state(path):
     state.setdefault("runs", {})
     state.setdefault("accounting", None)
     state.setdefault("unattributed", [])
+    state.setdefault("outcomes", {})
     return state
 
 
@@ -711,7 +719,7 @@ def progress(sweep_dir):
     tasks = {task["index"]: task for task in plan["tasks"]}
     state_path = os.path.join(sweep_dir, "scheduler.json")
     state = load_state(state_path)
-    statuses = read_statuses(sweep_dir, tasks, partitions)
+    statuses = read_statuses(sweep_dir, tasks, partitions, state["outcomes"])
     now = time.time()
     settled = set(standings(partitions, state, statuses).values()) <= SETTLED
     way, query_interval = slurm_settings(sweep_dir)
@@ -767,7 +775,7 @@ def runs_line(units, tasks, state, statuses):
         entry = state["runs"].get(str(index), {})
         counts[standing] += 1
         if standing == "status":
-            counts["failed"] += statuses[index][0] != "0"
+            counts["failed"] += not statuses[index][2]
         elif standing in ("final", "lost"):
             counts["failed"] += 1
         if standing == "lost":

@@ -185,16 +185,17 @@ def _load_plan(sweep_dir):
         return json.load(handle)
 
 
+def task_dir_ok(sweep_dir, task):
+    """task_ok of a plan's task record from the files in its directory."""
+    task_dir = os.path.join(sweep_dir, task["dir"])
+    status_text = _read(os.path.join(task_dir, "status"))
+    return task_ok(task["kind"], status_text, _read(os.path.join(task_dir, "stderr.txt")))
+
+
 def unfinished_tasks(sweep_dir):
     """The indices of the sweep's tasks without an ok result (task_ok), in plan order."""
-    unfinished = []
-    for task in _load_plan(sweep_dir)["tasks"]:
-        task_dir = os.path.join(sweep_dir, task["dir"])
-        status_text = _read(os.path.join(task_dir, "status"))
-        stderr_text = _read(os.path.join(task_dir, "stderr.txt"))
-        if not task_ok(task["kind"], status_text, stderr_text):
-            unfinished.append(task["index"])
-    return unfinished
+    return [task["index"] for task in _load_plan(sweep_dir)["tasks"]
+            if not task_dir_ok(sweep_dir, task)]  # fmt: skip
 
 
 def requeue(sweep_dir):
