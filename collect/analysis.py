@@ -12,7 +12,7 @@ from collect.compare import seed_runs
 from collect.drift import drift_table
 from collect.findings import Finding, compute_findings
 from collect.profiles import parse_folded, top_functions
-from collect.roofline import checkpoint_bytes_by_model, roofline_table
+from collect.roofline import bound_table, checkpoint_bytes_by_model, roofline_table
 from collect.runs import emulated_rows
 from collect.stats import (
     flag_set_table,
@@ -97,6 +97,11 @@ class Analysis:
             if self.files.profiles is None
             else [_profile_analysis(profile) for profile in self.files.profiles]
         )
+
+    @property
+    def bounds(self) -> pd.DataFrame:
+        """The memory-bandwidth bounds of the roofline plot (roofline.bound_table)."""
+        return bound_table(self.files.bandwidth, self.checkpoint_bytes)
 
     @property
     def sweep_id(self) -> str:

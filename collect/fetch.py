@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from collect.atomic import write_text
+from collect.notebook import NOTEBOOK_FILE
 from collect.remote import RemoteRefused, known_hosts_file, read_remote
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ LOCK = ".fetch.lock"
 # these.
 CONTROLLER_FILES = frozenset(
     {"remote.json", MARKER, STAGING, LOCK, "remote.tar.gz.part", "runs.csv", "summary.md",
-     "report.html", "plots"}
+     "report.html", "plots", NOTEBOOK_FILE}
 )  # fmt: skip
 # Settings of the environment that could turn host-key checking off, run another ssh or
 # read another ansible.cfg: the fetch gives ansible-runner none of them (ssh_environment).

@@ -22,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from collect.analysis import Analysis
 from collect.atomic import Replacement, refuse_linked_directory
 from collect.formatting import thread_count_text
-from collect.roofline import LARGE_WORKING_SET, bound_table
+from collect.roofline import LARGE_WORKING_SET
 
 ROOFLINE_PLOT = "roofline.png"
 SPEEDUP_PLOT = "speedup_by_threads.png"
@@ -67,9 +67,8 @@ def write_plots(analysis: Analysis, plots_dir: Path, replacement: Replacement) -
     stale picture behind. A plots_dir that is a link is refused (OutputRefused).
     """
     refuse_linked_directory(plots_dir)
-    bounds = bound_table(analysis.files.bandwidth, analysis.checkpoint_bytes)
     figures = {
-        ROOFLINE_PLOT: plot_roofline(analysis.table, bounds, analysis.roofline),
+        ROOFLINE_PLOT: plot_roofline(analysis.table, analysis.bounds, analysis.roofline),
         SPEEDUP_PLOT: plot_speedup_by_threads(analysis.scaling, analysis.table),
         BY_FLAG_SET_PLOT: plot_tok_s_by_flag_set(analysis.table),
         **dict.fromkeys(_RETIRED_PLOTS),

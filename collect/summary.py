@@ -23,6 +23,7 @@ from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, threads_text
 from collect.history import default_history_path, write_history
+from collect.notebook import NOTEBOOK_FILE, notebook_text
 from collect.perf_metrics import PERF_FIGURES
 from collect.plots import write_plots
 from collect.report import CONTROL_CHARACTERS, REPORT_FILE, render_report
@@ -53,10 +54,11 @@ def summarize(
     record_history: bool = True,
     min_effect: float = COMPARE_MIN_EFFECT,
 ) -> str:
-    """Write runs.csv, plots/*.png, summary.md and report.html into results_dir, record
-    the sweep's runs in the history database (history, default results_dir/../
-    history.sqlite) unless record_history is False; return summary.md. Comparisons use
-    the practical threshold min_effect (verdicts.COMPARE_MIN_EFFECT).
+    """Write runs.csv, plots/*.png, summary.md, report.html and analysis.ipynb (collect/
+    notebook.py) into results_dir, record the sweep's runs in the history database
+    (history, default results_dir/../history.sqlite) unless record_history is False;
+    return summary.md. Comparisons use the practical threshold min_effect
+    (verdicts.COMPARE_MIN_EFFECT).
 
     runs.csv is the single source of every figure: the summary, the report and the
     plots are made from the table that is written to it.
@@ -78,6 +80,7 @@ def summarize(
             outputs.new(results_dir / "summary.md").write_text(summary)
             report = render_report(analysis, plots, files_not_read)
             outputs.new(results_dir / REPORT_FILE).write_text(report)
+            outputs.new(results_dir / NOTEBOOK_FILE).write_text(notebook_text())
     except OSError as error:
         full = error.errno in (errno.ENOSPC, errno.EDQUOT)
         raise OutputsKept(

@@ -23,6 +23,7 @@ import pytest
 from conftest import PROJECT, run_playbook, slurm_args
 
 from collect.fetch import CONTROLLER_FILES, LOCK, MARKER, STAGING
+from collect.notebook import NOTEBOOK_FILE
 
 
 def archive_sweep(sweep_dir: Path, archive: Path) -> None:
@@ -97,6 +98,7 @@ def remote_sweep(directory: Path) -> Path:
     (run / "slurm.out").symlink_to("../../slurm/17_0.out")
     (sweep / "scheduler.json").write_text(json.dumps({"finished": True}))
     (sweep / "summary.md").write_text("made on the cluster\n")
+    (sweep / NOTEBOOK_FILE).write_text('{"cells": "planted there: code"}\n')
     return sweep
 
 
@@ -112,6 +114,7 @@ def test_unpack_killed_halfway_leaves_nothing_truncated_and_the_next_does_it_all
     (results / "plots").mkdir(parents=True)
     (results / "plots" / "tok_s.png").write_bytes(b"local plot")
     (results / "summary.md").write_text("made here\n")
+    (results / NOTEBOOK_FILE).write_text("made here\n")
     (results / "remote.json").write_text("{}\n")
     (results / MARKER).write_text(json.dumps({"fetched": "earlier", "finished": False}))
     cut = results / "runs" / "0000-stories15M-O3-t1-r1" / "stderr.txt"
@@ -131,8 +134,8 @@ def test_unpack_killed_halfway_leaves_nothing_truncated_and_the_next_does_it_all
     assert done.returncode == 0, done.stderr
     assert fetched_part(results) == fetched_part(sweep)
     assert (results / "runs" / "0000-stories15M-O3-t1-r1" / "slurm.out").is_symlink()
-    # The controller's own files stay as they were.
-    for name in ["summary.md", "remote.json", "plots/tok_s.png"]:
+    # The controller's own files stay as they were: a notebook (code) never comes with a fetch.
+    for name in ["summary.md", "remote.json", "plots/tok_s.png", NOTEBOOK_FILE]:
         assert (results / name).read_bytes() == before[name], name
     marker = json.loads((results / MARKER).read_text())
     assert marker["finished"] is True and marker["fetched"] != "earlier"
