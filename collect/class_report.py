@@ -28,8 +28,10 @@ from scipy import stats
 
 from collect.atomic import write_text
 from collect.formatting import cv_text, thread_count_text
+from collect.notebook import NOTEBOOK_FILE, notebook_text
 from collect.plan import PLAN_FILE
 from collect.runs import collect_runs, comparable
+from collect.stats import add_derived_metrics
 from collect.summary import markdown_code, markdown_table, markdown_text
 from collect.verdicts import CONFIDENCE, MIN_RUNS, prediction_interval
 
@@ -57,7 +59,7 @@ def class_runs(results_dirs: Sequence[Path], anonymise: bool = False) -> pd.Data
         if real in seen:
             raise ValueError(f"{results_dir} is {seen[real]} again: each sweep counts once")
         seen[real] = results_dir
-        runs = collect_runs(Path(results_dir))
+        runs = add_derived_metrics(collect_runs(Path(results_dir)))  # runs.csv's columns
         tables.append(
             runs.assign(student=student_of(Path(results_dir)), sweep_dir=str(results_dir))
         )
@@ -179,12 +181,13 @@ def render_class_report(view: ClassView, students: Sequence[str]) -> str:
 
 
 def write_class_report(results_dirs: Sequence[Path], out: Path, anonymise: bool = False) -> str:
-    """class-runs.csv and class.md into out (created; each written beside, then renamed);
-    returns class.md."""
+    """class-runs.csv, class.md and analysis.ipynb (collect/notebook.py) into out (created;
+    each written beside, then renamed); returns class.md."""
     runs = class_runs(results_dirs, anonymise)
     view = class_view(runs)
     report = render_class_report(view, runs.drop_duplicates("sweep_dir")["student"].tolist())
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / CLASS_RUNS_FILE, runs.to_csv(index=False))
     write_text(out / CLASS_REPORT_FILE, report)
+    write_text(out / NOTEBOOK_FILE, notebook_text("class"))
     return report

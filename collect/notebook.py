@@ -1,12 +1,13 @@
-"""analysis.ipynb: a Jupyter notebook for a student's own analysis of a summarised sweep.
+"""analysis.ipynb: a Jupyter notebook for a student's own analysis of a summarised sweep,
+and for the instructor's of a class (`python -m collect class`).
 
-It loads the sweep's runs.csv with pandas and redraws the report's plots with the
-collector's own functions (collect/plots.py), ready to extend. Its cells are this module's
-fixed text: nothing read from the results directory goes into it (a results directory is
-data, and a notebook is code), only the path of the llamasweep checkout that wrote it, so
-that its kernel imports that checkout's collector. It is rewritten at every summarize, and a
-fetch never brings one (collect/fetch.py CONTROLLER_FILES): the notebook in a results
-directory is always the one this checkout wrote.
+It loads the sweep's runs.csv (the class's class-runs.csv) with pandas and redraws the
+report's plots with the collector's own functions (collect/plots.py), ready to extend. Its
+cells are this module's fixed text: nothing read from a results directory goes into it (a
+results directory is data, and a notebook is code), only the path of the llamasweep checkout
+that wrote it, so that its kernel imports that checkout's collector. It is rewritten at
+every summarize, and a fetch never brings one (collect/fetch.py CONTROLLER_FILES): the
+notebook in a results directory is always the one this checkout wrote.
 """
 
 from pathlib import Path
@@ -41,6 +42,7 @@ sys.path.insert(0, {project!r})
 import pandas as pd
 
 from collect.analysis import analyse
+from collect.class_report import class_view
 from collect.notebook import read_runs_csv
 from collect.plots import plot_roofline, plot_speedup_by_threads, plot_tok_s_by_flag_set
 from collect.runs import read_sweep_facts
@@ -77,18 +79,61 @@ ok.pivot_table(index=["partition", "model", "flag_set"], columns="threads", valu
                aggfunc="median")"""
 
 
-def analysis_notebook(project: Path = PROJECT) -> nbformat.NotebookNode:
-    """The notebook, its code importing the collector of the checkout at project."""
+_CLASS_INTRODUCTION = """\
+# The class's sweeps
+
+`class-runs.csv` holds every student's runs, a `student` column added (`python -m collect
+class`); `class.md` is made from it. The cells below load it with pandas, give the class's
+view of each configuration (the spread between students next to the spread inside one
+sweep, and the students outside the range the others predict), and redraw the report's plot
+over every student's runs at once; change them, or add your own cells below.
+
+Run it from the llamasweep checkout's environment, with this directory as the working
+directory. `python -m collect class` writes this notebook again."""
+
+_CLASS_LOAD = """\
+runs = read_runs_csv(RESULTS / "class-runs.csv")  # pandas.read_csv, with its column types
+runs.groupby("student")["sweep_dir"].nunique().rename("sweeps")"""
+
+_CLASS_VIEW = """\
+view = class_view(runs)  # class.md's tables
+view.configurations"""
+
+_CLASS_OUTLIERS = """\
+view.outliers"""
+
+_CLASS_BY_FLAG_SET = """\
+# Every student's runs at once: the bars' ranges are the class's.
+plot_tok_s_by_flag_set(analyse(runs).table)"""
+
+_CLASS_EXAMPLE = """\
+ok = runs[runs["status"] == "ok"]
+ok.pivot_table(index=["partition", "model", "flag_set", "threads"], columns="student",
+               values="tok_s", aggfunc="median")"""
+
+# Each notebook's cells: (markdown?, text).
+_NOTEBOOKS = {
+    "sweep": [
+        (True, _INTRODUCTION), (False, _SETUP), (False, _LOAD), (False, _ANALYSE),
+        (False, _BY_FLAG_SET), (False, _SCALING), (False, _ROOFLINE), (True, _YOUR_OWN),
+        (False, _EXAMPLE),
+    ],
+    "class": [
+        (True, _CLASS_INTRODUCTION), (False, _SETUP), (False, _CLASS_LOAD),
+        (False, _CLASS_VIEW), (False, _CLASS_OUTLIERS), (False, _CLASS_BY_FLAG_SET),
+        (True, _YOUR_OWN), (False, _CLASS_EXAMPLE),
+    ],
+}  # fmt: skip
+
+
+def analysis_notebook(kind: str = "sweep", project: Path = PROJECT) -> nbformat.NotebookNode:
+    """The notebook of a sweep or of a class (kind), its code importing the collector of
+    the checkout at project."""
     cells = [
-        nbformat.v4.new_markdown_cell(_INTRODUCTION),
-        nbformat.v4.new_code_cell(_SETUP.format(project=str(project))),
-        nbformat.v4.new_code_cell(_LOAD),
-        nbformat.v4.new_code_cell(_ANALYSE),
-        nbformat.v4.new_code_cell(_BY_FLAG_SET),
-        nbformat.v4.new_code_cell(_SCALING),
-        nbformat.v4.new_code_cell(_ROOFLINE),
-        nbformat.v4.new_markdown_cell(_YOUR_OWN),
-        nbformat.v4.new_code_cell(_EXAMPLE),
+        nbformat.v4.new_markdown_cell(text)
+        if markdown
+        else nbformat.v4.new_code_cell(text.replace("{project!r}", repr(str(project))))
+        for markdown, text in _NOTEBOOKS[kind]
     ]
     for number, cell in enumerate(cells):
         cell.id = f"cell-{number}"  # not nbformat's random ones: the same notebook each time
@@ -102,8 +147,8 @@ def analysis_notebook(project: Path = PROJECT) -> nbformat.NotebookNode:
     return notebook
 
 
-def notebook_text(project: Path = PROJECT) -> str:
-    return nbformat.writes(analysis_notebook(project))
+def notebook_text(kind: str = "sweep", project: Path = PROJECT) -> str:
+    return nbformat.writes(analysis_notebook(kind, project))
 
 
 def read_runs_csv(path: Path) -> pd.DataFrame:

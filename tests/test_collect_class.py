@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from builders import SweepWriter
 from conftest import PROJECT
+from notebooks import outputs, run_notebook
 
 from collect.class_report import class_runs, class_view
+from collect.notebook import NOTEBOOK_FILE
 from collect.verdicts import prediction_interval
-
-pytestmark = pytest.mark.unit
 
 # Accounts every Debian system has, standing in for the class's students.
 STUDENTS = ["bin", "daemon", "games", "man", "sys"]
@@ -45,6 +45,7 @@ def sweeps(tmp_path):
     return directories
 
 
+@pytest.mark.unit
 def test_the_class_table_has_every_students_runs_with_their_account(sweeps):
     runs = class_runs(sweeps)
     assert len(runs) == 15
@@ -52,6 +53,7 @@ def test_the_class_table_has_every_students_runs_with_their_account(sweeps):
     assert set(runs["sweep_dir"]) == {str(directory) for directory in sweeps}
 
 
+@pytest.mark.unit
 def test_spread_across_sweeps_beside_each_sweeps_own_and_the_sweep_unlike_the_others(sweeps):
     view = class_view(class_runs(sweeps))
     (row,) = view.configurations.itertuples(index=False)
@@ -66,6 +68,7 @@ def test_spread_across_sweeps_beside_each_sweeps_own_and_the_sweep_unlike_the_ot
     assert (outlier.low, outlier.high) == pytest.approx(prediction_interval(medians[:4]))
 
 
+@pytest.mark.unit
 def test_pseudonyms_follow_the_accounts_names(sweeps):
     runs = class_runs(sweeps, anonymise=True)
     names = dict(zip(STUDENTS, [f"student-{n}" for n in range(1, 6)], strict=True))
@@ -73,12 +76,18 @@ def test_pseudonyms_follow_the_accounts_names(sweeps):
     assert not set(STUDENTS) & set(runs.to_csv())
 
 
-def test_the_command_writes_the_table_and_the_report_and_refuses_a_sweep_twice(sweeps, tmp_path):
-    out = tmp_path / "class"
-    run = subprocess.run(
-        [sys.executable, "-m", "collect", "class", *map(str, sweeps), "--out", str(out)],
+def collect_class(*arguments) -> subprocess.CompletedProcess:
+    """`python -m collect class ARGUMENTS...` from the project."""
+    return subprocess.run(
+        [sys.executable, "-m", "collect", "class", *map(str, arguments)],
         cwd=PROJECT, capture_output=True, text=True,
     )  # fmt: skip
+
+
+@pytest.mark.unit
+def test_the_command_writes_the_table_and_the_report_and_refuses_a_sweep_twice(sweeps, tmp_path):
+    out = tmp_path / "class"
+    run = collect_class(*sweeps, "--out", out)
     assert run.returncode == 0, run.stderr
     assert "# Class report: 5 sweeps" in run.stdout
     assert "## Sweeps unlike the others (1)" in run.stdout
@@ -86,13 +95,23 @@ def test_the_command_writes_the_table_and_the_report_and_refuses_a_sweep_twice(s
     assert (out / "class.md").read_text() == run.stdout
     table = pd.read_csv(out / "class-runs.csv")
     assert len(table) == 15 and set(table["student"]) == set(STUDENTS)
-    twice = subprocess.run(
-        [sys.executable, "-m", "collect", "class", str(sweeps[0]), str(sweeps[0])],
-        cwd=PROJECT, capture_output=True, text=True,
-    )  # fmt: skip
+    twice = collect_class(sweeps[0], sweeps[0])
     assert twice.returncode == 2 and "each sweep counts once" in twice.stderr
 
 
+@pytest.mark.e2e
+def test_the_class_notebook_runs_on_the_class_table(sweeps, tmp_path):
+    out = tmp_path / "class"
+    run = collect_class(*sweeps, "--out", out)
+    assert run.returncode == 0, run.stderr
+    notebook = run_notebook(out / NOTEBOOK_FILE)
+    assert len(outputs(notebook, "image/png")) == 1  # tok/s by flag set, every student's runs
+    tables = " ".join(outputs(notebook, "text/plain"))
+    assert all(student in tables for student in STUDENTS), tables
+    assert "150.0" in tables  # the outlier's median, as class.md gives it
+
+
+@pytest.mark.unit
 def test_sweeps_like_the_others_land_outside_about_once_in_a_hundred():
     # The outlier rule's false alarms: classes of 5, 10 and 30 sweeps whose medians come
     # from one distribution (lognormal, CV 3 %), each sweep against the others' 99 %

@@ -1,5 +1,6 @@
 """analysis.ipynb (collect/notebook.py): the notebook summarize writes beside the report.
-(It runs headless on a real sweep's results in test_sweep_local.py.)"""
+(It runs headless on a real sweep's results in test_sweep_local.py, the class's in
+test_collect_class.py.)"""
 
 import nbformat
 import pandas as pd
@@ -12,8 +13,6 @@ from collect.runs import collect_runs
 from collect.stats import add_derived_metrics
 from collect.summary import summarize
 
-pytestmark = pytest.mark.unit
-
 
 def small_sweep(results_dir, partition="nodes"):
     sweep = SweepWriter(results_dir)
@@ -24,6 +23,7 @@ def small_sweep(results_dir, partition="nodes"):
     return sweep.results_dir
 
 
+@pytest.mark.unit
 def test_the_notebook_holds_nothing_of_the_results_directory(tmp_path):
     """The same notebook for every sweep: nothing read from a results directory (data) goes
     into its cells (code), whatever the names in it."""
@@ -38,6 +38,7 @@ def test_the_notebook_holds_nothing_of_the_results_directory(tmp_path):
     assert all(not cell.get("outputs") for cell in notebook.cells)  # nothing run yet
 
 
+@pytest.mark.unit
 def test_runs_csv_read_back_gives_the_report_s_tables(tmp_path):
     """The notebook's tables are the report's: runs.csv read back (read_runs_csv) analyses
     as the table it was written from."""

@@ -6,11 +6,10 @@ import re
 import shutil
 import subprocess
 
-import nbformat
 import pandas as pd
 import pytest
 from conftest import PROJECT, run_playbook, summarize
-from nbclient import NotebookClient
+from notebooks import outputs, run_notebook
 
 from collect.notebook import NOTEBOOK_FILE
 from collect.profiles import parse_folded, top_functions
@@ -157,25 +156,9 @@ def test_sweep_runs_every_configuration_and_summarises(sweep_args, tmp_path):
 
     # The student's notebook runs headless on these results, and redraws the report's plots.
     notebook = run_notebook(latest / NOTEBOOK_FILE)
-    images = [
-        output for cell in notebook.cells if cell.cell_type == "code"
-        for output in cell.outputs if "image/png" in output.get("data", {})
-    ]  # fmt: skip
-    assert len(images) == 3  # tok/s by flag set, the speedup, the roofline
-    tables = " ".join(
-        output["data"].get("text/plain", "") for cell in notebook.cells
-        if cell.cell_type == "code" for output in cell.outputs if "data" in output
-    )  # fmt: skip
+    assert len(outputs(notebook, "image/png")) == 3  # tok/s by flag set, speedup, roofline
+    tables = " ".join(outputs(notebook, "text/plain"))
     assert all(flag_set in tables for flag_set in FLAG_SETS), tables
-
-
-def run_notebook(path):
-    """The notebook at path, run in its directory by a fresh Python kernel (nbclient); an
-    error in any cell fails (nbclient's CellExecutionError)."""
-    notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()  # fmt: skip
-    return notebook
 
 
 def test_frame_pointer_profile_of_a_named_flag_set_without_flamegraph(sweep_args, tmp_path):
