@@ -33,8 +33,8 @@ import secrets
 from dataclasses import dataclass
 
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_inputs import (
-    KNOWN_KEYS,
     input_error,
+    partition_errors,
     positive,
     thread_list,
 )
@@ -208,16 +208,12 @@ def partition_plan(
     node_cores = node_cores or {}
     dropped_flag_sets = dropped_flag_sets or {}
     node_counts = node_counts or {}
+    problems = partition_errors(partitions)
+    if problems:
+        raise PlanError("; ".join(problems))
     plan = []
     for partition in partitions:
-        if not isinstance(partition, dict) or not partition.get("name"):
-            raise PlanError(f"partition {partition!r} has no name")
-        name = str(partition["name"])
-        unknown = sorted(set(partition) - KNOWN_KEYS)
-        if unknown:
-            raise PlanError(
-                f"partition {name} has unknown keys {unknown}; known: {sorted(KNOWN_KEYS)}"
-            )
+        name = partition["name"]
         cores = partition.get("cores") or str(node_cores.get(name, "")).rstrip("+")
         if not positive(cores):
             raise PlanError(
