@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 import yaml
-from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_inputs as inputs
 from conftest import PROJECT
 
 CROSS_COMPILER = "riscv64-linux-gnu-gcc"
@@ -21,7 +21,7 @@ def partitions():
 @pytest.mark.unit
 def test_the_partitions_are_valid_and_each_has_its_own_flag_sets():
     sweep_flag_sets = yaml.safe_load((PROJECT / "group_vars/all/sweep.yml").read_text())
-    assert sweep_plan.partition_errors(partitions(), sweep_flag_sets["sweep_flag_sets"]) == []
+    assert inputs.partition_errors(partitions(), sweep_flag_sets["sweep_flag_sets"]) == []
     assert {p["name"]: sorted(p["flag_sets"]) for p in partitions()} == {
         "mcimone-nodes": ["rv64gc-openmp", "u74-openmp"],
         "mcimone-milkvs": ["rv64gc-openmp", "xtheadvector-openmp"],

@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import riscv_checks as checks
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_inputs as inputs
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 
 FLAG_SETS = {"O2": "-O2", "omp": "-O2 -fopenmp"}
@@ -134,7 +135,7 @@ def test_requires_compiler_support_keeps_only_what_the_probe_accepted():
 
 @pytest.mark.unit
 def test_partition_errors_name_bad_arch_and_requires_compiler_support():
-    errors = plan.partition_errors(
+    errors = inputs.partition_errors(
         [
             {"name": "a", "arch": "risc v"},
             {"name": "b", "requires_compiler_support": ["nope", "O2"]},

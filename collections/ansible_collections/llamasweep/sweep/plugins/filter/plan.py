@@ -1,6 +1,7 @@
 """The sweep plan's filters; the plan itself is module_utils/sweep_plan.py."""
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_inputs
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 
 DOCUMENTATION = r"""
@@ -46,21 +47,22 @@ def raising_filter_errors(function):
 
 class FilterModule:
     def filters(self):
+        # emulated.yml checks the emulated partitions it picks with the inventory's rules.
         return {
-            name: raising_filter_errors(getattr(plan, name))
-            for name in (
-                "partition_plan",
-                "partition_errors",
-                "emulator_errors",
-                "emulator_words",
-                "sinfo_partitions",
-                "profile_selector_errors",
-                "sweep_plan",
-                "tasks_tsv",
-                "plan_files",
-                "resume_problems",
-                "slurped_texts",
-                "resume_partitions",
-                "topup_plan",
-            )
+            "partition_errors": sweep_inputs.partition_errors,
+            **{
+                name: raising_filter_errors(getattr(plan, name))
+                for name in (
+                    "partition_plan",
+                    "emulator_words",
+                    "sinfo_partitions",
+                    "sweep_plan",
+                    "tasks_tsv",
+                    "plan_files",
+                    "resume_problems",
+                    "slurped_texts",
+                    "resume_partitions",
+                    "topup_plan",
+                )
+            },
         }

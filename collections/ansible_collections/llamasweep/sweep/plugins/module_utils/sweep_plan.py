@@ -1,13 +1,13 @@
 """The sweep's plan, the one place that decides what a sweep runs (stdlib only: imported by
 the filter plugins, the collector and the nodes' tools).
 
-partition_plan resolves the sweep's partitions (inventory data): each is a mapping with a
-name and optionally cores, compiler, flag_sets (merged over the sweep's), threads,
-time_limit, sbatch_options, exclusive, array_throttle, seconds_per_gb_token, perf_events,
-emulator (an emulated partition: its runs execute under qemu-user, EMULATOR_KEYS), arch (the
-nodes' `uname -m`: riscv64 partitions are validated before queueing) and
-requires_compiler_support (flag sets kept only where the partition's compiler accepts their
--march; riscv_checks.py).
+partition_plan resolves the sweep's partitions (inventory data, checked by
+sweep_inputs.partition_errors): each is a mapping with a name and optionally cores, compiler,
+flag_sets (merged over the sweep's), threads, time_limit, sbatch_options, exclusive,
+array_throttle, seconds_per_gb_token, perf_events, emulator (an emulated partition: its runs
+execute under qemu-user), arch (the nodes' `uname -m`: riscv64 partitions are validated before
+queueing) and requires_compiler_support (flag sets kept only where the partition's compiler
+accepts their -march; riscv_checks.py).
 It fills in every default, derives each partition's Slurm time limit from the models' sizes
 (derive_time_limit), its array throttle from its node count (derive_array_throttle) and each
 flag set's thread counts (one thread without OpenMP: is_openmp). sweep_plan then lists every
@@ -29,10 +29,15 @@ import itertools
 import json
 import math
 import random
-import re
 import secrets
 from dataclasses import dataclass
 
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_inputs import (
+    input_error,
+    partition_errors,
+    positive,
+    thread_list,
+)
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import RANKED_SELECTORS
 
 
@@ -40,33 +45,10 @@ class PlanError(ValueError):
     """A sweep definition the plan cannot resolve (the message says what and why)."""
 
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-# Slurm's --time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S.
-TIME_LIMIT = re.compile(r"^([0-9]+-)?[0-9]+(:[0-9]+){0,2}$")
-
-KNOWN_KEYS = frozenset(
-    (
-        "name",
-        "cores",
-        "compiler",
-        "flag_sets",
-        "threads",
-        "time_limit",
-        "sbatch_options",
-        "exclusive",
-        "array_throttle",
-        "seconds_per_gb_token",
-        "perf_events",
-        "emulator",
-        "arch",
-        "requires_compiler_support",
-    )
-)
 # An emulated partition (a partition with `emulator`): its flag sets are cross-compiled by
 # the partition's compiler and its runs execute under qemu-user, which proves that a flag
 # set compiles, runs and generates tokens, never how fast: no perf, no bandwidth, no
 # warm-up, no profile, and the collector keeps its rows out of every performance table.
-EMULATOR_KEYS = frozenset(("command", "cpu", "sysroot"))
 EMULATOR_COMMAND = "qemu-riscv64"
 
 # Compiler switches that link an OpenMP runtime (GCC/clang, Intel's two).
@@ -94,134 +76,6 @@ TSV_FIELDS = (
 )
 
 
-def partition_errors(partitions, sweep_flag_sets=None):
-    """What is wrong with sweep_partitions, one message per problem (empty when valid);
-    with sweep_flag_sets, requires_compiler_support's names are checked against them."""
-    if not isinstance(partitions, list) or not partitions:
-        return [f"sweep_partitions {partitions!r} is not a non-empty list of partitions"]
-    errors = []
-    names = []
-    for position, partition in enumerate(partitions, 1):
-        if not isinstance(partition, dict):
-            errors.append(f"partition {position} ({partition!r}) is not a mapping")
-            continue
-        name = partition.get("name")
-        label = f"partition {name!r}" if name else f"partition {position}"
-        names.append(name)
-        if not isinstance(name, str) or not NAME.match(name):
-            errors.append(f"{label}: name must be letters, digits, '.', '_', '+', '-'")
-        unknown = sorted(set(partition) - KNOWN_KEYS)
-        if unknown:
-            errors.append(f"{label}: unknown keys {unknown}; known: {sorted(KNOWN_KEYS)}")
-        if "cores" in partition and not _positive_int(partition["cores"]):
-            errors.append(f"{label}: cores {partition['cores']!r} is not a positive integer")
-        flag_sets = partition.get("flag_sets", {})
-        if not isinstance(flag_sets, dict) or not all(
-            isinstance(key, str) and NAME.match(key) and isinstance(value, str)
-            for key, value in flag_sets.items()
-        ):
-            errors.append(
-                f"{label}: flag_sets {flag_sets!r} is not a mapping from a name (letters, "
-                "digits, '.', '_', '+', '-') to a CFLAGS string"
-            )
-        threads = partition.get("threads", [])
-        if not isinstance(threads, list) or not all(_positive_int(t) for t in threads):
-            errors.append(f"{label}: threads {threads!r} is not a list of positive integers")
-        time_limit = partition.get("time_limit")
-        if time_limit is not None and not TIME_LIMIT.match(str(time_limit)):
-            errors.append(
-                f"{label}: time_limit {time_limit!r} is not a Slurm time (minutes, M:S, H:M:S, "
-                "D-H, D-H:M or D-H:M:S)"
-            )
-        options = partition.get("sbatch_options", [])
-        if not isinstance(options, list) or not all(
-            isinstance(o, str) and o.startswith("-") for o in options
-        ):
-            errors.append(
-                f"{label}: sbatch_options {options!r} is not a list of sbatch options, "
-                "e.g. ['--account=myproject', '--qos=normal']"
-            )
-        for key in ("array_throttle",):
-            if key in partition and not _positive_int(partition[key], zero=True):
-                errors.append(f"{label}: {key} {partition[key]!r} is not an integer >= 0")
-        if "seconds_per_gb_token" in partition and not _positive_number(
-            partition["seconds_per_gb_token"]
-        ):
-            errors.append(
-                f"{label}: seconds_per_gb_token {partition['seconds_per_gb_token']!r} is not a "
-                "positive number"
-            )
-        if "perf_events" in partition and not isinstance(partition["perf_events"], str):
-            errors.append(
-                f"{label}: perf_events {partition['perf_events']!r} is not a perf stat -e "
-                "event list, e.g. 'task-clock,page-faults' ('' for perf's default set)"
-            )
-        if "exclusive" in partition and not isinstance(partition["exclusive"], bool):
-            errors.append(f"{label}: exclusive {partition['exclusive']!r} is not true or false")
-        if "emulator" in partition:
-            errors += [f"{label}: {error}" for error in emulator_errors(partition["emulator"])]
-        if "arch" in partition and not (
-            isinstance(partition["arch"], str) and NAME.match(partition["arch"])
-        ):
-            errors.append(
-                f"{label}: arch {partition['arch']!r} is not an architecture as uname -m "
-                "names it, e.g. riscv64"
-            )
-        if isinstance(sweep_flag_sets, dict) and isinstance(flag_sets, dict):
-            errors += [
-                f"{label}: {error}" for error in compiler_support_errors(partition, sweep_flag_sets)
-            ]
-    duplicates = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
-    if duplicates:
-        errors.append(f"partitions {duplicates} are listed more than once")
-    return errors
-
-
-def compiler_support_errors(partition, flag_sets):
-    """What is wrong with a partition's requires_compiler_support (empty when valid): a list
-    of its flag sets' names (its own or the sweep's), each with a -march to probe."""
-    names = partition.get("requires_compiler_support", [])
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-        return [f"requires_compiler_support {names!r} is not a list of flag-set names"]
-    merged = {**flag_sets, **(partition.get("flag_sets") or {})}
-    errors = []
-    for name in names:
-        if name not in merged:
-            errors.append(
-                f"requires_compiler_support names {name!r}, which is not one of its flag sets "
-                f"({', '.join(merged)})"
-            )
-        elif not any(word.startswith("-march=") for word in str(merged[name]).split()):
-            errors.append(
-                f"requires_compiler_support names {name!r}, whose CFLAGS {merged[name]!r} "
-                "have no -march for the setup probe to check"
-            )
-    return errors
-
-
-def emulator_errors(emulator):
-    """What is wrong with a partition's `emulator` (empty when valid): a mapping of command
-    (default qemu-riscv64), cpu (qemu's -cpu, e.g. rv64,v=true,vlen=128) and sysroot (qemu's
-    -L, the cross compiler's libraries, e.g. /usr/riscv64-linux-gnu), each one word."""
-    example = "{cpu: 'rv64,v=true,vlen=128', sysroot: /usr/riscv64-linux-gnu}"
-    if not isinstance(emulator, dict):
-        return [f"emulator {emulator!r} is not a mapping, e.g. {example}"]
-    errors = []
-    unknown = sorted(set(emulator) - EMULATOR_KEYS)
-    if unknown:
-        errors.append(f"emulator has unknown keys {unknown}; known: {sorted(EMULATOR_KEYS)}")
-    for key in sorted(EMULATOR_KEYS & set(emulator)):
-        value = emulator[key]
-        if not isinstance(value, str) or not value or any(c.isspace() for c in value):
-            errors.append(f"emulator {key} {value!r} is not one word without spaces")
-    for key in ("cpu", "sysroot"):
-        if key not in emulator:
-            errors.append(f"emulator has no {key}, e.g. {example}")
-    if isinstance(emulator.get("sysroot"), str) and not emulator["sysroot"].startswith("/"):
-        errors.append(f"emulator sysroot {emulator['sysroot']!r} is not an absolute path")
-    return errors
-
-
 def emulator_words(emulator):
     """The words put before an emulated partition's run command ([] for a real one)."""
     if not emulator:
@@ -233,25 +87,6 @@ def emulator_words(emulator):
         "-cpu",
         emulator["cpu"],
     ]
-
-
-def _positive_int(value, zero=False):
-    if isinstance(value, bool):
-        return False
-    try:
-        number = int(str(value))
-    except ValueError:
-        return False
-    return number >= 0 if zero else number > 0
-
-
-def _positive_number(value):
-    if isinstance(value, bool):
-        return False
-    try:
-        return float(str(value)) > 0
-    except ValueError:
-        return False
 
 
 def default_threads(cores):
@@ -373,18 +208,14 @@ def partition_plan(
     node_cores = node_cores or {}
     dropped_flag_sets = dropped_flag_sets or {}
     node_counts = node_counts or {}
+    problems = partition_errors(partitions)
+    if problems:
+        raise PlanError("; ".join(problems))
     plan = []
     for partition in partitions:
-        if not isinstance(partition, dict) or not partition.get("name"):
-            raise PlanError(f"partition {partition!r} has no name")
-        name = str(partition["name"])
-        unknown = sorted(set(partition) - KNOWN_KEYS)
-        if unknown:
-            raise PlanError(
-                f"partition {name} has unknown keys {unknown}; known: {sorted(KNOWN_KEYS)}"
-            )
+        name = partition["name"]
         cores = partition.get("cores") or str(node_cores.get(name, "")).rstrip("+")
-        if not str(cores).isdigit() or int(cores) < 1:
+        if not positive(cores):
             raise PlanError(
                 f"partition {name}: cores per node unknown (give `cores` in the inventory; "
                 f"the scheduler reported {node_cores.get(name)!r})"
@@ -400,7 +231,7 @@ def partition_plan(
             raise PlanError(
                 f"partition {name} has no flag set left to submit: {'; '.join(dropped.values())}"
             )
-        thread_counts = [int(t) for t in threads] or [
+        thread_counts = [int(t) for t in thread_list(threads)] or [
             int(t) for t in partition.get("threads") or default_threads(cores)
         ]
         flag_set_threads = {
@@ -471,23 +302,6 @@ def partition_selectors(selectors, flag_sets):
     return chosen
 
 
-def profile_selector_errors(selectors, flag_sets, partitions=()):
-    """What is wrong with sweep_profile_select (empty when valid): each selector is fastest,
-    slowest or a flag-set name of the sweep or of a partition."""
-    known = set(flag_sets) if isinstance(flag_sets, dict) else set()
-    for partition in partitions or []:
-        if isinstance(partition, dict) and isinstance(partition.get("flag_sets"), dict):
-            known |= set(partition["flag_sets"])
-    if not isinstance(selectors, list) or not all(isinstance(s, str) for s in selectors):
-        return [f"sweep_profile_select {selectors!r} is not a list of selectors"]
-    return [
-        f"sweep_profile_select names {selector!r}, which is neither fastest, slowest nor a "
-        f"flag set ({', '.join(sorted(known))})"
-        for selector in selectors
-        if selector not in RANKED_SELECTORS and selector not in known
-    ]
-
-
 @dataclass(frozen=True)
 class SweepSettings:
     """What every partition's block of tasks is made from (sweep_plan's arguments)."""
@@ -515,11 +329,9 @@ def order_seed_value(order_seed):
     or a fresh random one when it is None or empty (sweep_order_seed unset)."""
     if order_seed is None or order_seed == "":
         return secrets.randbelow(ORDER_SEED_LIMIT)
-    if isinstance(order_seed, bool) or not str(order_seed).isdigit():
-        raise PlanError(
-            f"sweep_order_seed {order_seed!r} is not valid: give a non-negative integer "
-            "(the seed of the shuffled run order), or leave it unset for a fresh one"
-        )
+    problem = input_error("sweep_order_seed", order_seed)
+    if problem:
+        raise PlanError(problem)
     return int(order_seed)
 
 
