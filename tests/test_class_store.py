@@ -4,7 +4,10 @@ the class's group, and an outsider in none. The instructor provisions the class 
 sweep takes llama2.c, FlameGraph and the checkpoint from the store (nothing downloaded or
 cloned, every file verified, the store untouched); a second student's extra model is
 downloaded into their own workspace; the outsider cannot read the store; a byte changed in a
-stored checkpoint is refused with both sums before anything runs. One store for the module."""
+stored checkpoint is refused with both sums before anything runs. The store holds a prebuilt
+binary of one flag set: the student's sweep runs it in place (its build record says
+reused-from-store) and builds the other flag set in the student's own cache. One store for
+the module."""
 
 import grp
 import hashlib
@@ -147,7 +150,8 @@ def store(accounts, served):
         shutil.chown(instructor_dir, INSTRUCTOR)
         path = instructor_dir / "store"
         args = ["-e", f"@{base / 'vars.json'}", *source_args(), "-e", f"class_store={path}",
-                "-e", f"class_store_group={GROUP}"]  # fmt: skip
+                "-e", f"class_store_group={GROUP}",
+                "-e", json.dumps({"class_store_flag_sets": {"O2": "-O2"}})]  # fmt: skip
         first = playbook_as(INSTRUCTOR, "setup-class.yml", *args)
         second = playbook_as(INSTRUCTOR, "setup-class.yml", *args)
         manifest = json.loads((path / "manifest.json").read_text())
@@ -179,6 +183,10 @@ def test_the_instructor_provisions_a_group_readable_store_with_a_manifest(store,
         "path": "checkpoints/tiny.bin", "source": "download",
         "sha256": served.catalog["checkpoint_catalog"]["tiny"]["sha256"],
     }  # fmt: skip
+    (binary,) = [
+        f for f in manifest["files"] if f.startswith("builds/cache/") and f.endswith("/run")
+    ]
+    assert os.access(path / binary, os.X_OK)
     # Every file with its sum, and nothing else.
     files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
     assert sorted(manifest["files"]) == [f for f in files if f != "manifest.json"]
@@ -198,7 +206,7 @@ def test_a_students_sweep_uses_the_store_and_downloads_nothing(store, served):
     before, requests = snapshot(store["path"]), len(served.requests)
     output = playbook_as(
         STUDENT, "sweep.yml", *student_args(store, STUDENT), "-e",
-        json.dumps({"sweep_flag_sets": {"O2": "-O2"}, "sweep_threads": [1],
+        json.dumps({"sweep_flag_sets": {"O2": "-O2", "Os": "-Os"}, "sweep_threads": [1],
                     "sweep_results_dir": f"/home/{STUDENT}/results", "sweep_repetitions": 1,
                     "sweep_steps": 8, "sweep_profile": False, "sweep_bandwidth": False,
                     "sweep_warmup_runs": 0, "sweep_poll_interval": 1}),
@@ -211,10 +219,21 @@ def test_a_students_sweep_uses_the_store_and_downloads_nothing(store, served):
     assert not (workspace / "llama2.c").exists() and not (workspace / "FlameGraph").exists()
     assert not list((workspace / "checkpoints").iterdir())
     assert snapshot(store["path"]) == before  # nothing written there
-    # The sweep built the store's run.c and ran the store's checkpoint.
+    # O2 is the store's binary, run in place; Os the student's own, built from the store's
+    # run.c; both ran the store's checkpoint.
     (sweep,) = [p for p in Path(f"/home/{STUDENT}/results").iterdir() if not p.is_symlink()]
-    record = (sweep / "builds" / "local" / "O2.txt").read_text()
-    assert f"{store['path']}/llama2.c/{commit}/run.c" in record and "outcome=built" in record
+    stored = dict(
+        line.split("=", 1) for line in (sweep / "builds/local/O2.txt").read_text().splitlines()
+    )
+    assert stored["outcome"] == "reused-from-store"
+    assert stored["cache_path"] == f"{store['path']}/builds/cache/{stored['key']}/run"
+    assert store["manifest"]["files"][f"builds/cache/{stored['key']}/run"] == stored["sha256"]
+    own = dict(
+        line.split("=", 1) for line in (sweep / "builds/local/Os.txt").read_text().splitlines()
+    )
+    assert own["outcome"] == "built" and own["cache_path"].startswith(f"{workspace}/bin/cache/")
+    assert f"{store['path']}/llama2.c/{commit}/run.c" in own["command"]
+    assert [p.name for p in (workspace / "bin" / "cache").iterdir()] == [own["key"]]
     plan = json.loads((sweep / "plan.json").read_text())
     assert str(store["path"] / "checkpoints" / "tiny.bin") in json.dumps(plan)
     statuses = [p.read_text().strip() for p in sweep.rglob("status")]

@@ -20,6 +20,7 @@ spec.loader.exec_module(store_manifest)
 COMMIT = "a" * 40
 OTHER = "b" * 40
 TOKENIZER = "t" * 64
+KEY = "k" * 64
 
 
 def sha(data: bytes) -> str:
@@ -36,6 +37,8 @@ def store(tmp_path) -> Path:
         f"FlameGraph/{COMMIT}/flamegraph.pl": b"#!/usr/bin/perl\n",
         "checkpoints/tiny.bin": b"weights",
         "checkpoints/big.bin.part": b"half a download",  # drafts are never listed
+        f"builds/cache/{KEY}/run": b"a binary",
+        f"builds/cache/{KEY}/compile.log": b"\n",
         f"llama2.c/{OTHER}.part.x1y2z3/run.c": b"an export in progress",
     }.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,8 @@ def test_the_manifest_lists_every_file_and_its_sum_written_once(store):
     assert write(store, meta(store)) is True
     manifest = json.loads((store / "manifest.json").read_text())
     assert manifest["files"] == {
+        f"builds/cache/{KEY}/compile.log": sha(b"\n"),
+        f"builds/cache/{KEY}/run": sha(b"a binary"),
         f"FlameGraph/{COMMIT}/flamegraph.pl": sha(b"#!/usr/bin/perl\n"),
         "checkpoints/tiny.bin": sha(b"weights"),
         f"llama2.c/{COMMIT}/run.c": sha(b"int main() {}\n"),
@@ -132,7 +137,10 @@ def test_a_student_takes_what_the_store_has_and_verifies_it(store):
         "tiny": {"path": str(store / "checkpoints/tiny.bin"), "sha256": sha(b"weights")}
     }
     assert plan["missing_models"] == ["stories42M"]
-    assert plan["problems"] == [] and plan["verified_files"] == 4
+    # The prebuilt binaries, keyed as the build cache (the store's run.c path is in the key).
+    assert plan["builds"] == {KEY: sha(b"a binary")}
+    assert plan["builds_dir"] == str(store / "builds" / "cache")
+    assert plan["problems"] == [] and plan["verified_files"] == 5
 
 
 def test_what_the_store_lacks_is_left_to_the_workspace(store):
@@ -144,6 +152,7 @@ def test_what_the_store_lacks_is_left_to_the_workspace(store):
         checkpoint_source="synthetic",  # the store's checkpoint was downloaded
     )
     assert plan["llama2c"] is None and plan["flamegraph"] is None
+    assert plan["builds"] == {} and plan["builds_dir"] == ""  # keys name the store's run.c
     assert plan["checkpoints"] == {} and plan["missing_models"] == ["tiny"]
     assert use(store, tokenizer_sha256="x" * 64)["llama2c"] is None
 

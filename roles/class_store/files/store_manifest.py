@@ -14,7 +14,9 @@ store_manifest.py use STORE REQUEST_JSON
     at the same commit with the same tokenizer, FlameGraph at the same commit, each
     checkpoint of the same source and, where the catalog pins one, the same sum), verifies
     every file of those against the manifest and prints JSON: what to use (absolute paths),
-    the models the store lacks, and the problems (a file changed or missing, with both sums).
+    the models the store lacks, the prebuilt binaries (builds_dir, the store's build cache,
+    and builds: key -> sha256; only with the store's llama2.c, whose path is in every key),
+    and the problems (a file changed or missing, with both sums).
     Reads only. Exit 1 (the reason on stderr) when the manifest cannot be read.
 
 Standard library only: it runs with the target's python3 (a cluster's login node).
@@ -28,6 +30,8 @@ import tempfile
 from pathlib import Path
 
 MANIFEST = "manifest.json"
+# The store's build cache: BUILDS/KEY/run, as roles/sweep/templates/build.sh.j2 writes it.
+BUILDS = "builds/cache"
 FORMAT = 1
 # Work in progress of the store's writers, never listed: a download (.part), a tree being
 # exported (NAME.part.XXXXXX), a manifest being written (.manifest.json.XXXXXX).
@@ -103,6 +107,8 @@ def build_manifest(store: Path, meta: dict, old: dict | None) -> dict:
         "llama2c": meta.get("llama2c"),
         "flamegraph": meta.get("flamegraph"),
         "checkpoints": checkpoints,
+        # What the prebuilt binaries were built from (setup-class compares it to build again).
+        "builds_inputs": meta.get("builds_inputs", ""),
         "files": files,
     }
 
@@ -162,6 +168,13 @@ def plan_use(store: Path, manifest: dict, request: dict) -> dict:
             continue
         verify.append(entry["path"])
         checkpoints[name] = {"path": str(store / entry["path"]), "sha256": entry["sha256"]}
+    builds = {}
+    if llama2c:
+        for path, expected in files.items():
+            parts = path.split("/")
+            if path.startswith(BUILDS + "/") and len(parts) == 4 and parts[3] == "run":
+                builds[parts[2]] = expected
+                verify.append(path)
     for relative in verify:
         expected = files.get(relative)
         path = store / relative
@@ -178,6 +191,8 @@ def plan_use(store: Path, manifest: dict, request: dict) -> dict:
         "flamegraph": flamegraph,
         "checkpoints": checkpoints,
         "missing_models": missing,
+        "builds_dir": str(store / BUILDS) if builds else "",
+        "builds": builds,
         "problems": problems,
         "verified_files": len(verify),
     }
