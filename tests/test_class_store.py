@@ -282,3 +282,33 @@ def test_a_changed_byte_in_the_store_is_refused_with_both_sums(store):
     finally:
         run_as(INSTRUCTOR, "python3", "-c", patch, str(checkpoint), check=True)
     assert checkpoint.read_bytes() == original
+
+
+def test_a_store_binary_changed_after_the_setup_is_not_run(store):
+    """The build script checks the store's binary again when it runs (a Slurm build job may
+    run long after the setup): one that differs is named with both sums and the student's
+    own is built instead. Runs the build script of the sweep of
+    test_a_students_sweep_uses_the_store_and_downloads_nothing again."""
+    (sweep,) = [p for p in Path(f"/home/{STUDENT}/results").iterdir() if not p.is_symlink()]
+    record = sweep / "builds" / "local" / "O2.txt"
+    key = dict(line.split("=", 1) for line in record.read_text().splitlines())["key"]
+    binary = store["path"] / "builds" / "cache" / key / "run"
+    patch = ("import sys; p = sys.argv[1]; d = bytearray(open(p, 'rb').read()); "
+             "d[4000] ^= 1; open(p, 'r+b').write(d)")  # fmt: skip
+    expected = store["manifest"]["files"][f"builds/cache/{key}/run"]
+    run_as(INSTRUCTOR, "python3", "-c", patch, str(binary), check=True)
+    try:
+        actual = hashlib.sha256(binary.read_bytes()).hexdigest()
+        built = run_as(STUDENT, "bash", str(sweep / "build.sh"))
+        assert built.returncode == 0, built.stderr
+        assert (
+            f"the class store binary {binary} has sha256 {actual}, the store manifest says "
+            f"{expected}: not used, built in your own cache"
+        ) in built.stderr
+        assert "built O2" in built.stdout
+        rebuilt = dict(line.split("=", 1) for line in record.read_text().splitlines())
+        assert rebuilt["outcome"] == "built"
+        assert rebuilt["cache_path"] == f"/home/{STUDENT}/llamasweep/bin/cache/{key}/run"
+    finally:
+        run_as(INSTRUCTOR, "python3", "-c", patch, str(binary), check=True)
+    assert hashlib.sha256(binary.read_bytes()).hexdigest() == expected

@@ -40,6 +40,9 @@ def store(tmp_path) -> Path:
         f"builds/cache/{KEY}/run": b"a binary",
         f"builds/cache/{KEY}/compile.log": b"\n",
         f"llama2.c/{OTHER}.part.x1y2z3/run.c": b"an export in progress",
+        "builds/cache/.build.a1B2c3/run": b"a build in progress",
+        ".manifest.json.k9x_2q": b"a manifest being written",
+        f"FlameGraph/{COMMIT}/test/part.partition.txt": b"a file whose name says part",
     }.items():
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         (root / relative).write_bytes(data)
@@ -92,6 +95,7 @@ def test_the_manifest_lists_every_file_and_its_sum_written_once(store):
         f"builds/cache/{KEY}/compile.log": sha(b"\n"),
         f"builds/cache/{KEY}/run": sha(b"a binary"),
         f"FlameGraph/{COMMIT}/flamegraph.pl": sha(b"#!/usr/bin/perl\n"),
+        f"FlameGraph/{COMMIT}/test/part.partition.txt": sha(b"a file whose name says part"),
         "checkpoints/tiny.bin": sha(b"weights"),
         f"llama2.c/{COMMIT}/run.c": sha(b"int main() {}\n"),
         f"llama2.c/{COMMIT}/tokenizer.bin": sha(b"tokens"),
@@ -103,7 +107,8 @@ def test_the_manifest_lists_every_file_and_its_sum_written_once(store):
     before = (store / "manifest.json").stat().st_mtime_ns
     assert write(store, meta(store)) is False  # the same manifest: not rewritten
     assert (store / "manifest.json").stat().st_mtime_ns == before
-    assert not [p for p in store.iterdir() if p.name.startswith(".manifest.json.")]
+    drafts = [p.name for p in store.iterdir() if p.name.startswith(".manifest.json.")]
+    assert drafts == [".manifest.json.k9x_2q"]  # the fixture's own: none left by the writes
 
 
 def test_a_changed_file_is_refused_not_blessed_but_a_reverified_checkpoint_may_change(store):
@@ -140,7 +145,7 @@ def test_a_student_takes_what_the_store_has_and_verifies_it(store):
     # The prebuilt binaries, keyed as the build cache (the store's run.c path is in the key).
     assert plan["builds"] == {KEY: sha(b"a binary")}
     assert plan["builds_dir"] == str(store / "builds" / "cache")
-    assert plan["problems"] == [] and plan["verified_files"] == 5
+    assert plan["problems"] == [] and plan["verified_files"] == 6
 
 
 def test_what_the_store_lacks_is_left_to_the_workspace(store):

@@ -25,6 +25,7 @@ Standard library only: it runs with the target's python3 (a cluster's login node
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -33,9 +34,10 @@ MANIFEST = "manifest.json"
 # The store's build cache: BUILDS/KEY/run, as roles/sweep/templates/build.sh.j2 writes it.
 BUILDS = "builds/cache"
 FORMAT = 1
-# Work in progress of the store's writers, never listed: a download (.part), a tree being
-# exported (NAME.part.XXXXXX), a manifest being written (.manifest.json.XXXXXX).
-DRAFT_MARKERS = (".part", ".manifest.json.")
+# Work in progress of the store's writers, never listed: a download (NAME.part), a tree
+# being exported (NAME.part.XXXXXX), a binary being built (.build.XXXXXX), a manifest being
+# written (.manifest.json.XXXXXX).
+DRAFT = re.compile(r"(\.part|\.part\.\w{6}|^\.build\.\w{6}|^\.manifest\.json\.\w+)$")
 
 
 def sha256(path: Path) -> str:
@@ -50,10 +52,10 @@ def store_files(store: Path) -> list[str]:
     """Every regular file under store (relative, sorted) but the manifest and drafts."""
     found = []
     for directory, dirs, files in os.walk(store):
-        dirs[:] = sorted(d for d in dirs if not any(m in d for m in DRAFT_MARKERS))
+        dirs[:] = sorted(d for d in dirs if not DRAFT.search(d))
         for name in files:
             relative = os.path.relpath(os.path.join(directory, name), store)
-            if relative != MANIFEST and not any(marker in name for marker in DRAFT_MARKERS):
+            if relative != MANIFEST and not DRAFT.search(name):
                 found.append(relative)
     return sorted(found)
 
