@@ -13,7 +13,7 @@ CLUSTER ?= inventory/montecimone.yml
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
 
-.PHONY: help setup setup-dev sweep resume topup collect wait test test-unit lint docs onboard setup-cluster slurm-up slurm-down riscv-tools
+.PHONY: help setup setup-dev sweep resume topup collect wait test test-unit lint docs onboard setup-cluster setup-class slurm-up slurm-down riscv-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -76,6 +76,12 @@ onboard: setup ## First contact with the cluster (CLUSTER): confirm its host key
 
 setup-cluster: setup ## Provision the workspace on the cluster (CLUSTER) and probe its partitions
 	$(BIN)/ansible-playbook -i $(CLUSTER) playbooks/setup.yml $(ARGS)
+
+# The instructor's: CLASS_STORE (absolute path) and CLASS_GROUP name the store and the group
+# that reads it; INVENTORY picks where (default this machine, a cluster: INVENTORY=$(CLUSTER)).
+setup-class: setup ## Provision the class store (CLASS_STORE=/path CLASS_GROUP=group) students' setups read in place
+	@test -n "$(CLASS_STORE)" -a -n "$(CLASS_GROUP)" || { echo 'give the store and the class group: make setup-class CLASS_STORE=/path CLASS_GROUP=group' >&2; exit 2; }
+	$(PLAYBOOK) playbooks/setup-class.yml -e class_store='$(CLASS_STORE)' -e class_store_group='$(CLASS_GROUP)' $(ARGS)
 
 slurm-up: ## Start a one-node Slurm on this machine (Debian's slurm-wlm and munge)
 	scripts/slurm-local up

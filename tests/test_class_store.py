@@ -1,0 +1,314 @@
+"""End to end with Unix accounts on this machine (as root): an instructor and two students in
+the class's group, and an outsider in none. The instructor provisions the class store
+(playbooks/setup-class.yml) from a local HTTP server and the offline mirrors; a student's
+sweep takes llama2.c, FlameGraph and the checkpoint from the store (nothing downloaded or
+cloned, every file verified, the store untouched); a second student's extra model is
+downloaded into their own workspace; the outsider cannot read the store; a byte changed in a
+stored checkpoint is refused with both sums before anything runs. The store holds a prebuilt
+binary of one flag set: the student's sweep runs it in place (its build record says
+reused-from-store) and builds the other flag set in the student's own cache. One store for
+the module."""
+
+import grp
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BIN, PROJECT, CheckpointServer, source_args
+
+pytestmark = pytest.mark.e2e
+
+GROUP = "ls-class"
+INSTRUCTOR, STUDENT, OTHER_STUDENT, OUTSIDER = (
+    "ls-instructor",
+    "ls-student1",
+    "ls-student2",
+    "ls-outsider",
+)
+GENERATOR = PROJECT / "roles" / "checkpoint" / "files" / "synthetic_checkpoint.py"
+# Models small enough to serve in a test, in llama2.c's format.
+TINY = {"dim": 64, "hidden_dim": 172, "n_layers": 2, "n_heads": 4, "n_kv_heads": 4,
+        "vocab_size": 32000, "seq_len": 128}  # fmt: skip
+
+
+def run_as(user: str, *command: str, check: bool = False) -> subprocess.CompletedProcess:
+    """command as user, in a clean environment of that user's (as after a login)."""
+    env = {"HOME": pwd.getpwnam(user).pw_dir, "USER": user, "LOGNAME": user,
+           "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}  # fmt: skip
+    for name in ("LLAMASWEEP_TEST_LLAMA2C", "LLAMASWEEP_TEST_FLAMEGRAPH"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return subprocess.run(
+        ["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
+         *command],
+        cwd=PROJECT, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=check,
+    )  # fmt: skip
+
+
+def playbook_as(user: str, playbook: str, *args: str, check: bool = True) -> str:
+    """A playbook of the project run by user; its output, on one line."""
+    done = run_as(user, str(BIN / "ansible-playbook"), str(PROJECT / "playbooks" / playbook),
+                  *args)  # fmt: skip
+    if check and done.returncode != 0:
+        pytest.fail(f"{playbook} as {user} failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}")
+    return " ".join((done.stdout + done.stderr).split())
+
+
+def recap_changed(output: str) -> int:
+    return int(output.split("PLAY RECAP")[-1].split("changed=")[1].split()[0])
+
+
+def remove_account(name: str) -> None:
+    subprocess.run(["userdel", "--remove", name], check=False, capture_output=True)
+
+
+def snapshot(store: Path) -> dict:
+    """Every entry of the store: mode, owner, size, modification time."""
+    found = {}
+    for path in [store, *sorted(store.rglob("*"))]:
+        status = path.lstat()
+        found[str(path)] = (status.st_mode, status.st_uid, status.st_size, status.st_mtime_ns)
+    return found
+
+
+@pytest.fixture(scope="module")
+def accounts():
+    """The class's group, the instructor and two students in it, an outsider (recreated
+    when a run before left them)."""
+    if os.geteuid() != 0:
+        pytest.skip("creates Unix accounts and runs playbooks as them: needs root")
+    names = (INSTRUCTOR, STUDENT, OTHER_STUDENT, OUTSIDER)
+    for name in names:
+        remove_account(name)
+    subprocess.run(["groupdel", GROUP], check=False, capture_output=True)
+    subprocess.run(["groupadd", GROUP], check=True)
+    for name in names:
+        groups = [] if name == OUTSIDER else ["-G", GROUP]
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", *groups, name],
+                       check=True)  # fmt: skip
+    try:
+        # The accounts run this checkout's venv in place: nothing is copied for them.
+        usable = run_as(OUTSIDER, str(BIN / "ansible-playbook"), "--version")
+        if usable.returncode != 0:
+            pytest.skip(
+                f"another account cannot run {BIN / 'ansible-playbook'} (the project and its "
+                f".venv must be readable by all): {usable.stderr.strip()[-300:]}"
+            )
+        yield
+    finally:
+        for name in names:
+            remove_account(name)
+        subprocess.run(["groupdel", GROUP], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The checkpoints on a local HTTP server: tiny (for the store) and tiny2 (one student's
+    own), pinned by sha256 in a catalog file every account can read."""
+    directory = tmp_path_factory.mktemp("served")
+    catalog = yaml.safe_load((PROJECT / "group_vars/all/checkpoints.yml").read_text())
+    server = CheckpointServer(directory)
+    for name in ("tiny", "tiny2"):
+        options = [f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
+        subprocess.run([sys.executable, str(GENERATOR), f"--seed-name={name}",
+                        f"--output={directory / (name + '.bin')}", *options],
+                       check=True, capture_output=True)  # fmt: skip
+        data = (directory / f"{name}.bin").read_bytes()
+        catalog["checkpoint_catalog"][name] = {
+            "url": f"{server.url}/{name}.bin", "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(), "config": TINY,
+        }  # fmt: skip
+    server.catalog = catalog
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def store(accounts, served):
+    """The class store, provisioned by the instructor twice (the second changes nothing);
+    its path with the outputs of both runs."""
+    base = Path(tempfile.mkdtemp(prefix="llamasweep-class-", dir="/var/tmp"))
+    base.chmod(0o755)
+    try:
+        (base / "vars.json").write_text(
+            json.dumps(
+                {**served.catalog, "checkpoint_source": "download", "sweep_models": ["tiny"]}
+            )  # fmt: skip
+        )
+        (base / "vars.json").chmod(0o644)
+        instructor_dir = base / "instructor"
+        instructor_dir.mkdir()
+        shutil.chown(instructor_dir, INSTRUCTOR)
+        path = instructor_dir / "store"
+        args = ["-e", f"@{base / 'vars.json'}", *source_args(), "-e", f"class_store={path}",
+                "-e", f"class_store_group={GROUP}",
+                "-e", json.dumps({"class_store_flag_sets": {"O2": "-O2"}})]  # fmt: skip
+        first = playbook_as(INSTRUCTOR, "setup-class.yml", *args)
+        second = playbook_as(INSTRUCTOR, "setup-class.yml", *args)
+        manifest = json.loads((path / "manifest.json").read_text())
+        yield {"path": path, "base": base, "first": first, "second": second,
+               "manifest": manifest}  # fmt: skip
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def student_args(store: dict, user: str, *models: str) -> list[str]:
+    """A student's offline setup naming the class store (FlameGraph at the store's commit:
+    the test's mirror follows a branch), into that student's own workspace."""
+    home = pwd.getpwnam(user).pw_dir
+    settings = {"class_store": str(store["path"]), "llamasweep_workspace": f"{home}/llamasweep",
+                "flamegraph_version": store["manifest"]["flamegraph"]["commit"],
+                "sweep_models": list(models or ["tiny"])}  # fmt: skip
+    return ["-e", f"@{store['base'] / 'vars.json'}", *source_args(), "-e", json.dumps(settings)]
+
+
+def test_the_instructor_provisions_a_group_readable_store_with_a_manifest(store, served):
+    path, manifest = store["path"], store["manifest"]
+    assert recap_changed(store["first"]) > 0
+    assert recap_changed(store["second"]) == 0, store["second"][-3000:]
+    assert served.requests.count("/tiny.bin") == 1  # downloaded once, verified, kept
+    commit = manifest["llama2c"]["commit"]
+    assert (path / manifest["llama2c"]["dir"] / "run.c").is_file() and len(commit) == 40
+    assert not (path / manifest["llama2c"]["dir"] / ".git").exists()
+    assert manifest["checkpoints"]["tiny"] == {
+        "path": "checkpoints/tiny.bin", "source": "download",
+        "sha256": served.catalog["checkpoint_catalog"]["tiny"]["sha256"],
+    }  # fmt: skip
+    (binary,) = [
+        f for f in manifest["files"] if f.startswith("builds/cache/") and f.endswith("/run")
+    ]
+    assert os.access(path / binary, os.X_OK)
+    # Every file with its sum, and nothing else.
+    files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+    assert sorted(manifest["files"]) == [f for f in files if f != "manifest.json"]
+    for relative, expected in manifest["files"].items():
+        assert hashlib.sha256((path / relative).read_bytes()).hexdigest() == expected
+    # The instructor's, the class's group reads, setgid directories, nobody else anything.
+    group = grp.getgrnam(GROUP).gr_gid
+    for entry in [path, *path.rglob("*")]:
+        status = entry.lstat()
+        assert (status.st_uid, status.st_gid) == (pwd.getpwnam(INSTRUCTOR).pw_uid, group), entry
+        assert status.st_mode & 0o027 == 0 and status.st_mode & 0o040, (entry, oct(status.st_mode))
+        if entry.is_dir():
+            assert status.st_mode & 0o7777 == 0o2750, (entry, oct(status.st_mode))
+
+
+def test_a_students_sweep_uses_the_store_and_downloads_nothing(store, served):
+    before, requests = snapshot(store["path"]), len(served.requests)
+    output = playbook_as(
+        STUDENT, "sweep.yml", *student_args(store, STUDENT), "-e",
+        json.dumps({"sweep_flag_sets": {"O2": "-O2", "Os": "-Os"}, "sweep_threads": [1],
+                    "sweep_results_dir": f"/home/{STUDENT}/results", "sweep_repetitions": 1,
+                    "sweep_steps": 8, "sweep_profile": False, "sweep_bandwidth": False,
+                    "sweep_warmup_runs": 0, "sweep_poll_interval": 1}),
+    )  # fmt: skip
+    commit = store["manifest"]["llama2c"]["commit"]
+    assert f"from the store: llama2.c {commit}, FlameGraph " in output
+    assert "tiny; in your workspace: nothing." in output
+    assert len(served.requests) == requests  # nothing downloaded
+    workspace = Path(f"/home/{STUDENT}/llamasweep")
+    assert not (workspace / "llama2.c").exists() and not (workspace / "FlameGraph").exists()
+    assert not list((workspace / "checkpoints").iterdir())
+    assert snapshot(store["path"]) == before  # nothing written there
+    # O2 is the store's binary, run in place; Os the student's own, built from the store's
+    # run.c; both ran the store's checkpoint.
+    (sweep,) = [p for p in Path(f"/home/{STUDENT}/results").iterdir() if not p.is_symlink()]
+    stored = dict(
+        line.split("=", 1) for line in (sweep / "builds/local/O2.txt").read_text().splitlines()
+    )
+    assert stored["outcome"] == "reused-from-store"
+    assert stored["cache_path"] == f"{store['path']}/builds/cache/{stored['key']}/run"
+    assert store["manifest"]["files"][f"builds/cache/{stored['key']}/run"] == stored["sha256"]
+    own = dict(
+        line.split("=", 1) for line in (sweep / "builds/local/Os.txt").read_text().splitlines()
+    )
+    assert own["outcome"] == "built" and own["cache_path"].startswith(f"{workspace}/bin/cache/")
+    assert f"{store['path']}/llama2.c/{commit}/run.c" in own["command"]
+    assert [p.name for p in (workspace / "bin" / "cache").iterdir()] == [own["key"]]
+    plan = json.loads((sweep / "plan.json").read_text())
+    assert str(store["path"] / "checkpoints" / "tiny.bin") in json.dumps(plan)
+    statuses = [p.read_text().strip() for p in sweep.rglob("status")]
+    assert statuses and set(statuses) == {"0"}, statuses  # exit statuses
+
+
+def test_a_model_the_store_lacks_is_provisioned_in_the_students_workspace(store, served):
+    before, requests = snapshot(store["path"]), len(served.requests)
+    output = playbook_as(OTHER_STUDENT, "setup.yml",
+                         *student_args(store, OTHER_STUDENT, "tiny", "tiny2"))  # fmt: skip
+    assert "tiny; in your workspace: tiny2." in output
+    assert served.requests[requests:] == ["/tiny2.bin"]
+    checkpoints = Path(f"/home/{OTHER_STUDENT}/llamasweep/checkpoints")
+    assert [p.name for p in checkpoints.iterdir()] == ["tiny2.bin"]
+    assert snapshot(store["path"]) == before
+
+
+def test_the_outsider_cannot_read_the_store(store):
+    path = store["path"]
+    for command in (["ls", str(path)], ["cat", str(path / "manifest.json")],
+                    ["cat", str(path / "checkpoints" / "tiny.bin")]):  # fmt: skip
+        refused = run_as(OUTSIDER, *command)
+        assert refused.returncode != 0 and "Permission denied" in refused.stderr, command
+    output = playbook_as(OUTSIDER, "setup.yml", *student_args(store, OUTSIDER), check=False)
+    assert f"The class store {path} (class_store in your inventory) cannot be used" in output
+    assert "Permission denied" in output and "in the class's group" in output
+
+
+def test_a_changed_byte_in_the_store_is_refused_with_both_sums(store):
+    checkpoint = store["path"] / "checkpoints" / "tiny.bin"
+    original = checkpoint.read_bytes()
+    changed = original[:1000] + bytes([original[1000] ^ 1]) + original[1001:]
+    patch = ("import sys; p = sys.argv[1]; d = bytearray(open(p, 'rb').read()); "
+             "d[1000] ^= 1; open(p, 'r+b').write(d)")  # fmt: skip
+    run_as(INSTRUCTOR, "python3", "-c", patch, str(checkpoint), check=True)
+    try:
+        assert checkpoint.read_bytes() == changed
+        output = playbook_as(STUDENT, "setup.yml", *student_args(store, STUDENT), check=False)
+        expected = store["manifest"]["files"]["checkpoints/tiny.bin"]
+        actual = hashlib.sha256(changed).hexdigest()
+        assert f"{checkpoint}: sha256 {actual}, the store's manifest says {expected}" in output, (
+            output[-3000:]
+        )
+        assert "this setup stops before anything is run" in output
+        assert "Probe the nodes" not in output and "failed=1" in output
+    finally:
+        run_as(INSTRUCTOR, "python3", "-c", patch, str(checkpoint), check=True)
+    assert checkpoint.read_bytes() == original
+
+
+def test_a_store_binary_changed_after_the_setup_is_not_run(store):
+    """The build script checks the store's binary again when it runs (a Slurm build job may
+    run long after the setup): one that differs is named with both sums and the student's
+    own is built instead. Runs the build script of the sweep of
+    test_a_students_sweep_uses_the_store_and_downloads_nothing again."""
+    (sweep,) = [p for p in Path(f"/home/{STUDENT}/results").iterdir() if not p.is_symlink()]
+    record = sweep / "builds" / "local" / "O2.txt"
+    key = dict(line.split("=", 1) for line in record.read_text().splitlines())["key"]
+    binary = store["path"] / "builds" / "cache" / key / "run"
+    patch = ("import sys; p = sys.argv[1]; d = bytearray(open(p, 'rb').read()); "
+             "d[4000] ^= 1; open(p, 'r+b').write(d)")  # fmt: skip
+    expected = store["manifest"]["files"][f"builds/cache/{key}/run"]
+    run_as(INSTRUCTOR, "python3", "-c", patch, str(binary), check=True)
+    try:
+        actual = hashlib.sha256(binary.read_bytes()).hexdigest()
+        built = run_as(STUDENT, "bash", str(sweep / "build.sh"))
+        assert built.returncode == 0, built.stderr
+        assert (
+            f"the class store binary {binary} has sha256 {actual}, the store manifest says "
+            f"{expected}: not used, built in your own cache"
+        ) in built.stderr
+        assert "built O2" in built.stdout
+        rebuilt = dict(line.split("=", 1) for line in record.read_text().splitlines())
+        assert rebuilt["outcome"] == "built"
+        assert rebuilt["cache_path"] == f"/home/{STUDENT}/llamasweep/bin/cache/{key}/run"
+    finally:
+        run_as(INSTRUCTOR, "python3", "-c", patch, str(binary), check=True)
+    assert hashlib.sha256(binary.read_bytes()).hexdigest() == expected
