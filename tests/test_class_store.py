@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,25 +40,57 @@ TINY = {"dim": 64, "hidden_dim": 172, "n_layers": 2, "n_heads": 4, "n_kv_heads":
         "vocab_size": 32000, "seq_len": 128}  # fmt: skip
 
 
+# Where every account finds the checkout (its .venv included) and the offline mirrors: each
+# bind-mounted read-only under a directory open to all (the checkout fixture), since the
+# folders around them may be closed to others (CI clones into a folder of its own).
+SHARED_CHECKOUT = Path("/var/tmp/llamasweep-class-checkout")
+MIRRORS = ("LLAMASWEEP_TEST_LLAMA2C", "LLAMASWEEP_TEST_FLAMEGRAPH")
+
+
+def shared_path(path: Path | str) -> Path:
+    """Where the accounts see path: the checkout's or a mirror's directory, as mounted."""
+    path = Path(path).resolve()
+    if path.is_relative_to(PROJECT):
+        return SHARED_CHECKOUT / "project" / path.relative_to(PROJECT)
+    return SHARED_CHECKOUT / "mirrors" / path.name
+
+
+def shared_source_args() -> list[str]:
+    """source_args with the offline mirrors where the accounts see them."""
+    mirrors = {os.environ[name]: str(shared_path(os.environ[name]))
+               for name in MIRRORS if name in os.environ}  # fmt: skip
+    args = []
+    for arg in source_args():
+        for path, shared in mirrors.items():
+            arg = arg.replace(path, shared)
+        args.append(arg)
+    return args
+
+
 def run_as(user: str, *command: str, check: bool = False) -> subprocess.CompletedProcess:
-    """command as user, in a clean environment of that user's (as after a login)."""
+    """command as user, in a clean environment of that user's (as after a login), in the
+    checkout as mounted for all."""
+    bin_dir = shared_path(BIN)
     env = {"HOME": pwd.getpwnam(user).pw_dir, "USER": user, "LOGNAME": user,
-           "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+           "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}  # fmt: skip
-    for name in ("LLAMASWEEP_TEST_LLAMA2C", "LLAMASWEEP_TEST_FLAMEGRAPH"):
+    for name in MIRRORS:
         if name in os.environ:
-            env[name] = os.environ[name]
+            env[name] = str(shared_path(os.environ[name]))
     return subprocess.run(
         ["runuser", "-u", user, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()),
          *command],
-        cwd=PROJECT, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=check,
+        cwd=shared_path(PROJECT), capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        check=check,
     )  # fmt: skip
 
 
 def playbook_as(user: str, playbook: str, *args: str, check: bool = True) -> str:
-    """A playbook of the project run by user; its output, on one line."""
-    done = run_as(user, str(BIN / "ansible-playbook"), str(PROJECT / "playbooks" / playbook),
-                  *args)  # fmt: skip
+    """A playbook of the project run by user; its output, on one line. (The venv's python
+    named first: the scripts' #! lines name the checkout where it lies.)"""
+    bin_dir = shared_path(BIN)
+    done = run_as(user, str(bin_dir / "python"), str(bin_dir / "ansible-playbook"),
+                  str(shared_path(PROJECT / "playbooks" / playbook)), *args)  # fmt: skip
     if check and done.returncode != 0:
         pytest.fail(f"{playbook} as {user} failed:\n{done.stdout[-6000:]}\n{done.stderr[-3000:]}")
     return " ".join((done.stdout + done.stderr).split())
@@ -80,6 +113,29 @@ def snapshot(store: Path) -> dict:
     return found
 
 
+@contextmanager
+def checkout_for_all():
+    """The checkout, and each offline mirror's directory, bind-mounted read-only under
+    SHARED_CHECKOUT (mode 755), unmounted afterwards."""
+    sources = {PROJECT: shared_path(PROJECT)}
+    for name in MIRRORS:
+        if name in os.environ:
+            sources[Path(os.environ[name]).resolve().parent] = SHARED_CHECKOUT / "mirrors"
+    mounted = []
+    try:
+        for source, target in sources.items():
+            target.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["mount", "--bind", str(source), str(target)], check=True)
+            mounted.append(target)
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], check=True)
+        SHARED_CHECKOUT.chmod(0o755)
+        yield
+    finally:
+        for target in reversed(mounted):
+            subprocess.run(["umount", str(target)], check=False)
+        shutil.rmtree(SHARED_CHECKOUT, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def accounts():
     """The class's group, the instructor and two students in it, an outsider (recreated
@@ -96,14 +152,11 @@ def accounts():
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", *groups, name],
                        check=True)  # fmt: skip
     try:
-        # The accounts run this checkout's venv in place: nothing is copied for them.
-        usable = run_as(OUTSIDER, str(BIN / "ansible-playbook"), "--version")
-        if usable.returncode != 0:
-            pytest.skip(
-                f"another account cannot run {BIN / 'ansible-playbook'} (the project and its "
-                f".venv must be readable by all): {usable.stderr.strip()[-300:]}"
-            )
-        yield
+        with checkout_for_all():
+            # The accounts run this checkout's venv in place: nothing is copied for them.
+            usable = run_as(OUTSIDER, str(shared_path(BIN) / "python"), "-c", "import ansible")
+            assert usable.returncode == 0, usable.stderr
+            yield
     finally:
         for name in names:
             remove_account(name)
@@ -149,7 +202,7 @@ def store(accounts, served):
         instructor_dir.mkdir()
         shutil.chown(instructor_dir, INSTRUCTOR)
         path = instructor_dir / "store"
-        args = ["-e", f"@{base / 'vars.json'}", *source_args(), "-e", f"class_store={path}",
+        args = ["-e", f"@{base / 'vars.json'}", *shared_source_args(), "-e", f"class_store={path}",
                 "-e", f"class_store_group={GROUP}",
                 "-e", json.dumps({"class_store_flag_sets": {"O2": "-O2"}})]  # fmt: skip
         first = playbook_as(INSTRUCTOR, "setup-class.yml", *args)
@@ -168,7 +221,13 @@ def student_args(store: dict, user: str, *models: str) -> list[str]:
     settings = {"class_store": str(store["path"]), "llamasweep_workspace": f"{home}/llamasweep",
                 "flamegraph_version": store["manifest"]["flamegraph"]["commit"],
                 "sweep_models": list(models or ["tiny"])}  # fmt: skip
-    return ["-e", f"@{store['base'] / 'vars.json'}", *source_args(), "-e", json.dumps(settings)]
+    return [
+        "-e",
+        f"@{store['base'] / 'vars.json'}",
+        *shared_source_args(),
+        "-e",
+        json.dumps(settings),
+    ]
 
 
 def test_the_instructor_provisions_a_group_readable_store_with_a_manifest(store, served):
