@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 import yaml
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_record import FIELDS
 from conftest import PROJECT
 
 from collect.perf_metrics import DERIVED_METRICS, FIGURE_COLUMNS
@@ -114,3 +115,10 @@ def test_collect_readme_lists_every_perf_figure_and_derived_metric():
     for metric in DERIVED_METRICS:
         assert f"`{metric.column}`" in columns, f"{metric.column} is not in the columns"
         assert f"`{metric.column}`" in derived, f"{metric.column} is not under Statistics"
+
+
+def test_results_layout_tables_sweep_json_as_its_record_declares():
+    layout = (PROJECT / "docs" / "results-layout.md").read_text()
+    section = layout[layout.index("## sweep.json") : layout.index("## Characterisation")]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert rows == [f"| `{field.key}` | {field.kind} | {field.meaning} |" for field in FIELDS]

@@ -1,7 +1,7 @@
 """The sweep plan's filters; the plan itself is module_utils/sweep_plan.py."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_inputs
+from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_inputs, sweep_record
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 
 DOCUMENTATION = r"""
@@ -12,7 +12,8 @@ description:
     counts per flag set, cores) and derives its Slurm time limit. C(sweep_plan) then lists
     every task of the sweep (plan.json) and C(tasks_tsv) writes the job script's tasks.tsv;
     C(resume_partitions) gives a resumed sweep's partitions with arrays over its unfinished
-    tasks alone, C(topup_plan) a plan with more repetitions of its noisy configurations.
+    tasks alone, C(topup_plan) a plan with more repetitions of its noisy configurations;
+    C(sweep_json) types sweep.json's facts (module_utils/sweep_record.py).
 positional: _input
 options:
   _input:
@@ -34,12 +35,13 @@ _value:
 
 
 def raising_filter_errors(function):
-    """The plan's PlanError as Ansible's filter error (the message unchanged)."""
+    """The plan's PlanError (and sweep.json's ValueError) as Ansible's filter error (the
+    message unchanged)."""
 
     def wrapped(*args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except plan.PlanError as error:
+        except (plan.PlanError, ValueError) as error:
             raise AnsibleFilterError(str(error)) from error
 
     return wrapped
@@ -50,6 +52,7 @@ class FilterModule:
         # emulated.yml checks the emulated partitions it picks with the inventory's rules.
         return {
             "partition_errors": sweep_inputs.partition_errors,
+            "sweep_json": raising_filter_errors(sweep_record.sweep_json),
             **{
                 name: raising_filter_errors(getattr(plan, name))
                 for name in (
