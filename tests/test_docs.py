@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 import yaml
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_plan import TSV_FIELDS
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_record import FIELDS
 from conftest import PROJECT
 
@@ -122,3 +123,9 @@ def test_results_layout_tables_sweep_json_as_its_record_declares():
     section = layout[layout.index("## sweep.json") : layout.index("## Characterisation")]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     assert rows == [f"| `{field.key}` | {field.kind} | {field.meaning} |" for field in FIELDS]
+
+
+def test_results_layout_names_tasks_tsv_s_columns_as_the_plan_writes_them():
+    layout = (PROJECT / "docs" / "results-layout.md").read_text()
+    section = layout[layout.index("## tasks.tsv") :]
+    assert " ".join(TSV_FIELDS) in " ".join(section.split())

@@ -360,7 +360,8 @@ def sweep_plan(
     profile_call_graph="dwarf",
     order_seed=None,
 ):
-    """plan.json: {"sweep_id", "order_seed", "partitions", "tasks"}, see
+    """plan.json: {"sweep_id", "order_seed", "tsv_fields" (tasks.tsv's columns, which
+    run-task.sh reads), "partitions", "tasks"}, see
     docs/results-layout.md.
 
     partitions: partition_plan's. checkpoints: {model: {"path", "sha256"}} as provisioned.
@@ -413,6 +414,7 @@ def sweep_plan(
     return {
         "sweep_id": sweep_id,
         "order_seed": settings.order_seed,
+        "tsv_fields": list(TSV_FIELDS),
         "partitions": resolved,
         "tasks": tasks,
     }
