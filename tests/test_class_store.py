@@ -132,17 +132,17 @@ def checkout_for_all():
         yield
     finally:
         for target in reversed(mounted):
-            subprocess.run(["umount", str(target)], check=False)
+            # --lazy: detached now, whatever an account's last process still holds there
+            subprocess.run(["umount", "--lazy", str(target)], check=True)
         shutil.rmtree(SHARED_CHECKOUT, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def accounts():
-    """The class's group, the instructor and two students in it, an outsider (recreated
-    when a run before left them)."""
-    if os.geteuid() != 0:
-        pytest.skip("creates Unix accounts and runs playbooks as them: needs root")
-    names = (INSTRUCTOR, STUDENT, OTHER_STUDENT, OUTSIDER)
+@contextmanager
+def class_accounts(students=(STUDENT, OTHER_STUDENT)):
+    """The class's group, the instructor and the students in it, an outsider (recreated when
+    a run before left them), the checkout mounted for all (checkout_for_all); all removed
+    afterwards."""
+    names = (INSTRUCTOR, *students, OUTSIDER)
     for name in names:
         remove_account(name)
     subprocess.run(["groupdel", GROUP], check=False, capture_output=True)
@@ -163,39 +163,38 @@ def accounts():
         subprocess.run(["groupdel", GROUP], check=False, capture_output=True)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """The checkpoints on a local HTTP server: tiny (for the store) and tiny2 (one student's
-    own), pinned by sha256 in a catalog file every account can read."""
-    directory = tmp_path_factory.mktemp("served")
+@contextmanager
+def served_checkpoints(directory: Path, shapes: dict[str, dict]):
+    """Synthetic checkpoints of these shapes (name -> config) on a local HTTP server, pinned
+    by sha256 in the server's catalog (the project's, with them added)."""
     catalog = yaml.safe_load((PROJECT / "group_vars/all/checkpoints.yml").read_text())
     server = CheckpointServer(directory)
-    for name in ("tiny", "tiny2"):
-        options = [f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
+    for name, shape in shapes.items():
+        options = [f"--{key.replace('_', '-')}={value}" for key, value in shape.items()]
         subprocess.run([sys.executable, str(GENERATOR), f"--seed-name={name}",
                         f"--output={directory / (name + '.bin')}", *options],
                        check=True, capture_output=True)  # fmt: skip
         data = (directory / f"{name}.bin").read_bytes()
         catalog["checkpoint_catalog"][name] = {
             "url": f"{server.url}/{name}.bin", "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(), "config": TINY,
+            "sha256": hashlib.sha256(data).hexdigest(), "config": shape,
         }  # fmt: skip
     server.catalog = catalog
-    yield server
-    server.close()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
-@pytest.fixture(scope="module")
-def store(accounts, served):
-    """The class store, provisioned by the instructor twice (the second changes nothing);
-    its path with the outputs of both runs."""
+@contextmanager
+def class_store(served, models: list[str], flag_sets: dict[str, str]):
+    """The class store, provisioned by the instructor twice (the second changes nothing):
+    its path, the directory of the settings file, the outputs of both runs, its manifest."""
     base = Path(tempfile.mkdtemp(prefix="llamasweep-class-", dir="/var/tmp"))
     base.chmod(0o755)
     try:
         (base / "vars.json").write_text(
-            json.dumps(
-                {**served.catalog, "checkpoint_source": "download", "sweep_models": ["tiny"]}
-            )  # fmt: skip
+            json.dumps({**served.catalog, "checkpoint_source": "download", "sweep_models": models})
         )
         (base / "vars.json").chmod(0o644)
         instructor_dir = base / "instructor"
@@ -204,7 +203,7 @@ def store(accounts, served):
         path = instructor_dir / "store"
         args = ["-e", f"@{base / 'vars.json'}", *shared_source_args(), "-e", f"class_store={path}",
                 "-e", f"class_store_group={GROUP}",
-                "-e", json.dumps({"class_store_flag_sets": {"O2": "-O2"}})]  # fmt: skip
+                "-e", json.dumps({"class_store_flag_sets": flag_sets})]  # fmt: skip
         first = playbook_as(INSTRUCTOR, "setup-class.yml", *args)
         second = playbook_as(INSTRUCTOR, "setup-class.yml", *args)
         manifest = json.loads((path / "manifest.json").read_text())
@@ -212,6 +211,29 @@ def store(accounts, served):
                "manifest": manifest}  # fmt: skip
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def accounts():
+    if os.geteuid() != 0:
+        pytest.skip("creates Unix accounts and runs playbooks as them: needs root")
+    with class_accounts():
+        yield
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """tiny (for the store) and tiny2 (one student's own)."""
+    with served_checkpoints(
+        tmp_path_factory.mktemp("served"), {"tiny": TINY, "tiny2": TINY}
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def store(accounts, served):
+    with class_store(served, ["tiny"], {"O2": "-O2"}) as provisioned:
+        yield provisioned
 
 
 def student_args(store: dict, user: str, *models: str) -> list[str]:
