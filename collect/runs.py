@@ -16,10 +16,10 @@ from collect.parse import generated_tokens, parse_perf_stat, unsupported_events
 from collect.perf_metrics import FIGURE_COLUMNS, PERF_FIGURES
 from collect.plan import KIND_RUN, Plan, TaskFiles, read_plan, read_task_files
 
-STATUS_OK = "ok"
-STATUS_FAILED = "failed"
-STATUS_TIMEOUT = "timeout"  # killed by the Slurm time limit
-STATUS_CANCELLED = "cancelled"  # scancel, preemption
+STATUS_OK = sweep_rules.STATUS_OK
+STATUS_FAILED = sweep_rules.STATUS_FAILED
+STATUS_TIMEOUT = sweep_rules.STATUS_TIMEOUT
+STATUS_CANCELLED = sweep_rules.STATUS_CANCELLED
 
 
 def comparable(runs: pd.DataFrame) -> pd.Series:
@@ -36,10 +36,6 @@ def stopped_early(runs: pd.DataFrame) -> pd.Series:
         return pd.Series(False, index=runs.index)
     return runs["stopped_early"].map(lambda value: value is True).astype(bool)
 
-
-# Slurm states (scheduler.json) of a job that ended without its script finishing.
-_SLURM_FAILED_STATES = ("FAILED", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE")
-_SLURM_CANCELLED_STATES = ("CANCELLED", "PREEMPTED")
 
 # Where a task ran (execution.txt's facts; runs.csv's columns after the partition).
 _WHERE_IT_RAN = (
@@ -273,13 +269,14 @@ def slurm_status(files: TaskFiles, slurm: SlurmFacts) -> tuple[str, str] | None:
             f"build job {build.get('job_id')} of partition {slurm.partition} ended "
             f"{build_state} (exit {build.get('exit_code')}), so the run never started{error}"
         )
-    if state == "TIMEOUT" or "DUE TO TIME LIMIT" in slurm_text:
+    ended = sweep_rules.SLURM_FINAL_STATES.get(state)
+    if ended == STATUS_TIMEOUT or "DUE TO TIME LIMIT" in slurm_text:
         return STATUS_TIMEOUT, f"{job_name} reached its time limit (TIMEOUT)"
-    if state in _SLURM_CANCELLED_STATES or (state is None and "CANCELLED AT" in slurm_text):
+    if ended == STATUS_CANCELLED or (state is None and "CANCELLED AT" in slurm_text):
         reason = job.get("reason")
         detail = f", {reason}" if reason and reason != "None" else ""
         return STATUS_CANCELLED, f"{job_name} was cancelled ({state or 'CANCELLED'}{detail})"
-    if state in _SLURM_FAILED_STATES:
+    if ended == STATUS_FAILED:
         return STATUS_FAILED, (
             f"{job_name} ended {state} (exit {job.get('exit_code')}, reason {job.get('reason')})"
         )

@@ -45,7 +45,7 @@ import jmespath
 
 # sweep_rules.py is in the sweep's tools/ on the cluster, beside this file in the repository.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
-from sweep_rules import read_status, task_dir_ok  # noqa: E402
+from sweep_rules import SLURM_FINAL_STATES, read_status, task_dir_ok  # noqa: E402
 
 # Job states, one name each as Slurm's job_state_string() gives it (squeue --format=%T, 22.05
 # and 23.02's JSON): a state flag, when set, names the state in place of the base state, the
@@ -67,20 +67,9 @@ STATE_FLAGS = (
     "RESV_DEL_HOLD",  # "held after requested reservation was deleted": runs once released
     "SIGNALING",  # "being signaled": not ended yet
 )
-# Ended, and will not run again ("terminated", "completed", "cancelled", ... in squeue(1)).
-FINAL_STATES = frozenset(
-    (
-        "COMPLETED",
-        "FAILED",
-        "TIMEOUT",
-        "CANCELLED",
-        "OUT_OF_MEMORY",
-        "NODE_FAIL",
-        "BOOT_FAIL",
-        "DEADLINE",
-        "PREEMPTED",  # without a requeue flag: "terminated due to preemption"
-    )
-)
+# Ended, and will not run again ("terminated", "completed", "cancelled", ... in squeue(1)):
+# sweep_rules.SLURM_FINAL_STATES, whose status the collector gives a run without a status file.
+FINAL_STATES = frozenset(SLURM_FINAL_STATES)
 # Not started yet, or ended and to run again later.
 WAITING_STATES = frozenset(
     ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SPECIAL_EXIT", "RESV_DEL_HOLD")
