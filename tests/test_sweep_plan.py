@@ -669,3 +669,17 @@ def test_each_build_is_named_once_with_its_frame_pointer_twin_where_fp_profiles(
         "partitions"
     ]
     assert [build["name"] for build in dwarf["builds"]] == ["O3", "O3-openmp"]
+
+
+def test_the_announcement_multiplies_out_each_partition_s_runs():
+    sweep = make_sweep(
+        [{"name": "nodes", "cores": 2}],
+        flag_sets={"O3": "-O3", "O3-openmp": "-O3 -fopenmp"},
+        models=["stories15M"],
+    )
+    text = plan.announcement(sweep, ["stories15M"], 2, slurm=False)
+    runs = sum(task["kind"] == "run" for task in sweep["tasks"])
+    assert text.startswith(f"Sweep {sweep['sweep_id']}: {runs} runs. nodes: 1 models x 2 ")
+    assert "(O3: 1; O3-openmp: 1, 2) = 6 runs" in text
+    assert text.endswith("O3: no OpenMP, run at 1 thread only.")
+    assert "time limit" not in text

@@ -56,6 +56,7 @@ class FilterModule:
             **{
                 name: raising_filter_errors(getattr(plan, name))
                 for name in (
+                    "announcement",
                     "partition_plan",
                     "emulator_words",
                     "sinfo_partitions",

@@ -777,3 +777,33 @@ def slurped_texts(results):
 
 def _sha256(text):
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def announcement(plan, models, repetitions, slurm):
+    """What the sweep says before it runs: its runs, and per partition how they multiply out
+    (models x repetitions x flag sets at their thread counts), its profiling runs and (slurm)
+    its time limit, and each flag set run at one thread for want of OpenMP."""
+    runs = sum(task["kind"] == "run" for task in plan["tasks"])
+    lines = [f"Sweep {plan['sweep_id']}: {runs} runs."]
+    for partition in plan["partitions"]:
+        threads = "; ".join(
+            f"{flag_set}: {', '.join(map(str, counts))}"
+            for flag_set, counts in partition["flag_set_threads"].items()
+        )
+        counts = partition["task_counts"]
+        line = (
+            f"{partition['name']}: {len(models)} models x {repetitions} repetitions x flag sets"
+            f" at their thread counts ({threads}) = {counts['run']} runs"
+        )
+        if counts["profile"]:
+            selectors = ", ".join(partition["profile_selectors"])
+            line += f", then {counts['profile']} profiling runs ({selectors})"
+        if slurm:
+            limit = f"{partition['time_limit']} min ({partition['time_limit_source']})"
+            line += f", time limit {limit}"
+        lines.append(line + ".")
+        lines += [
+            f"{flag_set}: no OpenMP, run at 1 thread only."
+            for flag_set in partition["single_thread_flag_sets"]
+        ]
+    return " ".join(lines)
