@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 # The cluster's MinJobAge while these tests run (seconds).
 SHORT_MIN_JOB_AGE = 2
 # Time enough to see the second run running before it ends.
-SLEEP_LONGER_THEN_RUN = ["sh", "-c", 'sleep 8; exec "$@"', "sleep-then-run"]
+SLEEP_LONGER_THEN_RUN = ["sh", "-c", 'sleep 4; exec "$@"', "sleep-then-run"]
 
 
 @contextmanager
