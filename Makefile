@@ -13,7 +13,7 @@ CLUSTER ?= inventory/montecimone.yml
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook $(if $(INVENTORY),-i $(INVENTORY))
 
-.PHONY: help setup setup-dev sweep resume topup collect wait test test-unit lint docs onboard setup-cluster setup-class slurm-up slurm-down riscv-tools
+.PHONY: help setup setup-dev sweep resume topup collect wait test test-unit lint docs onboard setup-cluster setup-class collect-class slurm-up slurm-down riscv-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,14 @@ setup-cluster: setup ## Provision the workspace on the cluster (CLUSTER) and pro
 setup-class: setup ## Provision the class store (CLASS_STORE=/path CLASS_GROUP=group) students' setups read in place
 	@test -n "$(CLASS_STORE)" -a -n "$(CLASS_GROUP)" || { echo 'give the store and the class group: make setup-class CLASS_STORE=/path CLASS_GROUP=group' >&2; exit 2; }
 	$(PLAYBOOK) playbooks/setup-class.yml -e class_store='$(CLASS_STORE)' -e class_store_group='$(CLASS_GROUP)' $(ARGS)
+
+# The instructor's view: CLASS_SWEEPS, the absolute glob patterns (space-separated) of the
+# students' sweep directories on cluster storage; ANONYMISE=1 gives pseudonyms.
+collect-class: setup ## Fetch every class sweep you can read (CLASS_SWEEPS='/scratch/course/sweeps/*/*'), write the class report
+	@test -n "$(CLASS_SWEEPS)" || { echo "give the students' sweep directories: make collect-class CLASS_SWEEPS='/scratch/course/sweeps/*/*'" >&2; exit 2; }
+	patterns=$$($(BIN)/python -c 'import json, sys; print(json.dumps({"class_store_fetch_sweeps": sys.argv[1].split()}))' '$(CLASS_SWEEPS)') && \
+	  $(PLAYBOOK) playbooks/fetch-class.yml -e "$$patterns" $(ARGS)
+	$(BIN)/python -m collect class results/class/sweeps/*/* --out results/class $(if $(ANONYMISE),--anonymise)
 
 slurm-up: ## Start a one-node Slurm on this machine (Debian's slurm-wlm and munge)
 	scripts/slurm-local up

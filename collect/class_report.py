@@ -3,9 +3,10 @@
 Each DIR is a student's results directory, read as data under the same rules as any
 handed-over results (collect.runs.collect_runs: plan.json's records, regular text files
 inside the directory); the student is the account that owns its plan.json (the file
-system says so, not the sweep), or a pseudonym with anonymise. From the merged runs
-(class-runs.csv, a `student` column added), per configuration (partition, model, flag set,
-threads), over the runs that count (runs.comparable):
+system says so, not the sweep; for a sweep fetched by playbooks/fetch-class.yml, the account
+that owned it on cluster storage, as that fetch recorded), or a pseudonym with anonymise.
+From the merged runs (class-runs.csv, a `student` column added), per configuration
+(partition, model, flag set, threads), over the runs that count (runs.comparable):
 
 - sweeps: how many students' sweeps measured it;
 - the class median: the median of the students' medians;
@@ -27,6 +28,7 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rule
 from scipy import stats
 
 from collect.atomic import write_text
+from collect.fetch import fetch_marker
 from collect.formatting import cv_text, thread_count_text
 from collect.notebook import NOTEBOOK_FILE, notebook_text
 from collect.plan import PLAN_FILE
@@ -41,7 +43,12 @@ KEYS = list(sweep_rules.CONFIGURATION)
 
 
 def student_of(results_dir: Path) -> str:
-    """The account that owns results_dir's plan.json (its uid where no account has it)."""
+    """Whose sweep results_dir is: the account that owned it on cluster storage where a
+    class's fetch (playbooks/fetch-class.yml) brought it, else the account that owns its
+    plan.json (its uid where no account has it)."""
+    fetched_from = fetch_marker(results_dir).get("student")
+    if isinstance(fetched_from, str) and fetched_from:
+        return fetched_from
     uid = (results_dir / PLAN_FILE).lstat().st_uid
     try:
         return pwd.getpwuid(uid).pw_name

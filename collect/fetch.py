@@ -66,22 +66,28 @@ class ArchiveRefused(ValueError):
     """A member of the fetched archive that a sweep never writes; the message says which."""
 
 
-def fetched_finished(results_dir: Path) -> bool:
-    """Whether results_dir holds a complete fetch made after every job of the sweep had
-    ended (its marker says so)."""
+def fetch_marker(results_dir: Path) -> dict:
+    """What the marker of results_dir's last complete fetch says ({} without one)."""
     try:
         marker = json.loads((results_dir / MARKER).read_text())
     except (OSError, ValueError):
-        return False
-    return isinstance(marker, dict) and marker.get("finished") is True
+        return {}
+    return marker if isinstance(marker, dict) else {}
 
 
-def unpack(archive: Path, results_dir: Path) -> None:
+def fetched_finished(results_dir: Path) -> bool:
+    """Whether results_dir holds a complete fetch made after every job of the sweep had
+    ended (its marker says so)."""
+    return fetch_marker(results_dir).get("finished") is True
+
+
+def unpack(archive: Path, results_dir: Path, student: str | None = None) -> None:
     """Unpack the fetched archive of a sweep's directory (its one top directory) over
     results_dir, all or nothing, one unpack at a time (a second waits): the marker goes
     first; the archive is extracted into results_dir/.fetching (what an interrupted fetch
     left there is thrown away), each file is renamed into place whole, then the marker is
-    written, saying when and whether every job had ended (the fetched scheduler.json)."""
+    written, saying when and whether every job had ended (the fetched scheduler.json) and,
+    from a class's fetch, whose sweep it is (the account that owns it on cluster storage)."""
     lock = os.open(results_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         try:
@@ -90,12 +96,12 @@ def unpack(archive: Path, results_dir: Path) -> None:
             print(f"collect.fetch: another fetch is unpacking into {results_dir}; waiting for it",
                   file=sys.stderr)  # fmt: skip
             fcntl.flock(lock, fcntl.LOCK_EX)
-        _unpack_locked(archive, results_dir)
+        _unpack_locked(archive, results_dir, student)
     finally:
         os.close(lock)
 
 
-def _unpack_locked(archive: Path, results_dir: Path) -> None:
+def _unpack_locked(archive: Path, results_dir: Path, student: str | None) -> None:
     staging = results_dir / STAGING
     if staging.is_symlink():
         staging.unlink()
@@ -112,6 +118,8 @@ def _unpack_locked(archive: Path, results_dir: Path) -> None:
         scheduler = {}
     finished = isinstance(scheduler, dict) and scheduler.get("finished") is True
     marker = {"fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "finished": finished}
+    if student is not None:
+        marker["student"] = student
     write_text(results_dir / MARKER, json.dumps(marker) + "\n")
     shutil.rmtree(staging)
 
@@ -323,12 +331,13 @@ def host_key_advice(remote: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """python -m collect.fetch ARCHIVE RESULTS_DIR: the unpack step of playbooks/fetch.yml."""
-    if len(argv) != 2:
-        print("usage: python -m collect.fetch ARCHIVE RESULTS_DIR", file=sys.stderr)
+    """python -m collect.fetch ARCHIVE RESULTS_DIR [STUDENT]: the unpack step of
+    playbooks/fetch.yml, and of fetch-class.yml (which names the sweep's student)."""
+    if len(argv) not in (2, 3):
+        print("usage: python -m collect.fetch ARCHIVE RESULTS_DIR [STUDENT]", file=sys.stderr)
         return 2
     try:
-        unpack(Path(argv[0]), Path(argv[1]))
+        unpack(Path(argv[0]), Path(argv[1]), *argv[2:])
     except (OSError, tarfile.TarError, ValueError) as error:  # ArchiveRefused too
         print(f"collect.fetch: cannot unpack {argv[0]} into {argv[1]}: {error}", file=sys.stderr)
         return 1

@@ -21,6 +21,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import BIN, PROJECT, CheckpointServer, source_args
@@ -393,3 +394,68 @@ def test_a_store_binary_changed_after_the_setup_is_not_run(store):
     finally:
         run_as(INSTRUCTOR, "python3", "-c", patch, str(binary), check=True)
     assert hashlib.sha256(binary.read_bytes()).hexdigest() == expected
+
+
+def share_with_class(user: str, directory: Path) -> None:
+    """What a student does to hand their sweeps to the class's group: the directory that
+    holds them and all in it group-readable, the directories above it passable."""
+    run_as(user, "chgrp", "-R", GROUP, str(directory), check=True)
+    run_as(user, "chmod", "-R", "g+rX", str(directory), check=True)
+    for above in directory.parents:
+        if above == Path(pwd.getpwnam(user).pw_dir).parent:
+            break
+        run_as(user, "chmod", "o+x", str(above), check=True)
+
+
+def test_the_instructor_fetches_every_sweep_the_class_shares(store):
+    """playbooks/fetch-class.yml over the students' results on this machine (as cluster
+    storage): a sweep with a file the group cannot read is named and left out; once it can,
+    both students' sweeps are fetched into the instructor's directory, nothing is written in
+    theirs, and the class report has both students. STUDENT's sweep is the one of
+    test_a_students_sweep_uses_the_store_and_downloads_nothing."""
+    playbook_as(
+        OTHER_STUDENT, "sweep.yml", *student_args(store, OTHER_STUDENT), "-e",
+        json.dumps({"sweep_flag_sets": {"O2": "-O2"}, "sweep_threads": [1],
+                    "sweep_results_dir": f"/home/{OTHER_STUDENT}/results", "sweep_repetitions": 1,
+                    "sweep_steps": 8, "sweep_profile": False, "sweep_bandwidth": False,
+                    "sweep_warmup_runs": 0, "sweep_poll_interval": 1}),
+    )  # fmt: skip
+    sweeps = {}
+    for user in (STUDENT, OTHER_STUDENT):
+        results = Path(f"/home/{user}/results")
+        (sweeps[user],) = [p for p in results.iterdir() if not p.is_symlink()]
+        share_with_class(user, results)
+    # One file the group cannot read (a job's output written with umask 077, say).
+    unshared = sweeps[OTHER_STUDENT] / "plan.json"
+    run_as(OTHER_STUDENT, "chmod", "g-r", str(unshared), check=True)
+    fetched = Path(f"/home/{INSTRUCTOR}/class/sweeps")
+    fetch = ["-e", json.dumps({"class_store_fetch_sweeps": ["/home/*/results/*"],
+                               "class_store_fetch_dir": str(fetched)})]  # fmt: skip
+
+    first = playbook_as(INSTRUCTOR, "fetch-class.yml", *fetch)
+    listed = f"{fetched}, as <student>/<sweep id>: {STUDENT}/{sweeps[STUDENT].name} (1 sweeps"
+    assert listed in first, first[-3000:]
+    assert f"{unshared}: permission denied" in first, first[-3000:]
+
+    run_as(OTHER_STUDENT, "chmod", "g+r", str(unshared), check=True)
+    before = {user: snapshot(sweep) for user, sweep in sweeps.items()}
+    second = playbook_as(INSTRUCTOR, "fetch-class.yml", *fetch)
+    assert "(2 sweeps, 2 students)" in second, second[-3000:]
+    for user, sweep in sweeps.items():
+        assert snapshot(sweep) == before[user]  # read, nothing written there
+        copy = fetched / user / sweep.name
+        assert json.loads((copy / "fetched").read_text())["student"] == user
+        assert copy.stat().st_uid == pwd.getpwnam(INSTRUCTOR).pw_uid
+        assert (copy / "plan.json").read_bytes() == (sweep / "plan.json").read_bytes()
+        assert not (copy / "bin").exists() and not list(copy.glob("*.part"))
+
+    out = Path(f"/home/{INSTRUCTOR}/class")
+    run_as(INSTRUCTOR, str(shared_path(BIN) / "python"), "-m", "collect", "class",
+           *(str(fetched / user / sweep.name) for user, sweep in sweeps.items()),
+           "--out", str(out), check=True)  # fmt: skip
+    runs = pd.read_csv(out / "class-runs.csv")
+    # The fetch's students, not the files' owner here (the instructor).
+    assert set(runs["student"]) == {STUDENT, OTHER_STUDENT}
+    assert set(runs.loc[runs["flag_set"] == "O2", "student"]) == {STUDENT, OTHER_STUDENT}
+    report = (out / "class.md").read_text()
+    assert STUDENT in report and OTHER_STUDENT in report

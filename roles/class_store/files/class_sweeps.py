@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""The class's sweeps on cluster storage that this account can read (the instructor's
+fetch-class, roles/class_store/tasks/fetch.yml).
+
+class_sweeps.py PATTERN...
+    Each PATTERN an absolute glob (e.g. '/scratch/course/sweeps/*/*'). Prints JSON:
+    {"sweeps": [{"path", "sweep_id", "student"}], "unreadable": [{"path", "reason"}],
+     "unmatched": [PATTERN]}. A sweep is a directory (not a link) holding a plan.json; its
+    student is the account that owns that plan.json (the file system says so, not the
+    sweep). One counts only when everything in it that the fetch archives (all but bin/,
+    whose links point into a build cache) can be read: otherwise it is unreadable, with the
+    first path that is not and why. Its name and its student's become path components on the
+    controller: any other than letters, digits, '.', '_', '-' (not first) is refused.
+    Reads only; exit status 2 for a pattern that is not absolute.
+"""
+
+import glob
+import json
+import os
+import pwd
+import re
+import stat
+import sys
+
+NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+# What the fetch leaves out: links into a build cache, not results.
+NOT_ARCHIVED = "bin"
+
+
+def first_unreadable(sweep: str) -> str:
+    """The first path of sweep that cannot be read (a directory: listed and entered), with
+    why; empty when all can."""
+    for directory, subdirectories, files in os.walk(sweep, onerror=_raise):
+        if directory == sweep and NOT_ARCHIVED in subdirectories:
+            subdirectories.remove(NOT_ARCHIVED)
+        for name in subdirectories + files:
+            path = os.path.join(directory, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISLNK(mode):
+                continue
+            wanted = os.R_OK | os.X_OK if stat.S_ISDIR(mode) else os.R_OK
+            if not os.access(path, wanted):
+                return f"{path}: permission denied"
+    return ""
+
+
+def _raise(error: OSError) -> None:
+    raise error
+
+
+def find(patterns: list[str]) -> dict:
+    found = {"sweeps": [], "unreadable": [], "unmatched": []}
+    seen = set()
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern))
+        if not matches:
+            found["unmatched"].append(pattern)
+        for path in matches:
+            plan = os.path.join(path, "plan.json")
+            if path in seen or os.path.islink(path) or not os.path.isdir(path):
+                continue
+            seen.add(path)
+            try:
+                if not stat.S_ISREG(os.lstat(plan).st_mode):
+                    continue
+                owner = os.lstat(plan).st_uid
+                unreadable = first_unreadable(path)
+            except FileNotFoundError:
+                continue  # not a sweep: no plan.json
+            except OSError as error:
+                unreadable = f"{error.filename or path}: {error.strerror}"
+            try:
+                student = pwd.getpwuid(owner).pw_name
+            except KeyError:
+                student = str(owner)
+            sweep_id = os.path.basename(path)
+            if not unreadable and not (NAME.match(sweep_id) and NAME.match(student)):
+                unreadable = f"{path}: its name or its owner's ({student}) is not a plain name"
+            if unreadable:
+                found["unreadable"].append({"path": path, "reason": unreadable})
+            else:
+                found["sweeps"].append({"path": path, "sweep_id": sweep_id, "student": student})
+    return found
+
+
+def main(argv: list[str]) -> int:
+    relative = [pattern for pattern in argv if not pattern.startswith("/")]
+    if not argv or relative:
+        print(
+            f"class_sweeps.py: give absolute glob patterns of sweep directories, e.g. "
+            f"'/scratch/course/sweeps/*/*'; not absolute: {', '.join(relative) or 'none given'}",
+            file=sys.stderr,
+        )
+        return 2
+    print(json.dumps(find(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

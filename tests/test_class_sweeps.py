@@ -1,0 +1,58 @@
+"""What the instructor's fetch-class finds on cluster storage
+(roles/class_store/files/class_sweeps.py): sweeps, and what it refuses to fetch."""
+
+import importlib.util
+import os
+import pwd
+
+import pytest
+from conftest import PROJECT
+
+pytestmark = pytest.mark.unit
+
+SCRIPT = PROJECT / "roles" / "class_store" / "files" / "class_sweeps.py"
+spec = importlib.util.spec_from_file_location("class_sweeps", SCRIPT)
+class_sweeps = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(class_sweeps)
+
+
+def make_sweep(path):
+    (path / "runs" / "0").mkdir(parents=True)
+    (path / "plan.json").write_text("{}")
+    (path / "runs" / "0" / "status").write_text("0\n")
+    (path / "bin").mkdir()
+    return path
+
+
+def test_sweeps_are_directories_with_a_plan_owned_by_their_student(tmp_path):
+    sweep = make_sweep(tmp_path / "alice" / "20261206-100000")
+    (tmp_path / "alice" / "notes").mkdir()  # no plan.json: not a sweep
+    (tmp_path / "alice" / "latest").symlink_to(sweep)  # a link: counted once, as itself
+    make_sweep(tmp_path / "alice" / "a sweep")  # a name that is no plain path component
+    found = class_sweeps.find([f"{tmp_path}/*/*", f"{tmp_path}/nobody/*"])
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    assert found["sweeps"] == [{"path": str(sweep), "sweep_id": sweep.name, "student": me}]
+    (refused,) = found["unreadable"]
+    assert refused["path"] == str(tmp_path / "alice" / "a sweep")
+    assert "is not a plain name" in refused["reason"]
+    assert found["unmatched"] == [f"{tmp_path}/nobody/*"]
+
+
+def test_a_relative_pattern_is_refused_with_what_is_valid(capsys):
+    assert class_sweeps.main(["sweeps/*"]) == 2
+    error = capsys.readouterr().err
+    assert "give absolute glob patterns" in error and "not absolute: sweeps/*" in error
+
+
+def test_a_file_that_cannot_be_read_is_named(tmp_path, monkeypatch):
+    sweep = make_sweep(tmp_path / "bob" / "20261206-100000")
+    status = sweep / "runs" / "0" / "status"
+    real_access = os.access
+
+    def access(path, mode):  # as root every file can be read: one refused here
+        return path != str(status) and real_access(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
+    found = class_sweeps.find([f"{tmp_path}/*/*"])
+    assert found["sweeps"] == []
+    assert found["unreadable"] == [{"path": str(sweep), "reason": f"{status}: permission denied"}]
