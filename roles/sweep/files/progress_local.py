@@ -15,10 +15,8 @@ import json
 import os
 import sys
 
-from sweep_rules import (
-    read_status,
-    task_dir_ok,
-)  # beside this script: tools/ of the sweep, roles/sweep/files
+# sweep_rules.py is beside this script: in the sweep's tools/, and in roles/sweep/files.
+from sweep_rules import read_status, task_dir_ok
 
 
 class Refused(Exception):
