@@ -8,7 +8,7 @@ import re
 import shlex
 from pathlib import Path
 
-from collect.datafiles import read_text
+from collect.datafiles import NotRead, read_text
 
 # Files of builds/<partition>/ that are no flag set's record.
 _NOT_RECORDS = ("compiler-version.txt",)
@@ -20,9 +20,12 @@ _VECTOR_EXTENSIONS = re.compile(r"^(zve[0-9]+[a-z]*|xtheadvector|v)$")
 OUTCOME_REJECTED = "rejected"
 
 
-def read_build_records(results_dir: Path) -> dict[tuple[str, str], dict]:
+def read_build_records(
+    results_dir: Path, not_read: NotRead | None = None
+) -> dict[tuple[str, str], dict]:
     """(partition, flag_set) -> its build record's keys, plus vectorized_loops (the
-    "loop vectorized" lines of its .vec.txt, None without one)."""
+    "loop vectorized" lines of its .vec.txt, None without one); the files not read noted
+    in not_read."""
     records = {}
     builds = results_dir / "builds"
     if not builds.is_dir():
@@ -31,11 +34,11 @@ def read_build_records(results_dir: Path) -> dict[tuple[str, str], dict]:
         for path in sorted(directory.glob("*.txt")):
             if path.name in _NOT_RECORDS or path.name.endswith(_VECTOR_REPORT):
                 continue
-            text = read_text(path, results_dir)
+            text = read_text(path, results_dir, not_read)
             if text is None:
                 continue
             record = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-            report = read_text(path.with_name(path.stem + _VECTOR_REPORT), results_dir)
+            report = read_text(path.with_name(path.stem + _VECTOR_REPORT), results_dir, not_read)
             record["vectorized_loops"] = None if report is None else report.count("loop vectorized")
             records[(directory.name, path.stem)] = record
     return records

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_plan import CHECK_STEPS
 
+from collect.datafiles import NotRead
 from collect.plan import KIND_CHECK, read_task_files
 
 IDENTICAL = "identical"
@@ -133,15 +134,15 @@ def likely_cause(cflags: str, reference_cflags: str, emulated: bool) -> str:
     return "; ".join(causes)
 
 
-def read_checks(results_dir: Path, plan) -> list[Check] | None:
+def read_checks(results_dir: Path, plan, not_read: NotRead | None = None) -> list[Check] | None:
     """The check of every check task of the plan, in plan order; None when the plan holds
-    none (a sweep from before check runs)."""
+    none (a sweep from before check runs). The files not read are noted in not_read."""
     tasks = plan.of_kind(KIND_CHECK)
     if not tasks:
         return None
     texts, real, own = {}, {}, {}
     for task in tasks:
-        files = read_task_files(results_dir, task)
+        files = read_task_files(results_dir, task, not_read=not_read)
         ok = files.exit_status == 0 and files.stdout_text is not None
         texts[task["index"]] = files.stdout_text if ok else None
     # The first build whose check run finished (else the first): one that dies (an RVV

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from collect.class_report import CLASS_REPORT_FILE, CLASS_RUNS_FILE, write_class_report
 from collect.compare import SEED, compare
-from collect.datafiles import not_read, read_text
+from collect.datafiles import NotRead, read_text
 from collect.fetch import fetch
 from collect.history import HISTORY_FILE, list_sweeps
 from collect.parse import parse_run_log
@@ -74,9 +74,10 @@ def _parse(arguments: argparse.Namespace) -> int:
 def _run_log(path: Path) -> str:
     """The text of a run log, read as summarize reads a sweep's files (a FIFO is not waited
     on, a large or binary file not read); OSError saying why not."""
-    text = read_text(path, path.parent)
+    not_read = NotRead()
+    text = read_text(path, path.parent, not_read)
     if text is None:
-        why = not_read(path.parent).get(path.name, "not found, or not readable")
+        why = not_read.listed().get(path.name, "not found, or not readable")
         raise OSError(errno.EINVAL, why)
     return text
 

@@ -111,29 +111,30 @@ ok = runs[runs["status"] == "ok"]
 ok.pivot_table(index=["partition", "model", "flag_set", "threads"], columns="student",
                values="tok_s", aggfunc="median")"""
 
-# Each notebook's cells: (markdown?, text).
+# Each notebook: its introduction, then (after the setup cell) its cells: (markdown?, text).
 _NOTEBOOKS = {
-    "sweep": [
-        (True, _INTRODUCTION), (False, _SETUP), (False, _LOAD), (False, _ANALYSE),
-        (False, _BY_FLAG_SET), (False, _SCALING), (False, _ROOFLINE), (True, _YOUR_OWN),
-        (False, _EXAMPLE),
-    ],
-    "class": [
-        (True, _CLASS_INTRODUCTION), (False, _SETUP), (False, _CLASS_LOAD),
-        (False, _CLASS_VIEW), (False, _CLASS_OUTLIERS), (False, _CLASS_BY_FLAG_SET),
-        (True, _YOUR_OWN), (False, _CLASS_EXAMPLE),
-    ],
+    "sweep": (_INTRODUCTION, [
+        (False, _LOAD), (False, _ANALYSE), (False, _BY_FLAG_SET), (False, _SCALING),
+        (False, _ROOFLINE), (True, _YOUR_OWN), (False, _EXAMPLE),
+    ]),
+    "class": (_CLASS_INTRODUCTION, [
+        (False, _CLASS_LOAD), (False, _CLASS_VIEW), (False, _CLASS_OUTLIERS),
+        (False, _CLASS_BY_FLAG_SET), (True, _YOUR_OWN), (False, _CLASS_EXAMPLE),
+    ]),
 }  # fmt: skip
 
 
 def analysis_notebook(kind: str = "sweep", project: Path = PROJECT) -> nbformat.NotebookNode:
     """The notebook of a sweep or of a class (kind), its code importing the collector of
     the checkout at project."""
+    introduction, own_cells = _NOTEBOOKS[kind]
     cells = [
-        nbformat.v4.new_markdown_cell(text)
-        if markdown
-        else nbformat.v4.new_code_cell(text.replace("{project!r}", repr(str(project))))
-        for markdown, text in _NOTEBOOKS[kind]
+        nbformat.v4.new_markdown_cell(introduction),
+        nbformat.v4.new_code_cell(_SETUP.format(project=str(project))),
+        *(
+            nbformat.v4.new_markdown_cell(text) if markdown else nbformat.v4.new_code_cell(text)
+            for markdown, text in own_cells
+        ),
     ]
     for number, cell in enumerate(cells):
         cell.id = f"cell-{number}"  # not nbformat's random ones: the same notebook each time

@@ -14,7 +14,7 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collect.datafiles import inside, note, read_text
+from collect.datafiles import NotRead, inside, note, read_text
 
 PLAN_FILE = "plan.json"
 EXECUTION_FILE = "execution.txt"
@@ -143,14 +143,15 @@ class TaskFiles:
             return None
 
 
-def read_plan(results_dir: Path) -> Plan:
+def read_plan(results_dir: Path, not_read: NotRead | None = None) -> Plan:
     """plan.json of results_dir, its records checked; NotASweepError without one.
 
     A malformed top level (not an object with a sweep_id, a partitions list and a tasks
-    list) is a ValueError naming what is wrong; a malformed record is skipped with a note.
+    list) is a ValueError naming what is wrong; a malformed record is skipped with a note
+    in not_read.
     """
     path = results_dir / PLAN_FILE
-    text = read_text(path, results_dir)
+    text = read_text(path, results_dir, not_read)
     if text is None:
         raise NotASweepError(f"{results_dir} has no {PLAN_FILE}: not a sweep of this version")
     try:
@@ -169,10 +170,12 @@ def read_plan(results_dir: Path) -> Plan:
         partitions=[
             partition
             for position, partition in enumerate(partitions)
-            if _valid_partition(partition, position, results_dir)
+            if _valid_partition(partition, position, results_dir, not_read)
         ],
         tasks=[
-            task for position, task in enumerate(tasks) if _valid_task(task, position, results_dir)
+            task
+            for position, task in enumerate(tasks)
+            if _valid_task(task, position, results_dir, not_read)
         ],
     )
 
@@ -225,12 +228,18 @@ def parse_execution(text: str) -> dict:
     return facts
 
 
-def read_task_files(results_dir: Path, task: dict, extra: tuple[str, ...] = ()) -> TaskFiles:
+def read_task_files(
+    results_dir: Path,
+    task: dict,
+    extra: tuple[str, ...] = (),
+    not_read: NotRead | None = None,
+) -> TaskFiles:
     """The files of the record's directory (absent ones None), only regular text files
-    inside results_dir; extra: other file names to read into TaskFiles.extra."""
+    inside results_dir (the others noted in not_read); extra: other file names to read
+    into TaskFiles.extra."""
     # Plain string paths: pathlib's overhead shows at 10,000 runs x 6 files.
     directory = os.path.join(os.fspath(results_dir), task["dir"])
-    return read_task_dir(directory, results_dir, task["dir"], extra)
+    return read_task_dir(directory, results_dir, task["dir"], extra, not_read)
 
 
 def read_task_dir(
@@ -238,14 +247,17 @@ def read_task_dir(
     results_dir: str | os.PathLike,
     name: str | None = None,
     extra: tuple[str, ...] = (),
+    not_read: NotRead | None = None,
 ) -> TaskFiles:
-    """The files of a task directory inside results_dir (name: its dir, default directory)."""
+    """The files of a task directory inside results_dir (name: its dir, default directory;
+    the files not read noted in not_read)."""
     directory, name = os.fspath(directory), name or os.fspath(directory)
-    if not os.path.isdir(directory) or not inside(directory, results_dir):
+    if not os.path.isdir(directory) or not inside(directory, results_dir, not_read):
         return TaskFiles(name, extra=dict.fromkeys(extra))
 
     def text(file_name: str) -> str | None:
-        return read_text(os.path.join(directory, file_name), results_dir, directory_checked=True)
+        path = os.path.join(directory, file_name)
+        return read_text(path, results_dir, not_read, directory_checked=True)
 
     return TaskFiles(
         dir=name,
@@ -260,15 +272,17 @@ def read_task_dir(
     )
 
 
-def _valid_task(task: object, position: int, results_dir: Path) -> bool:
+def _valid_task(task: object, position: int, results_dir: Path, not_read: NotRead | None) -> bool:
     errors = record_errors(task, position)
     if errors:
         why = "not a task record a sweep writes, skipped: " + "; ".join(errors)
-        note(results_dir / f"{PLAN_FILE} tasks[{position}]", results_dir, why)
+        note(not_read, results_dir / f"{PLAN_FILE} tasks[{position}]", results_dir, why)
     return not errors
 
 
-def _valid_partition(partition: object, position: int, results_dir: Path) -> bool:
+def _valid_partition(
+    partition: object, position: int, results_dir: Path, not_read: NotRead | None
+) -> bool:
     valid = (
         isinstance(partition, dict)
         and isinstance(partition.get("name"), str)
@@ -277,7 +291,7 @@ def _valid_partition(partition: object, position: int, results_dir: Path) -> boo
     )
     if not valid:
         why = "not a partition plan a sweep writes (name, single_thread_flag_sets), skipped"
-        note(results_dir / f"{PLAN_FILE} partitions[{position}]", results_dir, why)
+        note(not_read, results_dir / f"{PLAN_FILE} partitions[{position}]", results_dir, why)
     return valid
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
 from collect.builds import read_build_records, rejection
-from collect.datafiles import read_text
+from collect.datafiles import NotRead, read_text
 from collect.parse import generated_tokens, parse_perf_stat, unsupported_events
 from collect.perf_metrics import FIGURE_COLUMNS, PERF_FIGURES
 from collect.plan import KIND_RUN, Plan, TaskFiles, read_plan, read_task_files
@@ -351,15 +351,17 @@ def slurm_facts(task: dict, sweep: SweepFacts) -> SlurmFacts:
     )
 
 
-def read_sweep_facts(results_dir: Path) -> SweepFacts:
-    """plan.json (NotASweepError without it) and, on Slurm, scheduler.json and build.err."""
-    plan = read_plan(results_dir)
-    scheduler = _read_json_object(results_dir / "scheduler.json", results_dir)
+def read_sweep_facts(results_dir: Path, not_read: NotRead | None = None) -> SweepFacts:
+    """plan.json (NotASweepError without it) and, on Slurm, scheduler.json and build.err;
+    the files not read noted in not_read."""
+    plan = read_plan(results_dir, not_read)
+    scheduler = _read_json_object(results_dir / "scheduler.json", results_dir, not_read)
     build_errors = {}
     if scheduler:
         for build_err in sorted((results_dir / "builds").glob("*/build.err")):
             lines = [
-                line.strip() for line in (read_text(build_err, results_dir) or "").splitlines()
+                line.strip()
+                for line in (read_text(build_err, results_dir, not_read) or "").splitlines()
             ]
             message = " ".join(line for line in lines[:2] if line)
             build_errors[build_err.parent.name] = message[: 2 * _MAX_REASON_LINE]
@@ -367,24 +369,30 @@ def read_sweep_facts(results_dir: Path) -> SweepFacts:
         plan=plan,
         scheduler=scheduler,
         build_errors=build_errors,
-        builds=read_build_records(results_dir),
+        builds=read_build_records(results_dir, not_read),
     )
 
 
-def collect_task_rows(results_dir: Path, sweep: SweepFacts, kind: str) -> list[dict]:
-    """The rows of every task of kind (run or warmup), whether or not it started."""
+def collect_task_rows(
+    results_dir: Path, sweep: SweepFacts, kind: str, not_read: NotRead | None = None
+) -> list[dict]:
+    """The rows of every task of kind (run or warmup), whether or not it started; the files
+    not read noted in not_read."""
     return [
-        run_record(task, read_task_files(results_dir, task), sweep)
+        run_record(task, read_task_files(results_dir, task, not_read=not_read), sweep)
         for task in sweep.plan.of_kind(kind)
     ]
 
 
-def collect_runs(results_dir: Path, sweep: SweepFacts | None = None) -> pd.DataFrame:
+def collect_runs(
+    results_dir: Path, sweep: SweepFacts | None = None, not_read: NotRead | None = None
+) -> pd.DataFrame:
     """The runs table of a results directory: one row per run task of plan.json (a run
     that never started still has its row), sorted by index; columns RUN_COLUMNS, then
-    EXTRA_COLUMNS. NotASweepError when results_dir has no plan.json."""
-    sweep = sweep or read_sweep_facts(results_dir)
-    return runs_table(collect_task_rows(results_dir, sweep, KIND_RUN))
+    EXTRA_COLUMNS. NotASweepError when results_dir has no plan.json. The files not read
+    are noted in not_read."""
+    sweep = sweep or read_sweep_facts(results_dir, not_read)
+    return runs_table(collect_task_rows(results_dir, sweep, KIND_RUN, not_read))
 
 
 def runs_table(records: list[dict]) -> pd.DataFrame:
@@ -415,8 +423,8 @@ def _last_line(text: str | None) -> str:
     return lines[-1][:_MAX_REASON_LINE]
 
 
-def _read_json_object(path: Path, results_dir: Path) -> dict:
-    text = read_text(path, results_dir)
+def _read_json_object(path: Path, results_dir: Path, not_read: NotRead | None) -> dict:
+    text = read_text(path, results_dir, not_read)
     if text is None:
         return {}
     try:

@@ -18,7 +18,7 @@ import pandas as pd
 from collect.analysis import Analysis, analyse
 from collect.atomic import replacing_together
 from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
-from collect.datafiles import forget_not_read, not_read
+from collect.datafiles import NotRead
 from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, threads_text
@@ -63,17 +63,11 @@ def summarize(
     runs.csv is the single source of every figure: the summary, the report and the
     plots are made from the table that is written to it.
     """
-    if not results_dir.is_dir():
-        raise FileNotFoundError(f"results directory not found: {results_dir}")
-    forget_not_read(results_dir)
-    sweep = read_sweep_facts(results_dir)
-    runs = add_derived_metrics(collect_runs(results_dir, sweep))
-    analysis = analyse(runs, read_sweep_files(results_dir, sweep), min_effect)
+    runs, analysis, files_not_read = read_results(results_dir, min_effect)
     try:
         with replacing_together() as outputs:
             csv_one_line(runs).to_csv(outputs.new(results_dir / "runs.csv"), index=False)
             plots = write_plots(analysis, results_dir / "plots", outputs)
-            files_not_read = not_read(results_dir)
             summary = render_summary(
                 analysis, [path.relative_to(results_dir) for path in plots], files_not_read
             )
@@ -91,6 +85,20 @@ def summarize(
     if record_history:
         write_history(runs, history or default_history_path(results_dir), results_dir)
     return summary
+
+
+def read_results(
+    results_dir: Path, min_effect: float = COMPARE_MIN_EFFECT
+) -> tuple[pd.DataFrame, Analysis, dict[str, str]]:
+    """What summarize reads of results_dir: the runs table, its analysis, and the files
+    not read ({path relative to results_dir: why})."""
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"results directory not found: {results_dir}")
+    not_read = NotRead()
+    sweep = read_sweep_facts(results_dir, not_read)
+    runs = add_derived_metrics(collect_runs(results_dir, sweep, not_read))
+    analysis = analyse(runs, read_sweep_files(results_dir, sweep, not_read), min_effect)
+    return runs, analysis, not_read.listed()
 
 
 def csv_one_line(runs: pd.DataFrame) -> pd.DataFrame:

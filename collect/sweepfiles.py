@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from collect.checks import Check, read_checks
-from collect.datafiles import read_text
+from collect.datafiles import NotRead, read_text
 from collect.plan import (
     KIND_BANDWIDTH,
     KIND_PROFILE,
@@ -100,40 +100,43 @@ class SweepFiles:
     builds: dict[tuple[str, str], dict] = field(default_factory=dict)
 
 
-def read_sweep_files(results_dir: Path, sweep: SweepFacts | None = None) -> SweepFiles:
+def read_sweep_files(
+    results_dir: Path, sweep: SweepFacts | None = None, not_read: NotRead | None = None
+) -> SweepFiles:
     """Read the non-run tasks and files of a results directory (sweep: its plan.json and
-    scheduler view, read when not given; NotASweepError without plan.json)."""
-    sweep = sweep or read_sweep_facts(results_dir)
+    scheduler view, read when not given; NotASweepError without plan.json); the files not
+    read noted in not_read."""
+    sweep = sweep or read_sweep_facts(results_dir, not_read)
     return SweepFiles(
-        sweep_json=_read_json_object(results_dir / "sweep.json", results_dir) or {},
+        sweep_json=_read_json_object(results_dir / "sweep.json", results_dir, not_read) or {},
         single_thread_flag_sets=sweep.plan.single_thread_flag_sets(),
         dropped_flag_sets=sweep.plan.dropped_flag_sets(),
-        facts=read_facts(results_dir),
-        bandwidth=read_bandwidth(results_dir, sweep.plan),
-        warmups=read_warmups(results_dir, sweep),
-        checks=read_checks(results_dir, sweep.plan),
-        profiles=read_profiles(results_dir, sweep),
-        recorded=read_recorded(results_dir),
+        facts=read_facts(results_dir, not_read),
+        bandwidth=read_bandwidth(results_dir, sweep.plan, not_read),
+        warmups=read_warmups(results_dir, sweep, not_read),
+        checks=read_checks(results_dir, sweep.plan, not_read),
+        profiles=read_profiles(results_dir, sweep, not_read),
+        recorded=read_recorded(results_dir, not_read),
         builds=sweep.builds,
     )
 
 
-def read_facts(results_dir: Path) -> dict[str, dict]:
+def read_facts(results_dir: Path, not_read: NotRead | None = None) -> dict[str, dict]:
     """partition -> facts/<partition>.json (the partition named by the file)."""
     return {
         path.stem: facts
         for path in _sorted_files(results_dir / "facts", ".json")
-        if (facts := _read_json_object(path, results_dir)) is not None
+        if (facts := _read_json_object(path, results_dir, not_read)) is not None
     }
 
 
-def read_bandwidth(results_dir: Path, plan: Plan) -> pd.DataFrame:
+def read_bandwidth(results_dir: Path, plan: Plan, not_read: NotRead | None = None) -> pd.DataFrame:
     """One row per bandwidth task that measured (triad's JSON object in its stdout.txt):
     BANDWIDTH_COLUMNS, then file (its stdout.txt). partition, threads, label and
     working_set_bytes are the record's, host execution.txt's, best_gb_s and trials triad's."""
     records = []
     for task in plan.of_kind(KIND_BANDWIDTH):
-        files = read_task_files(results_dir, task)
+        files = read_task_files(results_dir, task, not_read=not_read)
         measurement = _json_object(files.stdout_text)
         if measurement is None or files.exit_status != 0:
             continue
@@ -149,15 +152,19 @@ def read_bandwidth(results_dir: Path, plan: Plan) -> pd.DataFrame:
     return table
 
 
-def read_warmups(results_dir: Path, sweep: SweepFacts) -> pd.DataFrame | None:
+def read_warmups(
+    results_dir: Path, sweep: SweepFacts, not_read: NotRead | None = None
+) -> pd.DataFrame | None:
     """The warm-up tasks as runs rows (with a warmup column); None when the plan holds
     none. They are never rows of runs.csv."""
     if not sweep.plan.of_kind(KIND_WARMUP):
         return None
-    return runs_table(collect_task_rows(results_dir, sweep, KIND_WARMUP))
+    return runs_table(collect_task_rows(results_dir, sweep, KIND_WARMUP, not_read))
 
 
-def read_profiles(results_dir: Path, sweep: SweepFacts) -> list[Profile] | None:
+def read_profiles(
+    results_dir: Path, sweep: SweepFacts, not_read: NotRead | None = None
+) -> list[Profile] | None:
     """The profile tasks of the plan, in order, whether or not they ran; None when the
     plan holds none."""
     tasks = sweep.plan.of_kind(KIND_PROFILE)
@@ -165,7 +172,7 @@ def read_profiles(results_dir: Path, sweep: SweepFacts) -> list[Profile] | None:
         return None
     profiles = []
     for task in tasks:
-        files = read_task_files(results_dir, task, _PROFILE_FILES)
+        files = read_task_files(results_dir, task, _PROFILE_FILES, not_read)
         execution = files.execution
         selection = _json_object(files.extra[SELECTION_FILE]) or {}
         info = {
@@ -217,7 +224,7 @@ def _folded_text(outputs: dict[str, str | None]) -> str | None:
 _BUILD_RECORD_SUFFIXES = (".txt", ".log", ".out", ".err")
 
 
-def read_recorded(results_dir: Path) -> list[tuple[str, str]]:
+def read_recorded(results_dir: Path, not_read: NotRead | None = None) -> list[tuple[str, str]]:
     """(path relative to results_dir, text) of the files that say exactly what ran:
     sweep.json, the rendered scripts (*.sh), the first lines of tasks.tsv, and every
     builds/ record (compile commands, compiler versions, binaries' sha256, compiler
@@ -230,10 +237,10 @@ def read_recorded(results_dir: Path) -> list[tuple[str, str]]:
     )
     recorded = []
     for path in paths:
-        text = read_text(path, results_dir)
+        text = read_text(path, results_dir, not_read)
         if text is not None:
             recorded.append((path.relative_to(results_dir).as_posix(), _cut(text)))
-    tasks = read_text(results_dir / "tasks.tsv", results_dir)
+    tasks = read_text(results_dir / "tasks.tsv", results_dir, not_read)
     if tasks is not None:
         lines = tasks.splitlines()
         head = "\n".join(lines[:3])
@@ -254,8 +261,8 @@ def _sorted_files(directory: Path, suffix: str) -> list[Path]:
     return sorted(path for path in directory.iterdir() if path.suffix == suffix and path.is_file())
 
 
-def _read_json_object(path: Path, results_dir: Path) -> dict | None:
-    return _json_object(read_text(path, results_dir))
+def _read_json_object(path: Path, results_dir: Path, not_read: NotRead | None) -> dict | None:
+    return _json_object(read_text(path, results_dir, not_read))
 
 
 def _json_object(text: str | None) -> dict | None:

@@ -10,7 +10,7 @@ import pytest
 from builders import SweepWriter
 from conftest import summarize
 
-from collect.datafiles import forget_not_read, not_read
+from collect.datafiles import NotRead
 from collect.plan import TaskFiles, parse_execution, read_plan, read_task_dir
 from collect.runs import collect_runs, parse_run_files, run_status
 
@@ -134,7 +134,6 @@ def plan_with(tmp_path: Path, *changes: dict) -> Path:
         for key in [key for key, value in change.items() if value is None]:
             del task[key]
     (sweep.results_dir / "plan.json").write_text(json.dumps(plan))
-    forget_not_read(sweep.results_dir)
     return sweep.results_dir
 
 
@@ -156,9 +155,10 @@ def plan_with(tmp_path: Path, *changes: dict) -> Path:
 )
 def test_a_task_record_a_sweep_does_not_write_is_skipped_with_a_note(tmp_path, change, why):
     results_dir = plan_with(tmp_path, {}, change)
-    plan = read_plan(results_dir)
+    not_read = NotRead()
+    plan = read_plan(results_dir, not_read)
     assert [task["index"] for task in plan.tasks] == [0, 2]
-    noted = not_read(results_dir)
+    noted = not_read.listed()
     assert list(noted) == ["plan.json tasks[1]"]
     assert noted["plan.json tasks[1]"] == f"not a task record a sweep writes, skipped: {why}"
     assert list(collect_runs(results_dir)["index"]) == [0, 2]

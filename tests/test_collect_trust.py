@@ -17,10 +17,10 @@ from builders import SweepWriter
 from conftest import PROJECT, run_playbook
 from test_collect_cli import collect
 
-from collect.datafiles import forget_not_read, not_read
+from collect.datafiles import NotRead
 from collect.plan import read_task_dir
 from collect.remote import RemoteRefused, check_remote
-from collect.summary import markdown_code, markdown_text, summarize
+from collect.summary import markdown_code, markdown_text, read_results, summarize
 
 # Each test its own marker: one runs playbooks (e2e, about a minute), the rest are unit.
 
@@ -64,7 +64,8 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
 
     written = summary + (results / "runs.csv").read_text() + (results / "report.html").read_text()
     assert SECRET not in written
-    assert not_read(results) == {
+    _, _, files_not_read = read_results(results)
+    assert files_not_read == {
         f"{linked_file}/stderr.txt": (
             f"a link to {outside / 'id_ed25519'}, outside the results directory"
         ),
@@ -74,13 +75,13 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     }  # the inside link, slurm.out, is read
     assert "## Files not read (4)" in summary
     report = (results / "report.html").read_text()
-    for path, why in not_read(results).items():
+    for path, why in files_not_read.items():
         assert f"- {markdown_code(path)}: {markdown_text(why)}" in summary
         assert f"<tr><th>{escape(path)}</th><td>{escape(why)}</td></tr>" in report
-    forget_not_read(results)
-    slurm_out = read_task_dir(results / slurm_linked, results).slurm_text
+    not_read = NotRead()
+    slurm_out = read_task_dir(results / slurm_linked, results, not_read=not_read).slurm_text
     assert slurm_out == "slurmstepd: task output\n"
-    assert not_read(results) == {}
+    assert not_read.listed() == {}
 
 
 @pytest.mark.unit
@@ -98,7 +99,7 @@ def test_a_file_larger_than_the_cap_is_not_read(tmp_path):
 
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory_before
     assert grown < 200 * 2**10, f"{grown} KiB more memory"
-    assert not_read(results) == {f"{huge}/stderr.txt": "larger than 256 MiB"}
+    assert read_results(results)[2] == {f"{huge}/stderr.txt": "larger than 256 MiB"}
     assert f"- {markdown_code(f'{huge}/stderr.txt')}: larger than 256 MiB" in summary
 
 

@@ -12,7 +12,7 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan
 from builders import make_plan, make_sweep
 from test_slurm_progress import progress
 
-from collect.datafiles import forget_not_read, not_read
+from collect.datafiles import NotRead
 from collect.plan import (
     KIND_BANDWIDTH,
     KIND_CHECK,
@@ -635,9 +635,9 @@ def test_every_task_the_plan_writes_the_collector_reads_back_whole(tmp_path):
     results = tmp_path / document["sweep_id"]
     results.mkdir()
     (results / "plan.json").write_text(json.dumps(document))
-    forget_not_read(results)
-    read = read_plan(results)
-    assert not_read(results) == {}
+    not_read = NotRead()
+    read = read_plan(results, not_read)
+    assert not_read.listed() == {}
     assert read.tasks == document["tasks"]
     assert [partition["name"] for partition in read.partitions] == ["nodes", EMULATED["name"]]
     kinds = {task["kind"] for task in read.tasks}

@@ -49,6 +49,14 @@ def test_a_value_not_of_its_kind_is_named(key, value):
         sweep_json({**given(), key: value})
 
 
+def test_a_boolean_is_read_as_ansible_reads_one():
+    """Any spelling Ansible takes for a boolean (a -e value is a string); another is refused,
+    named with its key."""
+    assert sweep_json({**given(), "bandwidth": "y"})["bandwidth"] is True
+    with pytest.raises(ValueError, match=r"sweep.json's bandwidth 'perhaps' is no boolean: "):
+        sweep_json({**given(), "bandwidth": "perhaps"})
+
+
 def test_what_the_readers_read_is_declared():
     """Every key of sweep.json the collector and the progress report read is a field."""
     readers = [*sorted((PROJECT / "collect").glob("*.py")),

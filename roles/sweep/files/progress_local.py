@@ -15,10 +15,8 @@ import json
 import os
 import sys
 
-from sweep_rules import (
-    read_status,
-    task_dir_ok,
-)  # beside this script: tools/ of the sweep, roles/sweep/files
+# sweep_rules.py is beside this script: in the sweep's tools/, and in roles/sweep/files.
+from sweep_rules import read_status, task_dir_ok
 
 
 class Refused(Exception):
@@ -34,9 +32,11 @@ def progress(sweep_dir):
     statuses = [
         (task, read_status(os.path.join(sweep_dir, task["dir"], "status"))) for task in tasks
     ]
-    done = [task for task, status in statuses if task["kind"] == "run" and status is not None]
+    done = [
+        (task, status) for task, status in statuses if task["kind"] == "run" and status is not None
+    ]
     runs = [task for task in tasks if task["kind"] == "run"]
-    failed = sum(not task_dir_ok(sweep_dir, task) for task in done)
+    failed = sum(not task_dir_ok(sweep_dir, task, status) for task, status in done)
     summary = f"{len(done)}/{len(runs)} runs done, {failed} failed"
     if os.path.exists(os.path.join(sweep_dir, "finished")):
         return f"finished: {summary}"

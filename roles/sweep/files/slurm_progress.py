@@ -653,7 +653,7 @@ def read_statuses(sweep_dir, tasks, partitions, outcomes):
             continue
         known = outcomes.get(str(index))
         if not known or known[0] != mtime:
-            known = outcomes[str(index)] = [mtime, task_dir_ok(sweep_dir, tasks[index])]
+            known = outcomes[str(index)] = [mtime, task_dir_ok(sweep_dir, tasks[index], text)]
         statuses[index] = (text, mtime, known[1])
     return statuses
 

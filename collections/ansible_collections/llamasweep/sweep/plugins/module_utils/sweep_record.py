@@ -10,6 +10,8 @@ test_docs.py checks it against FIELDS); the collector reads the file as data
 from collections import namedtuple
 from collections.abc import Mapping
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 Field = namedtuple("Field", "key kind meaning")
 
 FIELDS = (
@@ -57,16 +59,6 @@ FIELDS = (
     ),
 )
 
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
-
-
-def _boolean(value):
-    text = str(value).strip().lower()
-    if text not in _TRUE + _FALSE:
-        raise ValueError(f"{value!r} is no boolean")
-    return text in _TRUE
-
 
 def _of_type(kind, convert):
     def typed(value):
@@ -82,7 +74,7 @@ _TYPED = {
     "string": lambda value: "" if value is None else str(value),
     "integer": lambda value: int(str(value).strip()),
     "number": lambda value: float(str(value).strip()),
-    "boolean": _boolean,
+    "boolean": lambda value: boolean(value, strict=True),
     "list": _of_type((list, tuple), list),
     "mapping": _of_type(Mapping, dict),
 }

@@ -207,17 +207,21 @@ def _load_plan(sweep_dir):
         return json.load(handle)
 
 
-def task_dir_ok(sweep_dir, task):
-    """task_ok of a plan's task record from the files in its directory."""
-    task_dir = os.path.join(sweep_dir, task["dir"])
-    status_text = _read(os.path.join(task_dir, "status"))
-    return task_ok(task["kind"], status_text, _read(os.path.join(task_dir, "stderr.txt")))
+def task_dir_ok(sweep_dir, task, status_text):
+    """task_ok of a plan's task record: status_text is its status file's (the caller has
+    read it), the stderr.txt of its directory is read here."""
+    stderr_text = _read(os.path.join(sweep_dir, task["dir"], "stderr.txt"))
+    return task_ok(task["kind"], status_text, stderr_text)
 
 
 def unfinished_tasks(sweep_dir):
     """The indices of the sweep's tasks without an ok result (task_ok), in plan order."""
-    return [task["index"] for task in _load_plan(sweep_dir)["tasks"]
-            if not task_dir_ok(sweep_dir, task)]  # fmt: skip
+    unfinished = []
+    for task in _load_plan(sweep_dir)["tasks"]:
+        status_text = read_status(os.path.join(sweep_dir, task["dir"], "status"))
+        if not task_dir_ok(sweep_dir, task, status_text):
+            unfinished.append(task["index"])
+    return unfinished
 
 
 def requeue(sweep_dir):
