@@ -2,7 +2,8 @@
 Unix accounts: tests/test_class_store.py has the accounts' side): setup-class prebuilds the
 course's flag set for each partition by that partition's build job (build-<partition>.sh,
 submitted by submit-slurm.sh with sbatch --wait), then writes the manifest; run again it
-changes and submits nothing. A student's Slurm sweep then runs the store's binary in place
+changes and submits nothing; a flag set the compiler rejects fails it, naming the partition
+and the build job's build.err. A student's Slurm sweep then runs the store's binary in place
 (outcome=reused-from-store) and builds its other flag set itself."""
 
 import grp
@@ -61,6 +62,17 @@ def test_setup_class_prebuilds_on_each_partition_and_a_students_sweep_uses_them(
         # The second run: nothing changed, nothing submitted.
         assert recap_changed(second) == 0, second[-3000:]
         assert [p.name for p in (instructor / "sweeps").iterdir()] == [sweep.name]
+        # A flag set the compiler rejects: its build jobs fail, and so does setup-class,
+        # naming the partition and its build.err; the manifest stays as it was.
+        rejected = run_playbook("setup-class.yml", *args, "-e", json.dumps(
+            {"class_store_flag_sets": {"O2": "-O2", "nosuch": "-mno-such-option"}}),
+            env=slurm, check=False)  # fmt: skip
+        output = " ".join((rejected.stdout + rejected.stderr).split())
+        assert rejected.returncode != 0
+        (failed,) = set((instructor / "sweeps").iterdir()) - {sweep}
+        assert f"of partition {PARTITIONS[0]} failed (exit status 1): " in output, output[-3000:]
+        assert f"{failed}/builds/{PARTITIONS[0]}/build.err" in output
+        assert json.loads((store / "manifest.json").read_text()) == manifest
 
         # A student's sweep on one partition: O2 from the store, Os built in their own cache.
         student, results = tmp_path / "student", tmp_path / "results"
