@@ -4,15 +4,20 @@ course's flag set for each partition by that partition's build job (build-<parti
 submitted by submit-slurm.sh with sbatch --wait), then writes the manifest; run again it
 changes and submits nothing; a flag set the compiler rejects fails it, naming the partition
 and the build job's build.err. A student's Slurm sweep then runs the store's binary in place
-(outcome=reused-from-store) and builds its other flag set itself."""
+(outcome=reused-from-store) and builds its other flag set itself; the instructor's
+fetch-class brings that sweep from cluster storage as the cluster left it, and the class
+report reads it."""
 
 import grp
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from conftest import LOCAL_SLURM_INVENTORY, run_playbook, slurm_args, source_args
+from conftest import LOCAL_SLURM_INVENTORY, PROJECT, run_playbook, slurm_args, source_args
 from test_class_store import TINY, recap_changed, served_checkpoints
 from test_sweep_slurm import ONE_CORE, squeue_jobs, state
 
@@ -99,3 +104,17 @@ def test_setup_class_prebuilds_on_each_partition_and_a_students_sweep_uses_them(
     assert own["outcome"] == "built" and own["cache_path"].startswith(f"{student}/bin/cache/")
     statuses = [p.read_text().strip() for p in fetched.rglob("status")]
     assert len(statuses) == 4 and set(statuses) == {"0"}, statuses  # a check run and a run each
+
+    # The instructor's view: the sweep as cluster storage holds it, fetched and read.
+    (on_cluster,) = (student / "sweeps").iterdir()
+    class_dir = tmp_path / "class"
+    output = run_playbook("fetch-class.yml", "-i", str(LOCAL_SLURM_INVENTORY), "-e", json.dumps(
+        {"class_store_fetch_sweeps": [f"{student}/sweeps/*"],
+         "class_store_fetch_dir": str(class_dir / "sweeps")}), env=slurm).stdout  # fmt: skip
+    assert "(1 sweeps, 1 students)" in " ".join(output.split())
+    (copy,) = (class_dir / "sweeps").glob(f"*/{on_cluster.name}")
+    assert (copy / "slurm-jobs.tsv").read_bytes() == (on_cluster / "slurm-jobs.tsv").read_bytes()
+    subprocess.run([sys.executable, "-m", "collect", "class", str(copy), "--out", str(class_dir)],
+                   cwd=PROJECT, check=True, capture_output=True)  # fmt: skip
+    runs = pd.read_csv(class_dir / "class-runs.csv")
+    assert sorted(runs["flag_set"]) == ["O2", "Os"] and set(runs["status"]) == {"ok"}
