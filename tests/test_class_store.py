@@ -425,6 +425,9 @@ def test_the_instructor_fetches_every_sweep_the_class_shares(store):
         results = Path(f"/home/{user}/results")
         (sweeps[user],) = [p for p in results.iterdir() if not p.is_symlink()]
         share_with_class(user, results)
+    # The second student's sweep ran the store's binary too.
+    o2 = (sweeps[OTHER_STUDENT] / "builds" / "local" / "O2.txt").read_text().splitlines()
+    assert "outcome=reused-from-store" in o2
     # One file the group cannot read (a job's output written with umask 077, say).
     unshared = sweeps[OTHER_STUDENT] / "plan.json"
     run_as(OTHER_STUDENT, "chmod", "g-r", str(unshared), check=True)

@@ -116,6 +116,18 @@ def test_new_student_from_onboarding_to_fetched_results(
     )  # fmt: skip
     assert peek.returncode != 0 and "Permission denied" in peek.stderr
 
+    # The instructor's fetch-class over the same SSH (here the student's own account, which
+    # can read its sweeps): the sweep as cluster storage holds it, its student its owner.
+    sweep_id = latest.resolve().name
+    class_dir = tmp_path / "class"
+    fetched = run_playbook("fetch-class.yml", *args, "-e", json.dumps(
+        {"class_store_fetch_sweeps": [f"{workspace}/sweeps/*"],
+         "class_store_fetch_dir": str(class_dir)}))  # fmt: skip
+    assert f"{student.name}/{sweep_id} (1 sweeps" in " ".join(fetched.stdout.split())
+    copy = class_dir / student.name / sweep_id
+    assert json.loads((copy / "fetched").read_text())["student"] == student.name
+    assert (copy / "plan.json").read_bytes() == (latest / "plan.json").read_bytes()
+
     assert_fetch_refuses_unchecked_host_keys(login_node, laptop, latest, tmp_path)
 
 
