@@ -89,7 +89,9 @@ collect-class: setup ## Fetch every class sweep you can read (CLASS_SWEEPS='/scr
 	@test -n "$(CLASS_SWEEPS)" || { echo "give the students' sweep directories: make collect-class CLASS_SWEEPS='/scratch/course/sweeps/*/*'" >&2; exit 2; }
 	patterns=$$($(BIN)/python -c 'import json, sys; print(json.dumps({"class_store_fetch_sweeps": sys.argv[1].split()}))' '$(CLASS_SWEEPS)') && \
 	  $(PLAYBOOK) playbooks/fetch-class.yml -e "$$patterns" $(ARGS)
-	$(BIN)/python -m collect class results/class/sweeps/*/* --out results/class $(if $(ANONYMISE),--anonymise)
+	@# the sweeps whose last unpack was whole (its marker `fetched` written last)
+	sweeps=$$(for marker in results/class/sweeps/*/*/fetched; do [ ! -e "$$marker" ] || dirname "$$marker"; done) && \
+	  $(BIN)/python -m collect class $$sweeps --out results/class $(if $(ANONYMISE),--anonymise)
 
 slurm-up: ## Start a one-node Slurm on this machine (Debian's slurm-wlm and munge)
 	scripts/slurm-local up

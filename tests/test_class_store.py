@@ -431,6 +431,11 @@ def test_the_instructor_fetches_every_sweep_the_class_shares(store):
     # One file the group cannot read (a job's output written with umask 077, say).
     unshared = sweeps[OTHER_STUDENT] / "plan.json"
     run_as(OTHER_STUDENT, "chmod", "g-r", str(unshared), check=True)
+    # A sweep with something no sweep writes (a FIFO): refused whole, the others fetched.
+    planted = sweeps[STUDENT].with_name(f"{sweeps[STUDENT].name}-copy")
+    run_as(STUDENT, "cp", "-r", str(sweeps[STUDENT]), str(planted), check=True)
+    run_as(STUDENT, "mkfifo", str(planted / "runs" / "pipe"), check=True)
+    share_with_class(STUDENT, planted.parent)
     fetched = Path(f"/home/{INSTRUCTOR}/class/sweeps")
     fetch = ["-e", json.dumps({"class_store_fetch_sweeps": ["/home/*/results/*"],
                                "class_store_fetch_dir": str(fetched)})]  # fmt: skip
@@ -439,6 +444,8 @@ def test_the_instructor_fetches_every_sweep_the_class_shares(store):
     listed = f"{fetched}, as <student>/<sweep id>: {STUDENT}/{sweeps[STUDENT].name} (1 sweeps"
     assert listed in first, first[-3000:]
     assert f"{unshared}: permission denied" in first, first[-3000:]
+    assert f"{planted.name}/runs/pipe: not a regular file, directory or symbolic link" in first
+    assert not (fetched / STUDENT / planted.name / "fetched").exists()
 
     run_as(OTHER_STUDENT, "chmod", "g+r", str(unshared), check=True)
     before = {user: snapshot(sweep) for user, sweep in sweeps.items()}
