@@ -38,11 +38,6 @@ SWEEP_SPECS_HEADER = [
 WIDTH = 100
 BEGIN = "<!-- BEGIN variables: generated from meta/argument_specs.yml by `make docs` -->"
 END = "<!-- END variables -->"
-INTRO = [
-    "Generated from `meta/argument_specs.yml` (edit the descriptions there, then `make docs`),"
-    " which Ansible checks the types against; the values are in `defaults/main.yml`.",
-    "",
-]
 HEADER = ["| variable | required | type | default | description |", "|---|---|---|---|---|"]
 DEFAULT_NOTE = "Default: "
 
@@ -106,6 +101,21 @@ def default_text(name: str, option: dict, defaults: dict) -> str:
     return ""
 
 
+def intro(role_dir: Path) -> list[str]:
+    """The lines above a role's table: where to edit its variables' documentation."""
+    source = (
+        "`meta/argument_specs.yml`, itself generated from the llamasweep.sweep collection's"
+        " `plugins/module_utils/sweep_model.py` (edit the inputs there, then `make docs`)"
+        if role_dir.resolve() == SWEEP_SPECS.parent.parent.resolve()
+        else "`meta/argument_specs.yml` (edit the descriptions there, then `make docs`)"
+    )
+    return [
+        f"Generated from {source}, which Ansible checks the types against; the values are in"
+        " `defaults/main.yml`.",
+        "",
+    ]
+
+
 def table(role_dir: Path) -> list[str]:
     defaults_file = role_dir / "defaults" / "main.yml"
     defaults = (yaml.safe_load(defaults_file.read_text()) if defaults_file.exists() else {}) or {}
@@ -120,7 +130,7 @@ def table(role_dir: Path) -> list[str]:
             description,
         ]
         rows.append("| " + " | ".join(cell(column) for column in columns) + " |")
-    return INTRO + HEADER + rows
+    return intro(role_dir) + HEADER + rows
 
 
 def folded(text: str, indent: int) -> list[str]:
