@@ -56,8 +56,8 @@ INPUTS = (
     # raw, not list of int: Ansible's list splits `-e sweep_threads=1,2` as sweep_inputs'
     # thread_list does, but refuses its empty words (`-e sweep_threads=`, "1,2,") and would
     # answer "two" or 2.5 with its own message, before errors() names the other bad inputs;
-    # and nor can it say "positive". The plan reads the value through thread_list too (the
-    # validated value is not passed on by Ansible).
+    # and nor can it say "positive". The plan reads it through thread_list too: Ansible checks
+    # a value against its type but passes it on as given.
     Input(
         "sweep_threads",
         "raw",
@@ -634,7 +634,8 @@ INPUTS = (
 
 @dataclass(frozen=True)
 class EntryPoint:
-    """Entry points of the role that take the same inputs (the first is the one documented)."""
+    """Entry points of the role that take the same inputs (argument_specs writes the first's,
+    the others are aliases of it)."""
 
     names: tuple
     short_description: str
