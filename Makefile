@@ -67,7 +67,7 @@ lint: setup-dev ## ruff, ansible-lint (production profile), playbook syntax chec
 	$(BIN)/ansible-lint --profile production
 	for playbook in playbooks/*.yml; do $(PLAYBOOK) --syntax-check $$playbook || exit 1; done
 
-docs: setup ## Regenerate the role READMEs' variable tables from meta/argument_specs.yml
+docs: setup ## Regenerate the sweep role's argument_specs from its model, then the role READMEs' variable tables
 	$(BIN)/python scripts/role_docs.py
 
 onboard: setup ## First contact with the cluster (CLUSTER): confirm its host key, install your SSH key

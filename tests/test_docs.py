@@ -6,12 +6,20 @@ import subprocess
 
 import pytest
 import yaml
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_model import INPUTS
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_plan import TSV_FIELDS
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_record import FIELDS
 from conftest import PROJECT
 
 from collect.perf_metrics import DERIVED_METRICS, FIGURE_COLUMNS
-from scripts.role_docs import first_difference, role_options, write
+from scripts.role_docs import (
+    first_difference,
+    paragraphs,
+    role_options,
+    sweep_specs,
+    sweep_specs_difference,
+    write,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -51,6 +59,38 @@ def test_argument_specs_defaults_are_the_role_defaults(role):
     for name, option in role_options(PROJECT / "roles" / role).items():
         if "default" in option and name in (defaults or {}):
             assert option["default"] == defaults[name], f"roles/{role}: {name}"
+
+
+def test_sweep_argument_specs_is_generated_from_the_model():
+    difference = sweep_specs_difference()
+    assert difference is None, f"{difference}\nRun `make docs` to regenerate it."
+
+
+def test_a_hand_edited_sweep_argument_spec_is_a_difference_naming_the_line(tmp_path):
+    specs_file = tmp_path / "argument_specs.yml"
+    specs_file.write_text(sweep_specs().replace("type: bool", "type: str", 1))
+    first_bool = sweep_specs().splitlines().index("        type: bool") + 1
+    heading, have, want = sweep_specs_difference(specs_file).splitlines()
+    assert heading.startswith(f"roles/sweep/meta/argument_specs.yml, line {first_bool} ")
+    assert have.split() == ["file:", "type:", "str"]
+    assert want.split() == ["generated:", "type:", "bool"]
+
+
+def test_the_generated_sweep_argument_specs_read_back_as_the_model_declares():
+    entry_points = yaml.safe_load(sweep_specs())["argument_specs"]
+    assert entry_points["validate"] == entry_points["main"]
+    assert entry_points["fetch"] == entry_points["wait"]
+    options = entry_points["main"]["options"]
+    assert list(options) == [spec.name for spec in INPUTS]
+    for spec in INPUTS:
+        option = options[spec.name]
+        assert option["type"] == spec.type
+        assert option.get("elements", "") == spec.elements
+        assert tuple(option.get("choices", ())) == spec.choices
+        assert option.get("required", False) == spec.required
+        assert option.get("default") == spec.default
+        notes = [f"Default: {spec.default_note}"] if spec.default_note else []
+        assert paragraphs(option) == [spec.description, *notes], spec.name
 
 
 def copy_of_role(tmp_path, role="workspace"):

@@ -4,6 +4,7 @@ bad input at once, each message with the bad value and what is valid."""
 import pytest
 import yaml
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_inputs as inputs
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_model import INPUTS
 from conftest import PROJECT
 
 pytestmark = pytest.mark.unit
@@ -16,6 +17,15 @@ def valid():
     for path in ("roles/sweep/defaults/main.yml", *sorted(PROJECT.glob("group_vars/all/*.yml"))):
         values.update(yaml.safe_load((PROJECT / path).read_text()))
     return {name: values[name] for name in inputs.INPUT_NAMES}
+
+
+def test_each_check_the_model_names_is_one_of_sweep_inputs():
+    """RULES holds exactly the inputs the model says are checked alone; every other check is
+    a function of sweep_inputs."""
+    assert set(inputs.RULES) == {spec.name for spec in INPUTS if spec.check == "RULES"}
+    for spec in INPUTS:
+        if spec.check not in ("", "RULES"):
+            assert callable(getattr(inputs, spec.check, None)), f"{spec.name}: {spec.check}"
 
 
 def test_the_project_s_own_sweep_definition_is_valid(valid):

@@ -1,15 +1,16 @@
 """The sweep's inputs and every rule they must follow, written once (stdlib only, like
 sweep_plan.py, which imports its rules from here).
 
-errors(inputs) checks the role's inputs (the variables of roles/sweep/meta/argument_specs.yml,
-by name, as Ansible gives them: `-e` gives text) and returns every problem at once, each
-message naming the bad value and what is valid; roles/sweep/tasks/validate.yml calls it
+errors(inputs) checks the role's inputs (those of module_utils/sweep_model.py with a
+`check`, by name, as Ansible gives them: `-e` gives text) and returns every problem at once,
+each message naming the bad value and what is valid; roles/sweep/tasks/validate.yml calls it
 through the sweep_inputs action before anything is cloned, downloaded, compiled or run.
 """
 
 import json
 import re
 
+from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_model import INPUTS
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import RANKED_SELECTORS
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -232,7 +233,8 @@ def _words(value):
 
 # One perf event, as perf record -e takes it (never an option or a shell word).
 PERF_EVENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:./=,@-]*")
-# Each input checked on its own: (whether a value is valid, what is valid).
+# Each input checked on its own (its model's check is RULES): (whether a value is valid,
+# what is valid).
 RULES = {
     "sweep_threads": (
         lambda value: all(positive(word) for word in thread_list(value)),
@@ -308,17 +310,8 @@ RULES = {
         "at once; 1 for every node)",
     ),
 }
-# What errors() reads: the inputs checked with others (models against the catalog, profile
-# selectors and partitions against the flag sets), then RULES'.
-INPUT_NAMES = (
-    "checkpoint_catalog",
-    "sweep_models",
-    "sweep_flag_sets",
-    "sweep_profile_select",
-    "sweep_partitions",
-    "sweep_validate_riscv_emulator",
-    *RULES,
-)
+# What errors() reads: every input the model says is checked here.
+INPUT_NAMES = tuple(spec.name for spec in INPUTS if spec.check)
 
 
 def shown(value):
