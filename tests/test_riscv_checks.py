@@ -35,23 +35,65 @@ def test_validation_builds_each_distinct_cflags_of_the_real_riscv_partitions_onc
         ("-O2 -fopenmp", [["u740", "omp"], ["sg2042", "omp"]]),
         ("-O2 -march=rv64gc", [["u740", "rv64gc"]]),
     ]
-    assert builds[1]["words"] == ["-O2", "-fopenmp"]
+    assert [b["name"] for b in builds] == ["O2", "omp", "rv64gc"]
+    # a flag set name another CFLAGS took is numbered: the validation sweep builds both
+    clash = [
+        {"name": "a", "arch": "riscv64"},
+        {"name": "b", "arch": "riscv64", "flag_sets": {"O2": "-O3"}},
+    ]
+    assert [(b["name"], b["cflags"]) for b in checks.validation_builds(clash, {"O2": "-O2"})] == [
+        ("O2", "-O2"),
+        ("O2-2", "-O3"),
+    ]
 
 
-def compile_result(words, tmp_path):
-    """An Ansible-like result of the cross compiler compiling an empty program."""
+def compile_result(cflags, tmp_path):
+    """The cross compiler's stderr compiling an empty program, None when it compiles."""
     if shutil.which("riscv64-linux-gnu-gcc") is None:
         pytest.skip("riscv64-linux-gnu-gcc not installed: `make riscv-tools`")
     source = tmp_path / "empty.c"
     source.write_text("int main(void) { return 0; }\n")
     done = subprocess.run(
-        ["riscv64-linux-gnu-gcc", *words, str(source), "-o", str(tmp_path / "empty")],
+        ["riscv64-linux-gnu-gcc", *cflags.split(), str(source), "-o", str(tmp_path / "empty")],
         capture_output=True,
         text=True,
     )
-    # Ansible strips the last newline of what it registers
-    output = {"stdout": done.stdout.rstrip("\n"), "stderr": done.stderr.rstrip("\n")}
-    return {"rc": done.returncode, **output}
+    return None if done.returncode == 0 else done.stderr
+
+
+def validation_sweep(tmp_path, builds, rejected, runs):
+    """The plan of the validation sweep of builds, and in tmp_path what its scripts leave:
+    rejected {build name: compiler's stderr} as build.sh records a rejection (outcome=rejected,
+    error= its first error line), the others as built; runs {build name: (status, stderr)}
+    as run-task.sh leaves them."""
+    emulator = {"cpu": "rv64", "sysroot": "/usr"}
+    catalog = {"tiny": {"size": 1000}}
+    partitions = plan.partition_plan(
+        [checks.validation_partition(builds, "riscv64-linux-gnu-gcc", emulator)],
+        flag_sets={},
+        models=["tiny"],
+        catalog=catalog,
+        steps=8,
+    )
+    tiny = {"tiny": {"path": str(tmp_path / "tiny.bin"), "sha256": "0" * 64}}
+    planned = plan.sweep_plan(partitions, "v", str(tmp_path), ["tiny"], catalog, tiny, 8, 1, "c")
+    records = tmp_path / "builds" / checks.VALIDATION_PARTITION
+    records.mkdir(parents=True)
+    for build in builds:
+        error = rejected.get(build["name"])
+        lines = ["outcome=built"]
+        if error is not None:
+            first_error = next(line for line in error.splitlines() if "error" in line.lower())
+            lines = ["outcome=rejected", f"error={first_error}"]
+        (records / f"{build['name']}.txt").write_text("\n".join(lines) + "\n")
+    for task in planned["tasks"]:
+        if task["kind"] == "run" and task["flag_set"] in runs:
+            run_dir = tmp_path / task["dir"]
+            run_dir.mkdir(parents=True)
+            status, stderr = runs[task["flag_set"]]
+            (run_dir / "status").write_text(f"{status}\n")
+            (run_dir / "stderr.txt").write_text(stderr)
+    return planned
 
 
 @pytest.mark.riscv
@@ -67,15 +109,12 @@ def test_outcome_drops_what_fails_keeps_what_is_ignored_or_vouched_for_by_the_pr
         "hangs": "-O1",
     }
     builds = checks.validation_builds(partitions, flag_sets)
-    compiled = [{**compile_result(b["words"], tmp_path), "item": b} for b in builds]
-    assert [c["rc"] == 0 for c in compiled] == [True, False, False, True]
-    ran = [
-        {"rc": 0, "stderr": "achieved tok/s: 9.5", "item": builds[0]},
-        {"skipped": True, "item": builds[1]},
-        {"skipped": True, "item": builds[2]},
-        {"rc": 124, "stderr": "", "item": builds[3]},  # timeout(1) killed it
-    ]
-    outcome = checks.validation_outcome(builds, compiled, ran, ["hangs"], partitions)
+    compiled = {b["name"]: compile_result(b["cflags"], tmp_path) for b in builds}
+    assert [message is None for message in compiled.values()] == [True, False, False, True]
+    rejected = {name: message for name, message in compiled.items() if message is not None}
+    runs = {"ok": (0, "achieved tok/s: 9.5\n"), "hangs": (124, "")}  # timeout(1) killed it
+    planned = validation_sweep(tmp_path, builds, rejected, runs)
+    outcome = checks.validation_outcome(builds, tmp_path, planned, ["hangs"], partitions)
     assert {p: sorted(r) for p, r in outcome["dropped"].items()} == {
         "a": ["bogus"],
         "b": ["bogus", "thead"],
@@ -94,11 +133,10 @@ def test_outcome_drops_what_fails_keeps_what_is_ignored_or_vouched_for_by_the_pr
 
 
 @pytest.mark.unit
-def test_a_run_that_exits_0_without_tok_s_fails():
+def test_a_run_that_exits_0_without_tok_s_fails(tmp_path):
     builds = checks.validation_builds([{"name": "a", "arch": "riscv64"}], {"ok": "-O2"})
-    compiled = [{"rc": 0, "stdout": "", "stderr": "", "item": builds[0]}]
-    ran = [{"rc": 0, "stderr": "illegal instruction?", "item": builds[0]}]
-    (reason,) = checks.validation_outcome(builds, compiled, ran)["dropped"]["a"].values()
+    planned = validation_sweep(tmp_path, builds, {}, {"ok": (0, "illegal instruction?\n")})
+    (reason,) = checks.validation_outcome(builds, tmp_path, planned)["dropped"]["a"].values()
     assert "its binary failed under qemu (exit 0, no tok/s): illegal instruction?" in reason
 
 

@@ -114,3 +114,30 @@ def test_a_flag_set_requiring_compiler_support_is_kept_only_where_the_probe_foun
     runs = pd.read_csv(latest / "runs.csv")
     assert sorted(runs["flag_set"]) == ["O2", "v2"]
     assert (runs["status"] == "ok").all(), runs["reason"].to_list()
+
+
+def test_a_flag_set_that_fails_under_qemu_is_named_with_its_exit_status_and_signal(
+    riscv_tools, slurm, workspace, tmp_path
+):
+    """The validation runs are run-task.sh's: a binary qemu stops (this emulated CPU lacks
+    the F and D extensions of run.c's floating point, lp64d) is named with the exit status
+    and signal run-task.sh records; with no flag set left, nothing is submitted."""
+    emulator = {"cpu": "rv64,f=false,d=false", "sysroot": "/usr/riscv64-linux-gnu"}
+    settings = {
+        **SMALL,
+        "sweep_flag_sets": {"O2": "-O2"},
+        "sweep_partitions": [RISCV_PARTITION],
+        "sweep_validate_riscv_emulator": emulator,
+    }
+    done = run_playbook(
+        "sweep.yml", *slurm_args(workspace, tmp_path, settings), env=slurm, check=False
+    )
+    output = " ".join(done.stdout.split())
+    refusal = output.index(f"Not submitted to partition {PARTITION}: flag set O2 (-O2) failed")
+    assert output[refusal:].startswith(
+        f"Not submitted to partition {PARTITION}: flag set O2 (-O2) failed validation: "
+        "its binary failed under qemu (exit 132, SIGILL)"
+    )
+    # the sweep stops before it is named: no directory, nothing submitted
+    assert f"partition {PARTITION} has no flag set left to submit" in output[refusal:]
+    assert done.returncode != 0 and not (tmp_path / "latest").exists()

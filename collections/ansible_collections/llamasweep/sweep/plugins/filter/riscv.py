@@ -7,8 +7,9 @@ name: validation_builds
 short_description: Decide which flag sets each RISC-V partition keeps before submitting
 description:
   - C(validation_builds) lists what validation before queueing cross-compiles and runs under
-    qemu (one entry per distinct CFLAGS of the riscv64 partitions); C(validation_outcome)
-    turns the registered compile and run results into the flag sets dropped, with their
+    qemu (one entry per distinct CFLAGS of the riscv64 partitions); C(validation_partition)
+    makes them the emulated partition of the validation sweep; C(validation_outcome) turns
+    what that sweep's build and run scripts left into the flag sets dropped, with their
     reasons; C(unsupported_flag_sets) drops flag sets listed in requires_compiler_support
     whose -march the setup probe found the partition's compiler does not accept;
     C(flag_set_marches) lists the -march values the probe checks; C(merge_drops) joins them.
@@ -39,6 +40,7 @@ class FilterModule:
                 "with_probed_arch",
                 "validated_partitions",
                 "validation_builds",
+                "validation_partition",
                 "validation_outcome",
                 "unsupported_flag_sets",
                 "flag_set_marches",

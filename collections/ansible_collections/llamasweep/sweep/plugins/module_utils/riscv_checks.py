@@ -5,14 +5,16 @@ partition as dropped_flag_sets, never silently):
 - compiler support (the setup probe): a flag set a partition lists in
   requires_compiler_support is kept only where the probe found the partition's own compiler
   accepts its -march (facts/<partition>.json's march list);
-- validation before queueing (sweep_validate_riscv): each flag set of a partition whose
-  `arch` is riscv64 is cross-compiled on the controller and run briefly under qemu-user; one
-  that the compiler or qemu fails is dropped with their message, unless named in
+- validation before queueing (sweep_validate_riscv): the flag sets of the partitions whose
+  `arch` is riscv64 are an emulated sweep on the controller (validation_partition: the build
+  and run scripts of every sweep cross-compile them and run each briefly under qemu-user);
+  one that the compiler or qemu fails is dropped with their message, unless named in
   sweep_validate_riscv_ignore (submitted anyway: the cluster's compiler may accept what the
   controller's cross compiler does not).
 """
 
 import json
+import pathlib
 import shlex
 
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import run_ok
@@ -20,6 +22,11 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules impor
 RISCV_ARCH = "riscv64"
 # Characters of the compiler's or qemu's message kept in a reason: its first lines say why.
 _MESSAGE_CHARS = 400
+# The emulated partition whose sweep validates: its build script is build-<it>.sh, its
+# build records builds/<it>/<flag set>.txt.
+VALIDATION_PARTITION = "riscv-validation"
+# Threads of a validation run of an OpenMP flag set: its parallel code runs too.
+VALIDATION_THREADS = 2
 
 
 def march_of(cflags):
@@ -53,9 +60,10 @@ def validated_partitions(partitions):
 
 
 def validation_builds(partitions, flag_sets, dropped=None):
-    """What validation compiles and runs: one entry per distinct CFLAGS of the validated
-    partitions' flag sets (those not dropped already), in first-seen order:
-    {"cflags", "words" (its argv words), "uses": [[partition, flag_set], ...]}."""
+    """What validation builds and runs: one entry per distinct CFLAGS of the validated
+    partitions' flag sets (those not dropped already), in first-seen order: {"name" (the
+    flag set it is built as in the validation sweep: its first use's, numbered where
+    another CFLAGS took it), "cflags", "uses": [[partition, flag_set], ...]}."""
     dropped = dropped or {}
     builds = {}
     for partition in validated_partitions(partitions):
@@ -63,11 +71,29 @@ def validation_builds(partitions, flag_sets, dropped=None):
         for flag_set, cflags in merged_flag_sets(partition, flag_sets).items():
             if flag_set in dropped.get(name, {}):
                 continue
-            entry = builds.setdefault(
-                cflags, {"cflags": cflags, "words": shlex.split(cflags), "uses": []}
-            )
-            entry["uses"].append([name, flag_set])
+            if cflags not in builds:
+                taken = {build["name"] for build in builds.values()}
+                build_name, number = flag_set, 1
+                while build_name in taken:
+                    number += 1
+                    build_name = f"{flag_set}-{number}"
+                builds[cflags] = {"name": build_name, "cflags": cflags, "uses": []}
+            builds[cflags]["uses"].append([name, flag_set])
     return list(builds.values())
+
+
+def validation_partition(builds, compiler, emulator):
+    """The emulated partition of the validation sweep (sweep_plan.partition_plan's input):
+    each build a flag set, compiled by this machine's cross compiler and run under its
+    emulator (sweep_validate_riscv_emulator) by the scripts of every sweep."""
+    return {
+        "name": VALIDATION_PARTITION,
+        "cores": VALIDATION_THREADS,
+        "threads": [VALIDATION_THREADS],
+        "compiler": compiler,
+        "emulator": emulator,
+        "flag_sets": {build["name"]: build["cflags"] for build in builds},
+    }
 
 
 def _message(text):
@@ -76,43 +102,67 @@ def _message(text):
     return line[:_MESSAGE_CHARS] + ("..." if len(line) > _MESSAGE_CHARS else "")
 
 
-def validation_outcome(builds, compiled, ran, ignore=(), partitions=()):
+def _text(path):
+    """A file's text, "" when there is none."""
+    return path.read_text(errors="replace") if path.is_file() else ""
+
+
+def _key_values(text):
+    """A record's key=value lines (build.sh's build records, run-task.sh's execution.txt)."""
+    return dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
+
+
+def _rejection(validation_dir, build):
+    """Why the cross compiler rejected a build (its build record's error line), None when
+    it was built."""
+    record_path = validation_dir / "builds" / VALIDATION_PARTITION / f"{build['name']}.txt"
+    record = _key_values(_text(record_path))
+    if record.get("outcome") not in (None, "rejected"):
+        return None
+    message = _message(record.get("error")) or "no build record"
+    return f"the RISC-V cross compiler rejected it: {message}"
+
+
+def _run_failure(validation_dir, run_task):
+    """Why a build's run under qemu failed (its exit status, signal and stderr), None when
+    it exited 0 with a tok/s figure (sweep_rules.run_ok)."""
+    run_dir = validation_dir / run_task["dir"]
+    status, stderr = _text(run_dir / "status").strip(), _text(run_dir / "stderr.txt")
+    if run_ok(status, stderr):
+        return None
+    signal = _key_values(_text(run_dir / "execution.txt")).get("signal")
+    return (
+        f"its binary failed under qemu (exit {status or '?'}"
+        f"{f', SIG{signal}' if signal else ''}{', no tok/s' if status == '0' else ''}): "
+        f"{_message(stderr) or '(no message)'}"
+    )
+
+
+def validation_outcome(builds, validation_dir, plan, ignore=(), partitions=()):
     """{"dropped": {partition: {flag_set: reason}}, "ignored": [message, ...]} from the
-    registered results of validation: compiled and ran are Ansible loop results over builds
-    (rc, stdout, stderr, item; ran holds one per build that compiled, skipped ones without
-    rc). A flag set fails when its compile fails, or its qemu run does not exit 0 with a
-    tok/s figure (sweep_rules.run_ok); named in ignore, it is reported and kept. A flag set
-    a partition lists in requires_compiler_support (so kept by the setup probe: the
-    partition's own compiler accepts its -march) that this machine's cross compiler rejects
-    is reported and kept too: the partition's compiler is the one that builds it."""
+    validation sweep in validation_dir, planned as plan (sweep_plan.sweep_plan of
+    validation_partition: one run per build). A flag set fails when its build is rejected,
+    or its run does not exit 0 with a tok/s figure; named in ignore, it is reported and
+    kept. A flag set a partition lists in requires_compiler_support (so kept by the setup
+    probe: the partition's own compiler accepts its -march) that this machine's cross
+    compiler rejects is reported and kept too: the partition's compiler is the one that
+    builds it."""
+    validation_dir = pathlib.Path(validation_dir)
     probed = {p["name"]: p.get("requires_compiler_support") or [] for p in partitions}
-    ran_by_cflags = {r["item"]["cflags"]: r for r in ran if "rc" in r}
+    runs = {task["flag_set"]: task for task in plan["tasks"] if task["kind"] == "run"}
     dropped, ignored = {}, []
-    for build, compile_result in zip(builds, compiled, strict=True):
-        cflags = build["cflags"]
-        compiles = compile_result["rc"] == 0
-        if not compiles:
-            reason = (
-                f"the RISC-V cross compiler rejected it: "
-                f"{_message(compile_result['stderr'] or compile_result['stdout'])}"
-            )
-        else:
-            result = ran_by_cflags[cflags]
-            # Ansible strips the output's last newline, which ends run.c's tok/s line.
-            if run_ok(str(result["rc"]), result["stderr"] + "\n"):
-                continue
-            reason = (
-                f"its binary failed under qemu (exit {result['rc']}"
-                f"{', no tok/s' if result['rc'] == 0 else ''}): "
-                f"{_message(result['stderr']) or '(no message)'}"
-            )
+    for build in builds:
+        rejection = _rejection(validation_dir, build)
+        reason = rejection or _run_failure(validation_dir, runs[build["name"]])
+        if reason is None:
+            continue
         for partition, flag_set in build["uses"]:
-            message = f"flag set {flag_set} ({cflags}) failed validation: {reason}"
+            message = f"flag set {flag_set} ({build['cflags']}) failed validation: {reason}"
             if flag_set in ignore:
                 ignored.append(
                     f"{partition}: {message}; submitted anyway (sweep_validate_riscv_ignore)"
                 )
-            elif not compiles and flag_set in probed.get(partition, []):
+            elif rejection and flag_set in probed.get(partition, []):
                 ignored.append(
                     f"{partition}: {message}; submitted unvalidated: the setup probe found "
                     "the partition's own compiler accepts its -march"
