@@ -359,7 +359,8 @@ INPUTS = (
         description=(
             "Validation before queueing: before anything is submitted, each flag set of a Slurm "
             "partition with `arch: riscv64` is cross-compiled on this machine and its binary run "
-            "briefly under qemu-user; one that the compiler or qemu fails is not submitted to "
+            "briefly under qemu-user, by an emulated sweep through the sweep's own build and run "
+            "scripts (see below); one that the compiler or qemu fails is not submitted to "
             "that partition (named with their message; the rest is). `auto`: when the cross "
             "compiler and qemu are installed, else one message; `true`: refused without them; "
             "`false`: off."
