@@ -7,7 +7,7 @@ the flags (cflags with their words sorted, else the flag-set name) and the threa
 count; a side that did not record threads (the seed) matches every thread count.
 
 Each configuration's verdict is verdicts.compare_samples on the two sides' ok runs (the
-ratio of geometric means B/A with its 99 % Welch interval; faster, slower, no detectable
+ratio of geometric means B/A with its CONFIDENCE Welch interval; faster, slower, no detectable
 change or too few runs to tell, with the runs needed). The larger of the two sides'
 measured noise bands (stats.noise_bands) of that partition is shown beside it.
 """
@@ -17,13 +17,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from collect.formatting import percent_text
+from collect.formatting import (
+    band_text,
+    count_text,
+    decimal_text,
+    percent_text,
+    ratio_text,
+    thread_count_text,
+)
 from collect.history import read_history_runs
 from collect.runs import STATUS_OK, collect_runs, emulated_rows, runs_table
 from collect.stats import flag_set_table
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
-    CONFIDENCE,
+    CONFIDENCE_TEXT,
     compare_samples,
     interval_text,
     method_text,
@@ -176,7 +183,7 @@ def render_comparison(
         return "\n".join([*lines, "No configurations on either side.", ""])
     header = ["partition", "model", "flag set", "cflags", "threads"]
     header += ["A runs", "A median", "A CV", "B runs", "B median", "B CV", "B/A"]
-    header += [f"{100 * CONFIDENCE:.0f} % interval", "noise band", "verdict"]
+    header += [f"{CONFIDENCE_TEXT} interval", "noise band", "verdict"]
     body = []
     for row in comparison.itertuples(index=False):
         names = [name for name in (row.flag_set_a, row.flag_set_b) if isinstance(name, str)]
@@ -187,16 +194,16 @@ def render_comparison(
                 str(row.model),
                 flag_set,
                 f"`{row.flags}`",
-                "?" if pd.isna(row.threads) else str(int(row.threads)),
-                _count(row.runs_a),
-                _number(row.median_a, "{:.2f}"),
+                thread_count_text(row.threads),
+                count_text(row.runs_a),
+                decimal_text(row.median_a),
                 percent_text(row.cv_a),
-                _count(row.runs_b),
-                _number(row.median_b, "{:.2f}"),
+                count_text(row.runs_b),
+                decimal_text(row.median_b),
                 percent_text(row.cv_b),
-                _number(row.ratio, "{:.2f}×"),
+                ratio_text(row.ratio),
                 interval_text(row.ratio_low, row.ratio_high),
-                "—" if pd.isna(row.noise_band) else f"±{100 * row.noise_band:.1f} %",
+                band_text(row.noise_band),
                 row.verdict,
             ]
         )
@@ -226,11 +233,3 @@ def compare(spec_a: str, spec_b: str, history: Path, min_effect: float = COMPARE
     """Load both sides and render their comparison (LookupError for an unknown side)."""
     a, b = load_side(spec_a, history), load_side(spec_b, history)
     return render_comparison(compare_runs(a.runs, b.runs, min_effect), a, b, min_effect)
-
-
-def _count(value: object) -> str:
-    return "—" if pd.isna(value) else str(int(value))
-
-
-def _number(value: object, template: str) -> str:
-    return "—" if pd.isna(value) else template.format(value)

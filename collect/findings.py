@@ -32,7 +32,7 @@ from collect.compare import flags_keys
 from collect.formatting import threads_text
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
-    CONFIDENCE,
+    CONFIDENCE_TEXT,
     FASTER,
     NO_CHANGE,
     SLOWER,
@@ -47,8 +47,6 @@ from collect.verdicts import (
 # memory-bound, below FAR_BOUND far from it (compute- or latency-bound).
 NEAR_BOUND = 0.7
 FAR_BOUND = 0.4
-
-_LEVEL = f"{100 * CONFIDENCE:.0f} %"
 
 
 @dataclass(frozen=True)
@@ -193,7 +191,7 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame, min_effect: fl
         a, b = by_name[first], by_name[second]
         verdict = compare_samples(a["samples"], b["samples"], min_effect)
         groups[verdict.verdict].append(
-            f"{_change(a, b)} {verdict.ratio:.2f}× ({_LEVEL} interval {verdict.interval}"
+            f"{_change(a, b)} {verdict.ratio:.2f}× ({CONFIDENCE_TEXT} interval {verdict.interval}"
             + (f", {verdict.needs}" if verdict.needs else "")
             + ")"
         )
@@ -217,7 +215,8 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame, min_effect: fl
         + " — ".join(parts)
         + ".",
         f"{decided} of {len(pairs)} comparisons decided",
-        f"{_LEVEL} intervals of the ratio of geometric means (Welch's t-test on log tok/s)",
+        f"{CONFIDENCE_TEXT} intervals of the ratio of geometric means "
+        "(Welch's t-test on log tok/s)",
         decided > 0,
     )
 
@@ -417,8 +416,8 @@ def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
                 conclusion,
                 text + ".",
                 "the seed: one run per configuration, threads not recorded (every core)",
-                f"{_LEVEL} prediction intervals of a single run here (t on log tok/s), each "
-                "published figure being a single run",
+                f"{CONFIDENCE_TEXT} prediction intervals of a single run here (t on log tok/s), "
+                "each published figure being a single run",
                 placed > 0,
             )
         )
@@ -449,11 +448,11 @@ def _runs(row: pd.Series) -> str:
 
 
 def _judged(verdict: Verdict) -> str:
-    return f"{_LEVEL} interval {verdict.interval}: {verdict.text}"
+    return f"{CONFIDENCE_TEXT} interval {verdict.interval}: {verdict.text}"
 
 
 def _confidence(verdict: Verdict) -> str:
-    text = f"{_LEVEL} interval of the ratio of geometric means {verdict.interval}"
+    text = f"{CONFIDENCE_TEXT} interval of the ratio of geometric means {verdict.interval}"
     if not pd.isna(verdict.p_value):
         text += f", Welch p = {verdict.p_value:.2g}"
     return text

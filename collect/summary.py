@@ -21,7 +21,18 @@ from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
 from collect.datafiles import NotRead
 from collect.drift import drift_sentence
 from collect.findings import Finding
-from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, threads_text
+from collect.formatting import (
+    DROPPED_FLAG_SETS,
+    cell_text,
+    cv_text,
+    decimal_text,
+    joined_text,
+    known_text,
+    ratio_text,
+    status_counts_text,
+    thread_count_text,
+    threads_text,
+)
 from collect.history import default_history_path, write_history
 from collect.notebook import NOTEBOOK_FILE, notebook_text
 from collect.perf_metrics import PERF_FIGURES
@@ -238,14 +249,11 @@ def _overview(analysis: Analysis) -> str:
         )
     if runs.empty:
         return "No runs: the results directory has no run directory under runs/."
-    counts = runs["status"].value_counts()
-    statuses = [STATUS_OK, *sorted(set(counts.index) - {STATUS_OK})]
-    by_status = ", ".join(f"{counts.get(status, 0)} {status}" for status in statuses)
-    facts = [f"{len(runs)} runs: {by_status}."]
+    facts = [f"{len(runs)} runs: {markdown_text(status_counts_text(runs['status']))}."]
     if runs["llama2c_commit"].notna().any():
-        facts.append(f"llama2.c commit {_joined(runs['llama2c_commit'])}.")
+        facts.append(f"llama2.c commit {joined_text(runs['llama2c_commit'], markdown_text)}.")
     if runs["steps"].notna().any():
-        facts.append(f"Steps: {_joined(runs['steps'])}.")
+        facts.append(f"Steps: {joined_text(runs['steps'], markdown_text)}.")
     early = runs[stopped_early(runs)]
     if not early.empty:
         configurations = ", ".join(
@@ -268,9 +276,9 @@ def _overview(analysis: Analysis) -> str:
 
 def _node_facts(partition_runs: pd.DataFrame) -> str:
     return (
-        f"Hosts: {_joined(partition_runs['host'])}; "
-        f"CPU: {_joined(partition_runs['cpu_model'])}; "
-        f"nproc: {_joined(partition_runs['nproc'])}."
+        f"Hosts: {joined_text(partition_runs['host'], markdown_text)}; "
+        f"CPU: {joined_text(partition_runs['cpu_model'], markdown_text)}; "
+        f"nproc: {joined_text(partition_runs['nproc'], markdown_text)}."
     )
 
 
@@ -290,7 +298,7 @@ def _model_section(
     several_thread_counts = rows["threads"].nunique(dropna=False) > 1
     heading = f"### {markdown_text(model)}"
     if not several_thread_counts:
-        heading += f" ({_joined(rows['threads'])} threads)"
+        heading += f" ({joined_text(rows['threads'], markdown_text)} threads)"
     keys = [(row.partition, row.model, row.threads, row.flag_set) for row in rows.itertuples()]
     with_bound = any(key in roofline for key in keys)
     header = ["flag set", "cflags"]
@@ -301,16 +309,16 @@ def _model_section(
     for key, row in zip(keys, rows.itertuples(index=False), strict=True):
         cells = [
             markdown_text(flag_set_label(row.flag_set, row.partition, row.model, suspect)),
-            markdown_code(row.cflags) if _present(row.cflags) else "",
+            markdown_code(row.cflags) if cell_text(row.cflags) else "",
         ]
-        cells += [_text(row.threads)] if several_thread_counts else []
+        cells += [thread_count_text(row.threads)] if several_thread_counts else []
         cells += [
             f"{row.runs_ok}/{row.runs_total}",
-            _tok_s(row.median),
-            _tok_s(row.min),
-            _tok_s(row.max),
+            decimal_text(row.median),
+            decimal_text(row.min),
+            decimal_text(row.max),
             cv_text(row.cv, row.noisy),
-            "—" if math.isnan(row.speedup) else f"{row.speedup:.2f}×",
+            ratio_text(row.speedup),
             interval_text(row.speedup_low, row.speedup_high),
             row.speedup_verdict_text,
         ]
@@ -345,7 +353,7 @@ def _scaling_lines(scaling: pd.DataFrame) -> list[str]:
         return []
     items = [
         f"{markdown_text(row.model)} {markdown_text(row.flag_set)}: {threads_text(row.threads)}, "
-        f"{row.speedup:.2f}× over {int(row.baseline_threads)} "
+        f"{ratio_text(row.speedup)} over {int(row.baseline_threads)} "
         f"({interval_text(row.speedup_low, row.speedup_high)}, {row.speedup_verdict_text}), "
         f"efficiency {row.efficiency:.0%}"
         for row in best.itertuples(index=False)
@@ -498,7 +506,11 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
     if failed.empty:
         return ["## Failures", "", "None."]
     body = [
-        [markdown_code(row.run_dir), markdown_text(row.status), markdown_text(_text(row.reason))]
+        [
+            markdown_code(row.run_dir),
+            markdown_text(row.status),
+            markdown_text(cell_text(row.reason)),
+        ]
         for row in failed.itertuples(index=False)
     ]
     return [
@@ -563,21 +575,3 @@ def markdown_code(value: object) -> str:
     fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
-
-
-def _joined(column: pd.Series) -> str:
-    """The distinct known values of a column, in order of appearance, or "?"."""
-    values = [markdown_text(_text(value)) for value in column.dropna().unique()]
-    return ", ".join(values) if values else "?"
-
-
-def _tok_s(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.2f}"
-
-
-def _text(value: object) -> str:
-    return str(value) if _present(value) else ""
-
-
-def _present(value: object) -> bool:
-    return not pd.isna(value) and value != ""

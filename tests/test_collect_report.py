@@ -28,6 +28,7 @@ import pytest
 from builders import CFLAGS, SweepWriter
 
 from collect.analysis import analyse
+from collect.compare import seed_runs
 from collect.report import CONTENT_SECURITY_POLICY, REPORT_FILE, render_report, script_hash
 from collect.runs import collect_runs
 from collect.stats import add_derived_metrics
@@ -375,6 +376,28 @@ RISCV_FLAG_SETS = {
     "bogus": "-O3 -march=rv64gcq_bogus",
     "rv64gcv": "-O3 -march=rv64gcv",
 }
+
+
+def test_the_report_counts_runs_by_status_as_the_summary_does(tmp_path):
+    results_dir = tmp_path / "sweep"
+    sweep = SweepWriter(results_dir)
+    sweep.run("local", "O3", 1, 1, tok_s=50.0)
+    for repetition in (2, 3):
+        sweep.run("local", "O3", 1, repetition, exit_status=1)
+    summary = summarize(results_dir, record_history=False)
+    html = (results_dir / REPORT_FILE).read_text()
+    assert "3 runs: 1 ok, 2 failed." in summary  # ok first, though fewer
+    assert "<tr><th>runs</th><td>1 ok, 2 failed</td></tr>" in html
+
+
+def test_an_unknown_thread_count_reads_as_in_the_other_documents():
+    """A runs table that did not record threads (the seed's, a history's): `?` in the
+    report's tables as in summary.md's, compare's and class.md's."""
+    # on a partition of its own: the findings would compare the seed with itself
+    runs = seed_runs().assign(partition="elsewhere", sweep_id="seed-as-a-sweep")
+    html = render_report(analyse(add_derived_metrics(runs)))
+    throughput = re.search(r"<h3>Throughput \(tok/s\)</h3>(.*?)</table>", html).group(1)
+    assert {cells[3] for cells in table_cells(throughput)} == {"?"}
 
 
 def write_emulated_sweep(results_dir: Path) -> Path:
