@@ -13,9 +13,9 @@ from collect.datafiles import NotRead, read_text
 from collect.fetch import fetch
 from collect.history import HISTORY_FILE, list_sweeps
 from collect.parse import parse_run_log
+from collect.pipeline import summarize
 from collect.plan import read_task_dir
 from collect.runs import parse_run_files
-from collect.summary import summarize
 from collect.verdicts import COMPARE_MIN_EFFECT, CONFIDENCE_TEXT
 
 DEFAULT_RESULTS_DIR = Path("results/latest")

@@ -1,5 +1,4 @@
-"""summary.md from the analysis, and `summarize`: runs.csv, plots, summary.md, report.html
-and the sweep's rows in the history database.
+"""summary.md: a sweep's analysis rendered as Markdown (collect.pipeline writes it).
 
 summary.md is what `make sweep` prints at the end: the essentials (tok/s with its
 spread, the fraction of the bandwidth bound, the best thread count, unsupported perf
@@ -7,7 +6,6 @@ counters, whether flame graphs were recorded) and a pointer to report.html, whic
 every table.
 """
 
-import errno
 import math
 import re
 from collections.abc import Sequence
@@ -16,9 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from collect.analysis import Analysis, analyse
-from collect.atomic import replacing_together
 from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
-from collect.datafiles import NotRead
 from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import (
@@ -33,16 +29,12 @@ from collect.formatting import (
     thread_count_text,
     threads_text,
 )
-from collect.history import default_history_path, write_history
-from collect.notebook import NOTEBOOK_FILE, notebook_text
 from collect.perf_metrics import PERF_FIGURES
-from collect.plots import write_plots
-from collect.report import CONTROL_CHARACTERS, REPORT_FILE, render_report
+from collect.report import REPORT_FILE
 from collect.riscv import emulated_outcomes, riscv_builds
-from collect.runs import STATUS_OK, collect_runs, read_sweep_facts, stopped_early
+from collect.runs import STATUS_OK, stopped_early
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
-from collect.sweepfiles import read_sweep_files
-from collect.verdicts import COMPARE_MIN_EFFECT, interval_text, method_text
+from collect.verdicts import interval_text, method_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -53,80 +45,6 @@ LARGE_MARK = "†"
 # starts an image only before "[", which is escaped, and "_" inside a word (sweep_profile)
 # is never emphasis.
 _MARKDOWN_MARKUP = re.compile(r"([\\`*\[\]<>&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-
-
-class OutputsKept(ValueError):
-    """The outputs could not all be written (a full disk): the old ones are left whole."""
-
-
-def summarize(
-    results_dir: Path,
-    history: Path | None = None,
-    record_history: bool = True,
-    min_effect: float = COMPARE_MIN_EFFECT,
-) -> str:
-    """Write runs.csv, plots/*.png, summary.md, report.html and analysis.ipynb (collect/
-    notebook.py) into results_dir, record the sweep's runs in the history database
-    (history, default results_dir/../history.sqlite) unless record_history is False;
-    return summary.md. Comparisons use the practical threshold min_effect
-    (verdicts.COMPARE_MIN_EFFECT).
-
-    runs.csv is the single source of every figure: the summary, the report and the
-    plots are made from the table that is written to it.
-    """
-    runs, analysis, files_not_read = read_results(results_dir, min_effect)
-    try:
-        with replacing_together() as outputs:
-            csv_one_line(runs).to_csv(outputs.new(results_dir / "runs.csv"), index=False)
-            plots = write_plots(analysis, results_dir / "plots", outputs)
-            summary = render_summary(
-                analysis, [path.relative_to(results_dir) for path in plots], files_not_read
-            )
-            outputs.new(results_dir / "summary.md").write_text(summary)
-            report = render_report(analysis, plots, files_not_read)
-            outputs.new(results_dir / REPORT_FILE).write_text(report)
-            outputs.new(results_dir / NOTEBOOK_FILE).write_text(notebook_text())
-    except OSError as error:
-        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
-        raise OutputsKept(
-            f"{results_dir}: {error.strerror or error}: nothing was replaced (runs.csv, "
-            "plots/, summary.md and report.html are as they were)"
-            + ("; free some space and run it again" if full else "")
-        ) from error
-    if record_history:
-        write_history(runs, history or default_history_path(results_dir), results_dir)
-    return summary
-
-
-def read_results(
-    results_dir: Path, min_effect: float = COMPARE_MIN_EFFECT
-) -> tuple[pd.DataFrame, Analysis, dict[str, str]]:
-    """What summarize reads of results_dir: the runs table, its analysis, and the files
-    not read ({path relative to results_dir: why})."""
-    if not results_dir.is_dir():
-        raise FileNotFoundError(f"results directory not found: {results_dir}")
-    not_read = NotRead()
-    sweep = read_sweep_facts(results_dir, not_read)
-    runs = add_derived_metrics(collect_runs(results_dir, sweep, not_read))
-    analysis = analyse(runs, read_sweep_files(results_dir, sweep, not_read), min_effect)
-    return runs, analysis, not_read.listed()
-
-
-def csv_one_line(runs: pd.DataFrame) -> pd.DataFrame:
-    """runs with every control character of its text (a newline in a flag set's name) as
-    its backslash escape (\\n): no value from the sweep starts a line of runs.csv, which a
-    reader by lines (or a file it was written over, such as authorized_keys) would take for
-    a line of its own, quoted or not."""
-    text = [name for name in runs.columns if pd.api.types.is_string_dtype(runs[name].dtype)]
-    return runs.assign(**{name: runs[name].map(_one_line) for name in text})
-
-
-def _one_line(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    return CONTROL_CHARACTERS.sub(
-        lambda match: match.group().encode("unicode_escape").decode("ascii"), value
-    )
 
 
 def render_summary(

@@ -21,8 +21,8 @@ from scipy import stats
 from test_collect_cli import collect
 
 from collect.compare import compare_runs, configuration_stats, seed_runs
+from collect.pipeline import summarize
 from collect.runs import collect_runs
-from collect.summary import summarize
 
 pytestmark = pytest.mark.unit
 
