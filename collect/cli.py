@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from collect.class_report import CLASS_REPORT_FILE, CLASS_RUNS_FILE, write_class_report
-from collect.compare import SEED, compare
+from collect.compare import compare
 from collect.datafiles import NotRead, read_text
 from collect.fetch import fetch
 from collect.history import HISTORY_FILE, list_sweeps
@@ -16,6 +16,7 @@ from collect.parse import parse_run_log
 from collect.pipeline import summarize
 from collect.plan import read_task_dir
 from collect.runs import parse_run_files
+from collect.seed import SEED
 from collect.verdicts import COMPARE_MIN_EFFECT, CONFIDENCE_TEXT
 
 DEFAULT_RESULTS_DIR = Path("results/latest")

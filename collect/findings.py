@@ -28,7 +28,7 @@ from itertools import pairwise
 
 import pandas as pd
 
-from collect.compare import flags_keys
+from collect.comparison import flags_keys
 from collect.formatting import threads_text
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
@@ -75,7 +75,7 @@ def compute_findings(
     suspect: dict[tuple[str, str, str], str] | None = None,
 ) -> list[Finding]:
     """The findings of a sweep from stats.flag_set_table, stats.scaling_table,
-    roofline.roofline_table and the seed's published runs (compare.seed_runs; None: no
+    roofline.roofline_table and the seed's published runs (seed.seed_runs; None: no
     seed comparison); comparisons with the practical threshold min_effect. suspect:
     (partition, model, flag_set) -> its check's sentence (checks.suspects), for builds
     whose greedy text says they compute something else: never called the fastest."""

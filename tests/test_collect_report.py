@@ -28,10 +28,10 @@ import pytest
 from builders import CFLAGS, SweepWriter
 
 from collect.analysis import analyse
-from collect.compare import seed_runs
 from collect.pipeline import summarize
 from collect.report import CONTENT_SECURITY_POLICY, REPORT_FILE, render_report, script_hash
 from collect.runs import collect_runs
+from collect.seed import seed_runs
 from collect.stats import add_derived_metrics
 from collect.sweepfiles import read_sweep_files
 
