@@ -8,12 +8,6 @@ import pandas as pd
 
 from collect.runs import STATUS_OK
 
-# What a flag set that was not submitted means (plan.json's dropped_flag_sets).
-DROPPED_FLAG_SETS = (
-    "Left out before anything was submitted (validation before queueing, or the "
-    "partition's compiler refused their -march): no rows of runs.csv."
-)
-
 
 def cv_text(cv: float, noisy: bool) -> str:
     """`2.1 %`, `6.3 % noisy`, or `—` when there is no noise estimate (one ok run)."""

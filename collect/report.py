@@ -30,9 +30,9 @@ import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
+from collect.document import Cell, Code, Section, Table, dropped_flag_sets_section
 from collect.drift import drift_sentence
 from collect.formatting import (
-    DROPPED_FLAG_SETS,
     cell_text,
     count_text,
     cv_text,
@@ -163,9 +163,9 @@ def render_report(
     if orphans:
         sections.append(("other-profiles", "Other profiles", _profiles_html(orphans)))
     sections.append(("warmup", "Warm-up runs", _warmups(analysis)))
-    dropped = analysis.files.dropped_flag_sets
+    dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
     if dropped:
-        sections.append(("dropped", "Flag sets not submitted", _dropped(dropped)))
+        sections.append((dropped.anchor, dropped.title, html_blocks(dropped)))
     sections.append(("failures", "Failures", _failures(analysis)))
     sections.append(("commands", "Commands and versions", _commands(analysis)))
     nav = "".join(
@@ -737,17 +737,6 @@ def _warmups(analysis: Analysis) -> str:
     )
 
 
-def _dropped(dropped: dict[str, dict[str, str]]) -> str:
-    body = [
-        ([partition, flag_set, reason], {}, "")
-        for partition, reasons in dropped.items()
-        for flag_set, reason in reasons.items()
-    ]
-    return f"<p>{escape(DROPPED_FLAG_SETS)}</p>" + _table(
-        ["partition", "flag set", "why"], body, numeric=set()
-    )
-
-
 def _failures(analysis: Analysis) -> str:
     runs = pd.concat([analysis.runs, analysis.emulated])
     failed = runs[runs["status"] != STATUS_OK].sort_values("index", kind="stable")
@@ -796,6 +785,24 @@ def escape(text: str) -> str:
     """text as HTML text or attribute value, on one line of the file (a line break shows as
     one: a character reference)."""
     return CONTROL_CHARACTERS.sub(lambda match: f"&#{ord(match.group())};", html.escape(text))
+
+
+def html_blocks(section: Section) -> str:
+    """The paragraphs and tables of a section of the document model (collect/document.py)
+    as HTML; its title is the caller's heading."""
+    parts = []
+    for block in section.blocks:
+        if isinstance(block, Table):
+            body = [([_html_cell(cell) for cell in row], {}, "") for row in block.rows]
+            numeric = set(block.header[block.numeric_from :])
+            parts.append(_table(block.header, body, numeric))
+        else:
+            parts.append(f"<p>{escape(block)}</p>")
+    return "".join(parts)
+
+
+def _html_cell(cell: Cell) -> object:
+    return Html(f"<code>{escape(cell.text)}</code>") if isinstance(cell, Code) else cell
 
 
 def _file_anchor(path: str) -> str:

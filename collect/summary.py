@@ -15,10 +15,10 @@ import pandas as pd
 
 from collect.analysis import Analysis, analyse
 from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
+from collect.document import Cell, Code, Section, Table, dropped_flag_sets_section
 from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import (
-    DROPPED_FLAG_SETS,
     cell_text,
     cv_text,
     decimal_text,
@@ -101,7 +101,8 @@ def render_summary(
     lines += _riscv_builds_section(analysis)
     lines += ["## Flame graphs", "", markdown_text(analysis.flame_graph_status()), ""]
     lines += _hottest_frame_lines(analysis)
-    lines += _dropped_section(analysis.files.dropped_flag_sets)
+    dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
+    lines += markdown_section(dropped) if dropped else []
     # emulated runs too: a flag set that does not compile for RISC-V is a failure to see
     lines += _failures_section(
         pd.concat([runs, analysis.emulated]) if len(analysis.emulated) else runs
@@ -438,23 +439,23 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
     ]
 
 
-def _dropped_section(dropped: dict[str, dict[str, str]]) -> list[str]:
-    """The flag sets left out before submitting, with why (plan.json's dropped_flag_sets)."""
-    if not dropped:
-        return []
-    body = [
-        [markdown_code(partition), markdown_code(flag_set), markdown_text(reason)]
-        for partition, reasons in dropped.items()
-        for flag_set, reason in reasons.items()
-    ]
-    return [
-        f"## Flag sets not submitted ({len(body)})",
-        "",
-        DROPPED_FLAG_SETS,
-        "",
-        *markdown_table(["partition", "flag set", "why"], body, right_aligned_from=3),
-        "",
-    ]
+def markdown_section(section: Section) -> list[str]:
+    """A section of the document model (collect/document.py) as Markdown lines: its
+    heading with its count, each paragraph and table followed by a blank line."""
+    count = f" ({section.count})" if section.count is not None else ""
+    lines = [f"## {markdown_text(section.title)}{count}", ""]
+    for block in section.blocks:
+        if isinstance(block, Table):
+            body = [[_markdown_cell(cell) for cell in row] for row in block.rows]
+            lines += markdown_table(list(block.header), body, block.numeric_from)
+        else:
+            lines.append(markdown_text(block))
+        lines.append("")
+    return lines
+
+
+def _markdown_cell(cell: Cell) -> str:
+    return markdown_code(cell.text) if isinstance(cell, Code) else markdown_text(cell)
 
 
 def markdown_table(header: list[str], body: list[list[str]], right_aligned_from: int) -> list[str]:

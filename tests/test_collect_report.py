@@ -28,11 +28,19 @@ import pytest
 from builders import CFLAGS, SweepWriter
 
 from collect.analysis import analyse
+from collect.document import Code, Section, Table
 from collect.pipeline import summarize
-from collect.report import CONTENT_SECURITY_POLICY, REPORT_FILE, render_report, script_hash
+from collect.report import (
+    CONTENT_SECURITY_POLICY,
+    REPORT_FILE,
+    html_blocks,
+    render_report,
+    script_hash,
+)
 from collect.runs import collect_runs
 from collect.seed import seed_runs
 from collect.stats import add_derived_metrics
+from collect.summary import markdown_section
 from collect.sweepfiles import read_sweep_files
 
 pytestmark = pytest.mark.unit
@@ -398,6 +406,30 @@ def test_an_unknown_thread_count_reads_as_in_the_other_documents():
     html = render_report(analyse(add_derived_metrics(runs)))
     throughput = re.search(r"<h3>Throughput \(tok/s\)</h3>(.*?)</table>", html).group(1)
     assert {cells[3] for cells in table_cells(throughput)} == {"?"}
+
+
+def test_a_section_of_the_document_model_reads_the_same_in_markdown_and_html():
+    section = Section(
+        "sizes",
+        "Sizes",
+        1,
+        ("Quoted <b>as written</b>.", Table(("flag set", "MB"), ((Code("O3 `x`"), "1.5"),), 1)),
+    )
+    assert markdown_section(section) == [
+        "## Sizes (1)",
+        "",
+        "Quoted \\<b\\>as written\\</b\\>.",
+        "",
+        "| flag set | MB |",
+        "| --- | ---: |",
+        "| `` O3 `x` `` | 1.5 |",
+        "",
+    ]
+    assert html_blocks(section) == (
+        "<p>Quoted &lt;b&gt;as written&lt;/b&gt;.</p><table><thead><tr><th>flag set</th>"
+        "<th>MB</th></tr></thead><tbody><tr><td><code>O3 `x`</code></td>"
+        '<td class="num">1.5</td></tr></tbody></table>'
+    )
 
 
 def write_emulated_sweep(results_dir: Path) -> Path:
