@@ -8,12 +8,12 @@ from math import gcd
 import pandas as pd
 
 from collect.checks import suspects
-from collect.compare import seed_runs
 from collect.drift import drift_table
 from collect.findings import Finding, compute_findings
 from collect.profiles import parse_folded, top_functions
 from collect.roofline import bound_table, checkpoint_bytes_by_model, roofline_table
 from collect.runs import emulated_rows
+from collect.seed import seed_runs
 from collect.stats import (
     flag_set_table,
     noise_bands,

@@ -29,13 +29,13 @@ from scipy import stats
 
 from collect.atomic import write_text
 from collect.fetch import fetch_marker
-from collect.formatting import cv_text, thread_count_text
+from collect.formatting import cv_text, decimal_text, ratio_text, thread_count_text
 from collect.notebook import NOTEBOOK_FILE, notebook_text
 from collect.plan import PLAN_FILE
 from collect.runs import collect_runs, comparable
 from collect.stats import add_derived_metrics
 from collect.summary import markdown_code, markdown_table, markdown_text
-from collect.verdicts import CONFIDENCE, MIN_RUNS, prediction_interval
+from collect.verdicts import ALPHA, CONFIDENCE_TEXT, MIN_RUNS, interval_text, prediction_interval
 
 CLASS_RUNS_FILE = "class-runs.csv"
 CLASS_REPORT_FILE = "class.md"
@@ -150,7 +150,7 @@ def render_class_report(view: ClassView, students: Sequence[str]) -> str:
             markdown_code(row.flag_set),
             thread_count_text(row.threads),
             str(row.sweeps),
-            f"{row.class_median:.2f}",
+            decimal_text(row.class_median),
             cv_text(row.across_cv, False),
             cv_text(row.within_cv, False),
         ]
@@ -158,12 +158,12 @@ def render_class_report(view: ClassView, students: Sequence[str]) -> str:
     ]
     header = ["partition", "model", "flag set", "threads", "sweeps", "tok/s (median)"]
     lines += markdown_table([*header, "across", "within"], body, right_aligned_from=3)
-    level = f"{100 * CONFIDENCE:.0f} %"
     lines += ["", f"## Sweeps unlike the others ({len(view.outliers)})", ""]
     lines += [
-        f"A sweep whose median lies outside the {level} prediction interval that the other "
-        f"sweeps' medians give for one more sweep (t on log tok/s; at least {MIN_RUNS} other "
-        "sweeps). With no real difference about 1 in 100 sweeps lands outside by chance.",
+        f"A sweep whose median lies outside the {CONFIDENCE_TEXT} prediction interval that "
+        "the other sweeps' medians give for one more sweep (t on log tok/s; at least "
+        f"{MIN_RUNS} other sweeps). With no real difference about 1 in {round(1 / ALPHA)} "
+        "sweeps lands outside by chance.",
         "",
     ]
     if view.outliers.empty:
@@ -176,9 +176,9 @@ def render_class_report(view: ClassView, students: Sequence[str]) -> str:
                 markdown_text(row.model),
                 markdown_code(row.flag_set),
                 thread_count_text(row.threads),
-                f"{row.median:.2f}",
-                f"{row.low:.2f}–{row.high:.2f}",
-                f"{row.ratio:.2f}×",
+                decimal_text(row.median),
+                interval_text(row.low, row.high),
+                ratio_text(row.ratio),
             ]
             for row in view.outliers.itertuples(index=False)
         ]

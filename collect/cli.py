@@ -8,15 +8,16 @@ import sys
 from pathlib import Path
 
 from collect.class_report import CLASS_REPORT_FILE, CLASS_RUNS_FILE, write_class_report
-from collect.compare import SEED, compare
+from collect.compare import compare
 from collect.datafiles import NotRead, read_text
 from collect.fetch import fetch
 from collect.history import HISTORY_FILE, list_sweeps
 from collect.parse import parse_run_log
+from collect.pipeline import summarize
 from collect.plan import read_task_dir
 from collect.runs import parse_run_files
-from collect.summary import summarize
-from collect.verdicts import COMPARE_MIN_EFFECT
+from collect.seed import SEED
+from collect.verdicts import COMPARE_MIN_EFFECT, CONFIDENCE_TEXT
 
 DEFAULT_RESULTS_DIR = Path("results/latest")
 DEFAULT_HISTORY = Path("results") / HISTORY_FILE
@@ -38,7 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(title="subcommands", required=True, metavar="SUBCOMMAND")
     for name, (help_text, add_arguments, handler) in SUBCOMMANDS.items():
-        subparser = subparsers.add_parser(name, help=help_text, description=help_text)
+        # argparse fills in %(default)s and the like in a help but not in a description
+        subparser = subparsers.add_parser(
+            name, help=help_text.replace("%", "%%"), description=help_text
+        )
         add_arguments(subparser)
         subparser.set_defaults(handler=handler)
     return parser
@@ -274,8 +278,8 @@ SUBCOMMANDS = {
     ),
     "compare": (
         "compare two sweeps (or a sweep and the seed's numbers) configuration by "
-        "configuration: medians, ratio B/A with its 99 %% interval, and a verdict (faster, "
-        "slower, no detectable change, too few runs to tell) from each pair's own runs",
+        f"configuration: medians, ratio B/A with its {CONFIDENCE_TEXT} interval, and a verdict "
+        "(faster, slower, no detectable change, too few runs to tell) from each pair's own runs",
         _add_compare_arguments,
         _compare,
     ),

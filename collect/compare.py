@@ -2,14 +2,7 @@
 by configuration: medians, the ratio B/A, and whether it is a change.
 
 A side is a results directory, a sweep id of the history database, or `seed`
-(collect/reference/seed-throughput.csv). Configurations match on partition, model,
-the flags (cflags with their words sorted, else the flag-set name) and the thread
-count; a side that did not record threads (the seed) matches every thread count.
-
-Each configuration's verdict is verdicts.compare_samples on the two sides' ok runs (the
-ratio of geometric means B/A with its 99 % Welch interval; faster, slower, no detectable
-change or too few runs to tell, with the runs needed). The larger of the two sides'
-measured noise bands (stats.noise_bands) of that partition is shown beside it.
+(collect/seed.py); how configurations match and each one's verdict: collect/comparison.py.
 """
 
 from dataclasses import dataclass
@@ -17,40 +10,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from collect.formatting import percent_text
+from collect.comparison import compare_runs
+from collect.formatting import (
+    band_text,
+    count_text,
+    decimal_text,
+    percent_text,
+    ratio_text,
+    thread_count_text,
+)
 from collect.history import read_history_runs
-from collect.runs import STATUS_OK, collect_runs, emulated_rows, runs_table
-from collect.stats import flag_set_table
-from collect.verdicts import (
-    COMPARE_MIN_EFFECT,
-    CONFIDENCE,
-    compare_samples,
-    interval_text,
-    method_text,
-)
-
-SEED = "seed"
-SEED_REFERENCE = Path(__file__).parent / "reference" / "seed-throughput.csv"
-
-COMPARISON_COLUMNS = (
-    "partition",
-    "model",
-    "flags",
-    "flag_set_a",
-    "flag_set_b",
-    "threads",
-    "runs_a",
-    "median_a",
-    "cv_a",
-    "runs_b",
-    "median_b",
-    "cv_b",
-    "ratio",
-    "ratio_low",
-    "ratio_high",
-    "noise_band",
-    "verdict",
-)
+from collect.runs import collect_runs
+from collect.seed import SEED, seed_runs
+from collect.verdicts import COMPARE_MIN_EFFECT, CONFIDENCE_TEXT, interval_text, method_text
 
 
 @dataclass
@@ -75,97 +47,6 @@ def load_side(spec: str, history: Path) -> Side:
         raise LookupError(f"{spec!r} is not a results directory, nor {SEED!r}: {error}") from None
 
 
-def seed_runs(path: Path = SEED_REFERENCE) -> pd.DataFrame:
-    """The seed's published tok/s as a runs table: one ok run per configuration,
-    threads unknown (NaN), nproc = the partition's cores."""
-    seed = pd.read_csv(path)
-    records = [
-        {
-            "index": position,
-            "sweep_id": SEED,
-            "partition": row.partition,
-            "nproc": row.cores,
-            "model": row.model,
-            "flag_set": row.flags,
-            "cflags": row.cflags,
-            "threads": None,
-            "repetition": 1,
-            "status": STATUS_OK,
-            "reason": "",
-            "tok_s": row.tok_s,
-            "run_dir": f"{path.name}:{position + 2}",
-        }
-        for position, row in enumerate(seed.itertuples(index=False))
-    ]
-    return runs_table(records)
-
-
-def configuration_stats(runs: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT) -> pd.DataFrame:
-    """flag_set_table of runs with a `flags` matching key: the cflags' words sorted
-    (`-O3 -fopenmp`), else the flag-set name. Emulated rows (qemu) are no performance."""
-    table = flag_set_table(runs[~emulated_rows(runs)], min_effect)
-    table["flags"] = flags_keys(table)
-    return table
-
-
-def flags_keys(rows: pd.DataFrame) -> list[str]:
-    """What configurations match on across sweeps: the cflags' words sorted
-    (`-O3 -fopenmp`), else the flag-set name."""
-    return [
-        " ".join(sorted(cflags.split())) if isinstance(cflags, str) and cflags.strip() else name
-        for cflags, name in zip(rows["cflags"], rows["flag_set"], strict=True)
-    ]
-
-
-def compare_runs(
-    runs_a: pd.DataFrame, runs_b: pd.DataFrame, min_effect: float = COMPARE_MIN_EFFECT
-) -> pd.DataFrame:
-    """One row per configuration of A or B (COMPARISON_COLUMNS), A's order first."""
-    a = configuration_stats(runs_a, min_effect)
-    b = configuration_stats(runs_b, min_effect)
-    keys = ["partition", "model", "flags"]
-    if a["threads"].notna().any() and b["threads"].notna().any():
-        keys.append("threads")
-    values = {"flag_set": "flag_set", "runs_ok": "runs", "median": "median", "min": "min"}
-    values |= {"max": "max", "cv": "cv", "samples": "samples", "noise_band": "noise_band"}
-    if "threads" not in keys:
-        values["threads"] = "threads"
-
-    def side(table: pd.DataFrame, suffix: str) -> pd.DataFrame:
-        renames = {column: f"{name}_{suffix}" for column, name in values.items()}
-        ordered = table[[*keys, *values]].rename(columns=renames)
-        return ordered.assign(**{f"order_{suffix}": range(len(ordered))})
-
-    # An outer merge sorts its keys: put the rows back in A's order, B's own rows after.
-    merged = side(a, "a").merge(side(b, "b"), on=keys, how="outer")
-    merged = merged.sort_values(["order_a", "order_b"], na_position="last", kind="stable")
-    if "threads" not in keys:
-        merged["threads"] = merged["threads_b"].combine_first(merged["threads_a"])
-    merged["ratio"] = merged["median_b"] / merged["median_a"]
-    # The larger of the two sides' noise bands (a side of single runs has none).
-    merged["noise_band"] = merged[["noise_band_a", "noise_band_b"]].max(axis=1)
-    verdicts = [verdict(row, min_effect) for row in merged.to_dict("records")]
-    merged["ratio_low"] = [low for low, _, _ in verdicts]
-    merged["ratio_high"] = [high for _, high, _ in verdicts]
-    merged["verdict"] = [text for _, _, text in verdicts]
-    return merged[list(COMPARISON_COLUMNS)].reset_index(drop=True)
-
-
-def verdict(row: dict, min_effect: float = COMPARE_MIN_EFFECT) -> tuple[float, float, str]:
-    """The ratio's interval and verdicts.compare_samples's verdict (its text), or only
-    in A/B, no ok runs in A/B."""
-    nan = float("nan")
-    if pd.isna(row.get("runs_a")):
-        return nan, nan, "only in B"
-    if pd.isna(row.get("runs_b")):
-        return nan, nan, "only in A"
-    missing = [name for name in ("a", "b") if pd.isna(row[f"median_{name}"])]
-    if missing:
-        return nan, nan, "no ok runs in " + " and ".join(name.upper() for name in missing)
-    result = compare_samples(row["samples_a"], row["samples_b"], min_effect)
-    return result.low, result.high, result.text
-
-
 def render_comparison(
     comparison: pd.DataFrame, a: Side, b: Side, min_effect: float = COMPARE_MIN_EFFECT
 ) -> str:
@@ -176,7 +57,7 @@ def render_comparison(
         return "\n".join([*lines, "No configurations on either side.", ""])
     header = ["partition", "model", "flag set", "cflags", "threads"]
     header += ["A runs", "A median", "A CV", "B runs", "B median", "B CV", "B/A"]
-    header += [f"{100 * CONFIDENCE:.0f} % interval", "noise band", "verdict"]
+    header += [f"{CONFIDENCE_TEXT} interval", "noise band", "verdict"]
     body = []
     for row in comparison.itertuples(index=False):
         names = [name for name in (row.flag_set_a, row.flag_set_b) if isinstance(name, str)]
@@ -187,16 +68,16 @@ def render_comparison(
                 str(row.model),
                 flag_set,
                 f"`{row.flags}`",
-                "?" if pd.isna(row.threads) else str(int(row.threads)),
-                _count(row.runs_a),
-                _number(row.median_a, "{:.2f}"),
+                thread_count_text(row.threads),
+                count_text(row.runs_a),
+                decimal_text(row.median_a),
                 percent_text(row.cv_a),
-                _count(row.runs_b),
-                _number(row.median_b, "{:.2f}"),
+                count_text(row.runs_b),
+                decimal_text(row.median_b),
                 percent_text(row.cv_b),
-                _number(row.ratio, "{:.2f}×"),
+                ratio_text(row.ratio),
                 interval_text(row.ratio_low, row.ratio_high),
-                "—" if pd.isna(row.noise_band) else f"±{100 * row.noise_band:.1f} %",
+                band_text(row.noise_band),
                 row.verdict,
             ]
         )
@@ -226,11 +107,3 @@ def compare(spec_a: str, spec_b: str, history: Path, min_effect: float = COMPARE
     """Load both sides and render their comparison (LookupError for an unknown side)."""
     a, b = load_side(spec_a, history), load_side(spec_b, history)
     return render_comparison(compare_runs(a.runs, b.runs, min_effect), a, b, min_effect)
-
-
-def _count(value: object) -> str:
-    return "—" if pd.isna(value) else str(int(value))
-
-
-def _number(value: object, template: str) -> str:
-    return "—" if pd.isna(value) else template.format(value)

@@ -28,17 +28,18 @@ from itertools import pairwise
 
 import pandas as pd
 
-from collect.compare import flags_keys
-from collect.formatting import threads_text
+from collect.comparison import flags_keys
+from collect.formatting import decimal_text, ratio_text, threads_text
 from collect.verdicts import (
     COMPARE_MIN_EFFECT,
-    CONFIDENCE,
+    CONFIDENCE_TEXT,
     FASTER,
     NO_CHANGE,
     SLOWER,
     TOO_FEW,
     Verdict,
     compare_samples,
+    interval_text,
     median_interval,
     prediction_interval,
 )
@@ -47,8 +48,6 @@ from collect.verdicts import (
 # memory-bound, below FAR_BOUND far from it (compute- or latency-bound).
 NEAR_BOUND = 0.7
 FAR_BOUND = 0.4
-
-_LEVEL = f"{100 * CONFIDENCE:.0f} %"
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def compute_findings(
     suspect: dict[tuple[str, str, str], str] | None = None,
 ) -> list[Finding]:
     """The findings of a sweep from stats.flag_set_table, stats.scaling_table,
-    roofline.roofline_table and the seed's published runs (compare.seed_runs; None: no
+    roofline.roofline_table and the seed's published runs (seed.seed_runs; None: no
     seed comparison); comparisons with the practical threshold min_effect. suspect:
     (partition, model, flag_set) -> its check's sentence (checks.suspects), for builds
     whose greedy text says they compute something else: never called the fastest."""
@@ -106,7 +105,7 @@ def _fastest(
             partition,
             model,
             f"{_name(best)} has the highest median, but its output is suspect: not ranked.",
-            f"{where}: {best['median']:.2f} tok/s; its check run: {check}.",
+            f"{where}: {decimal_text(best['median'])} tok/s; its check run: {check}.",
             _runs(best),
             supported=False,
         )
@@ -118,7 +117,7 @@ def _fastest(
                 partition,
                 model,
                 f"{_name(best)} is the only configuration run.",
-                f"{where}: {best['median']:.2f} tok/s.",
+                f"{where}: {decimal_text(best['median'])} tok/s.",
                 _runs(best),
                 supported=False,
             )
@@ -129,16 +128,16 @@ def _fastest(
             "fastest",
             partition,
             model,
-            f"The baseline {_name(best)} {claim}: {lead.ratio:.2f}× the runner-up "
+            f"The baseline {_name(best)} {claim}: {ratio_text(lead.ratio)} the runner-up "
             f"{_name(runner_up)}, {lead.text}.",
-            f"{where}: {best['median']:.2f} tok/s.",
+            f"{where}: {decimal_text(best['median'])} tok/s.",
             f"{_runs(best)}; runner-up {_runs(runner_up)}",
             _confidence(lead),
             lead.verdict == FASTER,
         )
     verdict = compare_samples(baseline["samples"], best["samples"], min_effect)
     text = (
-        f"{where}: {_name(best)}, {best['median']:.2f} tok/s, against the baseline "
+        f"{where}: {_name(best)}, {decimal_text(best['median'])} tok/s, against the baseline "
         f"{_name(baseline)} ({_judged(verdict)})"
     )
     ahead = True
@@ -147,11 +146,11 @@ def _fastest(
         lead = compare_samples(runner_up["samples"], best["samples"], min_effect)
         ahead = lead.verdict == FASTER
         if ahead:
-            text += f"; ahead of the runner-up {_name(runner_up)} by {lead.ratio:.2f}×"
+            text += f"; ahead of the runner-up {_name(runner_up)} by {ratio_text(lead.ratio)}"
         else:
             text += (
                 f"; not distinguishable from the runner-up {_name(runner_up)} "
-                f"({lead.ratio:.2f}×, {lead.text})"
+                f"({ratio_text(lead.ratio)}, {lead.text})"
             )
     decided = verdict.verdict == FASTER and ahead
     claim = "is the fastest" if decided else "has the highest median"
@@ -159,7 +158,7 @@ def _fastest(
         "fastest",
         partition,
         model,
-        f"{_name(best)} {claim}: {verdict.ratio:.2f}× {_name(baseline)}, {verdict.text}.",
+        f"{_name(best)} {claim}: {ratio_text(verdict.ratio)} {_name(baseline)}, {verdict.text}.",
         text + ".",
         f"{_runs(best)}; baseline {_runs(baseline)}",
         _confidence(verdict),
@@ -193,7 +192,8 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame, min_effect: fl
         a, b = by_name[first], by_name[second]
         verdict = compare_samples(a["samples"], b["samples"], min_effect)
         groups[verdict.verdict].append(
-            f"{_change(a, b)} {verdict.ratio:.2f}× ({_LEVEL} interval {verdict.interval}"
+            f"{_change(a, b)} {ratio_text(verdict.ratio)} "
+            f"({CONFIDENCE_TEXT} interval {verdict.interval}"
             + (f", {verdict.needs}" if verdict.needs else "")
             + ")"
         )
@@ -217,7 +217,8 @@ def _flag_changes(partition: str, model: str, rows: pd.DataFrame, min_effect: fl
         + " — ".join(parts)
         + ".",
         f"{decided} of {len(pairs)} comparisons decided",
-        f"{_LEVEL} intervals of the ratio of geometric means (Welch's t-test on log tok/s)",
+        f"{CONFIDENCE_TEXT} intervals of the ratio of geometric means "
+        "(Welch's t-test on log tok/s)",
         decided > 0,
     )
 
@@ -242,7 +243,7 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
     curve = candidates[candidates["flag_set"] == fastest].sort_values("threads")
     base = int(curve["baseline_threads"].iloc[0])
     evidence = f"median speedup (efficiency) by threads over {threads_text(base)}: " + ", ".join(
-        f"{int(row.threads)}: {row.speedup:.2f}× ({row.efficiency:.0%})"
+        f"{int(row.threads)}: {ratio_text(row.speedup)} ({row.efficiency:.0%})"
         for row in curve.itertuples(index=False)
     )
     steps = list(pairwise(curve.to_dict("records")))
@@ -252,7 +253,7 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
             continue
         gain = (
             f"{threads_text(after['threads'])} against {threads_text(before['threads'])}: "
-            f"{step.ratio:.2f}× ({_judged(step)})"
+            f"{ratio_text(step.ratio)} ({_judged(step)})"
         )
         if step.verdict == TOO_FEW:
             return Finding(
@@ -271,7 +272,7 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
             partition,
             model,
             f"{fastest} stops paying after {threads_text(before['threads'])}: "
-            f"{threads_text(after['threads'])} give {step.ratio:.2f}×, {step.verdict}.",
+            f"{threads_text(after['threads'])} give {ratio_text(step.ratio)}, {step.verdict}.",
             f"{where}: {gain}.",
             evidence,
             _confidence(step),
@@ -285,7 +286,7 @@ def _scaling(partition: str, model: str, scaling: pd.DataFrame, min_effect: floa
         f"{fastest} still scales at {threads_text(last['threads'])}, the most run: every step "
         "is faster.",
         f"{where}: {threads_text(last['threads'])} against "
-        f"{threads_text(steps[-1][0]['threads'])}: {step.ratio:.2f}× ({_judged(step)}).",
+        f"{threads_text(steps[-1][0]['threads'])}: {ratio_text(step.ratio)} ({_judged(step)}).",
         evidence,
         _confidence(step),
     )
@@ -315,8 +316,9 @@ def _roofline(partition: str, model: str, rows: pd.DataFrame, roofline: pd.DataF
     low, high = low / bound["bound_tok_s"], high / bound["bound_tok_s"]
     fraction = bound["fraction"]
     evidence = (
-        f"{best['median']:.2f} tok/s against a bound of {bound['bound_tok_s']:.2f} tok/s "
-        f"({bound['gb_s']:.2f} GB/s at {threads_text(bound['bandwidth_threads'])}, "
+        f"{decimal_text(best['median'])} tok/s against a bound of "
+        f"{decimal_text(bound['bound_tok_s'])} tok/s "
+        f"({decimal_text(bound['gb_s'])} GB/s at {threads_text(bound['bandwidth_threads'])}, "
         f"{bound['working_set']} working set, "
         f"over {int(bound['checkpoint_bytes']):,} bytes a token)"
     )
@@ -393,11 +395,12 @@ def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
                     if inside
                     else f"{'below' if row.tok_s < low else 'above'} where a run here lands"
                 )
-            interval = "" if pd.isna(low) else f", a run lands in {low:.2f}–{high:.2f}"
+            interval = "" if pd.isna(low) else f", a run lands in {interval_text(low, high)}"
             items.append(
                 f"{row.model} {row.cflags} at {threads_text(ours['threads'])}: "
-                f"median {ours['median']:.2f}{interval}, against {row.tok_s:.2f} "
-                f"({ours['median'] / row.tok_s:.2f}×, the seed's figure {place})"
+                f"median {decimal_text(ours['median'])}{interval}, "
+                f"against {decimal_text(row.tok_s)} "
+                f"({ratio_text(ours['median'] / row.tok_s)}, the seed's figure {place})"
             )
         text = f"Against the seed's published tok/s on {partition}: " + (
             "; ".join(items) if items else "no configuration of the seed's ran"
@@ -417,8 +420,8 @@ def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
                 conclusion,
                 text + ".",
                 "the seed: one run per configuration, threads not recorded (every core)",
-                f"{_LEVEL} prediction intervals of a single run here (t on log tok/s), each "
-                "published figure being a single run",
+                f"{CONFIDENCE_TEXT} prediction intervals of a single run here (t on log tok/s), "
+                "each published figure being a single run",
                 placed > 0,
             )
         )
@@ -445,15 +448,18 @@ def _name(row: pd.Series) -> str:
 
 
 def _runs(row: pd.Series) -> str:
-    return f"{_name(row)}: median {row['median']:.2f} tok/s over {int(row['runs_ok'])} ok runs"
+    return (
+        f"{_name(row)}: median {decimal_text(row['median'])} tok/s "
+        f"over {int(row['runs_ok'])} ok runs"
+    )
 
 
 def _judged(verdict: Verdict) -> str:
-    return f"{_LEVEL} interval {verdict.interval}: {verdict.text}"
+    return f"{CONFIDENCE_TEXT} interval {verdict.interval}: {verdict.text}"
 
 
 def _confidence(verdict: Verdict) -> str:
-    text = f"{_LEVEL} interval of the ratio of geometric means {verdict.interval}"
+    text = f"{CONFIDENCE_TEXT} interval of the ratio of geometric means {verdict.interval}"
     if not pd.isna(verdict.p_value):
         text += f", Welch p = {verdict.p_value:.2g}"
     return text

@@ -18,7 +18,6 @@ import base64
 import hashlib
 import html
 import json
-import math
 import platform
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,8 +30,20 @@ import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
+from collect.document import Cell, Code, Section, Table, dropped_flag_sets_section
 from collect.drift import drift_sentence
-from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, percent_text
+from collect.formatting import (
+    cell_text,
+    count_text,
+    cv_text,
+    decimal_text,
+    joined_text,
+    known_text,
+    percent_text,
+    ratio_text,
+    status_counts_text,
+    thread_count_text,
+)
 from collect.perf_metrics import REPORTED_METRICS
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
@@ -152,9 +163,9 @@ def render_report(
     if orphans:
         sections.append(("other-profiles", "Other profiles", _profiles_html(orphans)))
     sections.append(("warmup", "Warm-up runs", _warmups(analysis)))
-    dropped = analysis.files.dropped_flag_sets
+    dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
     if dropped:
-        sections.append(("dropped", "Flag sets not submitted", _dropped(dropped)))
+        sections.append((dropped.anchor, dropped.title, html_blocks(dropped)))
     sections.append(("failures", "Failures", _failures(analysis)))
     sections.append(("commands", "Commands and versions", _commands(analysis)))
     nav = "".join(
@@ -201,11 +212,14 @@ def _overview(analysis: Analysis) -> str:
         ("sweep", analysis.sweep_id),
         ("created", sweep.get("created")),
         ("partitions", ", ".join(analysis.partitions)),
-        ("runs", _status_counts(runs)),
+        ("runs", status_counts_text(runs["status"])),
         ("emulated (qemu) partitions", ", ".join(analysis.emulated_partitions)),
-        ("emulated runs", _status_counts(analysis.emulated) if len(analysis.emulated) else ""),
-        ("llama2.c", _joined([sweep.get("llama2c_repo"), *runs["llama2c_commit"].dropna()])),
-        ("models", _joined(runs["model"])),
+        (
+            "emulated runs",
+            status_counts_text(analysis.emulated["status"]) if len(analysis.emulated) else "",
+        ),
+        ("llama2.c", joined_text([sweep.get("llama2c_repo"), *runs["llama2c_commit"].dropna()])),
+        ("models", joined_text(runs["model"])),
         (
             "steps, seed, temperature, top-p",
             _joined_fields(sweep, "steps", "seed", "temperature", "topp"),
@@ -314,9 +328,9 @@ def _partition(analysis: Analysis, partition: str) -> str:
 def _hardware(analysis: Analysis, partition: str, runs: pd.DataFrame) -> str:
     facts = analysis.files.facts.get(partition)
     seen = [
-        ("hosts that ran benchmarks", _joined(runs["host"])),
-        ("CPU model (runs)", _joined(runs["cpu_model"])),
-        ("nproc (runs)", _joined(runs["nproc"])),
+        ("hosts that ran benchmarks", joined_text(runs["host"])),
+        ("CPU model (runs)", joined_text(runs["cpu_model"])),
+        ("nproc (runs)", joined_text(runs["nproc"])),
     ]
     if facts is None:
         return (
@@ -341,14 +355,14 @@ def _throughput(table: pd.DataFrame, partition: str, suspect: dict) -> str:
                 [
                     row.model,
                     flag_set_label(row.flag_set, partition, row.model, suspect),
-                    Html(f"<code>{escape(_text(row.cflags))}</code>"),
-                    _int(row.threads),
+                    Html(f"<code>{escape(cell_text(row.cflags))}</code>"),
+                    thread_count_text(row.threads),
                     f"{row.runs_ok}/{row.runs_total}",
-                    _fixed(row.median),
-                    _fixed(row.min),
-                    _fixed(row.max),
+                    decimal_text(row.median),
+                    decimal_text(row.min),
+                    decimal_text(row.max),
                     cv_text(row.cv, row.noisy),
-                    _fixed(row.speedup, "{:.2f}×"),
+                    ratio_text(row.speedup),
                     interval_text(row.speedup_low, row.speedup_high),
                     row.speedup_verdict_text,
                 ],
@@ -367,10 +381,10 @@ def _scaling(scaling: pd.DataFrame) -> str:
             [
                 row.model,
                 row.flag_set,
-                _int(row.threads),
-                _fixed(row.median),
+                thread_count_text(row.threads),
+                decimal_text(row.median),
                 cv_text(row.cv, row.noisy),
-                _fixed(row.speedup, "{:.2f}×") + f" vs {_int(row.baseline_threads)}",
+                ratio_text(row.speedup) + f" vs {thread_count_text(row.baseline_threads)}",
                 interval_text(row.speedup_low, row.speedup_high),
                 percent_text(row.efficiency),
                 row.speedup_verdict_text,
@@ -403,15 +417,15 @@ def _roofline(analysis: Analysis, partition: str) -> str:
             [
                 row.model,
                 row.flag_set,
-                _int(row.threads),
-                _fixed(row.median),
+                thread_count_text(row.threads),
+                decimal_text(row.median),
                 _megabytes(row.checkpoint_bytes),
-                _text(row.working_set) or "—",
-                _fixed(row.gb_s),
-                _fixed(row.bound_tok_s),
+                cell_text(row.working_set) or "—",
+                decimal_text(row.gb_s),
+                decimal_text(row.bound_tok_s),
                 percent_text(row.fraction),
-                _fixed(row.large_gb_s),
-                _fixed(row.large_bound_tok_s),
+                decimal_text(row.large_gb_s),
+                decimal_text(row.large_bound_tok_s),
                 percent_text(row.large_fraction),
                 *([row.note] if with_notes else []),
             ],
@@ -434,12 +448,12 @@ def _roofline(analysis: Analysis, partition: str) -> str:
         measurement_body = [
             (
                 [
-                    _int(row.threads),
-                    _text(row.label),
+                    thread_count_text(row.threads),
+                    cell_text(row.label),
                     _megabytes(row.working_set_bytes),
-                    _fixed(row.best_gb_s),
-                    _int(row.trials),
-                    _text(row.host),
+                    decimal_text(row.best_gb_s),
+                    count_text(row.trials),
+                    cell_text(row.host),
                 ],
                 {},
                 "",
@@ -494,7 +508,12 @@ def _perf(analysis: Analysis, partition: str) -> str:
     header = ["model", "flag set", "threads", "perf runs", *[metric.label for metric in shown]]
     body = []
     for row in metrics.to_dict("records"):
-        cells = [row["model"], row["flag_set"], _int(row["threads"]), str(row["perf_runs"])]
+        cells = [
+            row["model"],
+            row["flag_set"],
+            thread_count_text(row["threads"]),
+            str(row["perf_runs"]),
+        ]
         for metric in shown:
             low, high = row[f"{metric.column}_min"], row[f"{metric.column}_max"]
             cells.append(_spread(row[metric.column], low, high, metric.text))
@@ -700,13 +719,13 @@ def _warmups(analysis: Analysis) -> str:
         (
             [
                 row.run_dir,
-                _text(row.partition),
-                _text(row.model),
-                _text(row.flag_set),
-                _int(row.threads),
+                cell_text(row.partition),
+                cell_text(row.model),
+                cell_text(row.flag_set),
+                thread_count_text(row.threads),
                 row.status,
-                _fixed(row.tok_s),
-                _text(row.reason),
+                decimal_text(row.tok_s),
+                cell_text(row.reason),
             ],
             {},
             "",
@@ -718,17 +737,6 @@ def _warmups(analysis: Analysis) -> str:
     )
 
 
-def _dropped(dropped: dict[str, dict[str, str]]) -> str:
-    body = [
-        ([partition, flag_set, reason], {}, "")
-        for partition, reasons in dropped.items()
-        for flag_set, reason in reasons.items()
-    ]
-    return f"<p>{escape(DROPPED_FLAG_SETS)}</p>" + _table(
-        ["partition", "flag set", "why"], body, numeric=set()
-    )
-
-
 def _failures(analysis: Analysis) -> str:
     runs = pd.concat([analysis.runs, analysis.emulated])
     failed = runs[runs["status"] != STATUS_OK].sort_values("index", kind="stable")
@@ -736,7 +744,7 @@ def _failures(analysis: Analysis) -> str:
         return "<p>None.</p>"
     header = ["run", "partition", "status", "reason"]
     body = [
-        ([row.run_dir, _text(row.partition), row.status, _text(row.reason)], {}, "")
+        ([row.run_dir, cell_text(row.partition), row.status, cell_text(row.reason)], {}, "")
         for row in failed.itertuples(index=False)
     ]
     emulated = int(failed["partition"].isin(analysis.emulated_partitions).sum())
@@ -777,6 +785,24 @@ def escape(text: str) -> str:
     """text as HTML text or attribute value, on one line of the file (a line break shows as
     one: a character reference)."""
     return CONTROL_CHARACTERS.sub(lambda match: f"&#{ord(match.group())};", html.escape(text))
+
+
+def html_blocks(section: Section) -> str:
+    """The paragraphs and tables of a section of the document model (collect/document.py)
+    as HTML; its title is the caller's heading."""
+    parts = []
+    for block in section.blocks:
+        if isinstance(block, Table):
+            body = [([_html_cell(cell) for cell in row], {}, "") for row in block.rows]
+            numeric = set(block.header[block.numeric_from :])
+            parts.append(_table(block.header, body, numeric))
+        else:
+            parts.append(f"<p>{escape(block)}</p>")
+    return "".join(parts)
+
+
+def _html_cell(cell: Cell) -> object:
+    return Html(f"<code>{escape(cell.text)}</code>") if isinstance(cell, Code) else cell
 
 
 def _file_anchor(path: str) -> str:
@@ -863,12 +889,7 @@ def _key_values(rows: Iterable[tuple[str, object]]) -> str:
 def _cell(value: object) -> str:
     if isinstance(value, Html):
         return str(value)
-    return escape(_text(value))
-
-
-def _status_counts(runs: pd.DataFrame) -> str:
-    counts = runs["status"].value_counts()
-    return ", ".join(f"{count} {status}" for status, count in counts.items()) or "none"
+    return escape(cell_text(value))
 
 
 def _warmup_line(analysis: Analysis) -> str:
@@ -888,30 +909,11 @@ def _value_text(value: object) -> str:
         )
     if isinstance(value, dict):
         return json.dumps(value)
-    return _text(value)
-
-
-def _joined(values: Iterable[object]) -> str:
-    texts = [_text(value) for value in values if _text(value)]
-    return ", ".join(dict.fromkeys(texts)) or "?"
+    return cell_text(value)
 
 
 def _joined_fields(mapping: dict, *keys: str) -> str:
-    return ", ".join(_text(mapping.get(key)) or "?" for key in keys)
-
-
-def _text(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return ""
-    return str(value)
-
-
-def _int(value: object) -> str:
-    return "—" if pd.isna(value) else f"{int(value)}"
-
-
-def _fixed(value: object, template: str = "{:.2f}") -> str:
-    return "—" if value is None or pd.isna(value) else template.format(value)
+    return ", ".join(cell_text(mapping.get(key)) or "?" for key in keys)
 
 
 def _megabytes(value: object) -> str:

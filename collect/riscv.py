@@ -5,6 +5,7 @@ generates tokens under qemu, and what each RISC-V binary holds."""
 import pandas as pd
 
 from collect.builds import asks_for_vectors, is_riscv, march, rejection, vector_count
+from collect.formatting import cell_text
 from collect.runs import STATUS_OK
 
 EMULATED_COLUMNS = ("partition", "flag_set", "compiles", "runs_ok", "runs", "outcome")
@@ -35,7 +36,7 @@ def emulated_outcomes(emulated: pd.DataFrame, builds: dict[tuple[str, str], dict
                 "compiles": "no" if rejection(flag_set, record) else ("yes" if record else "?"),
                 "runs_ok": len(rows) - len(failed),
                 "runs": len(rows),
-                "outcome": "ok" if failed.empty else _text(failed["reason"].iloc[0]),
+                "outcome": "ok" if failed.empty else cell_text(failed["reason"].iloc[0]),
             }
         )
     return pd.DataFrame.from_records(records, columns=list(EMULATED_COLUMNS))
@@ -66,7 +67,3 @@ def riscv_builds(builds: dict[tuple[str, str], dict]) -> pd.DataFrame:
     ]
     # object columns: counts stay ints, a missing one None
     return pd.DataFrame(records, columns=list(RISCV_BUILD_COLUMNS), dtype=object)
-
-
-def _text(value: object) -> str:
-    return "" if pd.isna(value) else str(value)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 
+from collect.formatting import band_text
 from collect.perf_metrics import (
     COUNTER_COLUMNS,
     DEFAULT_COUNTERS,
@@ -180,7 +181,7 @@ def noise_band_text(noise: pd.DataFrame, partition: str) -> str:
         return "Noise band: not measured (no configuration has two ok runs)."
     row = rows.iloc[0]
     return (
-        f"Noise band: ±{100 * row['noise_band']:.1f} %, what the same binary run again gives "
+        f"Noise band: {band_text(row['noise_band'])}, what the same binary run again gives "
         f"here: the {NOISE_QUANTILE:.0%} quantile of how far apart the medians of two halves "
         f"of a configuration's repetitions are, split every way (at most {MAX_SPLITS}; "
         f"{row['splits']} splits of {row['configurations']} configurations; at least "

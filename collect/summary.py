@@ -1,5 +1,4 @@
-"""summary.md from the analysis, and `summarize`: runs.csv, plots, summary.md, report.html
-and the sweep's rows in the history database.
+"""summary.md: a sweep's analysis rendered as Markdown (collect.pipeline writes it).
 
 summary.md is what `make sweep` prints at the end: the essentials (tok/s with its
 spread, the fraction of the bandwidth bound, the best thread count, unsupported perf
@@ -7,7 +6,6 @@ counters, whether flame graphs were recorded) and a pointer to report.html, whic
 every table.
 """
 
-import errno
 import math
 import re
 from collections.abc import Sequence
@@ -16,22 +14,27 @@ from pathlib import Path
 import pandas as pd
 
 from collect.analysis import Analysis, analyse
-from collect.atomic import replacing_together
 from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
-from collect.datafiles import NotRead
+from collect.document import Cell, Code, Section, Table, dropped_flag_sets_section
 from collect.drift import drift_sentence
 from collect.findings import Finding
-from collect.formatting import DROPPED_FLAG_SETS, cv_text, known_text, threads_text
-from collect.history import default_history_path, write_history
-from collect.notebook import NOTEBOOK_FILE, notebook_text
+from collect.formatting import (
+    cell_text,
+    cv_text,
+    decimal_text,
+    joined_text,
+    known_text,
+    ratio_text,
+    status_counts_text,
+    thread_count_text,
+    threads_text,
+)
 from collect.perf_metrics import PERF_FIGURES
-from collect.plots import write_plots
-from collect.report import CONTROL_CHARACTERS, REPORT_FILE, render_report
+from collect.report import REPORT_FILE
 from collect.riscv import emulated_outcomes, riscv_builds
-from collect.runs import STATUS_OK, collect_runs, read_sweep_facts, stopped_early
+from collect.runs import STATUS_OK, stopped_early
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
-from collect.sweepfiles import read_sweep_files
-from collect.verdicts import COMPARE_MIN_EFFECT, interval_text, method_text
+from collect.verdicts import interval_text, method_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -42,80 +45,6 @@ LARGE_MARK = "†"
 # starts an image only before "[", which is escaped, and "_" inside a word (sweep_profile)
 # is never emphasis.
 _MARKDOWN_MARKUP = re.compile(r"([\\`*\[\]<>&~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-
-
-class OutputsKept(ValueError):
-    """The outputs could not all be written (a full disk): the old ones are left whole."""
-
-
-def summarize(
-    results_dir: Path,
-    history: Path | None = None,
-    record_history: bool = True,
-    min_effect: float = COMPARE_MIN_EFFECT,
-) -> str:
-    """Write runs.csv, plots/*.png, summary.md, report.html and analysis.ipynb (collect/
-    notebook.py) into results_dir, record the sweep's runs in the history database
-    (history, default results_dir/../history.sqlite) unless record_history is False;
-    return summary.md. Comparisons use the practical threshold min_effect
-    (verdicts.COMPARE_MIN_EFFECT).
-
-    runs.csv is the single source of every figure: the summary, the report and the
-    plots are made from the table that is written to it.
-    """
-    runs, analysis, files_not_read = read_results(results_dir, min_effect)
-    try:
-        with replacing_together() as outputs:
-            csv_one_line(runs).to_csv(outputs.new(results_dir / "runs.csv"), index=False)
-            plots = write_plots(analysis, results_dir / "plots", outputs)
-            summary = render_summary(
-                analysis, [path.relative_to(results_dir) for path in plots], files_not_read
-            )
-            outputs.new(results_dir / "summary.md").write_text(summary)
-            report = render_report(analysis, plots, files_not_read)
-            outputs.new(results_dir / REPORT_FILE).write_text(report)
-            outputs.new(results_dir / NOTEBOOK_FILE).write_text(notebook_text())
-    except OSError as error:
-        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
-        raise OutputsKept(
-            f"{results_dir}: {error.strerror or error}: nothing was replaced (runs.csv, "
-            "plots/, summary.md and report.html are as they were)"
-            + ("; free some space and run it again" if full else "")
-        ) from error
-    if record_history:
-        write_history(runs, history or default_history_path(results_dir), results_dir)
-    return summary
-
-
-def read_results(
-    results_dir: Path, min_effect: float = COMPARE_MIN_EFFECT
-) -> tuple[pd.DataFrame, Analysis, dict[str, str]]:
-    """What summarize reads of results_dir: the runs table, its analysis, and the files
-    not read ({path relative to results_dir: why})."""
-    if not results_dir.is_dir():
-        raise FileNotFoundError(f"results directory not found: {results_dir}")
-    not_read = NotRead()
-    sweep = read_sweep_facts(results_dir, not_read)
-    runs = add_derived_metrics(collect_runs(results_dir, sweep, not_read))
-    analysis = analyse(runs, read_sweep_files(results_dir, sweep, not_read), min_effect)
-    return runs, analysis, not_read.listed()
-
-
-def csv_one_line(runs: pd.DataFrame) -> pd.DataFrame:
-    """runs with every control character of its text (a newline in a flag set's name) as
-    its backslash escape (\\n): no value from the sweep starts a line of runs.csv, which a
-    reader by lines (or a file it was written over, such as authorized_keys) would take for
-    a line of its own, quoted or not."""
-    text = [name for name in runs.columns if pd.api.types.is_string_dtype(runs[name].dtype)]
-    return runs.assign(**{name: runs[name].map(_one_line) for name in text})
-
-
-def _one_line(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    return CONTROL_CHARACTERS.sub(
-        lambda match: match.group().encode("unicode_escape").decode("ascii"), value
-    )
 
 
 def render_summary(
@@ -172,7 +101,8 @@ def render_summary(
     lines += _riscv_builds_section(analysis)
     lines += ["## Flame graphs", "", markdown_text(analysis.flame_graph_status()), ""]
     lines += _hottest_frame_lines(analysis)
-    lines += _dropped_section(analysis.files.dropped_flag_sets)
+    dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
+    lines += markdown_section(dropped) if dropped else []
     # emulated runs too: a flag set that does not compile for RISC-V is a failure to see
     lines += _failures_section(
         pd.concat([runs, analysis.emulated]) if len(analysis.emulated) else runs
@@ -238,14 +168,11 @@ def _overview(analysis: Analysis) -> str:
         )
     if runs.empty:
         return "No runs: the results directory has no run directory under runs/."
-    counts = runs["status"].value_counts()
-    statuses = [STATUS_OK, *sorted(set(counts.index) - {STATUS_OK})]
-    by_status = ", ".join(f"{counts.get(status, 0)} {status}" for status in statuses)
-    facts = [f"{len(runs)} runs: {by_status}."]
+    facts = [f"{len(runs)} runs: {markdown_text(status_counts_text(runs['status']))}."]
     if runs["llama2c_commit"].notna().any():
-        facts.append(f"llama2.c commit {_joined(runs['llama2c_commit'])}.")
+        facts.append(f"llama2.c commit {joined_text(runs['llama2c_commit'], markdown_text)}.")
     if runs["steps"].notna().any():
-        facts.append(f"Steps: {_joined(runs['steps'])}.")
+        facts.append(f"Steps: {joined_text(runs['steps'], markdown_text)}.")
     early = runs[stopped_early(runs)]
     if not early.empty:
         configurations = ", ".join(
@@ -268,9 +195,9 @@ def _overview(analysis: Analysis) -> str:
 
 def _node_facts(partition_runs: pd.DataFrame) -> str:
     return (
-        f"Hosts: {_joined(partition_runs['host'])}; "
-        f"CPU: {_joined(partition_runs['cpu_model'])}; "
-        f"nproc: {_joined(partition_runs['nproc'])}."
+        f"Hosts: {joined_text(partition_runs['host'], markdown_text)}; "
+        f"CPU: {joined_text(partition_runs['cpu_model'], markdown_text)}; "
+        f"nproc: {joined_text(partition_runs['nproc'], markdown_text)}."
     )
 
 
@@ -290,7 +217,7 @@ def _model_section(
     several_thread_counts = rows["threads"].nunique(dropna=False) > 1
     heading = f"### {markdown_text(model)}"
     if not several_thread_counts:
-        heading += f" ({_joined(rows['threads'])} threads)"
+        heading += f" ({joined_text(rows['threads'], markdown_text)} threads)"
     keys = [(row.partition, row.model, row.threads, row.flag_set) for row in rows.itertuples()]
     with_bound = any(key in roofline for key in keys)
     header = ["flag set", "cflags"]
@@ -301,16 +228,16 @@ def _model_section(
     for key, row in zip(keys, rows.itertuples(index=False), strict=True):
         cells = [
             markdown_text(flag_set_label(row.flag_set, row.partition, row.model, suspect)),
-            markdown_code(row.cflags) if _present(row.cflags) else "",
+            markdown_code(row.cflags) if cell_text(row.cflags) else "",
         ]
-        cells += [_text(row.threads)] if several_thread_counts else []
+        cells += [thread_count_text(row.threads)] if several_thread_counts else []
         cells += [
             f"{row.runs_ok}/{row.runs_total}",
-            _tok_s(row.median),
-            _tok_s(row.min),
-            _tok_s(row.max),
+            decimal_text(row.median),
+            decimal_text(row.min),
+            decimal_text(row.max),
             cv_text(row.cv, row.noisy),
-            "—" if math.isnan(row.speedup) else f"{row.speedup:.2f}×",
+            ratio_text(row.speedup),
             interval_text(row.speedup_low, row.speedup_high),
             row.speedup_verdict_text,
         ]
@@ -345,7 +272,7 @@ def _scaling_lines(scaling: pd.DataFrame) -> list[str]:
         return []
     items = [
         f"{markdown_text(row.model)} {markdown_text(row.flag_set)}: {threads_text(row.threads)}, "
-        f"{row.speedup:.2f}× over {int(row.baseline_threads)} "
+        f"{ratio_text(row.speedup)} over {int(row.baseline_threads)} "
         f"({interval_text(row.speedup_low, row.speedup_high)}, {row.speedup_verdict_text}), "
         f"efficiency {row.efficiency:.0%}"
         for row in best.itertuples(index=False)
@@ -498,7 +425,11 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
     if failed.empty:
         return ["## Failures", "", "None."]
     body = [
-        [markdown_code(row.run_dir), markdown_text(row.status), markdown_text(_text(row.reason))]
+        [
+            markdown_code(row.run_dir),
+            markdown_text(row.status),
+            markdown_text(cell_text(row.reason)),
+        ]
         for row in failed.itertuples(index=False)
     ]
     return [
@@ -508,23 +439,23 @@ def _failures_section(runs: pd.DataFrame) -> list[str]:
     ]
 
 
-def _dropped_section(dropped: dict[str, dict[str, str]]) -> list[str]:
-    """The flag sets left out before submitting, with why (plan.json's dropped_flag_sets)."""
-    if not dropped:
-        return []
-    body = [
-        [markdown_code(partition), markdown_code(flag_set), markdown_text(reason)]
-        for partition, reasons in dropped.items()
-        for flag_set, reason in reasons.items()
-    ]
-    return [
-        f"## Flag sets not submitted ({len(body)})",
-        "",
-        DROPPED_FLAG_SETS,
-        "",
-        *markdown_table(["partition", "flag set", "why"], body, right_aligned_from=3),
-        "",
-    ]
+def markdown_section(section: Section) -> list[str]:
+    """A section of the document model (collect/document.py) as Markdown lines: its
+    heading with its count, each paragraph and table followed by a blank line."""
+    count = f" ({section.count})" if section.count is not None else ""
+    lines = [f"## {markdown_text(section.title)}{count}", ""]
+    for block in section.blocks:
+        if isinstance(block, Table):
+            body = [[_markdown_cell(cell) for cell in row] for row in block.rows]
+            lines += markdown_table(list(block.header), body, block.numeric_from)
+        else:
+            lines.append(markdown_text(block))
+        lines.append("")
+    return lines
+
+
+def _markdown_cell(cell: Cell) -> str:
+    return markdown_code(cell.text) if isinstance(cell, Code) else markdown_text(cell)
 
 
 def markdown_table(header: list[str], body: list[list[str]], right_aligned_from: int) -> list[str]:
@@ -563,21 +494,3 @@ def markdown_code(value: object) -> str:
     fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
-
-
-def _joined(column: pd.Series) -> str:
-    """The distinct known values of a column, in order of appearance, or "?"."""
-    values = [markdown_text(_text(value)) for value in column.dropna().unique()]
-    return ", ".join(values) if values else "?"
-
-
-def _tok_s(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.2f}"
-
-
-def _text(value: object) -> str:
-    return str(value) if _present(value) else ""
-
-
-def _present(value: object) -> bool:
-    return not pd.isna(value) and value != ""

@@ -46,6 +46,8 @@ from scipy.special import comb
 # Confidence level of every ratio interval; its complement is the test's level.
 CONFIDENCE = 0.99
 ALPHA = 1 - CONFIDENCE
+# CONFIDENCE as every document writes it.
+CONFIDENCE_TEXT = f"{100 * CONFIDENCE:.0f} %"
 # The practical threshold: the half-width an interval must fit in for no detectable change
 # (any change smaller than one that matters).
 COMPARE_MIN_EFFECT = 0.02
@@ -111,7 +113,7 @@ class Verdict:
 def method_text(min_effect: float = COMPARE_MIN_EFFECT) -> str:
     """How a verdict is reached, in one paragraph for the legends of the tables."""
     return (
-        f"A verdict compares two configurations' ok runs: the {100 * CONFIDENCE:.0f} % interval "
+        f"A verdict compares two configurations' ok runs: the {CONFIDENCE_TEXT} interval "
         "of the ratio of their geometric means (Welch's t-test on log tok/s); no detectable "
         f"change: the whole interval lies inside ±{100 * min_effect:g} %; faster or slower: "
         f"otherwise, where the test rejects no change (p < {ALPHA:g}); too few runs to tell: "

@@ -15,7 +15,8 @@ from builders import SweepWriter
 from conftest import PROJECT
 from notebooks import outputs, run_notebook
 
-from collect.class_report import class_runs, class_view
+from collect import class_report
+from collect.class_report import ClassView, class_runs, class_view, render_class_report
 from collect.notebook import NOTEBOOK_FILE
 from collect.verdicts import prediction_interval
 
@@ -109,6 +110,16 @@ def test_the_class_notebook_runs_on_the_class_table(sweeps, tmp_path):
     tables = " ".join(outputs(notebook, "text/plain"))
     assert all(student in tables for student in STUDENTS), tables
     assert "150.0" in tables  # the outlier's median, as class.md gives it
+
+
+@pytest.mark.unit
+def test_the_outliers_level_and_its_false_alarms_come_from_the_confidence(monkeypatch):
+    monkeypatch.setattr(class_report, "CONFIDENCE_TEXT", "95 %")
+    monkeypatch.setattr(class_report, "ALPHA", 0.05)
+    view = ClassView(pd.DataFrame(), pd.DataFrame())  # no sweeps: the text alone
+    text = " ".join(render_class_report(view, ["bin"]).split())
+    assert "lies outside the 95 % prediction interval" in text
+    assert "With no real difference about 1 in 20 sweeps lands outside by chance." in text
 
 
 @pytest.mark.unit

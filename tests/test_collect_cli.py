@@ -11,6 +11,7 @@ import pytest
 from builders import SweepWriter
 
 from collect.cli import SUBCOMMANDS
+from collect.verdicts import CONFIDENCE_TEXT
 
 pytestmark = pytest.mark.unit
 
@@ -37,6 +38,13 @@ def test_help_lists_every_subcommand():
         assert name in result.stdout
         assert help_text.split()[0] in result.stdout
         assert collect(name, "--help").returncode == 0
+
+
+def test_a_subcommand_help_gives_the_confidence_as_the_list_of_subcommands_does():
+    # argparse fills in % placeholders in the list's help, not in the subcommand's own
+    level = f"ratio B/A with its {CONFIDENCE_TEXT} interval"
+    for help_text in (collect("--help").stdout, collect("compare", "--help").stdout):
+        assert level in " ".join(help_text.split())
 
 
 def test_readme_documents_every_subcommand():

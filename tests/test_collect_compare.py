@@ -20,9 +20,10 @@ from builders import SweepWriter
 from scipy import stats
 from test_collect_cli import collect
 
-from collect.compare import compare_runs, configuration_stats, seed_runs
+from collect.comparison import compare_runs, configuration_stats
+from collect.pipeline import summarize
 from collect.runs import collect_runs
-from collect.summary import summarize
+from collect.seed import seed_runs
 
 pytestmark = pytest.mark.unit
 

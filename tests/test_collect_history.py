@@ -13,8 +13,8 @@ from collect.history import (
     read_history_runs,
     write_history,
 )
+from collect.pipeline import summarize
 from collect.runs import collect_runs
-from collect.summary import summarize
 
 pytestmark = pytest.mark.unit
 

@@ -9,9 +9,9 @@ from builders import SweepWriter
 
 from collect.analysis import analyse
 from collect.notebook import NOTEBOOK_FILE, notebook_text, read_runs_csv
+from collect.pipeline import summarize
 from collect.runs import collect_runs
 from collect.stats import add_derived_metrics
-from collect.summary import summarize
 
 
 def small_sweep(results_dir, partition="nodes"):

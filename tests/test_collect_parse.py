@@ -16,7 +16,7 @@ from collect.parse import (
     unsupported_events,
 )
 from collect.perf_metrics import FIGURE_COLUMNS
-from collect.summary import summarize
+from collect.pipeline import summarize
 
 pytestmark = pytest.mark.unit
 

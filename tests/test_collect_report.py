@@ -28,10 +28,19 @@ import pytest
 from builders import CFLAGS, SweepWriter
 
 from collect.analysis import analyse
-from collect.report import CONTENT_SECURITY_POLICY, REPORT_FILE, render_report, script_hash
+from collect.document import Code, Section, Table
+from collect.pipeline import summarize
+from collect.report import (
+    CONTENT_SECURITY_POLICY,
+    REPORT_FILE,
+    html_blocks,
+    render_report,
+    script_hash,
+)
 from collect.runs import collect_runs
+from collect.seed import seed_runs
 from collect.stats import add_derived_metrics
-from collect.summary import summarize
+from collect.summary import markdown_section
 from collect.sweepfiles import read_sweep_files
 
 pytestmark = pytest.mark.unit
@@ -375,6 +384,52 @@ RISCV_FLAG_SETS = {
     "bogus": "-O3 -march=rv64gcq_bogus",
     "rv64gcv": "-O3 -march=rv64gcv",
 }
+
+
+def test_the_report_counts_runs_by_status_as_the_summary_does(tmp_path):
+    results_dir = tmp_path / "sweep"
+    sweep = SweepWriter(results_dir)
+    sweep.run("local", "O3", 1, 1, tok_s=50.0)
+    for repetition in (2, 3):
+        sweep.run("local", "O3", 1, repetition, exit_status=1)
+    summary = summarize(results_dir, record_history=False)
+    html = (results_dir / REPORT_FILE).read_text()
+    assert "3 runs: 1 ok, 2 failed." in summary  # ok first, though fewer
+    assert "<tr><th>runs</th><td>1 ok, 2 failed</td></tr>" in html
+
+
+def test_an_unknown_thread_count_reads_as_in_the_other_documents():
+    """A runs table that did not record threads (the seed's, a history's): `?` in the
+    report's tables as in summary.md's, compare's and class.md's."""
+    # on a partition of its own: the findings would compare the seed with itself
+    runs = seed_runs().assign(partition="elsewhere", sweep_id="seed-as-a-sweep")
+    html = render_report(analyse(add_derived_metrics(runs)))
+    throughput = re.search(r"<h3>Throughput \(tok/s\)</h3>(.*?)</table>", html).group(1)
+    assert {cells[3] for cells in table_cells(throughput)} == {"?"}
+
+
+def test_a_section_of_the_document_model_reads_the_same_in_markdown_and_html():
+    section = Section(
+        "sizes",
+        "Sizes",
+        1,
+        ("Quoted <b>as written</b>.", Table(("flag set", "MB"), ((Code("O3 `x`"), "1.5"),), 1)),
+    )
+    assert markdown_section(section) == [
+        "## Sizes (1)",
+        "",
+        "Quoted \\<b\\>as written\\</b\\>.",
+        "",
+        "| flag set | MB |",
+        "| --- | ---: |",
+        "| `` O3 `x` `` | 1.5 |",
+        "",
+    ]
+    assert html_blocks(section) == (
+        "<p>Quoted &lt;b&gt;as written&lt;/b&gt;.</p><table><thead><tr><th>flag set</th>"
+        "<th>MB</th></tr></thead><tbody><tr><td><code>O3 `x`</code></td>"
+        '<td class="num">1.5</td></tr></tbody></table>'
+    )
 
 
 def write_emulated_sweep(results_dir: Path) -> Path:

@@ -10,11 +10,12 @@ import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
 from builders import SweepWriter
 
+from collect.pipeline import summarize
 from collect.plan import NotASweepError
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.runs import collect_runs
 from collect.stats import UNKNOWN, flag_set_table
-from collect.summary import render_summary, summarize
+from collect.summary import render_summary
 
 pytestmark = pytest.mark.unit
 

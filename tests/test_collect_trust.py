@@ -18,9 +18,10 @@ from conftest import PROJECT, run_playbook
 from test_collect_cli import collect
 
 from collect.datafiles import NotRead
+from collect.pipeline import read_results, summarize
 from collect.plan import read_task_dir
 from collect.remote import RemoteRefused, check_remote
-from collect.summary import markdown_code, markdown_text, read_results, summarize
+from collect.summary import markdown_code, markdown_text
 
 # Each test its own marker: one runs playbooks (e2e, about a minute), the rest are unit.
 

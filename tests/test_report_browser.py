@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from test_collect_report import write_characterised_sweep
 
+from collect.pipeline import summarize
 from collect.report import CONTENT_SECURITY_POLICY, REPORT_FILE, script_hash
-from collect.summary import summarize
 
 pytestmark = pytest.mark.e2e
 
