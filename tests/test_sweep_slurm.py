@@ -621,6 +621,8 @@ def test_node_down_mid_array_is_a_node_fail_row_and_the_rest_complete(slurm, wor
 
 # The second sbatch call (the first partition's array) waits until the test releases it: the
 # interrupt reaches the submission while that job is being created.
+# Every job held: none can end before the interrupt's cancel reaches it (a build job that
+# reuses a cached binary completes within a second of its submission).
 SLOW_SBATCH = """#!/bin/bash
 calls=$(( $(cat {dir}/calls 2>/dev/null || echo 0) + 1 ))
 echo "$calls" > {dir}/calls
@@ -628,7 +630,7 @@ if (( calls == 2 )); then
   echo "$PPID" > {dir}/submitter.part && mv {dir}/submitter.part {dir}/submitter
   until [[ -e {dir}/release ]]; do sleep 0.1; done
 fi
-exec {sbatch} "$@"
+exec {sbatch} --hold "$@"
 """
 
 
