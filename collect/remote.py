@@ -22,6 +22,8 @@ import stat
 import sys
 from pathlib import Path
 
+from ansible_collections.llamasweep.sweep.plugins.module_utils import backends
+
 REMOTE_FILE = "remote.json"
 
 # Names and paths a sweep writes: no Jinja ({ }), no shell or ssh tokens (% $ ` ;), no
@@ -121,8 +123,10 @@ def _check_interpreter(key: str, value: object, results_dir: Path) -> None:
 
 
 def _check_backend(key: str, value: object, _results_dir: Path) -> None:
-    if value != "slurm":
-        raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r}; the only valid value is 'slurm'")
+    remote = [name for name, backend in backends.BACKENDS.items() if backend.REMOTE]
+    if value not in remote:
+        valid = " or ".join(repr(name) for name in remote)
+        raise RemoteRefused(f"{REMOTE_FILE}: {key} = {value!r}; the only valid value is {valid}")
 
 
 def _check_remote_dir(key: str, value: object, results_dir: Path) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_rules
+from ansible_collections.llamasweep.sweep.plugins.module_utils import backends, sweep_rules
 
 from collect.builds import read_build_records, rejection
 from collect.datafiles import NotRead, read_text
@@ -159,9 +159,11 @@ class SweepFacts:
 
 
 @dataclass(frozen=True)
-class SlurmFacts:
-    """What the scheduler last saw of one task's array task and of its partition's build."""
+class SchedulerFacts:
+    """What the scheduler (backend: the one that wrote scheduler.json) last saw of one task's
+    job and of its partition's build."""
 
+    backend: str = "local"
     partition: str = ""
     job: dict = field(default_factory=dict)  # scheduler.json's runs[index]
     build: dict = field(default_factory=dict)  # scheduler.json's builds[partition]
@@ -183,19 +185,20 @@ def parse_run_files(files: TaskFiles) -> dict[str, float | None]:
     }
 
 
-def run_status(files: TaskFiles, slurm: SlurmFacts | None = None) -> tuple[str, str]:
+def run_status(files: TaskFiles, scheduler: SchedulerFacts | None = None) -> tuple[str, str]:
     """(status, reason) of one run; reason is empty for a run that is ok.
 
     The single place that decides a run's status: ok by sweep_rules.run_ok (the rule the
     profile selection uses), else why not. The run's own files are the ground truth; for
     a run that could not write them (killed, cancelled, never started) the scheduler's
-    last view (slurm) and Slurm's output of the task (slurm.out) say why: timeout,
-    cancelled, or failed (a failed build, OUT_OF_MEMORY, NODE_FAIL, ...).
+    last view and its output of the task (slurm.out) say why, by the backend's rule
+    (scheduled_status): timeout, cancelled, or failed (a failed build, OUT_OF_MEMORY,
+    NODE_FAIL, ...).
     """
     if sweep_rules.run_ok(files.status_text, files.stderr_text):
         return STATUS_OK, ""
     if files.execution_text is None or files.exit_status is None:
-        scheduled = slurm_status(files, slurm or SlurmFacts())
+        scheduled = scheduled_status(files, scheduler or SchedulerFacts())
         if scheduled is not None:
             return scheduled
     if not files.started:
@@ -248,46 +251,17 @@ def illegal_instruction_note(cflags: object, cpu_model: object) -> str:
     return f"this node's CPU lacks an extension the flag set asks for ({asks}; node's ISA: {node})"
 
 
-def slurm_status(files: TaskFiles, slurm: SlurmFacts) -> tuple[str, str] | None:
-    """Status of a task that left no status: from the scheduler's state, None if it says nothing."""
-    job, build = slurm.job, slurm.build
-    state = job.get("state")
-    job_name = f"Slurm job {job.get('job_id') or job.get('array_job_id', '?')}"
-    if job.get("array_task_id") is not None and job.get("array_job_id"):
-        job_name += f" ({job['array_job_id']}_{job['array_task_id']})"
-    slurm_text = files.slurm_text or ""
-    build_state = build.get("state")
-    if not files.started and build_state not in (
-        None,
-        "COMPLETED",
-        "PENDING",
-        "RUNNING",
-        "UNKNOWN",
-    ):
-        error = f": {slurm.build_error}" if slurm.build_error else ""
-        return STATUS_FAILED, (
-            f"build job {build.get('job_id')} of partition {slurm.partition} ended "
-            f"{build_state} (exit {build.get('exit_code')}), so the run never started{error}"
-        )
-    ended = sweep_rules.SLURM_FINAL_STATES.get(state)
-    if ended == STATUS_TIMEOUT or "DUE TO TIME LIMIT" in slurm_text:
-        return STATUS_TIMEOUT, f"{job_name} reached its time limit (TIMEOUT)"
-    if ended == STATUS_CANCELLED or (state is None and "CANCELLED AT" in slurm_text):
-        reason = job.get("reason")
-        detail = f", {reason}" if reason and reason != "None" else ""
-        return STATUS_CANCELLED, f"{job_name} was cancelled ({state or 'CANCELLED'}{detail})"
-    if ended == STATUS_FAILED:
-        return STATUS_FAILED, (
-            f"{job_name} ended {state} (exit {job.get('exit_code')}, reason {job.get('reason')})"
-        )
-    if "oom_kill" in slurm_text or "oom-kill" in slurm_text:
-        return STATUS_FAILED, f"{job_name} ran out of memory (OUT_OF_MEMORY)"
-    if job.get("lost"):  # the progress report's word: no answer had it, nor will
-        return STATUS_FAILED, (
-            f"{job_name} was lost: in neither squeue nor sacct, no status file "
-            f"(last seen {state or 'never'}); make resume runs it again"
-        )
-    return None
+def scheduled_status(files: TaskFiles, scheduler: SchedulerFacts) -> tuple[str, str] | None:
+    """Status of a task that left no status: from the scheduler's view, by its backend's
+    rule; None if it says nothing."""
+    return backends.backend(scheduler.backend).scheduled_status(
+        files.started,
+        files.slurm_text or "",
+        scheduler.job,
+        scheduler.build,
+        scheduler.build_error,
+        scheduler.partition,
+    )
 
 
 def run_record(task: dict, files: TaskFiles, sweep: SweepFacts) -> dict:
@@ -300,8 +274,8 @@ def run_record(task: dict, files: TaskFiles, sweep: SweepFacts) -> dict:
         **{key: task[key] for key in _RECORD_FACTS if key in task},
         **{key: execution.get(key) for key in _EXECUTION_FACTS},
     }
-    slurm = slurm_facts(task, sweep)
-    status, reason = run_status(files, slurm)
+    scheduler = scheduler_facts(task, sweep)
+    status, reason = run_status(files, scheduler)
     # A run killed before it wrote execution.txt: the scheduler knows its job and node.
     for column, key in (
         ("slurm_job_id", "job_id"),
@@ -309,8 +283,8 @@ def run_record(task: dict, files: TaskFiles, sweep: SweepFacts) -> dict:
         ("slurm_array_task_id", "array_task_id"),
         ("host", "node"),
     ):
-        if row[column] in (None, "") and slurm.job.get(key) not in (None, ""):
-            row[column] = slurm.job[key]
+        if row[column] in (None, "") and scheduler.job.get(key) not in (None, ""):
+            row[column] = scheduler.job[key]
     if files.exit_status is not None:
         row["exit_status"] = files.exit_status
     row["signal"] = run_signal(execution.get("signal"), files.exit_status) or None
@@ -336,14 +310,19 @@ def emulated_rows(runs: pd.DataFrame) -> pd.Series:
     return runs["emulated"].map(lambda value: value is True or value == 1).astype(bool)
 
 
-def slurm_facts(task: dict, sweep: SweepFacts) -> SlurmFacts:
-    """The scheduler's view of a task (empty outside Slurm sweeps)."""
+def scheduler_facts(task: dict, sweep: SweepFacts) -> SchedulerFacts:
+    """The scheduler's view of a task (empty where no scheduler.json was written). A
+    scheduler.json names the backend whose states it holds; one that names none is from
+    before it did, when only Slurm's progress report wrote one; one that names a backend
+    this project lacks says nothing (a results directory is data)."""
     if not sweep.scheduler:
-        return SlurmFacts()
+        return SchedulerFacts()
     partition = task["partition"]
     job = (sweep.scheduler.get("runs") or {}).get(str(task["index"]))
     build = (sweep.scheduler.get("builds") or {}).get(partition)
-    return SlurmFacts(
+    backend = sweep.scheduler.get("backend", backends.backend_slurm.NAME)
+    return SchedulerFacts(
+        backend=backend if backend in backends.NAMES else backends.backend_local.NAME,
         partition=partition,
         job=job if isinstance(job, dict) else {},
         build=build if isinstance(build, dict) else {},

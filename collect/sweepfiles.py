@@ -30,8 +30,8 @@ from collect.runs import (
     collect_task_rows,
     read_sweep_facts,
     runs_table,
-    slurm_facts,
-    slurm_status,
+    scheduled_status,
+    scheduler_facts,
 )
 
 # Longest text of one recorded file shown in the report (a plan of 10,000 tasks is not):
@@ -199,7 +199,7 @@ def _profile_status(task: dict, files: TaskFiles, sweep: SweepFacts) -> str:
     """ "ok", or why the profile task failed or did not finish (the scheduler's view on
     Slurm: timeout, cancelled, ...)."""
     if files.exit_status is None:
-        scheduled = slurm_status(files, slurm_facts(task, sweep))
+        scheduled = scheduled_status(files, scheduler_facts(task, sweep))
         if scheduled is not None:
             return scheduled[1]
         if not files.started:

@@ -17,6 +17,15 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+MODULE_UTILS = (
+    PROJECT
+    / "collections"
+    / "ansible_collections"
+    / "llamasweep"
+    / "sweep"
+    / "plugins"
+    / "module_utils"
+)
 LOCAL_SLURM_INVENTORY = PROJECT / "inventory" / "local-slurm.yml"
 UPSTREAM_LLAMA2C = "https://github.com/karpathy/llama2.c.git"
 LOGIN_PORT = 2223  # Monte Cimone's login node listens there too

@@ -269,8 +269,8 @@ def test_a_sweep_directory_of_another_account_is_not_run(submitted, tmp_path):
     one that is not this account's own is refused there, before anything runs."""
     marker = tmp_path / "ran"
     foreign = tmp_path / "other" / "llamasweep" / "sweeps" / submitted.name
-    foreign.mkdir(parents=True)
-    (foreign / "progress-slurm.py").write_text(f"open({str(marker)!r}, 'w')\n")
+    (foreign / "tools").mkdir(parents=True)
+    (foreign / "tools" / "backend_slurm.py").write_text(f"open({str(marker)!r}, 'w')\n")
     shutil.chown(foreign, "nobody")
     inventory = tmp_path / "local.yml"
     inventory.write_text(
@@ -370,14 +370,14 @@ def test_no_text_of_the_sweep_starts_a_line_of_an_output(tmp_path):
 @pytest.mark.unit
 def test_a_results_directory_cannot_choose_to_run_its_own_code(submitted, tmp_path):
     """The attack of issue 21: "ansible_connection": "local" with remote_dir and pythonpath
-    inside the handed-over results made `make collect` run their progress-slurm.py and a
+    inside the handed-over results made `make collect` run their progress report and a
     sitecustomize.py. The connection is ssh or what the user's inventory says, and neither
     directory may lie in the results."""
     marker = tmp_path / "ran"
     workspace = submitted / "workspace"
     sweep_dir = workspace / "sweeps" / submitted.name
-    sweep_dir.mkdir(parents=True)
-    (sweep_dir / "progress-slurm.py").write_text(f"open({str(marker)!r}, 'w')\n")
+    (sweep_dir / "tools").mkdir(parents=True)
+    (sweep_dir / "tools" / "backend_slurm.py").write_text(f"open({str(marker)!r}, 'w')\n")
     (workspace / "lib" / "python").mkdir(parents=True)
     (workspace / "lib" / "python" / "sitecustomize.py").write_text(f"open({str(marker)!r}, 'w')\n")
     sound = json.loads((submitted / "remote.json").read_text())

@@ -1,5 +1,6 @@
-"""The local sweep's progress report (roles/sweep/files/progress_local.py) on a plan.json and
-the task files run-task.sh leaves: only tasks of kind run count, whatever their names."""
+"""The local sweep's progress report (the collection's module_utils/backend_local.py) on a
+plan.json and the task files run-task.sh leaves: only tasks of kind run count, whatever their
+names."""
 
 import json
 import subprocess
@@ -7,11 +8,11 @@ import sys
 
 import pytest
 from builders import make_sweep
-from conftest import PROJECT
+from conftest import MODULE_UTILS
 
 pytestmark = pytest.mark.unit
 
-PROGRESS = PROJECT / "roles" / "sweep" / "files" / "progress_local.py"
+PROGRESS = MODULE_UTILS / "backend_local.py"
 
 
 def report(sweep_dir) -> str:

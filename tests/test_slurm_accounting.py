@@ -1,5 +1,5 @@
 """End to end on the local Slurm 24.11 with accounting (scripts/slurm-local: slurmdbd and
-MariaDB in its root): the wait (wait.yml, and progress-slurm.py as the wait runs it) where
+MariaDB in its root): the wait (wait.yml, and tools/backend_slurm.py as the wait runs it) where
 squeue no longer knows the sweep's jobs, so that only sacct can tell how they ended, and
 where slurmdbd is down meanwhile (issue 20).
 

@@ -5,7 +5,7 @@ slurm-jobs.tsv's several run arrays read back by the progress report."""
 import pytest
 from builders import make_plan, make_sweep
 from conftest import PROJECT, run_playbook
-from test_slurm_progress import plan, progress, write_sweep
+from test_slurm_progress import progress, write_sweep
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slurm]
 
@@ -20,13 +20,13 @@ SINFO = [
 
 
 def test_sinfo_lines_give_each_partition_its_nodes_and_least_cores():
-    scheduler = plan.sinfo_partitions(SINFO)
+    scheduler = progress.partitions(SINFO)
     assert scheduler["nodes"] == {"mcimone-nodes": 8, "mcimone-milkvs": 3, "tiny": 1}
     assert scheduler["cores"] == {"mcimone-nodes": 4, "mcimone-milkvs": 32, "tiny": 2}
 
 
 def test_default_throttle_is_a_share_of_the_partition_s_nodes():
-    scheduler = plan.sinfo_partitions(SINFO)
+    scheduler = progress.partitions(SINFO)
     nodes, milkvs, tiny = make_plan(
         [{"name": "mcimone-nodes"}, {"name": "mcimone-milkvs"}, {"name": "tiny"}],
         node_cores=scheduler["cores"],

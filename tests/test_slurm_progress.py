@@ -13,11 +13,11 @@ from pathlib import Path
 import jmespath
 import pytest
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
-from conftest import PROJECT
+from conftest import MODULE_UTILS, PROJECT
 
 pytestmark = pytest.mark.unit
 
-PROGRESS = PROJECT / "roles" / "sweep" / "files" / "slurm_progress.py"
+PROGRESS = MODULE_UTILS / "backend_slurm.py"
 SLURM_DATA = PROJECT / "tests" / "data" / "slurm"
 
 

@@ -13,7 +13,7 @@ from collect.runs import (
     STATUS_FAILED,
     STATUS_OK,
     STATUS_TIMEOUT,
-    SlurmFacts,
+    SchedulerFacts,
     collect_runs,
     read_sweep_facts,
     run_status,
@@ -23,6 +23,11 @@ from collect.sweepfiles import read_profiles
 pytestmark = pytest.mark.unit
 
 OK_STDERR = "achieved tok/s: 123.4\n"
+
+
+def slurm(**facts) -> SchedulerFacts:
+    """What Slurm's progress report recorded of a task (scheduler.json)."""
+    return SchedulerFacts(backend="slurm", **facts)
 
 
 def task(state, reason="None", job_id=73, task_id=1):
@@ -40,30 +45,30 @@ def killed(slurm_text=None):
 @pytest.mark.parametrize(
     ("files", "slurm", "status", "words"),
     [
-        (killed(), SlurmFacts(job=task("TIMEOUT")), STATUS_TIMEOUT, ["73", "time limit"]),
+        (killed(), slurm(job=task("TIMEOUT")), STATUS_TIMEOUT, ["73", "time limit"]),
         (
             killed(
                 "slurmstepd: error: *** JOB 73 ON n1 CANCELLED AT 2026-11-25T13:28:41 DUE TO "
                 "TIME LIMIT ***"
             ),
-            SlurmFacts(),
+            slurm(),
             STATUS_TIMEOUT,
             ["time limit"],
         ),
-        (killed(), SlurmFacts(job=task("CANCELLED")), STATUS_CANCELLED, ["70_1", "cancelled"]),
+        (killed(), slurm(job=task("CANCELLED")), STATUS_CANCELLED, ["70_1", "cancelled"]),
         (
             killed("slurmstepd: error: *** JOB 73 ON n1 CANCELLED AT 2026-11-25T13:28:41 ***"),
-            SlurmFacts(),
+            slurm(),
             STATUS_CANCELLED,
             ["cancelled"],
         ),
-        (killed(), SlurmFacts(job=task("PREEMPTED")), STATUS_CANCELLED, ["PREEMPTED"]),
-        (killed(), SlurmFacts(job=task("OUT_OF_MEMORY")), STATUS_FAILED, ["OUT_OF_MEMORY"]),
-        (killed(), SlurmFacts(job=task("NODE_FAIL")), STATUS_FAILED, ["NODE_FAIL"]),
-        (killed(), SlurmFacts(job=task("FAILED", "NonZeroExitCode")), STATUS_FAILED, ["FAILED"]),
+        (killed(), slurm(job=task("PREEMPTED")), STATUS_CANCELLED, ["PREEMPTED"]),
+        (killed(), slurm(job=task("OUT_OF_MEMORY")), STATUS_FAILED, ["OUT_OF_MEMORY"]),
+        (killed(), slurm(job=task("NODE_FAIL")), STATUS_FAILED, ["NODE_FAIL"]),
+        (killed(), slurm(job=task("FAILED", "NonZeroExitCode")), STATUS_FAILED, ["FAILED"]),
         (
             TaskFiles("runs/0001-m-O3-t4-r1"),
-            SlurmFacts(
+            slurm(
                 partition="p1",
                 job={**task("CANCELLED", "DependencyNeverSatisfied"), "job_id": None},
                 build={"job_id": 69, "state": "FAILED", "exit_code": "1:0"},
@@ -72,14 +77,14 @@ def killed(slurm_text=None):
             STATUS_FAILED,
             ["build job 69", "p1", "never started", "flag set bad", "-mfoo"],
         ),
-        (killed(), SlurmFacts(job=task("UNKNOWN")), STATUS_FAILED, ["no execution.txt"]),
+        (killed(), slurm(job=task("UNKNOWN")), STATUS_FAILED, ["no execution.txt"]),
         (
             killed(),
-            SlurmFacts(job={**task("RUNNING"), "lost": True}),
+            slurm(job={**task("RUNNING"), "lost": True}),
             STATUS_FAILED,
             ["70_1", "lost", "last seen RUNNING", "make resume"],
         ),
-        (killed(), SlurmFacts(), STATUS_FAILED, ["no execution.txt"]),
+        (killed(), slurm(), STATUS_FAILED, ["no execution.txt"]),
     ],
 )
 def test_status_of_a_run_that_could_not_finish(files, slurm, status, words):
@@ -95,12 +100,12 @@ def test_the_run_s_own_status_wins_over_the_scheduler():
             "runs/0001-m-O3-t4-r1", True, "exit_status=0\n", status, stderr, slurm_text=""
         )
 
-    assert run_status(finished("0\n", OK_STDERR), SlurmFacts(job=task("TIMEOUT"))) == (
+    assert run_status(finished("0\n", OK_STDERR), slurm(job=task("TIMEOUT"))) == (
         STATUS_OK,
         "",
     )
     failed = finished("1\n", "boom\n")
-    assert run_status(failed, SlurmFacts(job=task("CANCELLED")))[0] == STATUS_FAILED
+    assert run_status(failed, slurm(job=task("CANCELLED")))[0] == STATUS_FAILED
 
 
 def test_collect_runs_of_a_slurm_sweep(tmp_path):

@@ -1,5 +1,5 @@
 """End to end on both local clusters (scripts/slurm-local: 22.05 without accounting, 24.11 with
-slurmdbd): the wait's progress report (progress-slurm.py in the sweep's directory, as the
+slurmdbd): the wait's progress report (tools/backend_slurm.py in the sweep's directory, as the
 wait runs it) against a task held with `scontrol hold` and a task requeued with `scontrol
 requeue` after it completed (issue 20). The report is called directly, its last query moved
 back between calls as if a minute (DEFAULT_QUERY_INTERVAL_S, beyond the sweep's own query
@@ -39,7 +39,7 @@ def report(env, remote_dir: Path) -> str:
         saved["queried"] -= progress.DEFAULT_QUERY_INTERVAL_S
         path.write_text(json.dumps(saved))
     done = subprocess.run(
-        [sys.executable, str(remote_dir / "progress-slurm.py"), str(remote_dir)],
+        [sys.executable, str(remote_dir / "tools" / "backend_slurm.py"), str(remote_dir)],
         env=env, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     return done.stdout.strip()

@@ -677,7 +677,7 @@ def test_the_announcement_multiplies_out_each_partition_s_runs():
         flag_sets={"O3": "-O3", "O3-openmp": "-O3 -fopenmp"},
         models=["stories15M"],
     )
-    text = plan.announcement(sweep, ["stories15M"], 2, slurm=False)
+    text = plan.announcement(sweep, ["stories15M"], 2, time_limits=False)
     runs = sum(task["kind"] == "run" for task in sweep["tasks"])
     assert text.startswith(f"Sweep {sweep['sweep_id']}: {runs} runs. nodes: 1 models x 2 ")
     assert "(O3: 1; O3-openmp: 1, 2) = 6 runs" in text

@@ -8,7 +8,7 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_record impo
     FIELDS,
     sweep_json,
 )
-from conftest import PROJECT
+from conftest import MODULE_UTILS, PROJECT
 
 pytestmark = pytest.mark.unit
 
@@ -60,7 +60,7 @@ def test_a_boolean_is_read_as_ansible_reads_one():
 def test_what_the_readers_read_is_declared():
     """Every key of sweep.json the collector and the progress report read is a field."""
     readers = [*sorted((PROJECT / "collect").glob("*.py")),
-               PROJECT / "roles" / "sweep" / "files" / "slurm_progress.py"]  # fmt: skip
+               MODULE_UTILS / "backend_slurm.py"]  # fmt: skip
     read = set()
     for path in readers:
         text = path.read_text()

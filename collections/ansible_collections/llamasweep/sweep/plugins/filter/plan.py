@@ -1,7 +1,12 @@
 """The sweep plan's filters; the plan itself is module_utils/sweep_plan.py."""
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_inputs, sweep_record
+from ansible_collections.llamasweep.sweep.plugins.module_utils import (
+    backend_slurm,
+    backends,
+    sweep_inputs,
+    sweep_record,
+)
 from ansible_collections.llamasweep.sweep.plugins.module_utils import sweep_plan as plan
 
 DOCUMENTATION = r"""
@@ -51,7 +56,9 @@ class FilterModule:
     def filters(self):
         # emulated.yml checks the emulated partitions it picks with the inventory's rules.
         return {
+            "backend_remote": lambda name: backends.backend(name).REMOTE,
             "partition_errors": sweep_inputs.partition_errors,
+            "sinfo_partitions": backend_slurm.partitions,
             "sweep_json": raising_filter_errors(sweep_record.sweep_json),
             **{
                 name: raising_filter_errors(getattr(plan, name))
@@ -59,7 +66,6 @@ class FilterModule:
                     "announcement",
                     "partition_plan",
                     "emulator_words",
-                    "sinfo_partitions",
                     "sweep_plan",
                     "tasks_tsv",
                     "plan_files",

@@ -10,6 +10,7 @@ through the sweep_inputs action before anything is cloned, downloaded, compiled 
 import json
 import re
 
+from ansible_collections.llamasweep.sweep.plugins.module_utils.backends import NAMES as BACKENDS
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_model import INPUTS
 from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import RANKED_SELECTORS
 
@@ -286,7 +287,7 @@ RULES = {
         'give a list of words put before the run command, e.g. ["numactl", "--interleave=all"], '
         "or []",
     ),
-    "sweep_backend": (lambda value: value in ("local", "slurm"), "give local or slurm"),
+    "sweep_backend": (lambda value: value in BACKENDS, "give " + " or ".join(BACKENDS)),
     "sweep_validate_riscv": (
         lambda value: str(value).lower() in ("auto", "true", "false"),
         "give auto, true or false",

@@ -15,6 +15,8 @@ the other bad inputs with it.
 
 from dataclasses import dataclass
 
+from ansible_collections.llamasweep.sweep.plugins.module_utils.backends import NAMES as BACKENDS
+
 
 @dataclass(frozen=True)
 class Input:
@@ -314,7 +316,7 @@ INPUTS = (
     Input(
         "sweep_backend",
         "str",
-        choices=("local", "slurm"),
+        choices=BACKENDS,
         default="local",
         description=(
             "`local` runs one configuration at a time on the target; `slurm` submits to "

@@ -99,21 +99,6 @@ def default_threads(cores):
     return [*counts, cores]
 
 
-def sinfo_partitions(lines):
-    """{"cores": {partition: CPUs per node}, "nodes": {partition: node count}} from the lines
-    of `sinfo --noheader --format='%R %c %D'`. sinfo gives a partition one line per group of
-    nodes (of one state and configuration; "64+" is the least of a group): a partition's
-    nodes are the sum of its lines, its CPUs per node the least, so that a task fits on
-    any of its nodes."""
-    cores, nodes = {}, {}
-    for line in lines:
-        name, cpus, count = line.split()
-        cpus = int(cpus.rstrip("+"))
-        cores[name] = min(cpus, cores.get(name, cpus))
-        nodes[name] = nodes.get(name, 0) + int(count)
-    return {"cores": cores, "nodes": nodes}
-
-
 def derive_array_throttle(nodes, node_share):
     """The default %N of a partition's arrays: at most node_share of its nodes at once (an
     exclusive task holds a whole node), at least 1, so that one student's sweep leaves the
@@ -779,10 +764,11 @@ def _sha256(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def announcement(plan, models, repetitions, slurm):
+def announcement(plan, models, repetitions, time_limits):
     """What the sweep says before it runs: its runs, and per partition how they multiply out
-    (models x repetitions x flag sets at their thread counts), its profiling runs and (slurm)
-    its time limit, and each flag set run at one thread for want of OpenMP."""
+    (models x repetitions x flag sets at their thread counts), its profiling runs and (where
+    the backend enforces time limits) its time limit, and each flag set run at one thread for
+    want of OpenMP."""
     runs = sum(task["kind"] == "run" for task in plan["tasks"])
     lines = [f"Sweep {plan['sweep_id']}: {runs} runs."]
     for partition in plan["partitions"]:
@@ -798,7 +784,7 @@ def announcement(plan, models, repetitions, slurm):
         if counts["profile"]:
             selectors = ", ".join(partition["profile_selectors"])
             line += f", then {counts['profile']} profiling runs ({selectors})"
-        if slurm:
+        if time_limits:
             limit = f"{partition['time_limit']} min ({partition['time_limit_source']})"
             line += f", time limit {limit}"
         lines.append(line + ".")

@@ -53,24 +53,8 @@ NOISY_CV = 0.05
 # A run's status in runs.csv.
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
-STATUS_TIMEOUT = "timeout"  # killed by the Slurm time limit
-STATUS_CANCELLED = "cancelled"  # scancel, preemption
-
-# Slurm's final job states (squeue(1) and sacct(1), JOB STATE CODES: ended, and without a
-# requeue flag not to run again), and the status each gives a run that wrote no status file
-# of its own (None: the state says nothing of how the run ended). The progress report ends
-# the wait on them; the collector's row takes the status.
-SLURM_FINAL_STATES = {
-    "COMPLETED": None,
-    "FAILED": STATUS_FAILED,
-    "OUT_OF_MEMORY": STATUS_FAILED,
-    "NODE_FAIL": STATUS_FAILED,
-    "BOOT_FAIL": STATUS_FAILED,
-    "DEADLINE": STATUS_FAILED,
-    "TIMEOUT": STATUS_TIMEOUT,
-    "CANCELLED": STATUS_CANCELLED,
-    "PREEMPTED": STATUS_CANCELLED,  # "terminated due to preemption"
-}
+STATUS_TIMEOUT = "timeout"  # killed by the scheduler's time limit
+STATUS_CANCELLED = "cancelled"  # by its owner (scancel), or preempted
 
 
 def parse_tok_s(text):

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Progress of a Slurm sweep, and the scheduler's state of its jobs, in one call.
+"""The Slurm backend (the interface: backends.py): the partition query's reading
+(partitions), Slurm's final job states and the status each gives a run (FINAL_STATES,
+scheduled_status, which the collector calls), and the progress report of a submitted sweep,
+which the wait runs on the cluster's login node:
 
-Usage: slurm_progress.py SWEEP_DIR
+Usage: backend_slurm.py SWEEP_DIR   (the sweep's tools/backend_slurm.py)
 
 Prints one line, "pending 3 (Dependency 3), running 1, done 5 (1 failed) of 12 runs", that
 starts with "finished" once every task of the sweep and every build job has ended on
@@ -43,9 +46,26 @@ import time
 
 import jmespath
 
-# sweep_rules.py is in the sweep's tools/ on the cluster, beside this file in the repository.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools"))
-from sweep_rules import SLURM_FINAL_STATES, read_status, task_dir_ok  # noqa: E402
+try:  # in the collection: the controller (the plan's filters, the collector)
+    from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import (
+        STATUS_CANCELLED,
+        STATUS_FAILED,
+        STATUS_TIMEOUT,
+        read_status,
+        task_dir_ok,
+    )
+except ImportError:  # on the cluster: the sweep's tools/, beside sweep_rules.py
+    from sweep_rules import (
+        STATUS_CANCELLED,
+        STATUS_FAILED,
+        STATUS_TIMEOUT,
+        read_status,
+        task_dir_ok,
+    )
+
+NAME = "slurm"
+# The sweep lives on cluster storage; the controller's results/<id>/ holds remote.json.
+REMOTE = True
 
 # Job states, one name each as Slurm's job_state_string() gives it (squeue --format=%T, 22.05
 # and 23.02's JSON): a state flag, when set, names the state in place of the base state, the
@@ -67,9 +87,76 @@ STATE_FLAGS = (
     "RESV_DEL_HOLD",  # "held after requested reservation was deleted": runs once released
     "SIGNALING",  # "being signaled": not ended yet
 )
-# Ended, and will not run again ("terminated", "completed", "cancelled", ... in squeue(1)):
-# sweep_rules.SLURM_FINAL_STATES, whose status the collector gives a run without a status file.
-FINAL_STATES = frozenset(SLURM_FINAL_STATES)
+# Slurm's final job states (squeue(1) and sacct(1), JOB STATE CODES: ended, and without a
+# requeue flag not to run again), and the status each gives a run that wrote no status file
+# of its own (None: the state says nothing of how the run ended). The progress report ends
+# the wait on them; the collector's row takes the status (scheduled_status).
+FINAL_STATES = {
+    "COMPLETED": None,
+    "FAILED": STATUS_FAILED,
+    "OUT_OF_MEMORY": STATUS_FAILED,
+    "NODE_FAIL": STATUS_FAILED,
+    "BOOT_FAIL": STATUS_FAILED,
+    "DEADLINE": STATUS_FAILED,
+    "TIMEOUT": STATUS_TIMEOUT,
+    "CANCELLED": STATUS_CANCELLED,
+    "PREEMPTED": STATUS_CANCELLED,  # "terminated due to preemption"
+}
+
+
+def partitions(lines):
+    """{"cores": {partition: CPUs per node}, "nodes": {partition: node count}} from the lines
+    of `sinfo --noheader --format='%R %c %D'` (the role's query). sinfo gives a partition one
+    line per group of nodes (of one state and configuration; "64+" is the least of a group):
+    a partition's nodes are the sum of its lines, its CPUs per node the least, so that a task
+    fits on any of its nodes."""
+    cores, nodes = {}, {}
+    for line in lines:
+        name, cpus, count = line.split()
+        cpus = int(cpus.rstrip("+"))
+        cores[name] = min(cpus, cores.get(name, cpus))
+        nodes[name] = nodes.get(name, 0) + int(count)
+    return {"cores": cores, "nodes": nodes}
+
+
+def scheduled_status(started, output_text, job, build, build_error, partition):
+    """(status, reason) of a task that left no status file, from the scheduler's last view
+    (scheduler.json): its array task (job) and its partition's build job (build), with the
+    first line of the build's build.err (build_error) and Slurm's output of the task
+    (output_text: slurm.out); started: whether its directory exists. None when they say
+    nothing of how it ended."""
+    state = job.get("state")
+    job_name = f"Slurm job {job.get('job_id') or job.get('array_job_id', '?')}"
+    if job.get("array_task_id") is not None and job.get("array_job_id"):
+        job_name += f" ({job['array_job_id']}_{job['array_task_id']})"
+    build_state = build.get("state")
+    if not started and build_state not in (None, "COMPLETED", "PENDING", "RUNNING", "UNKNOWN"):
+        error = f": {build_error}" if build_error else ""
+        return STATUS_FAILED, (
+            f"build job {build.get('job_id')} of partition {partition} ended "
+            f"{build_state} (exit {build.get('exit_code')}), so the run never started{error}"
+        )
+    ended = FINAL_STATES.get(state)
+    if ended == STATUS_TIMEOUT or "DUE TO TIME LIMIT" in output_text:
+        return STATUS_TIMEOUT, f"{job_name} reached its time limit (TIMEOUT)"
+    if ended == STATUS_CANCELLED or (state is None and "CANCELLED AT" in output_text):
+        reason = job.get("reason")
+        detail = f", {reason}" if reason and reason != "None" else ""
+        return STATUS_CANCELLED, f"{job_name} was cancelled ({state or 'CANCELLED'}{detail})"
+    if ended == STATUS_FAILED:
+        return STATUS_FAILED, (
+            f"{job_name} ended {state} (exit {job.get('exit_code')}, reason {job.get('reason')})"
+        )
+    if "oom_kill" in output_text or "oom-kill" in output_text:
+        return STATUS_FAILED, f"{job_name} ran out of memory (OUT_OF_MEMORY)"
+    if job.get("lost"):  # the progress report's word: no answer had it, nor will
+        return STATUS_FAILED, (
+            f"{job_name} was lost: in neither squeue nor sacct, no status file "
+            f"(last seen {state or 'never'}); make resume runs it again"
+        )
+    return None
+
+
 # Not started yet, or ended and to run again later.
 WAITING_STATES = frozenset(
     ("PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "SPECIAL_EXIT", "RESV_DEL_HOLD")
@@ -724,6 +811,7 @@ def progress(sweep_dir):
             return f"squeue failed ({error}); asking again at the next poll"
     units = standings(partitions, state, statuses)
     finished = set(units.values()) <= SETTLED and bool(asked or state.get("finished"))
+    state["backend"] = NAME  # whose states these are: the collector reads them by its rules
     state["updated"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     state["finished"] = finished
     save_state(state_path, state)

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Progress of a local sweep in one line: runs done of total, failures, the task running now;
-it starts with "finished" once nothing is left to wait for.
+"""The local backend (the interface: backends.py): run-local.sh runs one task at a time on
+the machine that runs the sweep, which is the controller, so no scheduler state outlives a
+run (FINAL_STATES is empty and scheduled_status says nothing: a run's own files say how it
+ended). Its progress report, in one line: runs done of total, failures, the task running
+now; it starts with "finished" once nothing is left to wait for.
 
-Usage: progress_local.py SWEEP_DIR
+Usage: backend_local.py SWEEP_DIR   (the sweep's tools/backend_local.py)
 
 Reads SWEEP_DIR/plan.json (the task records: only tasks of kind run are counted) and each
 task's status file (a run that ended failed unless sweep_rules.run_ok); run-local.sh leaves
@@ -15,8 +18,24 @@ import json
 import os
 import sys
 
-# sweep_rules.py is beside this script: in the sweep's tools/, and in roles/sweep/files.
-from sweep_rules import read_status, task_dir_ok
+try:  # in the collection: the controller (the collector)
+    from ansible_collections.llamasweep.sweep.plugins.module_utils.sweep_rules import (
+        read_status,
+        task_dir_ok,
+    )
+except ImportError:  # run from the sweep's tools/, beside sweep_rules.py
+    from sweep_rules import read_status, task_dir_ok
+
+NAME = "local"
+# The sweep's directory is the controller's results/<id>/.
+REMOTE = False
+# No scheduler: no job state says how a run ended.
+FINAL_STATES = {}
+
+
+def scheduled_status(started, output_text, job, build, build_error, partition):
+    """None: the run's own files are all there is (the interface: backends.py)."""
+    return None
 
 
 class Refused(Exception):

@@ -1,1 +1,0 @@
-../../../collections/ansible_collections/llamasweep/sweep/plugins/module_utils/sweep_rules.py
