@@ -57,6 +57,7 @@ class FilterModule:
         # emulated.yml checks the emulated partitions it picks with the inventory's rules.
         return {
             "backend_remote": lambda name: backends.backend(name).REMOTE,
+            "backend_task_facts": raising_filter_errors(backends.task_facts),
             "partition_errors": sweep_inputs.partition_errors,
             "sinfo_partitions": backend_slurm.partitions,
             "sweep_json": raising_filter_errors(sweep_record.sweep_json),

@@ -29,6 +29,10 @@ except ImportError:  # run from the sweep's tools/, beside sweep_rules.py
 NAME = "local"
 # The sweep's directory is the controller's results/<id>/.
 REMOTE = False
+# run-local.sh runs tasks by index: no array task, no job, no scheduler's output (whatever
+# a Slurm allocation the sweep was started in sets).
+TASK_ENVIRONMENT = {}
+TASK_OUTPUT = ""
 # No scheduler: no job state says how a run ended.
 FINAL_STATES = {}
 

@@ -66,6 +66,16 @@ except ImportError:  # on the cluster: the sweep's tools/, beside sweep_rules.py
 NAME = "slurm"
 # The sweep lives on cluster storage; the controller's results/<id>/ holds remote.json.
 REMOTE = True
+# A task's facts that run-task.sh reads (backends.TASK_FIELDS), each from this variable of
+# the array task's environment.
+TASK_ENVIRONMENT = {
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "job_id": "SLURM_JOB_ID",
+}
+# Where Slurm writes an array task's output, in the sweep's directory: submit-slurm.sh's
+# --output, and run-task.sh's slurm.out link to it (%A: the array's job id, %a: the task id).
+TASK_OUTPUT = "slurm/%A_%a.out"
 
 # Job states, one name each as Slurm's job_state_string() gives it (squeue --format=%T, 22.05
 # and 23.02's JSON): a state flag, when set, names the state in place of the base state, the

@@ -9,6 +9,10 @@ module has:
 - NAME: the value of sweep_backend that chooses it;
 - REMOTE: whether its sweeps live on cluster storage (the controller's results/<id>/ holds
   remote.json until a fetch brings them) rather than on the controller;
+- TASK_ENVIRONMENT: {field of TASK_FIELDS: the environment variable of a running task that
+  holds it}; TASK_OUTPUT: where the scheduler writes a task's output in the sweep's directory
+  (%A: the array's job id, %a: the task's id), "" for none. run-task.sh reads only these
+  (task_facts), so that it runs a task of any backend;
 - FINAL_STATES: its scheduler's states that end a job, and the status each gives a run that
   wrote no status file of its own (sweep_rules' STATUS_*; None: the state says nothing);
 - scheduled_status(started, output_text, job, build, build_error, partition): the collector's
@@ -27,6 +31,22 @@ from ansible_collections.llamasweep.sweep.plugins.module_utils import backend_lo
 
 BACKENDS = {backend.NAME: backend for backend in (backend_local, backend_slurm)}
 NAMES = tuple(BACKENDS)
+
+# What run-task.sh knows of its task from the backend: its id in its array (the task is
+# run-task.sh's FIRST_INDEX plus it), the array's job id, its own job id. execution.txt
+# records the last three as slurm_array_task_id, slurm_array_job_id and slurm_job_id, the
+# names results have always had.
+TASK_FIELDS = ("array_task_id", "array_job_id", "job_id")
+
+
+def task_facts(name):
+    """{"environment": {field: variable or ""} for every TASK_FIELDS, "output": TASK_OUTPUT}
+    of backend NAME: what run-task.sh.j2 renders."""
+    module = backend(name)
+    return {
+        "environment": {field: module.TASK_ENVIRONMENT.get(field, "") for field in TASK_FIELDS},
+        "output": module.TASK_OUTPUT,
+    }
 
 
 def backend(name):
