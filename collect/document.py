@@ -33,25 +33,3 @@ class Section:
     title: str
     count: int | None
     blocks: tuple[str | Table, ...]
-
-
-def dropped_flag_sets_section(dropped: dict[str, dict[str, str]]) -> Section | None:
-    """The flag sets left out before submitting, with why (plan.json's dropped_flag_sets);
-    None when none was."""
-    rows = tuple(
-        (Code(partition), Code(flag_set), reason)
-        for partition, reasons in dropped.items()
-        for flag_set, reason in reasons.items()
-    )
-    if not rows:
-        return None
-    return Section(
-        "dropped",
-        "Flag sets not submitted",
-        len(rows),
-        (
-            "Left out before anything was submitted (validation before queueing, or the "
-            "partition's compiler refused their -march): no rows of runs.csv.",
-            Table(("partition", "flag set", "why"), rows, numeric_from=3),
-        ),
-    )

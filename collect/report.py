@@ -30,7 +30,7 @@ import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
-from collect.document import Cell, Code, Section, Table, dropped_flag_sets_section
+from collect.document import Cell, Code, Section, Table
 from collect.drift import drift_sentence
 from collect.formatting import (
     cell_text,
@@ -48,6 +48,7 @@ from collect.perf_metrics import REPORTED_METRICS
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
+from collect.sections import dropped_flag_sets_section, failures_section
 from collect.stats import NOISY_CV, noise_band_text
 from collect.verdicts import interval_text, method_text
 
@@ -166,7 +167,8 @@ def render_report(
     dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
     if dropped:
         sections.append((dropped.anchor, dropped.title, html_blocks(dropped)))
-    sections.append(("failures", "Failures", _failures(analysis)))
+    failures = failures_section(analysis)
+    sections.append((failures.anchor, failures.title, html_blocks(failures)))
     sections.append(("commands", "Commands and versions", _commands(analysis)))
     nav = "".join(
         f'<li><a href="#{anchor}">{escape(title)}</a></li>' for anchor, title, _ in sections
@@ -735,22 +737,6 @@ def _warmups(analysis: Analysis) -> str:
     return f"<p>{escape(_warmup_line(analysis))}</p>" + _table(
         header, body, numeric={"threads", "tok/s"}
     )
-
-
-def _failures(analysis: Analysis) -> str:
-    runs = pd.concat([analysis.runs, analysis.emulated])
-    failed = runs[runs["status"] != STATUS_OK].sort_values("index", kind="stable")
-    if failed.empty:
-        return "<p>None.</p>"
-    header = ["run", "partition", "status", "reason"]
-    body = [
-        ([row.run_dir, cell_text(row.partition), row.status, cell_text(row.reason)], {}, "")
-        for row in failed.itertuples(index=False)
-    ]
-    emulated = int(failed["partition"].isin(analysis.emulated_partitions).sum())
-    note = f" ({emulated} of emulated partitions)" if emulated else ""
-    runs_text = "1 failed run" if len(failed) == 1 else f"{len(failed)} failed runs"
-    return f"<p>{runs_text}{note}.</p>" + _table(header, body, numeric=set())
 
 
 def _commands(analysis: Analysis) -> str:

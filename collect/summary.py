@@ -15,7 +15,7 @@ import pandas as pd
 
 from collect.analysis import Analysis, analyse
 from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
-from collect.document import Cell, Code, Section, Table, dropped_flag_sets_section
+from collect.document import Cell, Code, Section, Table
 from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import (
@@ -33,6 +33,7 @@ from collect.perf_metrics import PERF_FIGURES
 from collect.report import REPORT_FILE
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, stopped_early
+from collect.sections import dropped_flag_sets_section, failures_section
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.verdicts import interval_text, method_text
 
@@ -103,12 +104,10 @@ def render_summary(
     lines += _hottest_frame_lines(analysis)
     dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
     lines += markdown_section(dropped) if dropped else []
-    # emulated runs too: a flag set that does not compile for RISC-V is a failure to see
-    lines += _failures_section(
-        pd.concat([runs, analysis.emulated]) if len(analysis.emulated) else runs
-    )
+    lines += markdown_section(failures_section(analysis))
     lines += _not_read_section(files_not_read or {})
-    return "\n".join(lines) + "\n"
+    # each section ends with a blank line: the file ends with one newline
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _drift_section(analysis: Analysis) -> list[str]:
@@ -420,25 +419,6 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
     return ["## RISC-V builds", "", *lines, ""]
 
 
-def _failures_section(runs: pd.DataFrame) -> list[str]:
-    failed = runs[runs["status"] != STATUS_OK]
-    if failed.empty:
-        return ["## Failures", "", "None."]
-    body = [
-        [
-            markdown_code(row.run_dir),
-            markdown_text(row.status),
-            markdown_text(cell_text(row.reason)),
-        ]
-        for row in failed.itertuples(index=False)
-    ]
-    return [
-        f"## Failures ({len(failed)})",
-        "",
-        *markdown_table(["run", "status", "reason"], body, right_aligned_from=3),
-    ]
-
-
 def markdown_section(section: Section) -> list[str]:
     """A section of the document model (collect/document.py) as Markdown lines: its
     heading with its count, each paragraph and table followed by a blank line."""
@@ -472,7 +452,6 @@ def _not_read_section(files_not_read: dict[str, str]) -> list[str]:
     if not files_not_read:
         return []
     return [
-        "",
         f"## Files not read ({len(files_not_read)})",
         "",
         "Only regular text files inside the results directory are read, and only the task "

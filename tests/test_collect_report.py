@@ -506,7 +506,11 @@ def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary
     assert "| `riscv64-qemu` | `bogus` | no | 0 of 1 ok | no |" in summary  # the same rows
     # summary.md's Failures has the emulated failure too; the flag set never submitted
     failures = summary.split("## Failures (1)\n")[1]
-    assert "\n| `runs/0003-stories15M-bogus-t1-r1` | failed | build failed: " in failures
+    assert "1 failed run (1 of emulated partitions)." in failures
+    assert (
+        "\n| `runs/0003-stories15M-bogus-t1-r1` | `riscv64-qemu` | failed | build failed: "
+        in failures
+    )
     assert (
         "| `local` | `xtheadvector` | failed validation: unsupported ISA |"
         in summary.split("## Flag sets not submitted (1)\n")[1]
