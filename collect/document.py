@@ -1,5 +1,5 @@
-"""The document model: a section of a sweep's documents as data (a title, paragraphs and
-tables of cells), built once and rendered by collect.summary to Markdown and by
+"""The document model: a section of a sweep's documents as data (a title, paragraphs,
+tables of cells and named values), built once and rendered by collect.summary to Markdown and by
 collect.report to HTML, so that summary.md and report.html say the same thing."""
 
 from dataclasses import dataclass
@@ -25,11 +25,18 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """Named values, one a line: a list in Markdown, a table of names and values in HTML."""
+
+    pairs: tuple[tuple[Cell, Cell], ...]
+
+
+@dataclass(frozen=True)
 class Section:
     """A section: anchor (its id in report.html), title, the count its Markdown heading
-    gives (None: none), and its paragraphs and tables in order."""
+    gives (None: none), and its paragraphs, tables and facts in order."""
 
     anchor: str
     title: str
     count: int | None
-    blocks: tuple[str | Table, ...]
+    blocks: tuple[str | Table | Facts, ...]

@@ -30,7 +30,7 @@ import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
-from collect.document import Cell, Code, Section, Table
+from collect.document import Cell, Code, Facts, Section, Table
 from collect.drift import drift_sentence
 from collect.formatting import (
     cell_text,
@@ -48,7 +48,11 @@ from collect.perf_metrics import REPORTED_METRICS
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
-from collect.sections import dropped_flag_sets_section, failures_section
+from collect.sections import (
+    dropped_flag_sets_section,
+    failures_section,
+    files_not_read_section,
+)
 from collect.stats import NOISY_CV, noise_band_text
 from collect.verdicts import interval_text, method_text
 
@@ -145,8 +149,9 @@ def render_report(
         ("findings", "Findings", _findings(analysis)),
         ("overview", "Overview", _overview(analysis)),
     ]
-    if files_not_read:
-        sections.append(("not-read", "Files not read", _not_read(files_not_read)))
+    not_read = files_not_read_section(files_not_read or {})
+    if not_read:
+        sections.append((not_read.anchor, not_read.title, html_blocks(not_read)))
     sections.append(("plots", "Plots", _plots(plots or {})))
     for number, partition in enumerate(partitions):
         sections.append(
@@ -198,13 +203,6 @@ def _findings(analysis: Analysis) -> str:
             f"<li><strong>{escape(finding.conclusion)}</strong> {escape(finding.text)}{small}</li>"
         )
     return f"<ul>{''.join(items)}</ul>" if items else "<p>No findings: no run is ok.</p>"
-
-
-def _not_read(files_not_read: dict[str, str]) -> str:
-    return (
-        '<p class="off">Only regular text files inside the results directory are read; '
-        "these were not:</p>" + _key_values(files_not_read.items())
-    )
 
 
 def _overview(analysis: Analysis) -> str:
@@ -774,14 +772,18 @@ def escape(text: str) -> str:
 
 
 def html_blocks(section: Section) -> str:
-    """The paragraphs and tables of a section of the document model (collect/document.py)
-    as HTML; its title is the caller's heading."""
+    """The paragraphs, tables and facts of a section of the document model
+    (collect/document.py) as HTML; its title is the caller's heading."""
     parts = []
     for block in section.blocks:
         if isinstance(block, Table):
             body = [([_html_cell(cell) for cell in row], {}, "") for row in block.rows]
             numeric = set(block.header[block.numeric_from :])
             parts.append(_table(block.header, body, numeric))
+        elif isinstance(block, Facts):
+            parts.append(
+                _key_values((_html_cell(name), _html_cell(value)) for name, value in block.pairs)
+            )
         else:
             parts.append(f"<p>{escape(block)}</p>")
     return "".join(parts)
@@ -863,9 +865,9 @@ def _drift_line(analysis: Analysis) -> str:
     )
 
 
-def _key_values(rows: Iterable[tuple[str, object]]) -> str:
+def _key_values(rows: Iterable[tuple[object, object]]) -> str:
     cells = "".join(
-        f"<tr><th>{escape(str(key))}</th><td>{_cell(value)}</td></tr>"
+        f"<tr><th>{_cell(key)}</th><td>{_cell(value)}</td></tr>"
         for key, value in rows
         if value not in (None, "")
     )

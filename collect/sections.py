@@ -5,7 +5,7 @@ Markdown, collect.report to HTML."""
 import pandas as pd
 
 from collect.analysis import Analysis
-from collect.document import Code, Section, Table
+from collect.document import Code, Facts, Section, Table
 from collect.formatting import cell_text
 from collect.runs import STATUS_OK
 
@@ -54,5 +54,22 @@ def failures_section(analysis: Analysis) -> Section:
         (
             f"{runs_text}{note}.",
             Table(("run", "partition", "status", "reason"), rows, numeric_from=4),
+        ),
+    )
+
+
+def files_not_read_section(files_not_read: dict[str, str]) -> Section | None:
+    """The files of the results directory that were not read, with why
+    (collect/datafiles.py); None when every one was."""
+    if not files_not_read:
+        return None
+    return Section(
+        "not-read",
+        "Files not read",
+        len(files_not_read),
+        (
+            "Only regular text files inside the results directory are read, and only the "
+            "task records of plan.json that a sweep writes; these were not:",
+            Facts(tuple((Code(path), why) for path, why in files_not_read.items())),
         ),
     )

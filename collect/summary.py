@@ -15,7 +15,7 @@ import pandas as pd
 
 from collect.analysis import Analysis, analyse
 from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
-from collect.document import Cell, Code, Section, Table
+from collect.document import Cell, Code, Facts, Section, Table
 from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import (
@@ -33,7 +33,11 @@ from collect.perf_metrics import PERF_FIGURES
 from collect.report import REPORT_FILE
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, stopped_early
-from collect.sections import dropped_flag_sets_section, failures_section
+from collect.sections import (
+    dropped_flag_sets_section,
+    failures_section,
+    files_not_read_section,
+)
 from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
 from collect.verdicts import interval_text, method_text
 
@@ -105,7 +109,8 @@ def render_summary(
     dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
     lines += markdown_section(dropped) if dropped else []
     lines += markdown_section(failures_section(analysis))
-    lines += _not_read_section(files_not_read or {})
+    not_read = files_not_read_section(files_not_read or {})
+    lines += markdown_section(not_read) if not_read else []
     # each section ends with a blank line: the file ends with one newline
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -421,13 +426,18 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
 
 def markdown_section(section: Section) -> list[str]:
     """A section of the document model (collect/document.py) as Markdown lines: its
-    heading with its count, each paragraph and table followed by a blank line."""
+    heading with its count, each paragraph, table and list of facts followed by a blank
+    line."""
     count = f" ({section.count})" if section.count is not None else ""
     lines = [f"## {markdown_text(section.title)}{count}", ""]
     for block in section.blocks:
         if isinstance(block, Table):
             body = [[_markdown_cell(cell) for cell in row] for row in block.rows]
             lines += markdown_table(list(block.header), body, block.numeric_from)
+        elif isinstance(block, Facts):
+            lines += [
+                f"- {_markdown_cell(name)}: {_markdown_cell(value)}" for name, value in block.pairs
+            ]
         else:
             lines.append(markdown_text(block))
         lines.append("")
@@ -446,19 +456,6 @@ def markdown_table(header: list[str], body: list[list[str]], right_aligned_from:
     ]
     rows = [header, alignment, *body]
     return ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-
-
-def _not_read_section(files_not_read: dict[str, str]) -> list[str]:
-    if not files_not_read:
-        return []
-    return [
-        f"## Files not read ({len(files_not_read)})",
-        "",
-        "Only regular text files inside the results directory are read, and only the task "
-        "records of plan.json that a sweep writes:",
-        "",
-        *(f"- {markdown_code(path)}: {markdown_text(why)}" for path, why in files_not_read.items()),
-    ]
 
 
 def markdown_text(value: object) -> str:

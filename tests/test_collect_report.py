@@ -28,7 +28,7 @@ import pytest
 from builders import CFLAGS, SweepWriter
 
 from collect.analysis import analyse
-from collect.document import Code, Section, Table
+from collect.document import Code, Facts, Section, Table
 from collect.pipeline import summarize
 from collect.report import (
     CONTENT_SECURITY_POLICY,
@@ -413,7 +413,11 @@ def test_a_section_of_the_document_model_reads_the_same_in_markdown_and_html():
         "sizes",
         "Sizes",
         1,
-        ("Quoted <b>as written</b>.", Table(("flag set", "MB"), ((Code("O3 `x`"), "1.5"),), 1)),
+        (
+            "Quoted <b>as written</b>.",
+            Table(("flag set", "MB"), ((Code("O3 `x`"), "1.5"),), 1),
+            Facts(((Code("runs/a"), "a <link>"),)),
+        ),
     )
     assert markdown_section(section) == [
         "## Sizes (1)",
@@ -424,11 +428,14 @@ def test_a_section_of_the_document_model_reads_the_same_in_markdown_and_html():
         "| --- | ---: |",
         "| `` O3 `x` `` | 1.5 |",
         "",
+        "- `runs/a`: a \\<link\\>",
+        "",
     ]
     assert html_blocks(section) == (
         "<p>Quoted &lt;b&gt;as written&lt;/b&gt;.</p><table><thead><tr><th>flag set</th>"
         "<th>MB</th></tr></thead><tbody><tr><td><code>O3 `x`</code></td>"
         '<td class="num">1.5</td></tr></tbody></table>'
+        "<table><tr><th><code>runs/a</code></th><td>a &lt;link&gt;</td></tr></table>"
     )
 
 
