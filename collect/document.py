@@ -12,7 +12,14 @@ class Code:
     text: str
 
 
-Cell = str | Code
+@dataclass(frozen=True)
+class Flagged:
+    """Text that flags a problem (a suspect build): bold in Markdown, highlighted in HTML."""
+
+    text: str
+
+
+Cell = str | Code | Flagged
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
-from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
-from collect.document import Cell, Code, Facts, Section, Table
+from collect.checks import flag_set_label
+from collect.document import Cell, Code, Facts, Flagged, Section, Table
 from collect.drift import drift_sentence
 from collect.formatting import (
     cell_text,
@@ -49,6 +49,7 @@ from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK
 from collect.sections import (
+    checks_section,
     dropped_flag_sets_section,
     failures_section,
     files_not_read_section,
@@ -157,8 +158,9 @@ def render_report(
         sections.append(
             (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
         )
-    if analysis.files.checks is not None:
-        sections.append(("checks", "Output checks", _checks(analysis.files.checks)))
+    checks = checks_section(analysis.files.checks)
+    if checks:
+        sections.append((checks.anchor, checks.title, html_blocks(checks)))
     emulated = emulated_outcomes(analysis.emulated, analysis.files.builds)
     if not emulated.empty:
         sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated, analysis)))
@@ -621,19 +623,6 @@ def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
     return 1.0, "count"
 
 
-def _checks(checks: list[Check]) -> str:
-    header = ["partition", "model", "flag set", "check"]
-    body = [
-        (
-            [check.partition, check.model, check.flag_set, check.text],
-            {"check": "failed" if check.verdict == SUSPECT else ""},
-            "",
-        )
-        for check in checks
-    ]
-    return f"<p>{escape(CHECKS_METHOD)}</p>" + _table(header, body, set())
-
-
 def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
     compilers = [
         (
@@ -777,7 +766,18 @@ def html_blocks(section: Section) -> str:
     parts = []
     for block in section.blocks:
         if isinstance(block, Table):
-            body = [([_html_cell(cell) for cell in row], {}, "") for row in block.rows]
+            body = [
+                (
+                    [_html_cell(cell) for cell in row],
+                    {
+                        name: "failed"
+                        for name, cell in zip(block.header, row, strict=True)
+                        if isinstance(cell, Flagged)
+                    },
+                    "",
+                )
+                for row in block.rows
+            ]
             numeric = set(block.header[block.numeric_from :])
             parts.append(_table(block.header, body, numeric))
         elif isinstance(block, Facts):
@@ -790,7 +790,10 @@ def html_blocks(section: Section) -> str:
 
 
 def _html_cell(cell: Cell) -> object:
-    return Html(f"<code>{escape(cell.text)}</code>") if isinstance(cell, Code) else cell
+    """A cell's content; a flagged cell's highlight is its <td>'s class (html_blocks)."""
+    if isinstance(cell, Code):
+        return Html(f"<code>{escape(cell.text)}</code>")
+    return cell.text if isinstance(cell, Flagged) else cell
 
 
 def _file_anchor(path: str) -> str:

@@ -5,7 +5,8 @@ Markdown, collect.report to HTML."""
 import pandas as pd
 
 from collect.analysis import Analysis
-from collect.document import Code, Facts, Section, Table
+from collect.checks import CHECKS_METHOD, SUSPECT, Check
+from collect.document import Code, Facts, Flagged, Section, Table
 from collect.formatting import cell_text
 from collect.runs import STATUS_OK
 
@@ -73,3 +74,21 @@ def files_not_read_section(files_not_read: dict[str, str]) -> Section | None:
             Facts(tuple((Code(path), why) for path, why in files_not_read.items())),
         ),
     )
+
+
+def checks_section(checks: list[Check] | None) -> Section | None:
+    """Each build's check run (collect/checks.py): its greedy text against the reference
+    build's, a suspect one flagged; None for a sweep without check runs."""
+    if checks is None:
+        return None
+    rows = tuple(
+        (
+            Code(check.partition),
+            check.model,
+            Code(check.flag_set),
+            Flagged(check.text) if check.verdict == SUSPECT else check.text,
+        )
+        for check in checks
+    )
+    table = Table(("partition", "model", "flag set", "check"), rows, numeric_from=4)
+    return Section("checks", "Output checks", None, (CHECKS_METHOD, table))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from collect.analysis import Analysis, analyse
-from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
-from collect.document import Cell, Code, Facts, Section, Table
+from collect.checks import flag_set_label
+from collect.document import Cell, Code, Facts, Flagged, Section, Table
 from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import (
@@ -34,6 +34,7 @@ from collect.report import REPORT_FILE
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.runs import STATUS_OK, stopped_early
 from collect.sections import (
+    checks_section,
     dropped_flag_sets_section,
     failures_section,
     files_not_read_section,
@@ -96,7 +97,8 @@ def render_summary(
             scaling[(scaling["partition"] == partition) & ~scaling["flag_set"].isin(single_thread)]
         )
         lines += _perf_support_lines(analysis.perf_support, partition)
-    lines += _checks_section(analysis)
+    checks = checks_section(analysis.files.checks)
+    lines += markdown_section(checks) if checks else []
     lines += _drift_section(analysis)
     if plot_files:
         lines += ["## Plots", ""]
@@ -300,24 +302,6 @@ def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
     return [f"perf stat counters: {text}.", ""]
 
 
-def _checks_section(analysis: Analysis) -> list[str]:
-    """Each build's check run (collect.checks): its greedy text against the reference's."""
-    checks = analysis.files.checks
-    if checks is None:
-        return []
-    lines = [
-        f"- {markdown_code(check.partition)} / {markdown_text(check.model)} / "
-        f"{markdown_code(check.flag_set)}: "
-        + (
-            "**" + markdown_text(check.text) + "**"
-            if check.verdict == SUSPECT
-            else markdown_text(check.text)
-        )
-        for check in checks
-    ]
-    return ["## Output checks", "", markdown_text(CHECKS_METHOD), "", *lines, ""]
-
-
 def _emulated_section(analysis: Analysis) -> list[str]:
     """Per emulated partition and flag set (riscv.emulated_outcomes): whether it compiled,
     its runs ran and generated tokens. Never a performance figure."""
@@ -445,7 +429,11 @@ def markdown_section(section: Section) -> list[str]:
 
 
 def _markdown_cell(cell: Cell) -> str:
-    return markdown_code(cell.text) if isinstance(cell, Code) else markdown_text(cell)
+    if isinstance(cell, Code):
+        return markdown_code(cell.text)
+    if isinstance(cell, Flagged):
+        return f"**{markdown_text(cell.text)}**"
+    return markdown_text(cell)
 
 
 def markdown_table(header: list[str], body: list[list[str]], right_aligned_from: int) -> list[str]:

@@ -92,14 +92,16 @@ def test_emulated_partition_cross_compiles_runs_under_qemu_and_stays_out_of_perf
 
     # each RISC-V build's greedy check run against the x86 reference (local's baseline)
     checks = summary.split("## Output checks")[1].split("\n## ")[0]
-    assert "- `local` / stories15M / `O2`: the reference (8 words)" in checks
+    assert "| `local` | stories15M | `O2` | the reference (8 words) |" in checks
     for flag_set in ["O2", "rv64gc", "rv64gcv"]:
-        (line,) = [line for line in checks.splitlines() if f"`{PARTITION}` / " in line
-                   and f"/ `{flag_set}`: " in line]  # fmt: skip
+        (line,) = [line for line in checks.splitlines() if f"| `{PARTITION}` | " in line
+                   and f"| `{flag_set}` | " in line]  # fmt: skip
         assert re.search(
-            r": (identical \(8 words\)|diverges at word \d+ of 8) against local/O2", line
+            r"\| (\*\*suspect: )?"  # a suspect build's is in bold
+            r"(identical \(8 words\)|diverges at word \d+ of 8) against local/O2",
+            line,
         )
-    assert f"`{PARTITION}` / stories15M / `bogus`: no check: its check run failed" in checks
+    assert f"| `{PARTITION}` | stories15M | `bogus` | no check: its check run failed" in checks
 
 
 def assert_facts_describe_the_emulation(path):
