@@ -31,7 +31,6 @@ import pandas as pd
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
 from collect.checks import flag_set_label
 from collect.document import Cell, Code, Facts, Flagged, Section, Table
-from collect.drift import drift_sentence
 from collect.formatting import (
     cell_text,
     count_text,
@@ -41,21 +40,21 @@ from collect.formatting import (
     known_text,
     percent_text,
     ratio_text,
-    status_counts_text,
     thread_count_text,
 )
 from collect.perf_metrics import REPORTED_METRICS
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
-from collect.runs import STATUS_OK
 from collect.sections import (
     checks_section,
     dropped_flag_sets_section,
     failures_section,
     files_not_read_section,
+    overview_section,
+    warmup_text,
 )
-from collect.stats import NOISY_CV, noise_band_text
-from collect.verdicts import interval_text, method_text
+from collect.stats import noise_band_text
+from collect.verdicts import interval_text
 
 REPORT_FILE = "report.html"
 # Control characters, newlines among them, and what else ends a line for some reader: never
@@ -148,8 +147,9 @@ def render_report(
     partitions = analysis.partitions
     sections: list[tuple[str, str, str]] = [
         ("findings", "Findings", _findings(analysis)),
-        ("overview", "Overview", _overview(analysis)),
     ]
+    overview = overview_section(analysis)
+    sections.append((overview.anchor, overview.title, html_blocks(overview)))
     not_read = files_not_read_section(files_not_read or {})
     if not_read:
         sections.append((not_read.anchor, not_read.title, html_blocks(not_read)))
@@ -207,60 +207,6 @@ def _findings(analysis: Analysis) -> str:
     return f"<ul>{''.join(items)}</ul>" if items else "<p>No findings: no run is ok.</p>"
 
 
-def _overview(analysis: Analysis) -> str:
-    runs = analysis.runs
-    sweep = analysis.files.sweep_json
-    facts = [
-        ("sweep", analysis.sweep_id),
-        ("created", sweep.get("created")),
-        ("partitions", ", ".join(analysis.partitions)),
-        ("runs", status_counts_text(runs["status"])),
-        ("emulated (qemu) partitions", ", ".join(analysis.emulated_partitions)),
-        (
-            "emulated runs",
-            status_counts_text(analysis.emulated["status"]) if len(analysis.emulated) else "",
-        ),
-        ("llama2.c", joined_text([sweep.get("llama2c_repo"), *runs["llama2c_commit"].dropna()])),
-        ("models", joined_text(runs["model"])),
-        (
-            "steps, seed, temperature, top-p",
-            _joined_fields(sweep, "steps", "seed", "temperature", "topp"),
-        ),
-        ("repetitions", sweep.get("repetitions")),
-        ("warm-up", _warmup_line(analysis)),
-        ("run order", _order_line(analysis)),
-        ("drift over the sweep", _drift_line(analysis)),
-        ("flame graphs", analysis.flame_graph_status()),
-    ]
-    method = [
-        "Every figure is over the runs that are ok: the median, with min, max and CV, the "
-        "sample standard deviation (ddof = 1) over the mean of the repetitions. A "
-        f"configuration whose CV of tok/s is over {NOISY_CV:.0%} is flagged noisy "
-        "(highlighted). With one ok run there is no noise estimate (—).",
-        "Speedup (throughput tables) is the median over the median of the partition's first "
-        "flag set at the same thread count; thread scaling compares each thread count with "
-        "the fewest threads run (1 unless the sweep skipped it): efficiency = speedup / "
-        "(threads / baseline threads). Each speedup carries an interval and a verdict. "
-        + method_text(analysis.min_effect)
-        + " "
-        + "; ".join(
-            f"{partition}: {noise_band_text(analysis.noise, partition)}"
-            for partition in analysis.partitions
-        ),
-        "Roofline: llama2.c reads every weight once per token, so tok/s ≤ bandwidth / "
-        "checkpoint bytes. The bandwidth is the sweep's STREAM-like triad (best of its trials, "
-        "GB = 10^9 bytes) at the configuration's thread count (one thread for a binary built "
-        "without OpenMP), at the model's own working set when measured (it may fit a large "
-        "last-level cache), else at the large working set (DRAM).",
-        "perf: GHz = cycles / task-clock; branch-miss rate = branch-misses / branches; "
-        "instructions and page faults per token are over `steps` forward passes (run.c's "
-        "tok/s counts steps − 1: its first pass is not timed; perf also counts loading the "
-        "checkpoint).",
-    ]
-    items = "".join(f"<li>{escape(text)}</li>" for text in method)
-    return _key_values(facts) + f'<h4>Method</h4><ul class="note">{items}</ul>'
-
-
 def _plots(plots: Mapping[Path, bytes]) -> str:
     if not plots:
         return "<p>No plots: no run is ok.</p>"
@@ -309,6 +255,7 @@ def _partition(analysis: Analysis, partition: str) -> str:
     parts += [
         "<h3>Throughput (tok/s)</h3>",
         _throughput(analysis.table, partition, analysis.suspect),
+        f'<p class="note">{escape(noise_band_text(analysis.noise, partition))}</p>',
     ]
     scaling = analysis.scaling[analysis.scaling["partition"] == partition]
     notes = analysis.single_thread_notes(partition)
@@ -721,7 +668,7 @@ def _warmups(analysis: Analysis) -> str:
         )
         for row in warmups.itertuples(index=False)
     ]
-    return f"<p>{escape(_warmup_line(analysis))}</p>" + _table(
+    return f"<p>{escape(warmup_text(analysis))}</p>" + _table(
         header, body, numeric={"threads", "tok/s"}
     )
 
@@ -851,23 +798,6 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _order_line(analysis: Analysis) -> str:
-    seed = analysis.files.sweep_json.get("order_seed")
-    if seed is None:
-        return ""
-    return (
-        f"shuffled within each repetition round (seed {seed}: -e sweep_order_seed={seed} "
-        "repeats it), rounds in order"
-    )
-
-
-def _drift_line(analysis: Analysis) -> str:
-    """summary.md's drift lines (collect/drift.py), one sentence per partition."""
-    return " ".join(
-        f"{row.partition}: {drift_sentence(row)}" for row in analysis.drift.itertuples(index=False)
-    )
-
-
 def _key_values(rows: Iterable[tuple[object, object]]) -> str:
     cells = "".join(
         f"<tr><th>{_cell(key)}</th><td>{_cell(value)}</td></tr>"
@@ -883,14 +813,6 @@ def _cell(value: object) -> str:
     return escape(cell_text(value))
 
 
-def _warmup_line(analysis: Analysis) -> str:
-    warmups = analysis.files.warmups
-    if warmups is None:
-        return "no warm-up runs"
-    ok = int((warmups["status"] == STATUS_OK).sum()) if not warmups.empty else 0
-    return f"{len(warmups)} warm-up runs ({ok} ok) discarded: logged apart, not rows of runs.csv"
-
-
 def _value_text(value: object) -> str:
     if isinstance(value, list):
         return (
@@ -901,10 +823,6 @@ def _value_text(value: object) -> str:
     if isinstance(value, dict):
         return json.dumps(value)
     return cell_text(value)
-
-
-def _joined_fields(mapping: dict, *keys: str) -> str:
-    return ", ".join(cell_text(mapping.get(key)) or "?" for key in keys)
 
 
 def _megabytes(value: object) -> str:

@@ -25,22 +25,21 @@ from collect.formatting import (
     joined_text,
     known_text,
     ratio_text,
-    status_counts_text,
     thread_count_text,
     threads_text,
 )
 from collect.perf_metrics import PERF_FIGURES
 from collect.report import REPORT_FILE
 from collect.riscv import emulated_outcomes, riscv_builds
-from collect.runs import STATUS_OK, stopped_early
 from collect.sections import (
     checks_section,
     dropped_flag_sets_section,
     failures_section,
     files_not_read_section,
+    overview_section,
 )
-from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
-from collect.verdicts import interval_text, method_text
+from collect.stats import add_derived_metrics, noise_band_text
+from collect.verdicts import interval_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -69,19 +68,12 @@ def render_summary(
     runs = analysis.runs
     lines = [f"# llamasweep summary: sweep {markdown_text(analysis.sweep_id)}", ""]
     lines += _findings_section(analysis.findings)
-    lines += [_overview(analysis), ""]
-    if not runs.empty:
-        lines += [
-            "Figures are over the runs that are ok: median, min and max tok/s, and CV, the "
-            "sample standard deviation over the mean (noisy: CV above "
-            f"{NOISY_CV:.0%}). Speedup is the median over the median of the first flag set "
-            "in the sweep's order at the same thread count, with an interval and a verdict. "
-            + method_text(analysis.min_effect)
-            + " Of bound is the median over "
-            "the memory-bandwidth bound (bandwidth / checkpoint bytes). Every table, the "
-            f"perf counters, flame graphs and hardware facts: [{REPORT_FILE}]({REPORT_FILE}).",
-            "",
-        ]
+    lines += markdown_section(overview_section(analysis))
+    lines += [
+        f"Every table, the perf counters, flame graphs and hardware facts: "
+        f"[{REPORT_FILE}]({REPORT_FILE}).",
+        "",
+    ]
     roofline = _roofline_cells(analysis.roofline)
     for partition, partition_rows in analysis.table.groupby("partition", sort=False):
         lines += [f"## Partition {markdown_code(partition)}", ""]
@@ -160,43 +152,6 @@ def _hottest_frame_lines(analysis: Analysis) -> list[str]:
             f"{hottest.self_pct:.1f} % of samples"
         )
     return [*lines, ""] if lines else []
-
-
-def _overview(analysis: Analysis) -> str:
-    runs = analysis.runs
-    if runs.empty and not analysis.emulated.empty:
-        emulated = analysis.emulated
-        ok = int((emulated["status"] == STATUS_OK).sum())
-        return (
-            f"No run on real hardware: all {len(emulated)} runs ({ok} ok) executed under qemu "
-            "(see Emulated below): they show whether each flag set builds, runs and "
-            "generates tokens on those nodes, never a speed."
-        )
-    if runs.empty:
-        return "No runs: the results directory has no run directory under runs/."
-    facts = [f"{len(runs)} runs: {markdown_text(status_counts_text(runs['status']))}."]
-    if runs["llama2c_commit"].notna().any():
-        facts.append(f"llama2.c commit {joined_text(runs['llama2c_commit'], markdown_text)}.")
-    if runs["steps"].notna().any():
-        facts.append(f"Steps: {joined_text(runs['steps'], markdown_text)}.")
-    early = runs[stopped_early(runs)]
-    if not early.empty:
-        configurations = ", ".join(
-            dict.fromkeys(
-                f"{row.flag_set} at {threads_text(row.threads)}" for row in early.itertuples()
-            )
-        )
-        facts.append(
-            f"{len(early)} runs stopped early (run.c sampled BOS: tok/s over fewer tokens and "
-            f"a shorter context than a full run's, so left out of every statistic and "
-            f"comparison; runs.csv stopped_early): {configurations}."
-        )
-    warmups = analysis.files.warmups
-    if warmups is None:
-        facts.append("No warm-up runs.")
-    else:
-        facts.append(f"{len(warmups)} warm-up runs discarded (not in runs.csv).")
-    return " ".join(facts)
 
 
 def _node_facts(partition_runs: pd.DataFrame) -> str:

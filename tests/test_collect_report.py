@@ -319,7 +319,10 @@ def test_an_svg_with_elements_flamegraph_does_not_write_is_not_shown(analysis):
 
 def test_summary_essentials_and_pointer_to_the_report(characterised):
     summary = summarize(characterised)
-    assert "18 runs: 18 ok. llama2.c commit 350e04f. Steps: 256. 2 warm-up runs" in summary
+    assert (
+        "- runs: 18 (18 ok)\n- llama2.c: 350e04f\n- models: stories15M, stories110M\n- steps: 256\n"
+    ) in summary
+    assert "- warm-up: 2 warm-up runs (2 ok) discarded" in summary
     assert "[report.html](report.html)" in summary
     assert (
         "| O3-openmp | `-O3 -fopenmp` | 1 | 3/3 | 210.00 | 200.00 | 230.00 | 7.2 % noisy "
@@ -394,8 +397,8 @@ def test_the_report_counts_runs_by_status_as_the_summary_does(tmp_path):
         sweep.run("local", "O3", 1, repetition, exit_status=1)
     summary = summarize(results_dir, record_history=False)
     html = (results_dir / REPORT_FILE).read_text()
-    assert "3 runs: 1 ok, 2 failed." in summary  # ok first, though fewer
-    assert "<tr><th>runs</th><td>1 ok, 2 failed</td></tr>" in html
+    assert "- runs: 3 (1 ok, 2 failed)\n" in summary  # ok first, though fewer
+    assert "<tr><th>runs</th><td>3 (1 ok, 2 failed)</td></tr>" in html
 
 
 def test_an_unknown_thread_count_reads_as_in_the_other_documents():
@@ -489,9 +492,9 @@ def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary
     assert "Partition riscv64-qemu" not in html and "Partition local" in html
     assert "riscv64-qemu" not in sections["plots"] + sections["partition-0"]
     overview = dict(re.findall(r"<tr><th>([^<]+)</th><td>([^<]*)</td></tr>", sections["overview"]))
-    assert (overview["partitions"], overview["runs"]) == ("local", "2 ok")
+    assert (overview["partitions"], overview["runs"]) == ("local", "2 (2 ok)")
     assert overview["emulated (qemu) partitions"] == "riscv64-qemu"
-    assert overview["emulated runs"] == "2 ok, 1 failed"
+    assert overview["emulated runs"] == "3 (2 ok, 1 failed)"
     assert "riscv64-qemu compiler</th><td>riscv64-linux-gnu-gcc (Debian 12.2.0-13)" in html
     # Failures lists every failed run, the emulated ones with their partition
     assert "1 failed run (1 of emulated partitions)." in sections["failures"]
