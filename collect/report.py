@@ -40,6 +40,7 @@ from collect.formatting import (
     known_text,
     percent_text,
     ratio_text,
+    runs_ok_text,
     thread_count_text,
 )
 from collect.perf_metrics import REPORTED_METRICS
@@ -306,7 +307,7 @@ def _throughput(table: pd.DataFrame, partition: str, suspect: dict) -> str:
                     flag_set_label(row.flag_set, partition, row.model, suspect),
                     Html(f"<code>{escape(cell_text(row.cflags))}</code>"),
                     thread_count_text(row.threads),
-                    f"{row.runs_ok}/{row.runs_total}",
+                    runs_ok_text(row.runs_ok, row.runs_total),
                     decimal_text(row.median),
                     decimal_text(row.min),
                     decimal_text(row.max),
@@ -585,7 +586,7 @@ def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
                 row.partition,
                 row.flag_set,
                 row.compiles,
-                f"{row.runs_ok}/{row.runs}",
+                runs_ok_text(row.runs_ok, row.runs),
                 "yes" if row.runs_ok else "no",
                 row.outcome,
             ],

@@ -8,7 +8,13 @@ from collect.analysis import Analysis
 from collect.checks import CHECKS_METHOD, SUSPECT, Check
 from collect.document import Code, Facts, Flagged, Section, Table
 from collect.drift import drift_sentence
-from collect.formatting import cell_text, joined_text, status_counts_text, threads_text
+from collect.formatting import (
+    cell_text,
+    joined_text,
+    percent_text,
+    status_counts_text,
+    threads_text,
+)
 from collect.runs import STATUS_OK, stopped_early
 from collect.stats import NOISY_CV
 from collect.verdicts import method_text
@@ -115,8 +121,8 @@ def _method_paragraphs(analysis: Analysis) -> list[str]:
     return [
         "Every figure is over the runs that are ok: the median, with min, max and CV, the "
         "sample standard deviation (ddof = 1) over the mean of the repetitions. A "
-        f"configuration whose CV of tok/s is over {NOISY_CV:.0%} is flagged noisy. With one "
-        "ok run there is no noise estimate (—).",
+        f"configuration whose CV of tok/s is over {percent_text(NOISY_CV)} is flagged noisy. "
+        "With one ok run there is no noise estimate (—).",
         "Speedup (throughput tables) is the median over the median of the partition's first "
         "flag set in the sweep's order at the same thread count; thread scaling compares each "
         "thread count with the fewest threads run (1 unless the sweep skipped it): efficiency "

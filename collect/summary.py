@@ -24,7 +24,9 @@ from collect.formatting import (
     decimal_text,
     joined_text,
     known_text,
+    percent_text,
     ratio_text,
+    runs_ok_text,
     thread_count_text,
     threads_text,
 )
@@ -168,7 +170,9 @@ def _roofline_cells(roofline: pd.DataFrame) -> dict[tuple, str]:
         if math.isnan(row.fraction):
             continue
         mark = LARGE_MARK if row.working_set == "large" else ""
-        cells[(row.partition, row.model, row.threads, row.flag_set)] = f"{row.fraction:.0%}{mark}"
+        cells[(row.partition, row.model, row.threads, row.flag_set)] = (
+            percent_text(row.fraction) + mark
+        )
     return cells
 
 
@@ -193,7 +197,7 @@ def _model_section(
         ]
         cells += [thread_count_text(row.threads)] if several_thread_counts else []
         cells += [
-            f"{row.runs_ok}/{row.runs_total}",
+            runs_ok_text(row.runs_ok, row.runs_total),
             decimal_text(row.median),
             decimal_text(row.min),
             decimal_text(row.max),
@@ -233,9 +237,9 @@ def _scaling_lines(scaling: pd.DataFrame) -> list[str]:
         return []
     items = [
         f"{markdown_text(row.model)} {markdown_text(row.flag_set)}: {threads_text(row.threads)}, "
-        f"{ratio_text(row.speedup)} over {int(row.baseline_threads)} "
+        f"{ratio_text(row.speedup)} over {thread_count_text(row.baseline_threads)} "
         f"({interval_text(row.speedup_low, row.speedup_high)}, {row.speedup_verdict_text}), "
-        f"efficiency {row.efficiency:.0%}"
+        f"efficiency {percent_text(row.efficiency)}"
         for row in best.itertuples(index=False)
     ]
     return ["Best thread count: " + "; ".join(items) + ".", ""]
@@ -265,7 +269,7 @@ def _emulated_section(analysis: Analysis) -> list[str]:
         return []
     body = [
         [markdown_code(row.partition), markdown_code(row.flag_set), row.compiles,
-         f"{row.runs_ok} of {row.runs} ok", "yes" if row.runs_ok else "no",
+         runs_ok_text(row.runs_ok, row.runs), "yes" if row.runs_ok else "no",
          markdown_text(row.outcome)]
         for row in outcomes.itertuples(index=False)
     ]  # fmt: skip
@@ -277,7 +281,7 @@ def _emulated_section(analysis: Analysis) -> list[str]:
         "",
         *_emulated_nodes_lines(analysis.emulated),
         *markdown_table(
-            ["partition", "flag set", "compiles", "runs", "tokens", "outcome"], body, 6
+            ["partition", "flag set", "compiles", "runs ok", "tokens", "outcome"], body, 6
         ),
         "",
         *_emulated_perf_lines(analysis.emulated),

@@ -268,5 +268,5 @@ def test_a_flag_set_without_openmp_is_said_to_run_at_one_thread_only(tmp_path):
     (best_line,) = [line for line in summary.splitlines() if line.startswith("Best thread")]
     assert best_line == (
         "Best thread count: stories15M O3-openmp: 2 threads, 2.00× over 1 "
-        "(—, too few runs to tell (needs ~3 runs each)), efficiency 100%."
+        "(—, too few runs to tell (needs ~3 runs each)), efficiency 100.0 %."
     )
