@@ -1,5 +1,5 @@
-"""The document model: a section of a sweep's documents as data (a title, paragraphs and
-tables of cells), built once and rendered by collect.summary to Markdown and by
+"""The document model: a section of a sweep's documents as data (a title, paragraphs,
+tables of cells and named values), built once and rendered by collect.summary to Markdown and by
 collect.report to HTML, so that summary.md and report.html say the same thing."""
 
 from dataclasses import dataclass
@@ -12,7 +12,14 @@ class Code:
     text: str
 
 
-Cell = str | Code
+@dataclass(frozen=True)
+class Flagged:
+    """Text that flags a problem (a suspect build): bold in Markdown, highlighted in HTML."""
+
+    text: str
+
+
+Cell = str | Code | Flagged
 
 
 @dataclass(frozen=True)
@@ -25,33 +32,18 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """Named values, one a line: a list in Markdown, a table of names and values in HTML."""
+
+    pairs: tuple[tuple[Cell, Cell], ...]
+
+
+@dataclass(frozen=True)
 class Section:
     """A section: anchor (its id in report.html), title, the count its Markdown heading
-    gives (None: none), and its paragraphs and tables in order."""
+    gives (None: none), and its paragraphs, tables and facts in order."""
 
     anchor: str
     title: str
     count: int | None
-    blocks: tuple[str | Table, ...]
-
-
-def dropped_flag_sets_section(dropped: dict[str, dict[str, str]]) -> Section | None:
-    """The flag sets left out before submitting, with why (plan.json's dropped_flag_sets);
-    None when none was."""
-    rows = tuple(
-        (Code(partition), Code(flag_set), reason)
-        for partition, reasons in dropped.items()
-        for flag_set, reason in reasons.items()
-    )
-    if not rows:
-        return None
-    return Section(
-        "dropped",
-        "Flag sets not submitted",
-        len(rows),
-        (
-            "Left out before anything was submitted (validation before queueing, or the "
-            "partition's compiler refused their -march): no rows of runs.csv.",
-            Table(("partition", "flag set", "why"), rows, numeric_from=3),
-        ),
-    )
+    blocks: tuple[str | Table | Facts, ...]

@@ -51,6 +51,11 @@ def count_text(value: object) -> str:
     return "—" if value is None or pd.isna(value) else str(int(value))
 
 
+def runs_ok_text(ok: object, total: object) -> str:
+    """How many of a configuration's runs are ok: `2/3`."""
+    return f"{ok}/{total}"
+
+
 def decimal_text(value: object) -> str:
     """A tok/s, GB/s or bound with two decimals (`12.35`), or `—` without one."""
     return "—" if value is None or pd.isna(value) else f"{value:.2f}"

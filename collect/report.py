@@ -29,9 +29,8 @@ import numpy as np
 import pandas as pd
 
 from collect.analysis import TOP_FUNCTIONS, Analysis, ProfileAnalysis
-from collect.checks import CHECKS_METHOD, SUSPECT, Check, flag_set_label
-from collect.document import Cell, Code, Section, Table, dropped_flag_sets_section
-from collect.drift import drift_sentence
+from collect.checks import flag_set_label
+from collect.document import Cell, Code, Facts, Flagged, Section, Table
 from collect.formatting import (
     cell_text,
     count_text,
@@ -41,15 +40,22 @@ from collect.formatting import (
     known_text,
     percent_text,
     ratio_text,
-    status_counts_text,
+    runs_ok_text,
     thread_count_text,
 )
 from collect.perf_metrics import REPORTED_METRICS
 from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.riscv import emulated_outcomes, riscv_builds
-from collect.runs import STATUS_OK
-from collect.stats import NOISY_CV, noise_band_text
-from collect.verdicts import interval_text, method_text
+from collect.sections import (
+    checks_section,
+    dropped_flag_sets_section,
+    failures_section,
+    files_not_read_section,
+    overview_section,
+    warmup_text,
+)
+from collect.stats import noise_band_text
+from collect.verdicts import interval_text
 
 REPORT_FILE = "report.html"
 # Control characters, newlines among them, and what else ends a line for some reader: never
@@ -142,17 +148,20 @@ def render_report(
     partitions = analysis.partitions
     sections: list[tuple[str, str, str]] = [
         ("findings", "Findings", _findings(analysis)),
-        ("overview", "Overview", _overview(analysis)),
     ]
-    if files_not_read:
-        sections.append(("not-read", "Files not read", _not_read(files_not_read)))
+    overview = overview_section(analysis)
+    sections.append((overview.anchor, overview.title, html_blocks(overview)))
+    not_read = files_not_read_section(files_not_read or {})
+    if not_read:
+        sections.append((not_read.anchor, not_read.title, html_blocks(not_read)))
     sections.append(("plots", "Plots", _plots(plots or {})))
     for number, partition in enumerate(partitions):
         sections.append(
             (f"partition-{number}", f"Partition {partition}", _partition(analysis, partition))
         )
-    if analysis.files.checks is not None:
-        sections.append(("checks", "Output checks", _checks(analysis.files.checks)))
+    checks = checks_section(analysis.files.checks)
+    if checks:
+        sections.append((checks.anchor, checks.title, html_blocks(checks)))
     emulated = emulated_outcomes(analysis.emulated, analysis.files.builds)
     if not emulated.empty:
         sections.append(("emulated", "Emulated (qemu) partitions", _emulated(emulated, analysis)))
@@ -166,7 +175,8 @@ def render_report(
     dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
     if dropped:
         sections.append((dropped.anchor, dropped.title, html_blocks(dropped)))
-    sections.append(("failures", "Failures", _failures(analysis)))
+    failures = failures_section(analysis)
+    sections.append((failures.anchor, failures.title, html_blocks(failures)))
     sections.append(("commands", "Commands and versions", _commands(analysis)))
     nav = "".join(
         f'<li><a href="#{anchor}">{escape(title)}</a></li>' for anchor, title, _ in sections
@@ -196,67 +206,6 @@ def _findings(analysis: Analysis) -> str:
             f"<li><strong>{escape(finding.conclusion)}</strong> {escape(finding.text)}{small}</li>"
         )
     return f"<ul>{''.join(items)}</ul>" if items else "<p>No findings: no run is ok.</p>"
-
-
-def _not_read(files_not_read: dict[str, str]) -> str:
-    return (
-        '<p class="off">Only regular text files inside the results directory are read; '
-        "these were not:</p>" + _key_values(files_not_read.items())
-    )
-
-
-def _overview(analysis: Analysis) -> str:
-    runs = analysis.runs
-    sweep = analysis.files.sweep_json
-    facts = [
-        ("sweep", analysis.sweep_id),
-        ("created", sweep.get("created")),
-        ("partitions", ", ".join(analysis.partitions)),
-        ("runs", status_counts_text(runs["status"])),
-        ("emulated (qemu) partitions", ", ".join(analysis.emulated_partitions)),
-        (
-            "emulated runs",
-            status_counts_text(analysis.emulated["status"]) if len(analysis.emulated) else "",
-        ),
-        ("llama2.c", joined_text([sweep.get("llama2c_repo"), *runs["llama2c_commit"].dropna()])),
-        ("models", joined_text(runs["model"])),
-        (
-            "steps, seed, temperature, top-p",
-            _joined_fields(sweep, "steps", "seed", "temperature", "topp"),
-        ),
-        ("repetitions", sweep.get("repetitions")),
-        ("warm-up", _warmup_line(analysis)),
-        ("run order", _order_line(analysis)),
-        ("drift over the sweep", _drift_line(analysis)),
-        ("flame graphs", analysis.flame_graph_status()),
-    ]
-    method = [
-        "Every figure is over the runs that are ok: the median, with min, max and CV, the "
-        "sample standard deviation (ddof = 1) over the mean of the repetitions. A "
-        f"configuration whose CV of tok/s is over {NOISY_CV:.0%} is flagged noisy "
-        "(highlighted). With one ok run there is no noise estimate (—).",
-        "Speedup (throughput tables) is the median over the median of the partition's first "
-        "flag set at the same thread count; thread scaling compares each thread count with "
-        "the fewest threads run (1 unless the sweep skipped it): efficiency = speedup / "
-        "(threads / baseline threads). Each speedup carries an interval and a verdict. "
-        + method_text(analysis.min_effect)
-        + " "
-        + "; ".join(
-            f"{partition}: {noise_band_text(analysis.noise, partition)}"
-            for partition in analysis.partitions
-        ),
-        "Roofline: llama2.c reads every weight once per token, so tok/s ≤ bandwidth / "
-        "checkpoint bytes. The bandwidth is the sweep's STREAM-like triad (best of its trials, "
-        "GB = 10^9 bytes) at the configuration's thread count (one thread for a binary built "
-        "without OpenMP), at the model's own working set when measured (it may fit a large "
-        "last-level cache), else at the large working set (DRAM).",
-        "perf: GHz = cycles / task-clock; branch-miss rate = branch-misses / branches; "
-        "instructions and page faults per token are over `steps` forward passes (run.c's "
-        "tok/s counts steps − 1: its first pass is not timed; perf also counts loading the "
-        "checkpoint).",
-    ]
-    items = "".join(f"<li>{escape(text)}</li>" for text in method)
-    return _key_values(facts) + f'<h4>Method</h4><ul class="note">{items}</ul>'
 
 
 def _plots(plots: Mapping[Path, bytes]) -> str:
@@ -307,6 +256,7 @@ def _partition(analysis: Analysis, partition: str) -> str:
     parts += [
         "<h3>Throughput (tok/s)</h3>",
         _throughput(analysis.table, partition, analysis.suspect),
+        f'<p class="note">{escape(noise_band_text(analysis.noise, partition))}</p>',
     ]
     scaling = analysis.scaling[analysis.scaling["partition"] == partition]
     notes = analysis.single_thread_notes(partition)
@@ -357,7 +307,7 @@ def _throughput(table: pd.DataFrame, partition: str, suspect: dict) -> str:
                     flag_set_label(row.flag_set, partition, row.model, suspect),
                     Html(f"<code>{escape(cell_text(row.cflags))}</code>"),
                     thread_count_text(row.threads),
-                    f"{row.runs_ok}/{row.runs_total}",
+                    runs_ok_text(row.runs_ok, row.runs_total),
                     decimal_text(row.median),
                     decimal_text(row.min),
                     decimal_text(row.max),
@@ -621,19 +571,6 @@ def _sample_unit(item: ProfileAnalysis, samples: object) -> tuple[float, str]:
     return 1.0, "count"
 
 
-def _checks(checks: list[Check]) -> str:
-    header = ["partition", "model", "flag set", "check"]
-    body = [
-        (
-            [check.partition, check.model, check.flag_set, check.text],
-            {"check": "failed" if check.verdict == SUSPECT else ""},
-            "",
-        )
-        for check in checks
-    ]
-    return f"<p>{escape(CHECKS_METHOD)}</p>" + _table(header, body, set())
-
-
 def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
     compilers = [
         (
@@ -649,7 +586,7 @@ def _emulated(outcomes: pd.DataFrame, analysis: Analysis) -> str:
                 row.partition,
                 row.flag_set,
                 row.compiles,
-                f"{row.runs_ok}/{row.runs}",
+                runs_ok_text(row.runs_ok, row.runs),
                 "yes" if row.runs_ok else "no",
                 row.outcome,
             ],
@@ -732,25 +669,9 @@ def _warmups(analysis: Analysis) -> str:
         )
         for row in warmups.itertuples(index=False)
     ]
-    return f"<p>{escape(_warmup_line(analysis))}</p>" + _table(
+    return f"<p>{escape(warmup_text(analysis))}</p>" + _table(
         header, body, numeric={"threads", "tok/s"}
     )
-
-
-def _failures(analysis: Analysis) -> str:
-    runs = pd.concat([analysis.runs, analysis.emulated])
-    failed = runs[runs["status"] != STATUS_OK].sort_values("index", kind="stable")
-    if failed.empty:
-        return "<p>None.</p>"
-    header = ["run", "partition", "status", "reason"]
-    body = [
-        ([row.run_dir, cell_text(row.partition), row.status, cell_text(row.reason)], {}, "")
-        for row in failed.itertuples(index=False)
-    ]
-    emulated = int(failed["partition"].isin(analysis.emulated_partitions).sum())
-    note = f" ({emulated} of emulated partitions)" if emulated else ""
-    runs_text = "1 failed run" if len(failed) == 1 else f"{len(failed)} failed runs"
-    return f"<p>{runs_text}{note}.</p>" + _table(header, body, numeric=set())
 
 
 def _commands(analysis: Analysis) -> str:
@@ -788,21 +709,39 @@ def escape(text: str) -> str:
 
 
 def html_blocks(section: Section) -> str:
-    """The paragraphs and tables of a section of the document model (collect/document.py)
-    as HTML; its title is the caller's heading."""
+    """The paragraphs, tables and facts of a section of the document model
+    (collect/document.py) as HTML; its title is the caller's heading."""
     parts = []
     for block in section.blocks:
         if isinstance(block, Table):
-            body = [([_html_cell(cell) for cell in row], {}, "") for row in block.rows]
+            body = [
+                (
+                    [_html_cell(cell) for cell in row],
+                    {
+                        name: "failed"
+                        for name, cell in zip(block.header, row, strict=True)
+                        if isinstance(cell, Flagged)
+                    },
+                    "",
+                )
+                for row in block.rows
+            ]
             numeric = set(block.header[block.numeric_from :])
             parts.append(_table(block.header, body, numeric))
+        elif isinstance(block, Facts):
+            parts.append(
+                _key_values((_html_cell(name), _html_cell(value)) for name, value in block.pairs)
+            )
         else:
             parts.append(f"<p>{escape(block)}</p>")
     return "".join(parts)
 
 
 def _html_cell(cell: Cell) -> object:
-    return Html(f"<code>{escape(cell.text)}</code>") if isinstance(cell, Code) else cell
+    """A cell's content; a flagged cell's highlight is its <td>'s class (html_blocks)."""
+    if isinstance(cell, Code):
+        return Html(f"<code>{escape(cell.text)}</code>")
+    return cell.text if isinstance(cell, Flagged) else cell
 
 
 def _file_anchor(path: str) -> str:
@@ -860,26 +799,9 @@ def _table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _order_line(analysis: Analysis) -> str:
-    seed = analysis.files.sweep_json.get("order_seed")
-    if seed is None:
-        return ""
-    return (
-        f"shuffled within each repetition round (seed {seed}: -e sweep_order_seed={seed} "
-        "repeats it), rounds in order"
-    )
-
-
-def _drift_line(analysis: Analysis) -> str:
-    """summary.md's drift lines (collect/drift.py), one sentence per partition."""
-    return " ".join(
-        f"{row.partition}: {drift_sentence(row)}" for row in analysis.drift.itertuples(index=False)
-    )
-
-
-def _key_values(rows: Iterable[tuple[str, object]]) -> str:
+def _key_values(rows: Iterable[tuple[object, object]]) -> str:
     cells = "".join(
-        f"<tr><th>{escape(str(key))}</th><td>{_cell(value)}</td></tr>"
+        f"<tr><th>{_cell(key)}</th><td>{_cell(value)}</td></tr>"
         for key, value in rows
         if value not in (None, "")
     )
@@ -892,14 +814,6 @@ def _cell(value: object) -> str:
     return escape(cell_text(value))
 
 
-def _warmup_line(analysis: Analysis) -> str:
-    warmups = analysis.files.warmups
-    if warmups is None:
-        return "no warm-up runs"
-    ok = int((warmups["status"] == STATUS_OK).sum()) if not warmups.empty else 0
-    return f"{len(warmups)} warm-up runs ({ok} ok) discarded: logged apart, not rows of runs.csv"
-
-
 def _value_text(value: object) -> str:
     if isinstance(value, list):
         return (
@@ -910,10 +824,6 @@ def _value_text(value: object) -> str:
     if isinstance(value, dict):
         return json.dumps(value)
     return cell_text(value)
-
-
-def _joined_fields(mapping: dict, *keys: str) -> str:
-    return ", ".join(cell_text(mapping.get(key)) or "?" for key in keys)
 
 
 def _megabytes(value: object) -> str:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from collect.analysis import Analysis, analyse
-from collect.checks import CHECKS_METHOD, SUSPECT, flag_set_label
-from collect.document import Cell, Code, Section, Table, dropped_flag_sets_section
+from collect.checks import flag_set_label
+from collect.document import Cell, Code, Facts, Flagged, Section, Table
 from collect.drift import drift_sentence
 from collect.findings import Finding
 from collect.formatting import (
@@ -24,17 +24,24 @@ from collect.formatting import (
     decimal_text,
     joined_text,
     known_text,
+    percent_text,
     ratio_text,
-    status_counts_text,
+    runs_ok_text,
     thread_count_text,
     threads_text,
 )
 from collect.perf_metrics import PERF_FIGURES
 from collect.report import REPORT_FILE
 from collect.riscv import emulated_outcomes, riscv_builds
-from collect.runs import STATUS_OK, stopped_early
-from collect.stats import NOISY_CV, add_derived_metrics, noise_band_text
-from collect.verdicts import interval_text, method_text
+from collect.sections import (
+    checks_section,
+    dropped_flag_sets_section,
+    failures_section,
+    files_not_read_section,
+    overview_section,
+)
+from collect.stats import add_derived_metrics, noise_band_text
+from collect.verdicts import interval_text
 
 # Marks a fraction of the bound computed from the large working set's bandwidth.
 LARGE_MARK = "†"
@@ -63,19 +70,12 @@ def render_summary(
     runs = analysis.runs
     lines = [f"# llamasweep summary: sweep {markdown_text(analysis.sweep_id)}", ""]
     lines += _findings_section(analysis.findings)
-    lines += [_overview(analysis), ""]
-    if not runs.empty:
-        lines += [
-            "Figures are over the runs that are ok: median, min and max tok/s, and CV, the "
-            "sample standard deviation over the mean (noisy: CV above "
-            f"{NOISY_CV:.0%}). Speedup is the median over the median of the first flag set "
-            "in the sweep's order at the same thread count, with an interval and a verdict. "
-            + method_text(analysis.min_effect)
-            + " Of bound is the median over "
-            "the memory-bandwidth bound (bandwidth / checkpoint bytes). Every table, the "
-            f"perf counters, flame graphs and hardware facts: [{REPORT_FILE}]({REPORT_FILE}).",
-            "",
-        ]
+    lines += markdown_section(overview_section(analysis))
+    lines += [
+        f"Every table, the perf counters, flame graphs and hardware facts: "
+        f"[{REPORT_FILE}]({REPORT_FILE}).",
+        "",
+    ]
     roofline = _roofline_cells(analysis.roofline)
     for partition, partition_rows in analysis.table.groupby("partition", sort=False):
         lines += [f"## Partition {markdown_code(partition)}", ""]
@@ -91,7 +91,8 @@ def render_summary(
             scaling[(scaling["partition"] == partition) & ~scaling["flag_set"].isin(single_thread)]
         )
         lines += _perf_support_lines(analysis.perf_support, partition)
-    lines += _checks_section(analysis)
+    checks = checks_section(analysis.files.checks)
+    lines += markdown_section(checks) if checks else []
     lines += _drift_section(analysis)
     if plot_files:
         lines += ["## Plots", ""]
@@ -103,12 +104,11 @@ def render_summary(
     lines += _hottest_frame_lines(analysis)
     dropped = dropped_flag_sets_section(analysis.files.dropped_flag_sets)
     lines += markdown_section(dropped) if dropped else []
-    # emulated runs too: a flag set that does not compile for RISC-V is a failure to see
-    lines += _failures_section(
-        pd.concat([runs, analysis.emulated]) if len(analysis.emulated) else runs
-    )
-    lines += _not_read_section(files_not_read or {})
-    return "\n".join(lines) + "\n"
+    lines += markdown_section(failures_section(analysis))
+    not_read = files_not_read_section(files_not_read or {})
+    lines += markdown_section(not_read) if not_read else []
+    # each section ends with a blank line: the file ends with one newline
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _drift_section(analysis: Analysis) -> list[str]:
@@ -156,43 +156,6 @@ def _hottest_frame_lines(analysis: Analysis) -> list[str]:
     return [*lines, ""] if lines else []
 
 
-def _overview(analysis: Analysis) -> str:
-    runs = analysis.runs
-    if runs.empty and not analysis.emulated.empty:
-        emulated = analysis.emulated
-        ok = int((emulated["status"] == STATUS_OK).sum())
-        return (
-            f"No run on real hardware: all {len(emulated)} runs ({ok} ok) executed under qemu "
-            "(see Emulated below): they show whether each flag set builds, runs and "
-            "generates tokens on those nodes, never a speed."
-        )
-    if runs.empty:
-        return "No runs: the results directory has no run directory under runs/."
-    facts = [f"{len(runs)} runs: {markdown_text(status_counts_text(runs['status']))}."]
-    if runs["llama2c_commit"].notna().any():
-        facts.append(f"llama2.c commit {joined_text(runs['llama2c_commit'], markdown_text)}.")
-    if runs["steps"].notna().any():
-        facts.append(f"Steps: {joined_text(runs['steps'], markdown_text)}.")
-    early = runs[stopped_early(runs)]
-    if not early.empty:
-        configurations = ", ".join(
-            dict.fromkeys(
-                f"{row.flag_set} at {threads_text(row.threads)}" for row in early.itertuples()
-            )
-        )
-        facts.append(
-            f"{len(early)} runs stopped early (run.c sampled BOS: tok/s over fewer tokens and "
-            f"a shorter context than a full run's, so left out of every statistic and "
-            f"comparison; runs.csv stopped_early): {configurations}."
-        )
-    warmups = analysis.files.warmups
-    if warmups is None:
-        facts.append("No warm-up runs.")
-    else:
-        facts.append(f"{len(warmups)} warm-up runs discarded (not in runs.csv).")
-    return " ".join(facts)
-
-
 def _node_facts(partition_runs: pd.DataFrame) -> str:
     return (
         f"Hosts: {joined_text(partition_runs['host'], markdown_text)}; "
@@ -207,7 +170,9 @@ def _roofline_cells(roofline: pd.DataFrame) -> dict[tuple, str]:
         if math.isnan(row.fraction):
             continue
         mark = LARGE_MARK if row.working_set == "large" else ""
-        cells[(row.partition, row.model, row.threads, row.flag_set)] = f"{row.fraction:.0%}{mark}"
+        cells[(row.partition, row.model, row.threads, row.flag_set)] = (
+            percent_text(row.fraction) + mark
+        )
     return cells
 
 
@@ -232,7 +197,7 @@ def _model_section(
         ]
         cells += [thread_count_text(row.threads)] if several_thread_counts else []
         cells += [
-            f"{row.runs_ok}/{row.runs_total}",
+            runs_ok_text(row.runs_ok, row.runs_total),
             decimal_text(row.median),
             decimal_text(row.min),
             decimal_text(row.max),
@@ -272,9 +237,9 @@ def _scaling_lines(scaling: pd.DataFrame) -> list[str]:
         return []
     items = [
         f"{markdown_text(row.model)} {markdown_text(row.flag_set)}: {threads_text(row.threads)}, "
-        f"{ratio_text(row.speedup)} over {int(row.baseline_threads)} "
+        f"{ratio_text(row.speedup)} over {thread_count_text(row.baseline_threads)} "
         f"({interval_text(row.speedup_low, row.speedup_high)}, {row.speedup_verdict_text}), "
-        f"efficiency {row.efficiency:.0%}"
+        f"efficiency {percent_text(row.efficiency)}"
         for row in best.itertuples(index=False)
     ]
     return ["Best thread count: " + "; ".join(items) + ".", ""]
@@ -296,24 +261,6 @@ def _perf_support_lines(support: pd.DataFrame, partition: str) -> list[str]:
     return [f"perf stat counters: {text}.", ""]
 
 
-def _checks_section(analysis: Analysis) -> list[str]:
-    """Each build's check run (collect.checks): its greedy text against the reference's."""
-    checks = analysis.files.checks
-    if checks is None:
-        return []
-    lines = [
-        f"- {markdown_code(check.partition)} / {markdown_text(check.model)} / "
-        f"{markdown_code(check.flag_set)}: "
-        + (
-            "**" + markdown_text(check.text) + "**"
-            if check.verdict == SUSPECT
-            else markdown_text(check.text)
-        )
-        for check in checks
-    ]
-    return ["## Output checks", "", markdown_text(CHECKS_METHOD), "", *lines, ""]
-
-
 def _emulated_section(analysis: Analysis) -> list[str]:
     """Per emulated partition and flag set (riscv.emulated_outcomes): whether it compiled,
     its runs ran and generated tokens. Never a performance figure."""
@@ -322,7 +269,7 @@ def _emulated_section(analysis: Analysis) -> list[str]:
         return []
     body = [
         [markdown_code(row.partition), markdown_code(row.flag_set), row.compiles,
-         f"{row.runs_ok} of {row.runs} ok", "yes" if row.runs_ok else "no",
+         runs_ok_text(row.runs_ok, row.runs), "yes" if row.runs_ok else "no",
          markdown_text(row.outcome)]
         for row in outcomes.itertuples(index=False)
     ]  # fmt: skip
@@ -334,7 +281,7 @@ def _emulated_section(analysis: Analysis) -> list[str]:
         "",
         *_emulated_nodes_lines(analysis.emulated),
         *markdown_table(
-            ["partition", "flag set", "compiles", "runs", "tokens", "outcome"], body, 6
+            ["partition", "flag set", "compiles", "runs ok", "tokens", "outcome"], body, 6
         ),
         "",
         *_emulated_perf_lines(analysis.emulated),
@@ -420,34 +367,20 @@ def _riscv_builds_section(analysis: Analysis) -> list[str]:
     return ["## RISC-V builds", "", *lines, ""]
 
 
-def _failures_section(runs: pd.DataFrame) -> list[str]:
-    failed = runs[runs["status"] != STATUS_OK]
-    if failed.empty:
-        return ["## Failures", "", "None."]
-    body = [
-        [
-            markdown_code(row.run_dir),
-            markdown_text(row.status),
-            markdown_text(cell_text(row.reason)),
-        ]
-        for row in failed.itertuples(index=False)
-    ]
-    return [
-        f"## Failures ({len(failed)})",
-        "",
-        *markdown_table(["run", "status", "reason"], body, right_aligned_from=3),
-    ]
-
-
 def markdown_section(section: Section) -> list[str]:
     """A section of the document model (collect/document.py) as Markdown lines: its
-    heading with its count, each paragraph and table followed by a blank line."""
+    heading with its count, each paragraph, table and list of facts followed by a blank
+    line."""
     count = f" ({section.count})" if section.count is not None else ""
     lines = [f"## {markdown_text(section.title)}{count}", ""]
     for block in section.blocks:
         if isinstance(block, Table):
             body = [[_markdown_cell(cell) for cell in row] for row in block.rows]
             lines += markdown_table(list(block.header), body, block.numeric_from)
+        elif isinstance(block, Facts):
+            lines += [
+                f"- {_markdown_cell(name)}: {_markdown_cell(value)}" for name, value in block.pairs
+            ]
         else:
             lines.append(markdown_text(block))
         lines.append("")
@@ -455,7 +388,11 @@ def markdown_section(section: Section) -> list[str]:
 
 
 def _markdown_cell(cell: Cell) -> str:
-    return markdown_code(cell.text) if isinstance(cell, Code) else markdown_text(cell)
+    if isinstance(cell, Code):
+        return markdown_code(cell.text)
+    if isinstance(cell, Flagged):
+        return f"**{markdown_text(cell.text)}**"
+    return markdown_text(cell)
 
 
 def markdown_table(header: list[str], body: list[list[str]], right_aligned_from: int) -> list[str]:
@@ -466,20 +403,6 @@ def markdown_table(header: list[str], body: list[list[str]], right_aligned_from:
     ]
     rows = [header, alignment, *body]
     return ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-
-
-def _not_read_section(files_not_read: dict[str, str]) -> list[str]:
-    if not files_not_read:
-        return []
-    return [
-        "",
-        f"## Files not read ({len(files_not_read)})",
-        "",
-        "Only regular text files inside the results directory are read, and only the task "
-        "records of plan.json that a sweep writes:",
-        "",
-        *(f"- {markdown_code(path)}: {markdown_text(why)}" for path, why in files_not_read.items()),
-    ]
 
 
 def markdown_text(value: object) -> str:

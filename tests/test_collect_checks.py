@@ -1,11 +1,13 @@
 """The check runs: a build's greedy text against the reference build's (collect/checks.py)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from collect.checks import (
+    CHECKS_METHOD,
     DIVERGES,
     IDENTICAL,
     NOT_CHECKED,
@@ -17,6 +19,9 @@ from collect.checks import (
     suspects,
 )
 from collect.plan import read_plan
+from collect.report import html_blocks
+from collect.sections import checks_section
+from collect.summary import markdown_section
 
 pytestmark = pytest.mark.unit
 
@@ -116,6 +121,28 @@ def test_each_build_is_compared_with_its_partitions_baseline_and_riscv_with_x86s
         ("qemu", "stories15M", "rv64gc"): checks[4].text,
     }
     assert len(words) > 4
+
+
+def test_the_output_checks_read_the_same_in_summary_and_report(tmp_path):
+    write_sweep(
+        tmp_path,
+        [
+            ("local", "O3", "-O3", False, O3),
+            ("local", "broken", "-O3 -fbroken", False, " ".join(["the"] * 32)),
+            ("local", "failed", "-O3", False, None),
+        ],
+    )
+    section = checks_section(read_checks(tmp_path, read_plan(tmp_path)))
+    markdown = "\n".join(markdown_section(section))
+    assert markdown.startswith(f"## Output checks\n\n{CHECKS_METHOD}\n\n")
+    assert "| `local` | stories15M | `O3` | the reference (" in markdown
+    # a suspect build stands out in both documents
+    assert "| `local` | stories15M | `broken` | **suspect: diverges at word 1 of 32 " in markdown
+    assert "| `local` | stories15M | `failed` | no check: its check run failed " in markdown
+    html = html_blocks(section)
+    assert re.findall(r'<td class="failed">([^<]*)</td>', html) == [
+        "suspect: diverges at word 1 of 32 against local/O3"
+    ]
 
 
 def test_a_plan_without_check_runs_has_no_checks(tmp_path):

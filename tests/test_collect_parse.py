@@ -334,7 +334,7 @@ def test_summary_of_runs_with_damaged_logs(tmp_path):
     unreadable_perf.write_text(captured_perf_with("  878      page-faults", "  1.2.3  page-faults"))
     sweep.run("local", "O3-openmp", 2, 1, tok_s=15.0, perf=unreadable_perf)
     summary = summarize(tmp_path / "sweep")
-    assert "2 runs: 1 ok, 1 failed." in summary
+    assert "- runs: 2 (1 ok, 1 failed)\n" in summary
     runs_csv = pd.read_csv(tmp_path / "sweep" / "runs.csv")
     assert runs_csv["tok_s"].isna().tolist() == [True, False]
     assert runs_csv["page_faults"].isna().tolist() == [False, True]

@@ -28,7 +28,7 @@ import pytest
 from builders import CFLAGS, SweepWriter
 
 from collect.analysis import analyse
-from collect.document import Code, Section, Table
+from collect.document import Code, Facts, Section, Table
 from collect.pipeline import summarize
 from collect.report import (
     CONTENT_SECURITY_POLICY,
@@ -319,23 +319,26 @@ def test_an_svg_with_elements_flamegraph_does_not_write_is_not_shown(analysis):
 
 def test_summary_essentials_and_pointer_to_the_report(characterised):
     summary = summarize(characterised)
-    assert "18 runs: 18 ok. llama2.c commit 350e04f. Steps: 256. 2 warm-up runs" in summary
+    assert (
+        "- runs: 18 (18 ok)\n- llama2.c: 350e04f\n- models: stories15M, stories110M\n- steps: 256\n"
+    ) in summary
+    assert "- warm-up: 2 warm-up runs (2 ok) discarded" in summary
     assert "[report.html](report.html)" in summary
     assert (
         "| O3-openmp | `-O3 -fopenmp` | 1 | 3/3 | 210.00 | 200.00 | 230.00 | 7.2 % noisy "
-        "| 1.00× | — | baseline | 32% |"
+        "| 1.00× | — | baseline | 31.9 % |"
     ) in summary
     # 3 runs a side: Welch's 99 % interval on log tok/s.
     assert (
         "| O3-openmp | `-O3 -fopenmp` | 2 | 3/3 | 59.00 | 58.00 | 60.00 | 1.7 % | 2.81× "
-        "| 2.58–3.06 | faster | 70%† |"
+        "| 2.58–3.06 | faster | 69.9 %† |"
     ) in summary
     assert "† bound from the large working set" in summary
     assert (
         "Best thread count: stories15M O3-openmp: 2 threads, 1.48× over 1 (1.10–1.93, faster), "
-        "efficiency 74%; stories110M O3: 1 thread, 1.00× over 1 (—, baseline), efficiency "
-        "100%; stories110M O3-openmp: 2 threads, 1.40× over 1 (1.14–1.73, faster), efficiency "
-        "70%."
+        "efficiency 73.8 %; stories110M O3: 1 thread, 1.00× over 1 (—, baseline), efficiency "
+        "100.0 %; stories110M O3-openmp: 2 threads, 1.40× over 1 (1.14–1.73, faster), efficiency "
+        "70.2 %."
     ) in summary
     assert "perf stat counters: every counter of the event list was counted." in summary
     assert "2 of 3 profiling runs ok, 1 with a flame graph" in summary
@@ -394,8 +397,8 @@ def test_the_report_counts_runs_by_status_as_the_summary_does(tmp_path):
         sweep.run("local", "O3", 1, repetition, exit_status=1)
     summary = summarize(results_dir, record_history=False)
     html = (results_dir / REPORT_FILE).read_text()
-    assert "3 runs: 1 ok, 2 failed." in summary  # ok first, though fewer
-    assert "<tr><th>runs</th><td>1 ok, 2 failed</td></tr>" in html
+    assert "- runs: 3 (1 ok, 2 failed)\n" in summary  # ok first, though fewer
+    assert "<tr><th>runs</th><td>3 (1 ok, 2 failed)</td></tr>" in html
 
 
 def test_an_unknown_thread_count_reads_as_in_the_other_documents():
@@ -413,7 +416,11 @@ def test_a_section_of_the_document_model_reads_the_same_in_markdown_and_html():
         "sizes",
         "Sizes",
         1,
-        ("Quoted <b>as written</b>.", Table(("flag set", "MB"), ((Code("O3 `x`"), "1.5"),), 1)),
+        (
+            "Quoted <b>as written</b>.",
+            Table(("flag set", "MB"), ((Code("O3 `x`"), "1.5"),), 1),
+            Facts(((Code("runs/a"), "a <link>"),)),
+        ),
     )
     assert markdown_section(section) == [
         "## Sizes (1)",
@@ -424,11 +431,14 @@ def test_a_section_of_the_document_model_reads_the_same_in_markdown_and_html():
         "| --- | ---: |",
         "| `` O3 `x` `` | 1.5 |",
         "",
+        "- `runs/a`: a \\<link\\>",
+        "",
     ]
     assert html_blocks(section) == (
         "<p>Quoted &lt;b&gt;as written&lt;/b&gt;.</p><table><thead><tr><th>flag set</th>"
         "<th>MB</th></tr></thead><tbody><tr><td><code>O3 `x`</code></td>"
         '<td class="num">1.5</td></tr></tbody></table>'
+        "<table><tr><th><code>runs/a</code></th><td>a &lt;link&gt;</td></tr></table>"
     )
 
 
@@ -482,9 +492,9 @@ def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary
     assert "Partition riscv64-qemu" not in html and "Partition local" in html
     assert "riscv64-qemu" not in sections["plots"] + sections["partition-0"]
     overview = dict(re.findall(r"<tr><th>([^<]+)</th><td>([^<]*)</td></tr>", sections["overview"]))
-    assert (overview["partitions"], overview["runs"]) == ("local", "2 ok")
+    assert (overview["partitions"], overview["runs"]) == ("local", "2 (2 ok)")
     assert overview["emulated (qemu) partitions"] == "riscv64-qemu"
-    assert overview["emulated runs"] == "2 ok, 1 failed"
+    assert overview["emulated runs"] == "3 (2 ok, 1 failed)"
     assert "riscv64-qemu compiler</th><td>riscv64-linux-gnu-gcc (Debian 12.2.0-13)" in html
     # Failures lists every failed run, the emulated ones with their partition
     assert "1 failed run (1 of emulated partitions)." in sections["failures"]
@@ -503,10 +513,14 @@ def test_report_shows_the_emulated_partition_and_the_riscv_builds_as_the_summary
         "&#x27;-march=rv64gcq_bogus&#x27;: unsupported ISA",
         "ok",
     ]
-    assert "| `riscv64-qemu` | `bogus` | no | 0 of 1 ok | no |" in summary  # the same rows
+    assert "| `riscv64-qemu` | `bogus` | no | 0/1 | no |" in summary  # the same rows
     # summary.md's Failures has the emulated failure too; the flag set never submitted
     failures = summary.split("## Failures (1)\n")[1]
-    assert "\n| `runs/0003-stories15M-bogus-t1-r1` | failed | build failed: " in failures
+    assert "1 failed run (1 of emulated partitions)." in failures
+    assert (
+        "\n| `runs/0003-stories15M-bogus-t1-r1` | `riscv64-qemu` | failed | build failed: "
+        in failures
+    )
     assert (
         "| `local` | `xtheadvector` | failed validation: unsupported ISA |"
         in summary.split("## Flag sets not submitted (1)\n")[1]

@@ -126,7 +126,7 @@ def test_flag_set_table_medians_and_speedups(two_partitions):
 
 def test_summary_tables_and_failures(two_partitions):
     summary = render_summary(collect_runs(two_partitions))
-    assert "15 runs: 13 ok, 2 failed." in summary
+    assert "- runs: 15 (13 ok, 2 failed)\n" in summary
     assert "## Partition `nodes`" in summary
     assert "### stories15M (4 threads)" in summary
     assert "| O3 | `-O3` | 3/3 | 4.80 | 4.70 | 4.90 | 2.1 % | 1.00× |" in summary
@@ -141,13 +141,13 @@ def test_summary_tables_and_failures(two_partitions):
         "| O3-openmp | `-O3 -fopenmp` | 64 | 2/3 | 155.00 | 150.00 | 160.00 | 4.6 % | 4.37× |"
     ) in summary
     assert "Hosts: milkvs-01; CPU: milkvs cpu; nproc: 64." in summary
-    assert "## Failures (2)" in summary
+    assert "## Failures (2)\n\n2 failed runs." in summary
     assert (
-        "| `runs/0004-stories15M-O3-openmp-t4-r2` | failed | exit status 1: malloc failed! |"
-        in (summary)
+        "| `runs/0004-stories15M-O3-openmp-t4-r2` | `nodes` | failed "
+        "| exit status 1: malloc failed! |" in summary
     )
     assert (
-        "| `runs/0014-stories15M-O3-openmp-t64-r3` | failed | "
+        "| `runs/0014-stories15M-O3-openmp-t64-r3` | `milkvs` | failed | "
         "run did not finish (no execution.txt) |" in summary
     )
 
@@ -186,7 +186,7 @@ def test_sweep_where_every_run_failed_still_summarizes(tmp_path):
     sweep.run("local", "O3-openmp", 2, 1)  # exit 0 but no tok/s line
     sweep.run("local", "O3-openmp", 2, 2, finished=False)
     summary = summarize(tmp_path / "sweep")
-    assert "3 runs: 0 ok, 3 failed." in summary
+    assert "- runs: 3 (0 ok, 3 failed)\n" in summary
     assert "| O3 | `-O3` | 0/1 | — | — | — | — | — |" in summary
     assert "| O3-openmp | `-O3 -fopenmp` | 0/2 | — | — | — | — | — |" in summary
     assert "no complete 'achieved tok/s' line with a finite figure in stderr.txt" in summary
@@ -268,5 +268,5 @@ def test_a_flag_set_without_openmp_is_said_to_run_at_one_thread_only(tmp_path):
     (best_line,) = [line for line in summary.splitlines() if line.startswith("Best thread")]
     assert best_line == (
         "Best thread count: stories15M O3-openmp: 2 threads, 2.00× over 1 "
-        "(—, too few runs to tell (needs ~3 runs each)), efficiency 100%."
+        "(—, too few runs to tell (needs ~3 runs each)), efficiency 100.0 %."
     )

@@ -78,7 +78,7 @@ def test_summary_reads_only_regular_text_files_inside_the_results_directory(tmp_
     report = (results / "report.html").read_text()
     for path, why in files_not_read.items():
         assert f"- {markdown_code(path)}: {markdown_text(why)}" in summary
-        assert f"<tr><th>{escape(path)}</th><td>{escape(why)}</td></tr>" in report
+        assert f"<tr><th><code>{escape(path)}</code></th><td>{escape(why)}</td></tr>" in report
     not_read = NotRead()
     slurm_out = read_task_dir(results / slurm_linked, results, not_read=not_read).slurm_text
     assert slurm_out == "slurmstepd: task output\n"

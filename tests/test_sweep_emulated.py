@@ -86,20 +86,22 @@ def test_emulated_partition_cross_compiles_runs_under_qemu_and_stays_out_of_perf
     assert json.loads((latest / "sweep.json").read_text())["emulated_partitions"] == [PARTITION]
     assert "## Emulated (qemu) partitions" in summary
     assert f"## Partition `{PARTITION}`" not in summary and "## Partition `local`" in summary
-    assert "| `riscv64-qemu` | `bogus` | no | 0 of 1 ok | no |" in summary
-    assert "| `riscv64-qemu` | `rv64gc` | yes | 1 of 1 ok | yes | ok |" in summary
+    assert "| `riscv64-qemu` | `bogus` | no | 0/1 | no |" in summary
+    assert "| `riscv64-qemu` | `rv64gc` | yes | 1/1 | yes | ok |" in summary
     assert_facts_describe_the_emulation(latest / "facts" / f"{PARTITION}.json")
 
     # each RISC-V build's greedy check run against the x86 reference (local's baseline)
     checks = summary.split("## Output checks")[1].split("\n## ")[0]
-    assert "- `local` / stories15M / `O2`: the reference (8 words)" in checks
+    assert "| `local` | stories15M | `O2` | the reference (8 words) |" in checks
     for flag_set in ["O2", "rv64gc", "rv64gcv"]:
-        (line,) = [line for line in checks.splitlines() if f"`{PARTITION}` / " in line
-                   and f"/ `{flag_set}`: " in line]  # fmt: skip
+        (line,) = [line for line in checks.splitlines() if f"| `{PARTITION}` | " in line
+                   and f"| `{flag_set}` | " in line]  # fmt: skip
         assert re.search(
-            r": (identical \(8 words\)|diverges at word \d+ of 8) against local/O2", line
+            r"\| (\*\*suspect: )?"  # a suspect build's is in bold
+            r"(identical \(8 words\)|diverges at word \d+ of 8) against local/O2",
+            line,
         )
-    assert f"`{PARTITION}` / stories15M / `bogus`: no check: its check run failed" in checks
+    assert f"| `{PARTITION}` | stories15M | `bogus` | no check: its check run failed" in checks
 
 
 def assert_facts_describe_the_emulation(path):

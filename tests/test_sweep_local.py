@@ -421,10 +421,12 @@ def test_each_build_makes_a_greedy_check_run_compared_with_the_baseline(sweep_ar
         assert "perf=false" in facts
     summary = summarize(latest).stdout
     section = summary.split("## Output checks")[1].split("\n## ")[0]
-    assert "- `local` / stories15M / `O3`: the reference (" in section
-    (ofast,) = [line for line in section.splitlines() if "/ `Ofast`: " in line]
+    assert "| `local` | stories15M | `O3` | the reference (" in section
+    (ofast,) = [line for line in section.splitlines() if "| `Ofast` | " in line]
     assert re.search(
-        r": (identical \(\d+ words\)|diverges at word \d+ of \d+) against local/O3", ofast
+        r"\| (\*\*suspect: )?"  # a suspect build's is in bold
+        r"(identical \(\d+ words\)|diverges at word \d+ of \d+) against local/O3",
+        ofast,
     )
     runs = pd.read_csv(latest / "runs.csv")
     assert sorted(runs["flag_set"]) == ["O3", "Ofast"]  # check runs are no rows of runs.csv
