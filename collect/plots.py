@@ -10,6 +10,8 @@ emulated (qemu) row, so no plot shows one.
 """
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +29,47 @@ from collect.roofline import LARGE_WORKING_SET
 ROOFLINE_PLOT = "roofline.png"
 SPEEDUP_PLOT = "speedup_by_threads.png"
 BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A plot of the report, declared once: its file in plots/, how it is drawn from the
+    analysis (None where it does not apply), its title and how to read it (report.html's
+    caption)."""
+
+    file: str
+    draw: Callable[[Analysis], Figure | None]
+    title: str
+    reading: str
+
+
+# In report.html's order.
+PLOTS = (
+    Plot(
+        ROOFLINE_PLOT,
+        lambda analysis: plot_roofline(analysis.table, analysis.bounds, analysis.roofline),
+        "roofline: tok/s against threads under the memory-bandwidth bound",
+        "Both axes logarithmic. The solid black line is the bound from the triad at the "
+        "checkpoint's size at each thread count, the dashed grey one the bound beyond the "
+        "cache (DRAM). The gap between a flag set's line and the bound is how far it is "
+        "from the memory roofline; where a line flattens while the bound still rises, "
+        "more threads stop paying for a reason other than memory bandwidth.",
+    ),
+    Plot(
+        SPEEDUP_PLOT,
+        lambda analysis: plot_speedup_by_threads(analysis.scaling, analysis.table),
+        "thread scaling: speedup against threads",
+        "Median tok/s over the median at the fewest threads run (usually 1); the dotted "
+        "line is the ideal, linear speedup. Flag sets without OpenMP ran 1 thread only.",
+    ),
+    Plot(
+        BY_FLAG_SET_PLOT,
+        lambda analysis: plot_tok_s_by_flag_set(analysis.table),
+        "tok/s by flag set at its best thread count",
+        "Each bar is the flag set's best thread count (tN), the one the tables mark best.",
+    ),
+)
+PLOTS_BY_FILE = {plot.file: plot for plot in PLOTS}
 # Plots earlier versions wrote, removed by write_plots so that no stale one is shown.
 _RETIRED_PLOTS = ("tok_s_by_threads.png", "roofline_fraction.png")
 
@@ -68,9 +111,7 @@ def write_plots(analysis: Analysis, plots_dir: Path, replacement: Replacement) -
     """
     refuse_linked_directory(plots_dir)
     figures = {
-        ROOFLINE_PLOT: plot_roofline(analysis.table, analysis.bounds, analysis.roofline),
-        SPEEDUP_PLOT: plot_speedup_by_threads(analysis.scaling, analysis.table),
-        BY_FLAG_SET_PLOT: plot_tok_s_by_flag_set(analysis.table),
+        **{plot.file: plot.draw(analysis) for plot in PLOTS},
         **dict.fromkeys(_RETIRED_PLOTS),
     }
     written = {}

@@ -44,7 +44,7 @@ from collect.formatting import (
     thread_count_text,
 )
 from collect.perf_metrics import REPORTED_METRICS
-from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
+from collect.plots import PLOTS_BY_FILE
 from collect.riscv import emulated_outcomes, riscv_builds
 from collect.sections import (
     checks_section,
@@ -214,7 +214,8 @@ def _plots(plots: Mapping[Path, bytes]) -> str:
     parts = []
     for path, png in plots.items():
         data = base64.b64encode(png).decode("ascii")
-        title, reading = _PLOT_TITLES.get(path.name, (path.stem.replace("_", " "), ""))
+        plot = PLOTS_BY_FILE[path.name]
+        title, reading = plot.title, plot.reading
         parts.append(
             f"<figure><figcaption>{escape(title)} (<code>plots/{escape(path.name)}</code>)"
             f'<span class="note">{escape(reading)}</span></figcaption><img class="plot" '
@@ -226,28 +227,6 @@ def _plots(plots: Mapping[Path, bytes]) -> str:
         "partitions are in no plot.</p>"
         f'<div class="plots">{"".join(parts)}</div>'
     )
-
-
-# file name -> (title, how to read it)
-_PLOT_TITLES = {
-    ROOFLINE_PLOT: (
-        "roofline: tok/s against threads under the memory-bandwidth bound",
-        "Both axes logarithmic. The solid black line is the bound from the triad at the "
-        "checkpoint's size at each thread count, the dashed grey one the bound beyond the "
-        "cache (DRAM). The gap between a flag set's line and the bound is how far it is "
-        "from the memory roofline; where a line flattens while the bound still rises, "
-        "more threads stop paying for a reason other than memory bandwidth.",
-    ),
-    SPEEDUP_PLOT: (
-        "thread scaling: speedup against threads",
-        "Median tok/s over the median at the fewest threads run (usually 1); the dotted "
-        "line is the ideal, linear speedup. Flag sets without OpenMP ran 1 thread only.",
-    ),
-    BY_FLAG_SET_PLOT: (
-        "tok/s by flag set at its best thread count",
-        "Each bar is the flag set's best thread count (tN), the one the tables mark best.",
-    ),
-}
 
 
 def _partition(analysis: Analysis, partition: str) -> str:
