@@ -52,14 +52,11 @@ def drift_table(runs: pd.DataFrame) -> pd.DataFrame:
     with fewer than MIN_CONFIGURATIONS configurations) and detectable (the interval
     excludes 0) and level (the interval's, at least CONFIDENCE)."""
     keys = list(sweep_rules.CONFIGURATION)
-    ok = runs[comparable(runs)]
-    start = pd.to_datetime(ok["start_time"], utc=True, errors="coerce", format="ISO8601")
-    ok = ok.assign(start=start).dropna(subset=["start"])
-    ok = ok.assign(relative=ok["tok_s"] / ok.groupby(keys)["tok_s"].transform("median"))
+    ok = drift_points(runs)
     rows = []
     for partition in runs["partition"].dropna().unique():
         points = ok[ok["partition"] == partition]
-        seconds = (points["start"] - points["start"].min()).dt.total_seconds().to_numpy()
+        seconds = points["seconds"].to_numpy()
         relative = points["relative"].to_numpy()
         slopes, counted = [], 0
         for positions in points.groupby(keys).indices.values():  # numpy: fast
@@ -86,6 +83,21 @@ def drift_table(runs: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(DRIFT_COLUMNS))
+
+
+def drift_points(runs: pd.DataFrame) -> pd.DataFrame:
+    """The ok runs with start times, each placed in its partition's sweep: seconds (from the
+    partition's first such run's start) and relative (its tok/s over its configuration's
+    median); the runs' other columns kept."""
+    keys = list(sweep_rules.CONFIGURATION)
+    ok = runs[comparable(runs)]
+    start = pd.to_datetime(ok["start_time"], utc=True, errors="coerce", format="ISO8601")
+    ok = ok.assign(start=start).dropna(subset=["start"])
+    first = ok.groupby("partition")["start"].transform("min")
+    return ok.assign(
+        seconds=(ok["start"] - first).dt.total_seconds(),
+        relative=ok["tok_s"] / ok.groupby(keys)["tok_s"].transform("median"),
+    )
 
 
 def drift_interval(slopes) -> tuple[float, float, float]:

@@ -10,6 +10,8 @@ emulated (qemu) row, so no plot shows one.
 """
 
 import io
+import math
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +25,14 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from collect.analysis import Analysis
 from collect.atomic import Replacement, refuse_linked_directory
+from collect.drift import drift_points, drift_sentence
 from collect.formatting import thread_count_text
 from collect.roofline import LARGE_WORKING_SET
 
 ROOFLINE_PLOT = "roofline.png"
 SPEEDUP_PLOT = "speedup_by_threads.png"
 BY_FLAG_SET_PLOT = "tok_s_by_flag_set.png"
+DRIFT_PLOT = "drift.png"
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,16 @@ PLOTS = (
         lambda analysis: plot_tok_s_by_flag_set(analysis.table),
         "tok/s by flag set at its best thread count",
         "Each bar is the flag set's best thread count (tN), the one the tables mark best.",
+    ),
+    Plot(
+        DRIFT_PLOT,
+        lambda analysis: plot_drift(analysis.runs, analysis.drift, analysis.table),
+        "drift: each run's tok/s against when it started",
+        "Each point is an ok run, its tok/s over its configuration's median, at its start "
+        "time; the line is the drift the report states (the median of the configurations' "
+        "slopes), drawn where enough configurations ran twice or more to judge it. Points "
+        "that fall or rise along the sweep, whatever their flag set, are the machine "
+        "changing under the benchmark (heat, other load), not the flag sets differing.",
     ),
 )
 PLOTS_BY_FILE = {plot.file: plot for plot in PLOTS}
@@ -238,6 +252,43 @@ def plot_tok_s_by_flag_set(table: pd.DataFrame) -> Figure | None:
         axis.set_title(f"{partition} · {model}", fontsize=9)
         axis.set_ylabel("tok/s (median)")
     figure.suptitle(f"tok/s by flag set at its best thread count (tN: N threads)\n({RANGE_NOTE})")
+    return figure
+
+
+def plot_drift(runs: pd.DataFrame, drift: pd.DataFrame, table: pd.DataFrame) -> Figure | None:
+    """A panel per partition: each ok run's tok/s over its configuration's median against
+    the minutes since the partition's first run started (drift.drift_points), a colour per
+    flag set, and the partition's drift (drift.drift_table) as a line through the middle of
+    the sweep where it was judged. None when no ok run has a start time."""
+    points = drift_points(runs)
+    if points.empty:
+        return None
+    partitions = list(dict.fromkeys(points["partition"]))
+    width, height = _PANEL_SIZE
+    figure = Figure(
+        figsize=(max(_MIN_WIDTH, 2 * width), height * len(partitions) + 0.9),
+        layout="constrained",
+    )
+    styles = _flag_set_styles(table)
+    for axis, partition in zip(figure.subplots(len(partitions), 1, squeeze=False)[:, 0],
+                               partitions, strict=True):  # fmt: skip
+        rows = points[points["partition"] == partition]
+        for flag_set, group in rows.groupby("flag_set", sort=False):
+            axis.plot(group["seconds"] / 60, group["relative"], linestyle="none",
+                      markersize=4, alpha=0.8, **styles[flag_set])  # fmt: skip
+        axis.axhline(1.0, color="0.6", linewidth=0.8)
+        (judged,) = drift[drift["partition"] == partition].itertuples()
+        title = f"{partition}: {drift_sentence(judged)}"
+        if not math.isnan(judged.drift):
+            span = judged.span_s / 60
+            axis.plot([0, span], [1 - judged.drift / 2, 1 + judged.drift / 2], color="black",
+                      linewidth=1.4)  # fmt: skip
+        axis.set_title("\n".join(textwrap.wrap(title, 90)), fontsize=8)
+        axis.set_xlabel("minutes since the partition's first run started")
+        axis.set_ylabel("tok/s / configuration's median")
+        axis.grid(True, alpha=0.3)
+    _legend(figure, styles, [(Line2D([], [], color="black"), "drift (median slope)")])
+    figure.suptitle("each run's tok/s over its configuration's median, in the order run")
     return figure
 
 

@@ -13,11 +13,13 @@ from collect.atomic import replacing_together
 from collect.plots import (
     BY_FLAG_SET_PLOT,
     DRAM_BOUND_LABEL,
+    DRIFT_PLOT,
     IDEAL_LABEL,
     OWN_BOUND_LABEL,
     RANGE_NOTE,
     ROOFLINE_PLOT,
     SPEEDUP_PLOT,
+    plot_drift,
     plot_roofline,
     plot_speedup_by_threads,
     plot_tok_s_by_flag_set,
@@ -302,3 +304,43 @@ def test_runs_of_unknown_thread_counts_get_bars_only(tmp_path):
     assert [tick.get_text() for tick in axis.get_xticklabels()] == [
         f"{flag_set} (t?)" for flag_set in FLAG_SETS
     ]
+
+
+def drifting_runs() -> pd.DataFrame:
+    """sweep_runs() started a minute apart in index order, PARTITION's tok/s falling by 10 %
+    from its first run to its last; and a partition of two configurations, too few to judge."""
+    runs = sweep_runs()
+    start = pd.Timestamp("2026-11-27T17:00:00+00:00")
+    runs["start_time"] = [(start + pd.Timedelta(minutes=i)).isoformat() for i in runs["index"]]
+    ours = runs["partition"] == PARTITION
+    runs.loc[ours, "tok_s"] *= np.linspace(1.0, 0.9, ours.sum())
+    few = runs[ours & (runs["model"] == "stories15M") & runs["flag_set"].isin(["O2", "O3"])]
+    return pd.concat([runs, few.assign(partition="few")], ignore_index=True)
+
+
+def test_drift_plot_draws_each_run_in_time_and_the_judged_drift():
+    analysis = analyse(drifting_runs(), SweepFiles())
+    figure = plot_drift(analysis.runs, analysis.drift, analysis.table)
+    panels = {axis.get_title().split(":")[0]: axis for axis in figure.axes}
+    assert list(panels) == [PARTITION, "few"]  # no emulated partition
+    drift = analysis.drift.set_index("partition")
+    assert drift.loc[PARTITION, "detectable"] and drift.loc[PARTITION, "drift"] < -0.05
+    for partition, axis in panels.items():
+        ok = analysis.runs[(analysis.runs["partition"] == partition)]
+        points = [line for line in axis.get_lines() if line.get_linestyle() == "None"]
+        assert sum(len(line.get_xdata()) for line in points) == len(ok)
+        judged = [line for line in axis.get_lines() if line.get_color() == "black"]
+        if partition == PARTITION:
+            (line,) = judged
+            low, high = line.get_ydata()
+            assert high - low == pytest.approx(drift.loc[PARTITION, "drift"])
+            assert "drifted by -" in axis.get_title().replace("\n", " ")
+        else:
+            assert judged == [] and "too few runs" in axis.get_title().replace("\n", " ")
+
+
+def test_drift_plot_needs_start_times(analysis, tmp_path):
+    assert plot_drift(analysis.runs, analysis.drift, analysis.table) is None  # no start_time
+    with replacing_together() as outputs:
+        written = write_plots(analyse(drifting_runs(), SweepFiles()), tmp_path, outputs)
+    assert DRIFT_PLOT in [path.name for path in written]

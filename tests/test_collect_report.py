@@ -30,6 +30,7 @@ from builders import CFLAGS, SweepWriter
 from collect.analysis import analyse
 from collect.document import Code, Facts, Section, Table
 from collect.pipeline import summarize
+from collect.plots import PLOTS
 from collect.report import (
     CONTENT_SECURITY_POLICY,
     REPORT_FILE,
@@ -271,8 +272,8 @@ def test_report_is_self_contained_and_escaped(characterised, analysis):
     assert html.startswith("<!DOCTYPE html>")
     # Nothing is fetched: no external URL in src/href attributes, images are data URIs.
     assert not re.search(r'(?:src|href|data)="(?:https?:)?//', html)
-    assert html.count('<img class="plot"') == 3
-    assert html.count('src="data:image/png;base64,') == 3
+    assert html.count('<img class="plot"') == len(PLOTS)  # each applies here
+    assert html.count('src="data:image/png;base64,') == len(PLOTS)
     # One flame graph, in a sandboxed frame of its own (tests/test_report_browser.py opens it).
     assert html.count('<iframe sandbox="allow-scripts allow-modals" width="1200" height="534"') == 1
     assert "<object" not in html

@@ -12,7 +12,7 @@ from builders import SweepWriter
 
 from collect.pipeline import summarize
 from collect.plan import NotASweepError
-from collect.plots import BY_FLAG_SET_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
+from collect.plots import BY_FLAG_SET_PLOT, DRIFT_PLOT, ROOFLINE_PLOT, SPEEDUP_PLOT
 from collect.runs import collect_runs
 from collect.stats import UNKNOWN, flag_set_table
 from collect.summary import render_summary
@@ -175,7 +175,7 @@ def test_single_thread_count_has_no_threads_plot_and_removes_a_stale_one(tmp_pat
     for path in stale:
         path.write_bytes(b"old")
     summary = summarize(tmp_path / "sweep")
-    assert [path.name for path in plots.iterdir()] == [BY_FLAG_SET_PLOT]
+    assert sorted(path.name for path in plots.iterdir()) == [DRIFT_PLOT, BY_FLAG_SET_PLOT]
     assert "| O3-openmp | `-O3 -fopenmp` | 1/1 | 15.00 | 15.00 | 15.00 | — | 1.50× |" in summary
     assert "## Failures\n\nNone." in summary
 
