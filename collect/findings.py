@@ -382,7 +382,10 @@ def _seed(measured: pd.DataFrame, seed: pd.DataFrame) -> list[Finding]:
                 continue
             cores = int(row.nproc) if pd.notna(row.nproc) else None
             at_cores = same[same["threads"] == cores] if cores else same.iloc[0:0]
-            ours = (at_cores if not at_cores.empty else same[same["best"]].head(1)).iloc[0]
+            # at the seed's core count, else the best thread count; with neither (threads
+            # unknown: no best), the first configuration of these flags
+            candidates = at_cores if not at_cores.empty else same[same["best"]]
+            ours = (candidates if not candidates.empty else same).iloc[0]
             low, high = prediction_interval(ours["samples"])
             if pd.isna(low):
                 place = "no prediction (fewer than 3 ok runs)"
@@ -440,7 +443,9 @@ def _baseline(rows: pd.DataFrame) -> pd.Series:
 
 
 def _same(a: pd.Series, b: pd.Series) -> bool:
-    return a["flag_set"] == b["flag_set"] and a["threads"] == b["threads"]
+    """Whether two rows of one table are the same configuration: the same row (an unknown
+    thread count, NaN, equals no other, not even its own)."""
+    return a.name == b.name
 
 
 def _name(row: pd.Series) -> str:

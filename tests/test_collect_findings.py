@@ -200,6 +200,18 @@ def test_against_the_seed():
     assert "prediction intervals of a single run here" in seed.confidence
 
 
+def test_against_the_seed_with_the_thread_count_unknown():
+    """A run whose thread count was not recorded has no best thread count: the seed's figure
+    is still placed against its configuration, and the only configuration is said to be the
+    only one (both raised IndexError)."""
+    runs = sweep({("O3", 1): 6.0}, partition="mcimone-nodes")
+    runs["threads"] = None
+    (seed,) = [item for item in analyse(runs).findings if item.topic == "seed"]
+    assert "stories15M -O3 at an unknown thread count: median 6.00" in seed.text
+    (fastest,) = [item for item in analyse(runs).findings if item.topic == "fastest"]
+    assert fastest.conclusion == "O3 at an unknown thread count is the only configuration run."
+
+
 def test_a_single_run_lands_in_the_prediction_interval_as_often_as_it_says():
     # Runs and one more run from the same lognormal distribution: the 99 % prediction
     # interval holds the extra run about 99 % of the time (a median interval would not).
