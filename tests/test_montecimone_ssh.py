@@ -96,6 +96,7 @@ def test_new_student_from_onboarding_to_fetched_results(
     run_playbook(
         "sweep.yml", *args, "-e", '{"sweep_flag_sets": {"O3": "-O3", "O3-openmp": "-O3 -fopenmp"}}',
         "-e", "sweep_repetitions=1", "-e", "sweep_steps=16", "-e", "sweep_threads=1",
+        "-e", "sweep_bandwidth=false", "-e", "sweep_warmup_runs=0",
     )  # fmt: skip
     latest = tmp_path / "results" / "latest"
     collect = subprocess.run(
@@ -224,8 +225,10 @@ def test_new_student_on_riscv64_nodes(
     assert "v=false" in nodes["cpu_model"] and "v=true" in milkvs["cpu_model"]
     assert "rv64gc_xtheadvector" in milkvs["march"]
 
+    # No bandwidth measurement nor warm-up: qemu runs each slowly, and nothing here asks.
     settings = ["-e", json.dumps({"sweep_flag_sets": {"rvv": RVV}}), "-e", "sweep_repetitions=1",
-                "-e", "sweep_steps=8", "-e", "sweep_threads=1"]  # fmt: skip
+                "-e", "sweep_steps=8", "-e", "sweep_threads=1", "-e", "sweep_bandwidth=false",
+                "-e", "sweep_warmup_runs=0"]  # fmt: skip
     sweep = make(
         "sweep",
         "INVENTORY=inventory/montecimone.yml",
