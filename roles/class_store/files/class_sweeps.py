@@ -56,28 +56,29 @@ def find(patterns: list[str]) -> dict:
         if not matches:
             found["unmatched"].append(pattern)
         for path in matches:
-            plan = os.path.join(path, "plan.json")
             if path in seen or os.path.islink(path) or not os.path.isdir(path):
                 continue
             seen.add(path)
             try:
-                if not stat.S_ISREG(os.lstat(plan).st_mode):
+                plan = os.lstat(os.path.join(path, "plan.json"))  # its type and its owner
+                if not stat.S_ISREG(plan.st_mode):
                     continue
-                owner = os.lstat(plan).st_uid
                 unreadable = first_unreadable(path)
             except FileNotFoundError:
                 continue  # not a sweep: no plan.json
             except OSError as error:
                 unreadable = f"{error.filename or path}: {error.strerror}"
-            try:
-                student = pwd.getpwuid(owner).pw_name
-            except KeyError:
-                student = str(owner)
-            sweep_id = os.path.basename(path)
-            if not unreadable and not (NAME.match(sweep_id) and NAME.match(student)):
-                unreadable = f"{path}: its name or its owner's ({student}) is not a plain name"
             if unreadable:
                 found["unreadable"].append({"path": path, "reason": unreadable})
+                continue
+            try:
+                student = pwd.getpwuid(plan.st_uid).pw_name
+            except KeyError:
+                student = str(plan.st_uid)
+            sweep_id = os.path.basename(path)
+            if not (NAME.match(sweep_id) and NAME.match(student)):
+                reason = f"{path}: its name or its owner's ({student}) is not a plain name"
+                found["unreadable"].append({"path": path, "reason": reason})
             else:
                 found["sweeps"].append({"path": path, "sweep_id": sweep_id, "student": student})
     return found
