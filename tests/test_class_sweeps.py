@@ -91,3 +91,19 @@ def test_a_plan_that_cannot_be_looked_at_is_named(tmp_path, monkeypatch):
     found = class_sweeps.find([f"{tmp_path}/*/*"])
     assert found["sweeps"] == []
     assert found["unreadable"] == [{"path": str(sweep), "reason": f"{plan}: Permission denied"}]
+
+
+def test_the_same_sweep_twice_is_refused_with_both_paths(tmp_path, capsys):
+    """Two directories with one student and one sweep id (a copy kept beside the sweep, say)
+    would both be fetched as <student>/<sweep id>, the second over the first: nothing is
+    found, so nothing is fetched, until the instructor's patterns match only one."""
+    sweep = make_sweep(tmp_path / "alice" / "results" / "20261206-100000")
+    copy = make_sweep(tmp_path / "alice" / "old" / "20261206-100000")
+    assert class_sweeps.main([f"{tmp_path}/alice/results/*", f"{tmp_path}/alice/old/*"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"{copy} is {sweep} again" in captured.err and "the same sweep twice" in captured.err
+    # One directory reached twice (a linked parent) is one sweep, not the same sweep twice.
+    (tmp_path / "alice" / "again").symlink_to(sweep.parent)
+    found = class_sweeps.find([f"{tmp_path}/alice/results/*", f"{tmp_path}/alice/again/*"])
+    assert [sweep["path"] for sweep in found["sweeps"]] == [str(sweep)]
