@@ -4,7 +4,8 @@ Each DIR is a student's results directory, read as data under the same rules as 
 handed-over results (collect.runs.collect_runs: plan.json's records, regular text files
 inside the directory); the student is the account that owns its plan.json (the file
 system says so, not the sweep; for a sweep fetched by playbooks/fetch-class.yml, the account
-that owned it on cluster storage, as that fetch recorded), or a pseudonym with anonymise.
+that owned it on cluster storage, as that fetch recorded in a marker of the account reading:
+student_of), or a pseudonym with anonymise.
 From the merged runs (class-runs.csv, a `student` column added), per configuration
 (partition, model, flag set, threads), over the runs that count (runs.comparable):
 
@@ -42,11 +43,15 @@ CLASS_REPORT_FILE = "class.md"
 KEYS = list(sweep_rules.CONFIGURATION)
 
 
-def student_of(results_dir: Path) -> str:
+def student_of(results_dir: Path, reader_uid: int | None = None) -> str:
     """Whose sweep results_dir is: the account that owned it on cluster storage where a
     class's fetch (playbooks/fetch-class.yml) brought it, else the account that owns its
-    plan.json (its uid where no account has it)."""
-    fetched_from = fetch_marker(results_dir).get("student")
+    plan.json (its uid where no account has it). The fetch's marker is believed only when it
+    is a regular file of the account reading it (reader_uid, this process's by default),
+    which is the account that fetched: a directory handed over by other means could carry a
+    marker naming anyone."""
+    reader_uid = os.getuid() if reader_uid is None else reader_uid
+    fetched_from = fetch_marker(results_dir, owner=reader_uid).get("student")
     if isinstance(fetched_from, str) and fetched_from:
         return fetched_from
     uid = (results_dir / PLAN_FILE).lstat().st_uid

@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 import sys
 import tarfile
 import tempfile
@@ -60,18 +61,31 @@ OVERRIDDEN_SSH_SETTINGS = frozenset(
      "ANSIBLE_SSH_EXECUTABLE"}
 )  # fmt: skip
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# A marker that is a link or a FIFO is not opened, nor waited on.
+_MARKER_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class ArchiveRefused(ValueError):
     """A member of the fetched archive that a sweep never writes; the message says which."""
 
 
-def fetch_marker(results_dir: Path) -> dict:
-    """What the marker of results_dir's last complete fetch says ({} without one)."""
+def fetch_marker(results_dir: Path, owner: int | None = None) -> dict:
+    """What the marker of results_dir's last complete fetch says: {} without one, or where
+    it is not a regular file (a link is never followed: unpack writes a file) or, given
+    owner, not owned by that uid."""
     try:
-        marker = json.loads((results_dir / MARKER).read_text())
-    except (OSError, ValueError):
+        descriptor = os.open(results_dir / MARKER, _MARKER_READ)
+    except OSError:
         return {}
+    with os.fdopen(descriptor, "rb") as file:
+        # The file opened, not the name looked at again: it cannot be swapped in between.
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or owner not in (None, info.st_uid):
+            return {}
+        try:
+            marker = json.loads(file.read())
+        except (OSError, ValueError):
+            return {}
     return marker if isinstance(marker, dict) else {}
 
 

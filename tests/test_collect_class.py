@@ -2,6 +2,7 @@
 each configuration's spread across sweeps next to each sweep's own, and the sweeps unlike
 the others, on hand-built sweeps whose owners are the students."""
 
+import json
 import math
 import os
 import pwd
@@ -98,6 +99,35 @@ def test_the_command_writes_the_table_and_the_report_and_refuses_a_sweep_twice(s
     assert len(table) == 15 and set(table["student"]) == set(STUDENTS)
     twice = collect_class(sweeps[0], sweeps[0])
     assert twice.returncode == 2 and "each sweep counts once" in twice.stderr
+
+
+def fetched_sweep(directory, student):
+    """A results directory as a class's fetch leaves it: the marker names the student; the
+    files are the reader's (the account that ran the fetch)."""
+    directory.mkdir()
+    (directory / "plan.json").write_text("{}")
+    (directory / "fetched").write_text(json.dumps({"fetched": "earlier", "student": student}))
+    return directory
+
+
+@pytest.mark.unit
+def test_the_student_a_fetch_recorded_is_believed_only_from_the_readers_own_marker(tmp_path):
+    """A directory handed over by other means could carry a marker naming anyone. The
+    reader's uid is a parameter: a marker of another account cannot be made without root."""
+    sweep = fetched_sweep(tmp_path / "20261206-100000", "alice")
+    me = os.getuid()
+    assert class_report.student_of(sweep) == "alice"
+    assert class_report.student_of(sweep, reader_uid=me) == "alice"
+    # Another account's marker: the student is plan.json's owner, as without one.
+    assert class_report.student_of(sweep, reader_uid=me + 1) == pwd.getpwuid(me).pw_name
+
+
+@pytest.mark.unit
+def test_a_marker_that_is_a_link_is_not_followed(tmp_path):
+    sweep = fetched_sweep(tmp_path / "20261206-100000", "alice")
+    (sweep / "fetched").rename(tmp_path / "elsewhere")
+    (sweep / "fetched").symlink_to(tmp_path / "elsewhere")  # the reader's own file, linked
+    assert class_report.student_of(sweep) == pwd.getpwuid(os.getuid()).pw_name
 
 
 @pytest.mark.e2e

@@ -11,7 +11,11 @@ class_sweeps.py PATTERN...
     whose links point into a build cache) can be read: otherwise it is unreadable, with the
     first path that is not and why. Its name and its student's become path components on the
     controller: any other than letters, digits, '.', '_', '-' (not first) is refused.
-    Reads only; exit status 2 for a pattern that is not absolute.
+    Two directories with one student and one sweep id (a copy of a sweep, say) would be
+    fetched as the same <student>/<sweep id>: the same sweep twice, refused with both paths
+    and nothing found, since only the instructor can say which counts. A directory reached
+    twice (overlapping patterns, a linked parent) counts once. Reads only; exit status 2 for
+    a pattern that is not absolute or the same sweep twice.
 """
 
 import glob
@@ -49,38 +53,59 @@ def _raise(error: OSError) -> None:
 
 
 def find(patterns: list[str]) -> dict:
+    """What the module docstring says; ValueError for the same sweep twice."""
     found = {"sweeps": [], "unreadable": [], "unmatched": []}
-    seen = set()
+    seen = set()  # real paths
     for pattern in patterns:
         matches = sorted(glob.glob(pattern))
         if not matches:
             found["unmatched"].append(pattern)
         for path in matches:
-            plan = os.path.join(path, "plan.json")
-            if path in seen or os.path.islink(path) or not os.path.isdir(path):
+            real = os.path.realpath(path)
+            if real in seen or os.path.islink(path) or not os.path.isdir(path):
                 continue
-            seen.add(path)
+            seen.add(real)
             try:
-                if not stat.S_ISREG(os.lstat(plan).st_mode):
+                plan = os.lstat(os.path.join(path, "plan.json"))  # its type and its owner
+                if not stat.S_ISREG(plan.st_mode):
                     continue
-                owner = os.lstat(plan).st_uid
                 unreadable = first_unreadable(path)
             except FileNotFoundError:
                 continue  # not a sweep: no plan.json
             except OSError as error:
                 unreadable = f"{error.filename or path}: {error.strerror}"
-            try:
-                student = pwd.getpwuid(owner).pw_name
-            except KeyError:
-                student = str(owner)
-            sweep_id = os.path.basename(path)
-            if not unreadable and not (NAME.match(sweep_id) and NAME.match(student)):
-                unreadable = f"{path}: its name or its owner's ({student}) is not a plain name"
             if unreadable:
                 found["unreadable"].append({"path": path, "reason": unreadable})
+                continue
+            try:
+                student = pwd.getpwuid(plan.st_uid).pw_name
+            except KeyError:
+                student = str(plan.st_uid)
+            sweep_id = os.path.basename(path)
+            if not (NAME.match(sweep_id) and NAME.match(student)):
+                reason = f"{path}: its name or its owner's ({student}) is not a plain name"
+                found["unreadable"].append({"path": path, "reason": reason})
             else:
                 found["sweeps"].append({"path": path, "sweep_id": sweep_id, "student": student})
+    refuse_the_same_sweep_twice(found["sweeps"])
     return found
+
+
+def refuse_the_same_sweep_twice(sweeps: list[dict]) -> None:
+    """ValueError, naming both, for the first two sweeps with one student and one sweep id:
+    the second would overwrite the first on the controller, and only the instructor can say
+    which one counts, so nothing is fetched."""
+    first = {}
+    for sweep in sweeps:
+        where = (sweep["student"], sweep["sweep_id"])
+        if where in first:
+            student, sweep_id = where
+            raise ValueError(
+                f"{sweep['path']} is {first[where]} again ({student}'s sweep {sweep_id}): the "
+                f"same sweep twice, both fetched as {student}/{sweep_id}; each sweep counts "
+                f"once: give patterns that match only the one that counts"
+            )
+        first[where] = sweep["path"]
 
 
 def main(argv: list[str]) -> int:
@@ -92,7 +117,12 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    print(json.dumps(find(argv)))
+    try:
+        found = find(argv)
+    except ValueError as error:
+        print(f"class_sweeps.py: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(found))
     return 0
 
 
