@@ -1,4 +1,5 @@
-"""The scheduler backends, one module each behind one interface (standard library only).
+"""The scheduler backends, one module each behind one interface (the Slurm backend needs
+jmespath, as its progress report does on the login node).
 
 A backend is what runs a sweep's tasks: `local` (backend_local.py: run-local.sh runs them one
 at a time on the machine that runs the sweep) or `slurm` (backend_slurm.py: build jobs and job
@@ -23,7 +24,7 @@ module has:
   for; the role's poll calls it.
 
 The role's side is roles/sweep/tasks/backend_<NAME>.yml, one task file whose steps the role
-calls by sweep_backend_step (query, check, build, run, active, resume; its header lists what
+calls by sweep_backend_step (query, files, build, run, active, resume; its header lists what
 each sets), and, for a scheduler, its submit script's template.
 """
 
@@ -34,8 +35,8 @@ NAMES = tuple(BACKENDS)
 
 # What run-task.sh knows of its task from the backend: its id in its array (the task is
 # run-task.sh's FIRST_INDEX plus it), the array's job id, its own job id. execution.txt
-# records the last three as slurm_array_task_id, slurm_array_job_id and slurm_job_id, the
-# names results have always had.
+# records them as slurm_array_task_id, slurm_array_job_id and slurm_job_id, the names
+# results have always had.
 TASK_FIELDS = ("array_task_id", "array_job_id", "job_id")
 
 
